@@ -1,0 +1,42 @@
+import { discoverFleet, findMolt, type Molt } from '../fleet/discover.ts'
+import { UsageError } from '../lib/errors.ts'
+import type { RunData } from '../runner.ts'
+
+/** Argument fragments shared by commands (spread into `args`). */
+export const moltArg = {
+  name: { type: 'positional', required: true, description: 'molt name' },
+} as const
+
+export const moltOrAllArgs = {
+  name: { type: 'positional', required: false, description: 'molt name (or --all)' },
+  all: { type: 'boolean', description: 'every molt of the fleet' },
+} as const
+
+export const jsonArg = {
+  json: { type: 'boolean', description: 'print JSON on stdout (and nothing else there)' },
+} as const
+
+/** `<name>` or `--all`, never both, never neither. Warnings of discovery go to stderr. */
+export function selectMolts(data: RunData, args: { name?: string; all?: boolean }): { molts: Molt[]; all: boolean } {
+  if (args.all && args.name) throw new UsageError('give a molt name or --all, not both')
+  if (!args.all && !args.name) throw new UsageError('missing molt name (or --all)')
+  const { dir } = data.baseDir()
+  data.log.debug(`base dir ${dir} (${data.baseDir().rule})`)
+  if (args.all) {
+    const fleet = discoverFleet(dir)
+    for (const warning of fleet.warnings) data.log.warn(warning)
+    for (const molt of fleet.molts) for (const warning of molt.warnings) data.log.warn(`${molt.name}: ${warning}`)
+    return { molts: fleet.molts, all: true }
+  }
+  return { molts: [oneMolt(data, args.name!)], all: false }
+}
+
+export function oneMolt(data: RunData, name: string): Molt {
+  const { molt, warnings } = findMolt(data.baseDir().dir, name)
+  for (const warning of [...warnings, ...molt.warnings]) data.log.warn(`${molt.name}: ${warning}`)
+  return molt
+}
+
+export function printJson(data: RunData, value: unknown): void {
+  data.stdout(`${JSON.stringify(value, null, 2)}\n`)
+}

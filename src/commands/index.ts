@@ -1,0 +1,9 @@
+import { defineCommand } from 'citty'
+
+// The folder tree under src/commands is the command tree; each group loads its commands lazily.
+export default defineCommand({
+  meta: { name: 'clmnt', description: "clmnt: the Claw Mountain operator's toolkit (molt health, fleet backup/restore)" },
+  subCommands: {
+    molt: () => import('./molt/index.ts').then((m) => m.default),
+  },
+})

@@ -1,0 +1,110 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { writeRegistry } from '../fleet/registry.ts'
+
+/** How a demo molt behaves: a gateway mode, or no gateway at all. */
+export type DemoMode = 'healthy' | 'error' | 'hang' | 'refuse' | 'dead' | 'stopped'
+
+export interface DemoMoltSpec {
+  name: string
+  mode: DemoMode
+}
+
+export interface DemoMolt {
+  name: string
+  mode: DemoMode
+  home: string
+  port: number
+  /** the gateway's PID (running modes) or the PID of an exited process (dead) */
+  pid: number | null
+}
+
+export interface DemoFleet {
+  baseDir: string
+  molts: DemoMolt[]
+  stop(): void
+}
+
+const GATEWAY = join(import.meta.dir, 'openclaw-fake-gateway.ts')
+
+/** Start a fake gateway as a child process; resolves once it listens. */
+export function startGateway(mode: Exclude<DemoMode, 'dead' | 'stopped'>, cwd: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [GATEWAY, '--mode', mode, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /ready (\d+)/.exec(out)
+      if (match) {
+        child.stdout!.removeAllListeners('data')
+        child.stdout!.resume()
+        resolve({ child, port: Number(match[1]) })
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`fake gateway exited early (code ${code})`)))
+    child.once('error', reject)
+  })
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** The PID of a process that has already exited: what a crashed gateway leaves in gateway.pid. */
+export function exitedPid(): number {
+  return spawnSync('true').pid!
+}
+
+/** A molt home as the bash toolkit's `molt create` left it: .molt-info, openclaw config, mail config. */
+export function writeMoltHome(home: string, molt: { name: string; port: number; pid?: number | null }): void {
+  mkdirSync(join(home, '.openclaw', 'skills', 'hello'), { recursive: true })
+  writeFileSync(join(home, '.molt-info'), `MOLT_NAME=${molt.name}\nMOLT_PORT=${molt.port}\nMOLT_HOME="${home}"\nCREATED=2026-01-15\n`)
+  const config = { gateway: { port: molt.port, bind: 'loopback', auth: { token: `demo-token-${molt.name}` } } }
+  writeFileSync(join(home, '.openclaw', 'openclaw.json'), `${JSON.stringify(config, null, 2)}\n`)
+  writeFileSync(join(home, '.openclaw', '.env'), `OPENCLAW_GATEWAY_TOKEN=demo-token-${molt.name}\n`, { mode: 0o600 })
+  writeFileSync(join(home, '.openclaw', 'skills', 'hello', 'SKILL.md'), '# hello\nSays hello.\n')
+  if (molt.pid) writeFileSync(join(home, '.openclaw', 'gateway.pid'), `${molt.pid}\n`)
+}
+
+export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): Promise<DemoFleet> {
+  const children: ChildProcess[] = []
+  const molts: DemoMolt[] = []
+  const stop = () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+  }
+  try {
+    for (const spec of specs) {
+      const home = join(baseDir, spec.name)
+      mkdirSync(home, { recursive: true, mode: 0o700 })
+      let port: number
+      let pid: number | null = null
+      if (spec.mode === 'dead' || spec.mode === 'stopped') {
+        port = await freePort()
+        if (spec.mode === 'dead') pid = exitedPid()
+      } else {
+        const gateway = await startGateway(spec.mode, home)
+        children.push(gateway.child)
+        port = gateway.port
+        pid = gateway.child.pid!
+      }
+      writeMoltHome(home, { name: spec.name, port, pid })
+      molts.push({ name: spec.name, mode: spec.mode, home, port, pid })
+    }
+  } catch (error) {
+    stop()
+    throw error
+  }
+  const entries = Object.fromEntries(molts.map((m) => [m.name, { name: m.name, port: m.port, home: m.home, created: '2026-01-15' }]))
+  writeRegistry(baseDir, { version: '1', molts: entries })
+  return { baseDir, molts, stop }
+}

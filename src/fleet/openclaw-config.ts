@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { legacyNumber, legacyString } from '../lib/legacy.ts'
+
+/** The parts of `.openclaw/openclaw.json` clmnt reads; the gateway owns the rest of the file. */
+export const OpenclawConfigSchema = z.looseObject({
+  gateway: z
+    .looseObject({
+      port: z.preprocess(legacyNumber, z.number().nullable()).optional(),
+      bind: z.preprocess(legacyString, z.string().nullable()).optional(),
+    })
+    .optional(),
+})
+
+export type OpenclawConfig = z.infer<typeof OpenclawConfigSchema>
+
+export function openclawConfigPath(home: string): string {
+  return join(home, '.openclaw', 'openclaw.json')
+}
+
+/** null when absent; throws a plain Error with a readable message when present but unusable. */
+export function readOpenclawConfig(home: string): OpenclawConfig | null {
+  let text: string
+  try {
+    text = readFileSync(openclawConfigPath(home), 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
+  const parsed = OpenclawConfigSchema.safeParse(JSON.parse(text))
+  if (!parsed.success) throw new Error(`not an openclaw config: ${parsed.error.issues[0]?.message}`)
+  return parsed.data
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { writeFileAtomic } from '../lib/atomic.ts'
+import { legacyNumber, legacyString } from '../lib/legacy.ts'
+import { REGISTRY_FILE } from './base-dir.ts'
+
+/** molts.json: {"version":"1","updated":ISO,"molts":{NAME:{"name","port","home","created"}}} */
+const port = z.preprocess(legacyNumber, z.number().int().min(1).max(65535).nullable()).catch(null)
+
+export const RegistryEntrySchema = z.looseObject({
+  name: z.string().optional(),
+  port: port.optional(),
+  home: z.preprocess(legacyString, z.string().nullable()).optional(),
+  created: z.preprocess(legacyString, z.string().nullable()).optional(),
+})
+
+export const RegistrySchema = z.looseObject({
+  version: z.preprocess((v) => (v === undefined ? '1' : String(v)), z.string()),
+  updated: z.preprocess(legacyString, z.string().nullable()).optional(),
+  molts: z.record(z.string(), RegistryEntrySchema).default({}),
+})
+
+export type Registry = z.infer<typeof RegistrySchema>
+export type RegistryEntry = z.infer<typeof RegistryEntrySchema>
+
+export type RegistryRead = { registry: Registry | null; warning?: string }
+
+/** A missing registry is normal (a fleet of bare molt folders); a broken one is a warning, not a crash. */
+export function readRegistry(baseDir: string): RegistryRead {
+  const path = join(baseDir, REGISTRY_FILE)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { registry: null }
+    return { registry: null, warning: `cannot read ${path}: ${(error as Error).message}` }
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch {
+    return { registry: null, warning: `${path} is not valid JSON; ignoring the registry` }
+  }
+  const parsed = RegistrySchema.safeParse(raw)
+  if (!parsed.success) {
+    return { registry: null, warning: `${path} is not a molt registry (${parsed.error.issues[0]?.message}); ignoring it` }
+  }
+  return { registry: parsed.data }
+}
+
+export function writeRegistry(baseDir: string, registry: Registry): void {
+  const clean = { ...registry, version: '1', updated: new Date().toISOString() }
+  writeFileAtomic(join(baseDir, REGISTRY_FILE), `${JSON.stringify(clean, null, 2)}\n`)
+}

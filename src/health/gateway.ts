@@ -1,0 +1,72 @@
+import { readFileSync, statSync } from 'node:fs'
+import { PID_MAX, processCwd, readProcess, type ProcessInfo, type ProcessTable } from '../lib/proc.ts'
+import { systemUsers } from '../lib/users.ts'
+import type { Molt } from '../fleet/discover.ts'
+import { pidFile } from './paths.ts'
+
+export type GatewayState =
+  | { state: 'running'; pid: number; via: 'pid-file' | 'process-scan' }
+  /** a PID file that points at nothing usable: gone, not a gateway, another user's, or not a number */
+  | { state: 'stale'; pid: number | null; reason: string }
+  | { state: 'stopped' }
+
+export interface MoltOwner {
+  uid: number
+  gid: number
+  /** true when a Linux user of the molt's own name owns the home: its processes are the molt's */
+  dedicated: boolean
+}
+
+/** The molt's user is whoever owns its home; that is also who gets the files we create there. */
+export function moltOwner(molt: Molt): MoltOwner | null {
+  try {
+    const st = statSync(molt.home)
+    return { uid: st.uid, gid: st.gid, dedicated: systemUsers().get(molt.name)?.uid === st.uid }
+  } catch {
+    return null
+  }
+}
+
+/** PID reuse is real: a live PID only counts when it is an openclaw process of the molt's user. */
+function isGatewayOf(proc: ProcessInfo, owner: MoltOwner): boolean {
+  return !proc.zombie && proc.uid === owner.uid && /openclaw/i.test(proc.cmdline)
+}
+
+export function gatewayState(molt: Molt, processes: ProcessTable): GatewayState {
+  const owner = moltOwner(molt)
+  let text: string | null = null
+  try {
+    text = readFileSync(pidFile(molt.home), 'utf8')
+  } catch {}
+  if (text !== null) {
+    const trimmed = text.trim()
+    if (!/^\d{1,7}$/.test(trimmed) || Number(trimmed) < 1 || Number(trimmed) > PID_MAX) {
+      return { state: 'stale', pid: null, reason: `gateway.pid holds no valid PID (${JSON.stringify(trimmed.slice(0, 20))})` }
+    }
+    const pid = Number(trimmed)
+    const proc = readProcess(pid)
+    if (proc && owner && isGatewayOf(proc, owner)) return { state: 'running', pid, via: 'pid-file' }
+    const orphan = owner ? findOrphan(molt, owner, processes) : null
+    if (orphan) return { state: 'running', pid: orphan, via: 'process-scan' }
+    if (!proc || proc.zombie) return { state: 'stale', pid, reason: `PID ${pid} from gateway.pid is not running` }
+    return { state: 'stale', pid, reason: `PID ${pid} from gateway.pid is another process (not this molt's openclaw gateway)` }
+  }
+  const orphan = owner ? findOrphan(molt, owner, processes) : null
+  return orphan ? { state: 'running', pid: orphan, via: 'process-scan' } : { state: 'stopped' }
+}
+
+/**
+ * A gateway running without (or despite) its PID file. With a dedicated user, any openclaw process of
+ * that user is the molt's. When several molts share a user (demo fleets, dev hosts), the process must
+ * also point at this molt: its port on the command line or its working directory inside the home.
+ */
+function findOrphan(molt: Molt, owner: MoltOwner, processes: ProcessTable): number | null {
+  for (const proc of processes.all()) {
+    if (proc.pid === process.pid || !isGatewayOf(proc, owner)) continue
+    if (owner.dedicated) return proc.pid
+    const portArg = molt.port !== null && new RegExp(`(^|[\\s=:])${molt.port}(\\s|$)`).test(proc.cmdline)
+    const cwd = processCwd(proc.pid)
+    if (portArg || cwd === molt.home || cwd?.startsWith(`${molt.home}/`)) return proc.pid
+  }
+  return null
+}

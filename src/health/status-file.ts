@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs'
+import { ensureDir, writeFileAtomic, type Owner } from '../lib/atomic.ts'
+import { repairEmptyJsonValues } from '../lib/legacy.ts'
+import { stateDir, statusFile } from './paths.ts'
+import { toRecord, type HealthRecord } from './record.ts'
+
+export interface StatusRead {
+  record: HealthRecord | null
+  /** written by the bash toolkit (strings for numbers …); rewritten clean by the next check */
+  legacy: boolean
+  /** why there is no record, when the file exists but cannot be used */
+  warning?: string
+}
+
+export function readStatus(home: string): StatusRead {
+  const path = statusFile(home)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return { record: null, legacy: false, warning: code === 'ENOENT' ? undefined : `cannot read ${path}: ${code}` }
+  }
+  if (text.trim() === '') return { record: null, legacy: false, warning: `${path} is empty` }
+  let raw: unknown
+  try {
+    raw = JSON.parse(repairEmptyJsonValues(text))
+  } catch {
+    return { record: null, legacy: false, warning: `${path} is not valid JSON (corrupt); no data` }
+  }
+  const parsed = toRecord(raw)
+  if (!parsed) return { record: null, legacy: false, warning: `${path} is not a health record; no data` }
+  return { record: parsed.record, legacy: parsed.legacy }
+}
+
+export function writeStatus(home: string, record: HealthRecord, owner?: Owner): void {
+  ensureDir(stateDir(home), { owner })
+  writeFileAtomic(statusFile(home), `${JSON.stringify(record, null, 2)}\n`, { owner })
+}

@@ -1,0 +1,56 @@
+import { UsageError, quote } from './errors.ts'
+
+const UNIT_MS: Record<string, number> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+}
+
+/** "90d", "24h", "30m", "45s", "2w" → milliseconds; null when it is not a duration. */
+export function parseDuration(text: string): number | null {
+  const match = /^(\d+)([smhdw])$/.exec(text.trim())
+  if (!match) return null
+  const amount = Number(match[1])
+  if (amount <= 0) return null
+  return amount * UNIT_MS[match[2]!]!
+}
+
+/** A window start: a duration back from `now`, or an absolute ISO 8601 time. */
+export function parseSince(text: string, option: string, now = Date.now()): number {
+  const duration = parseDuration(text)
+  if (duration !== null) return now - duration
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const at = Date.parse(text)
+    if (!Number.isNaN(at)) return at
+  }
+  throw new UsageError(`invalid value ${quote(text)} for ${option}: expected a duration like 7d, 24h, 30m or an ISO 8601 time`)
+}
+
+export function requireDuration(text: string, option: string): number {
+  const ms = parseDuration(text)
+  if (ms === null) throw new UsageError(`invalid value ${quote(text)} for ${option}: expected a duration like 90d, 24h, 30m`)
+  return ms
+}
+
+/** 0 → "0s", 95_000 → "1m 35s", 90_061_000 → "1d 1h". Two units at most: enough for an operator. */
+export function formatDuration(ms: number): string {
+  let seconds = Math.max(0, Math.round(ms / 1000))
+  const parts: string[] = []
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (seconds >= size || (unit === 's' && parts.length === 0)) {
+      parts.push(`${Math.floor(seconds / size)}${unit}`)
+      seconds %= size
+    }
+    if (parts.length === 2) break
+  }
+  return parts.join(' ')
+}
+
+export function formatAgo(timestamp: number, now = Date.now()): string {
+  const delta = now - timestamp
+  if (delta < 0) return `in ${formatDuration(-delta)}`
+  if (delta < 1000) return 'just now'
+  return `${formatDuration(delta)} ago`
+}

@@ -1,0 +1,42 @@
+/**
+ * Coercions for files written by the earlier bash toolkit, which stored every value as a string:
+ * "1234", "null", "" and curl's "000" for "no HTTP answer". Used inside zod preprocess steps.
+ */
+const NULLISH = new Set(['', 'null', 'none', 'undefined', 'n/a', '-'])
+
+/** number | numeric string → number; "null"/""/non-numeric → null. Never turns null into 0. */
+export function legacyNumber(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null
+  if (typeof value !== 'string') return null
+  const text = value.trim()
+  if (NULLISH.has(text.toLowerCase())) return null
+  if (!/^-?\d+(\.\d+)?$/.test(text)) return null
+  return Number(text)
+}
+
+/** An HTTP status: curl writes "000" (doubled to "000000" by `|| echo 000`) when nothing answered. */
+export function legacyHttpStatus(value: unknown): number | null {
+  const n = legacyNumber(value)
+  return n !== null && Number.isInteger(n) && n >= 100 && n <= 599 ? n : null
+}
+
+export function legacyString(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  const text = String(value).trim()
+  return NULLISH.has(text.toLowerCase()) ? null : text
+}
+
+export function legacyBoolean(value: unknown): boolean {
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'number') return value !== 0
+  if (typeof value === 'string') return ['true', '1', 'yes'].includes(value.trim().toLowerCase())
+  return false
+}
+
+/**
+ * The bash toolkit could write `"alert_sent": ,` when a variable was empty. Turn such holes into
+ * null so the rest of the file is still read; real JSON never contains them, so nothing valid changes.
+ */
+export function repairEmptyJsonValues(text: string): string {
+  return text.replace(/:\s*(?=[,}\]])/g, ': null')
+}

@@ -1,0 +1,47 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createDemoFleet, type DemoFleet, type DemoMoltSpec } from '../../src/demo/fleet.ts'
+
+export { exitedPid, freePort, startGateway, writeMoltHome } from '../../src/demo/fleet.ts'
+
+export function tempDir(prefix = 'clmnt-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** A fleet in a fresh temp dir with real fake gateways; `cleanup()` kills them and removes the dir. */
+export async function buildFleet(specs: DemoMoltSpec[]): Promise<DemoFleet & { cleanup(): void }> {
+  const dir = tempDir()
+  const fleet = await createDemoFleet(dir, specs)
+  return {
+    ...fleet,
+    cleanup() {
+      fleet.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** What the bash toolkit wrote: every number a string, "null" for nothing, curl's "000000" for no answer. */
+export const LEGACY_STATUS = {
+  last_check: '2026-02-02T10:30:00Z',
+  status: 'unhealthy',
+  pid: '1234',
+  port: '19001',
+  http_status: '000000',
+  response_time_ms: 'null',
+}
+
+export const LEGACY_WATCH_STATE_INVALID = '{\n  "consecutive_failures": "3",\n  "last_success": "null",\n  "alert_sent": ,\n  "last_check": "2026-02-02T10:30:00Z"\n}\n'
+
+export function writeState(home: string, file: string, content: string | object): string {
+  const dir = join(home, '.molt-state')
+  mkdirSync(dir, { recursive: true })
+  const path = join(dir, file)
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2))
+  return path
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+}
