@@ -162,7 +162,8 @@ export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedComm
 }
 
 function describeParseError(error: Error & { code?: string }): string {
-  const option = /'([^']+)'/.exec(error.message)?.[1]
+  // node:util quotes the option first: "Option '-d, --base-dir <value>' argument missing"
+  const option = /'([^']+)'/.exec(error.message)?.[1]?.replace(/ <value>$/, '')
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${quote(option ?? '?')}`

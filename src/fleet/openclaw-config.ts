@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { legacyNumber, legacyString } from '../lib/legacy.ts'
+import { legacyString } from '../lib/legacy.ts'
 
 /** The parts of `.openclaw/openclaw.json` clmnt reads; the gateway owns the rest of the file. */
 export const OpenclawConfigSchema = z.looseObject({
   gateway: z
     .looseObject({
-      port: z.preprocess(legacyNumber, z.number().nullable()).optional(),
+      // kept raw: discovery validates it and warns about a bad value instead of hiding it
+      port: z.unknown().optional(),
       bind: z.preprocess(legacyString, z.string().nullable()).optional(),
     })
     .optional(),

@@ -27,9 +27,17 @@ export function moltOwner(molt: Molt): MoltOwner | null {
   }
 }
 
-/** PID reuse is real: a live PID only counts when it is an openclaw process of the molt's user. */
-function isGatewayOf(proc: ProcessInfo, owner: MoltOwner): boolean {
-  return !proc.zombie && proc.uid === owner.uid && /openclaw/i.test(proc.cmdline)
+/**
+ * PID reuse is real: a live PID only counts when it is an openclaw process of the molt's user.
+ * With a dedicated user that is enough. When several molts share a user (demo fleets, dev hosts),
+ * the process must also point at this molt: its port on the command line or its cwd inside the home.
+ */
+function isGatewayOf(proc: ProcessInfo, molt: Molt, owner: MoltOwner): boolean {
+  if (proc.zombie || proc.uid !== owner.uid || !/openclaw/i.test(proc.cmdline)) return false
+  if (owner.dedicated) return true
+  if (molt.port !== null && new RegExp(`(^|[\\s=:])${molt.port}(\\s|$)`).test(proc.cmdline)) return true
+  const cwd = processCwd(proc.pid)
+  return cwd === molt.home || Boolean(cwd?.startsWith(`${molt.home}/`))
 }
 
 export function gatewayState(molt: Molt, processes: ProcessTable): GatewayState {
@@ -41,11 +49,13 @@ export function gatewayState(molt: Molt, processes: ProcessTable): GatewayState 
   if (text !== null) {
     const trimmed = text.trim()
     if (!/^\d{1,7}$/.test(trimmed) || Number(trimmed) < 1 || Number(trimmed) > PID_MAX) {
+      const orphan = owner ? findOrphan(molt, owner, processes) : null
+      if (orphan) return { state: 'running', pid: orphan, via: 'process-scan' }
       return { state: 'stale', pid: null, reason: `gateway.pid holds no valid PID (${JSON.stringify(trimmed.slice(0, 20))})` }
     }
     const pid = Number(trimmed)
     const proc = readProcess(pid)
-    if (proc && owner && isGatewayOf(proc, owner)) return { state: 'running', pid, via: 'pid-file' }
+    if (proc && owner && isGatewayOf(proc, molt, owner)) return { state: 'running', pid, via: 'pid-file' }
     const orphan = owner ? findOrphan(molt, owner, processes) : null
     if (orphan) return { state: 'running', pid: orphan, via: 'process-scan' }
     if (!proc || proc.zombie) return { state: 'stale', pid, reason: `PID ${pid} from gateway.pid is not running` }
@@ -55,18 +65,10 @@ export function gatewayState(molt: Molt, processes: ProcessTable): GatewayState 
   return orphan ? { state: 'running', pid: orphan, via: 'process-scan' } : { state: 'stopped' }
 }
 
-/**
- * A gateway running without (or despite) its PID file. With a dedicated user, any openclaw process of
- * that user is the molt's. When several molts share a user (demo fleets, dev hosts), the process must
- * also point at this molt: its port on the command line or its working directory inside the home.
- */
+/** A gateway running without (or despite) its PID file: found by scanning /proc once per run. */
 function findOrphan(molt: Molt, owner: MoltOwner, processes: ProcessTable): number | null {
   for (const proc of processes.all()) {
-    if (proc.pid === process.pid || !isGatewayOf(proc, owner)) continue
-    if (owner.dedicated) return proc.pid
-    const portArg = molt.port !== null && new RegExp(`(^|[\\s=:])${molt.port}(\\s|$)`).test(proc.cmdline)
-    const cwd = processCwd(proc.pid)
-    if (portArg || cwd === molt.home || cwd?.startsWith(`${molt.home}/`)) return proc.pid
+    if (proc.pid !== process.pid && isGatewayOf(proc, molt, owner)) return proc.pid
   }
   return null
 }

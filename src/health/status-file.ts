@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { ensureDir, writeFileAtomic, type Owner } from '../lib/atomic.ts'
-import { repairEmptyJsonValues } from '../lib/legacy.ts'
+import { parseLegacyJson } from '../lib/legacy.ts'
 import { stateDir, statusFile } from './paths.ts'
 import { toRecord, type HealthRecord } from './record.ts'
 
@@ -24,7 +24,7 @@ export function readStatus(home: string): StatusRead {
   if (text.trim() === '') return { record: null, legacy: false, warning: `${path} is empty` }
   let raw: unknown
   try {
-    raw = JSON.parse(repairEmptyJsonValues(text))
+    raw = parseLegacyJson(text)
   } catch {
     return { record: null, legacy: false, warning: `${path} is not valid JSON (corrupt); no data` }
   }

@@ -49,6 +49,7 @@ export function formatDuration(ms: number): string {
 }
 
 export function formatAgo(timestamp: number, now = Date.now()): string {
+  if (Number.isNaN(timestamp)) return 'at an unreadable time'
   const delta = now - timestamp
   if (delta < 0) return `in ${formatDuration(-delta)}`
   if (delta < 1000) return 'just now'

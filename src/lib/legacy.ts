@@ -34,9 +34,28 @@ export function legacyBoolean(value: unknown): boolean {
 }
 
 /**
- * The bash toolkit could write `"alert_sent": ,` when a variable was empty. Turn such holes into
- * null so the rest of the file is still read; real JSON never contains them, so nothing valid changes.
+ * The bash toolkit could write `"alert_sent": ,` when a variable was empty. Parse JSON; when that
+ * fails, fill such holes (outside strings) with null and try once more. Throws when still invalid.
  */
-export function repairEmptyJsonValues(text: string): string {
-  return text.replace(/:\s*(?=[,}\]])/g, ': null')
+export function parseLegacyJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return JSON.parse(fillEmptyJsonValues(text))
+  }
+}
+
+export function fillEmptyJsonValues(text: string): string {
+  let out = ''
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    out += c
+    if (inString) {
+      if (c === '\\') out += text[++i] ?? ''
+      else if (c === '"') inString = false
+    } else if (c === '"') inString = true
+    else if (c === ':' && /^\s*[,}\]]/.test(text.slice(i + 1, i + 64))) out += ' null'
+  }
+  return out
 }

@@ -1,2 +1,59 @@
 import { defineCommand } from 'citty'
-export default defineCommand({ meta: { name: 'history', description: 'placeholder' } })
+import { formatMs, paintStatus } from '../../../health/render.ts'
+import { moltStatus, type MoltStatus } from '../../../health/status.ts'
+import { formatAgo } from '../../../lib/duration.ts'
+import { renderTable } from '../../../lib/table.ts'
+import type { RunData } from '../../../runner.ts'
+import { jsonArg, moltOrAllArgs, printJson, selectMolts } from '../../_shared.ts'
+
+export default defineCommand({
+  meta: { name: 'status', description: 'Show the last recorded check and the watch state (reads files; probes nothing)' },
+  args: { ...moltOrAllArgs, ...jsonArg },
+  async run({ args, data }) {
+    const cli: RunData = data
+    const { molts, all } = selectMolts(cli, { name: args.name, all: args.all })
+    const now = Date.now()
+    const statuses = molts.map((molt) => moltStatus(molt, now))
+    for (const s of statuses) for (const warning of s.warnings) cli.log.warn(`${s.molt}: ${warning}`)
+
+    if (args.json) printJson(cli, all ? statuses : statuses[0])
+    else if (all) cli.stdout(fleetTable(statuses, cli.color, now))
+    else cli.stdout(detail(statuses[0]!, cli.color, now))
+    return statuses.every((s) => s.status === 'healthy' && !s.stale) ? 0 : 1
+  },
+})
+
+const when = (s: MoltStatus, now: number) => (s.checked_at ? `${s.checked_at} (${formatAgo(Date.parse(s.checked_at), now)})` : 'never')
+
+function fleetTable(statuses: MoltStatus[], color: boolean, now: number): string {
+  const rows = statuses.map((s) => [
+    s.molt,
+    paintStatus(s.status ?? 'no data', color),
+    s.checked_at ? formatAgo(Date.parse(s.checked_at), now) + (s.stale ? ' (stale)' : '') : 'never',
+    String(s.record?.pid ?? '-'),
+    String(s.record?.port ?? '-'),
+    String(s.record?.http_status ?? '-'),
+    formatMs(s.record?.response_time_ms),
+    s.watch ? String(s.watch.consecutive_failures) : '-',
+  ])
+  return renderTable(['MOLT', 'STATUS', 'CHECKED', 'PID', 'PORT', 'HTTP', 'TIME', 'FAILS'], rows)
+}
+
+function detail(s: MoltStatus, color: boolean, now: number): string {
+  const r = s.record
+  const lines = [`${s.molt}: ${paintStatus(s.status ?? 'no data', color)}${s.stale && r ? ' (stale)' : ''}`]
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(10)}${value}`)
+  row('checked', when(s, now))
+  if (r) {
+    row('pid', String(r.pid ?? '-'))
+    row('port', String(r.port ?? '-'))
+    row('http', String(r.http_status ?? '-'))
+    row('response', formatMs(r.response_time_ms))
+    if (r.reason) row('reason', r.reason)
+  }
+  if (s.watch) {
+    const success = s.watch.last_success ? formatAgo(Date.parse(s.watch.last_success), now) : 'never'
+    row('watch', `${s.watch.consecutive_failures} consecutive failure(s), last success ${success}, alert ${s.watch.alert_sent ? 'sent' : 'not sent'}`)
+  }
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,46 @@
+import type { Molt } from '../fleet/discover.ts'
+import type { HealthRecord, HealthStatus } from './record.ts'
+import { readStatus } from './status-file.ts'
+import { readWatchState, type WatchState } from './watch-state.ts'
+
+export const DEFAULT_INTERVAL_MINUTES = 5
+
+/** What `health status` (and the dashboard) says about one molt: its last check and watch state. */
+export interface MoltStatus {
+  molt: string
+  status: HealthStatus | null
+  checked_at: string | null
+  age_seconds: number | null
+  /** no record, or the last one is older than 3 × the watch interval */
+  stale: boolean
+  record: HealthRecord | null
+  watch: Pick<WatchState, 'consecutive_failures' | 'last_success' | 'alert_sent' | 'interval_minutes'> | null
+  warnings: string[]
+}
+
+export function moltStatus(molt: Molt, now = Date.now()): MoltStatus {
+  const warnings: string[] = []
+  const status = readStatus(molt.home)
+  if (status.warning) warnings.push(status.warning)
+  if (status.legacy) warnings.push('health-status.json is in the bash toolkit format; the next check rewrites it')
+  const watch = readWatchState(molt.home)
+  if (watch.warning) warnings.push(watch.warning)
+  const record = status.record
+  const checkedAt = record ? Date.parse(record.timestamp) : Number.NaN
+  const age = Number.isNaN(checkedAt) ? null : Math.max(0, Math.round((now - checkedAt) / 1000))
+  const interval = watch.state?.interval_minutes ?? DEFAULT_INTERVAL_MINUTES
+  const stale = age === null || age > 3 * interval * 60
+  if (!record) warnings.push('no health check recorded yet')
+  else if (stale) warnings.push(`last check is older than 3 × the ${interval} min interval: is the watch schedule running?`)
+  const w = watch.state
+  return {
+    molt: molt.name,
+    status: record?.status ?? null,
+    checked_at: record ? new Date(checkedAt).toISOString() : null,
+    age_seconds: age,
+    stale,
+    record,
+    watch: w ? { consecutive_failures: w.consecutive_failures, last_success: w.last_success, alert_sent: w.alert_sent, interval_minutes: w.interval_minutes } : null,
+    warnings,
+  }
+}
