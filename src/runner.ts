@@ -91,7 +91,7 @@ export interface ParsedCommandLine {
 /** Strict parse: unknown options, missing values, extra positionals and bad choices are usage errors. */
 export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedCommandLine {
   const defs = { ...GLOBAL_ARGS, ...argsDef } as Record<string, ArgDef>
-  const options: NonNullable<ParseArgsConfig['options']> = {}
+  const options: Options = {}
   const aliasOf = new Map<string, string>()
   const positionals: [string, ArgDef][] = []
   for (const [name, def] of Object.entries(defs)) {
@@ -112,14 +112,20 @@ export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedComm
   // `--no-record` turns off a boolean that defaults to on (citty's convention)
   const negated = new Set<string>()
   const args: string[] = []
-  for (const [i, token] of tokens.entries()) {
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!
     if (token === '--') {
       args.push(...tokens.slice(i))
       break
     }
     const name = token.startsWith('--no-') ? token.slice(5) : ''
+    const next = tokens[i + 1]
     if (name && !(token.slice(2) in options) && defs[name]?.type === 'boolean') negated.add(name)
-    else args.push(token)
+    else if (next !== undefined && /^-\d/.test(next) && takesValue(token, options)) {
+      // node:util refuses "--timeout -1" as ambiguous; pass the number on so the range check names it
+      args.push(`--${token.startsWith('--') ? token.slice(2) : shortToLong(token, options)}=${next}`)
+      i++
+    } else args.push(token)
   }
   let parsed: ReturnType<typeof parseArgs>
   try {
@@ -161,6 +167,18 @@ export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedComm
   }
 }
 
+type Options = NonNullable<ParseArgsConfig['options']>
+
+function shortToLong(token: string, options: Options): string | undefined {
+  return Object.entries(options).find(([, o]) => o.short === token.slice(1))?.[0]
+}
+
+function takesValue(token: string, options: Options): boolean {
+  if (token.includes('=')) return false
+  const name = token.startsWith('--') ? token.slice(2) : token.length === 2 ? shortToLong(token, options) : undefined
+  return name !== undefined && options[name]?.type === 'string'
+}
+
 function describeParseError(error: Error & { code?: string }): string {
   // node:util quotes the option first: "Option '-d, --base-dir <value>' argument missing"
   const option = /'([^']+)'/.exec(error.message)?.[1]?.replace(/ <value>$/, '')
@@ -168,9 +186,7 @@ function describeParseError(error: Error & { code?: string }): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${quote(option ?? '?')}`
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing/.test(error.message)
-        ? `option ${option ?? ''} needs a value`
-        : `option ${option ?? ''} takes no value`
+      return /does not take an argument/.test(error.message) ? `option ${option ?? ''} takes no value` : `option ${option ?? ''} needs a value`
     default:
       return error.message
   }

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import pkg from '../../package.json'
+import { runCli } from '../helpers/cli.ts'
+import { removeDir, tempDir, writeMoltHome } from '../helpers/fleet.ts'
+import { join } from 'node:path'
+
+let dir: string
+beforeAll(() => {
+  dir = tempDir()
+  writeMoltHome(join(dir, 'mybot'), { name: 'mybot', port: 1 })
+})
+afterAll(() => removeDir(dir))
+
+describe('help at every level shows the full path, the subcommands and every option with its default', () => {
+  test.each([
+    [['--help'], 'Usage: clmnt <command>', ['molt']],
+    [['molt', '--help'], 'Usage: clmnt molt <command>', ['list', 'health']],
+    [['molt', 'health', '-h'], 'Usage: clmnt molt health <command>', ['check', 'status', 'history', 'logs']],
+    [['molt', 'health', 'check', '--help'], 'Usage: clmnt molt health check [options] [name]', ['--timeout <ms>', '(default: 5000)', '--no-record', '--all', '--json', '-d, --base-dir <dir>']],
+    [['molt', 'health', 'history', '--help'], 'Usage: clmnt molt health history [options] <name>', ['--limit', '(default: 20)']],
+    [['molt', 'health', 'logs', '--help'], 'Usage: clmnt molt health logs [options] <name>', ['(default: 50)', '--follow']],
+    [['molt', 'list', '--help'], 'Usage: clmnt molt list [options]', ['--json']],
+  ])('%p', async (argv, usage, mentions) => {
+    const { code, stdout, stderr } = await runCli(argv)
+    expect(code).toBe(0)
+    expect(stderr).toBe('')
+    expect(stdout).toContain(usage)
+    for (const text of mentions) expect(stdout).toContain(text)
+  })
+})
+
+test('--version', async () => {
+  expect(await runCli(['--version'])).toEqual({ code: 0, stdout: `clmnt ${pkg.version}\n`, stderr: '' })
+})
+
+describe('bad usage: one line on stderr + a usage hint, exit 2, no stack trace', () => {
+  test.each([
+    [['bogus'], 'clmnt: unknown command "bogus"', "Run 'clmnt --help'"],
+    [['molt', 'health', 'bogus'], 'clmnt molt health: unknown command "bogus"', "Run 'clmnt molt health --help'"],
+    [['molt', 'list', '--bogus'], 'clmnt molt list: unknown option "--bogus"', "Run 'clmnt molt list --help'"],
+    [['molt', 'list', 'extra'], 'unexpected argument "extra"', 'for usage'],
+    [['molt', 'health', 'check', 'mybot', 'other'], 'unexpected argument "other"', 'for usage'],
+    [['molt', 'health', 'check', 'mybot', '--timeout', '-1'], 'invalid value "-1" for --timeout', 'for usage'],
+    [['molt', 'health', 'check', 'mybot', '--timeout', 'abc'], 'invalid value "abc" for --timeout', 'for usage'],
+    [['molt', 'health', 'check', 'mybot', '--timeout', '0'], 'invalid value "0" for --timeout', 'for usage'],
+    [['molt', 'health', 'history', 'mybot', '--limit', 'abc'], 'invalid value "abc" for --limit', 'for usage'],
+    [['molt', 'health', 'check'], 'missing molt name (or --all)', 'for usage'],
+    [['molt', 'health', 'check', 'mybot', '--all'], 'not both', 'for usage'],
+    [['molt', 'health', 'check', '--timeout'], 'option --timeout needs a value', 'for usage'],
+    [['molt'], 'missing command', 'for usage'],
+  ])('%p', async (argv, message, hint) => {
+    const { code, stdout, stderr } = await runCli([...argv, '-d', dir])
+    expect(code).toBe(2)
+    if (argv.length > 1) expect(stdout).toBe('')
+    const errorLines = stderr.split('\n').filter((l) => l.startsWith('error '))
+    expect(errorLines).toHaveLength(1)
+    expect(errorLines[0]).toContain(message)
+    expect(stderr).toContain(hint)
+    expect(stderr).not.toMatch(/\n\s+at /)
+  })
+})
+
+describe('hostile molt names are refused before anything is touched', () => {
+  const names = ['..', '../x', 'a/b', 'a;b', 'a;rm -rf /', '$(id)', '`id`', '', 'a'.repeat(33), 'MyBot']
+  test.each(names)('%p', async (name) => {
+    for (const command of [['molt', 'health', 'check', name], ['molt', 'health', 'status', name], ['molt', 'health', 'history', name], ['molt', 'health', 'logs', name]]) {
+      const { code, stderr } = await runCli([...command, '-d', dir])
+      expect(code).toBe(2)
+      expect(stderr).toMatch(/invalid molt name|missing molt name|missing argument/)
+    }
+  })
+})
+
+test('an unknown molt is exit 2 with a one-line reason', async () => {
+  const { code, stderr } = await runCli(['molt', 'health', 'check', 'ghost', '-d', dir])
+  expect(code).toBe(2)
+  expect(stderr.trim()).toBe(`error unknown molt "ghost": no entry in molts.json and no ${join(dir, 'ghost', '.molt-info')}`)
+})
+
+test('-v shows the cause of an error; without it there is none', async () => {
+  const missing = join(dir, 'nowhere')
+  const quiet = await runCli(['molt', 'list', '-d', missing])
+  expect(quiet.code).toBe(2)
+  expect(quiet.stderr.trim().split('\n')).toHaveLength(1)
+  const verbose = await runCli(['molt', 'list', '-d', missing, '-v'])
+  expect(verbose.code).toBe(2)
+  expect(verbose.stderr).toContain('is not a directory')
+})
+
+test('global flags work before or after the subcommand, and $CLMNT_BASE_DIR is honoured', async () => {
+  const before = await runCli(['-d', dir, 'molt', 'list', '--json'])
+  const after = await runCli(['molt', 'list', '--json', '--base-dir', dir])
+  const env = await runCli(['molt', 'list', '--json'], { env: { CLMNT_BASE_DIR: dir } })
+  expect(JSON.parse(before.stdout)).toEqual(JSON.parse(after.stdout))
+  expect(JSON.parse(env.stdout)[0].name).toBe('mybot')
+})
+
+test('the base dir is found from a sub-folder of the fleet through molts.json', async () => {
+  await Bun.write(join(dir, 'molts.json'), JSON.stringify({ version: '1', molts: {} }))
+  const { stdout, code } = await runCli(['molt', 'list', '--json'], { cwd: join(dir, 'mybot', '.openclaw') })
+  expect(code).toBe(0)
+  expect(JSON.parse(stdout).map((m: { name: string }) => m.name)).toEqual(['mybot'])
+})
