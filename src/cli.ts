@@ -2,4 +2,10 @@
 import root from './commands/index.ts'
 import { main } from './runner.ts'
 
+// `clmnt … | head -1`: the reader left, so there is nobody to tell; stop quietly like `cat` would.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0)
+  throw error
+})
+
 process.exitCode = await main(process.argv.slice(2), root)

@@ -124,6 +124,7 @@ export async function followLog(home: string, options: FollowOptions): Promise<v
           current = openLog(f.file)
           emit({ type: 'rotated', file: f.file })
         } else if (fstatSync(f.fd).size < f.offset) {
+          // copytruncate; one that has grown past our offset again before this poll cannot be told apart
           if (f.carry.length) await onLines([f.carry.toString('utf8')])
           f.carry = EMPTY
           f.offset = 0

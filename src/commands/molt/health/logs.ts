@@ -35,6 +35,9 @@ export default defineCommand({
     const abort = () => stop.abort()
     process.once('SIGINT', abort)
     process.once('SIGTERM', abort)
+    // `logs -f | head`: once the reader is gone (EPIPE) there is no one to follow for. Left attached,
+    // because the last partial line is written while stopping and its failure must not crash us.
+    process.stdout.on('error', abort)
     try {
       await followLog(molt.home, { lines: count, signal: stop.signal, onLines: print, onEvent: (event) => note(cli, molt.name, event) })
     } finally {
