@@ -85,7 +85,7 @@ function withPath(error: UsageError, path: string): UsageError {
 
 export interface ParsedCommandLine {
   values: Record<string, string | boolean | undefined>
-  globals: Globals & { help: boolean; version: boolean }
+  globals: Globals & { version: boolean }
 }
 
 /** Strict parse: unknown options, missing values, extra positionals and bad choices are usage errors. */
@@ -161,7 +161,6 @@ export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedComm
       verbose: values.verbose === true,
       quiet: values.quiet === true,
       noColor: values['no-color'] === true,
-      help: values.help === true,
       version: values.version === true,
     },
   }
@@ -203,13 +202,15 @@ export async function main(argv: string[], root: AnyCommand): Promise<number> {
     path = chain.map((c) => c.name).join(' ')
     const leaf = chain.at(-1)!.cmd
     const argsDef = await resolve<ArgsDef>(leaf.args ?? {})
+    // help wins over everything else on the line, even a missing argument
+    const options = rest.slice(0, rest.includes('--') ? rest.indexOf('--') : undefined)
+    if (options.includes('-h') || options.includes('--help')) {
+      process.stdout.write(await renderHelp(chain))
+      return 0
+    }
     const { values, globals } = parseCommandLine(rest, argsDef)
     if (globals.version) {
       process.stdout.write(`clmnt ${VERSION}\n`)
-      return 0
-    }
-    if (globals.help) {
-      process.stdout.write(await renderHelp(chain))
       return 0
     }
     if (!leaf.run) {

@@ -1,20 +1,23 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { z } from 'zod'
+import type { z } from 'zod'
 import { legacyString } from '../lib/legacy.ts'
+import { lazySchema } from '../lib/schema.ts'
 
 /** The parts of `.openclaw/openclaw.json` clmnt reads; the gateway owns the rest of the file. */
-export const OpenclawConfigSchema = z.looseObject({
-  gateway: z
-    .looseObject({
-      // kept raw: discovery validates it and warns about a bad value instead of hiding it
-      port: z.unknown().optional(),
-      bind: z.preprocess(legacyString, z.string().nullable()).optional(),
-    })
-    .optional(),
-})
+export const openclawConfigSchema = lazySchema((z) =>
+  z.looseObject({
+    gateway: z
+      .looseObject({
+        // kept raw: discovery validates it and warns about a bad value instead of hiding it
+        port: z.unknown().optional(),
+        bind: z.preprocess(legacyString, z.string().nullable()).optional(),
+      })
+      .optional(),
+  }),
+)
 
-export type OpenclawConfig = z.infer<typeof OpenclawConfigSchema>
+export type OpenclawConfig = z.infer<ReturnType<typeof openclawConfigSchema>>
 
 export function openclawConfigPath(home: string): string {
   return join(home, '.openclaw', 'openclaw.json')
@@ -29,7 +32,7 @@ export function readOpenclawConfig(home: string): OpenclawConfig | null {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw error
   }
-  const parsed = OpenclawConfigSchema.safeParse(JSON.parse(text))
+  const parsed = openclawConfigSchema().safeParse(JSON.parse(text))
   if (!parsed.success) throw new Error(`not an openclaw config: ${parsed.error.issues[0]?.message}`)
   return parsed.data
 }

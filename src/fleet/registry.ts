@@ -1,28 +1,28 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { z } from 'zod'
+import type { z } from 'zod'
 import { writeFileAtomic } from '../lib/atomic.ts'
 import { legacyNumber, legacyString } from '../lib/legacy.ts'
+import { lazySchema } from '../lib/schema.ts'
 import { REGISTRY_FILE } from './base-dir.ts'
 
 /** molts.json: {"version":"1","updated":ISO,"molts":{NAME:{"name","port","home","created"}}} */
-const port = z.preprocess(legacyNumber, z.number().int().min(1).max(65535).nullable()).catch(null)
-
-export const RegistryEntrySchema = z.looseObject({
-  name: z.string().optional(),
-  port: port.optional(),
-  home: z.preprocess(legacyString, z.string().nullable()).optional(),
-  created: z.preprocess(legacyString, z.string().nullable()).optional(),
+export const registrySchema = lazySchema((z) => {
+  const entry = z.looseObject({
+    name: z.string().optional(),
+    port: z.preprocess(legacyNumber, z.number().int().min(1).max(65535).nullable()).catch(null).optional(),
+    home: z.preprocess(legacyString, z.string().nullable()).optional(),
+    created: z.preprocess(legacyString, z.string().nullable()).optional(),
+  })
+  return z.looseObject({
+    version: z.preprocess((v) => (v === undefined ? '1' : String(v)), z.string()),
+    updated: z.preprocess(legacyString, z.string().nullable()).optional(),
+    molts: z.record(z.string(), entry).default({}),
+  })
 })
 
-export const RegistrySchema = z.looseObject({
-  version: z.preprocess((v) => (v === undefined ? '1' : String(v)), z.string()),
-  updated: z.preprocess(legacyString, z.string().nullable()).optional(),
-  molts: z.record(z.string(), RegistryEntrySchema).default({}),
-})
-
-export type Registry = z.infer<typeof RegistrySchema>
-export type RegistryEntry = z.infer<typeof RegistryEntrySchema>
+export type Registry = z.infer<ReturnType<typeof registrySchema>>
+export type RegistryEntry = Registry['molts'][string]
 
 export type RegistryRead = { registry: Registry | null; warning?: string }
 
@@ -42,7 +42,7 @@ export function readRegistry(baseDir: string): RegistryRead {
   } catch {
     return { registry: null, warning: `${path} is not valid JSON; ignoring the registry` }
   }
-  const parsed = RegistrySchema.safeParse(raw)
+  const parsed = registrySchema().safeParse(raw)
   if (!parsed.success) {
     return { registry: null, warning: `${path} is not a molt registry (${parsed.error.issues[0]?.message}); ignoring it` }
   }

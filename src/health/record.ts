@@ -1,5 +1,5 @@
-import { z } from 'zod'
 import { legacyHttpStatus, legacyNumber, legacyString } from '../lib/legacy.ts'
+import { lazySchema } from '../lib/schema.ts'
 
 export const HEALTH_STATUSES = ['healthy', 'unhealthy', 'dead', 'stopped', 'unknown'] as const
 export type HealthStatus = (typeof HEALTH_STATUSES)[number]
@@ -21,21 +21,22 @@ export interface HealthRecord {
   reason?: string | null
 }
 
-const int = (min: number, max: number) => z.preprocess(legacyNumber, z.number().int().min(min).max(max).nullable()).catch(null)
-
-export const HealthRecordSchema = z.preprocess(
-  (raw) => (raw && typeof raw === 'object' && !('timestamp' in raw) && 'last_check' in raw ? { ...raw, timestamp: (raw as { last_check: unknown }).last_check } : raw),
-  z.object({
-    timestamp: z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'timestamp is not a date'),
-    molt: z.preprocess(legacyString, z.string().nullable()).optional().transform((v) => v ?? undefined),
-    status: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(HEALTH_STATUSES)).catch('unknown'),
-    pid: int(1, 4_194_304),
-    port: int(1, 65535),
-    http_status: z.preprocess(legacyHttpStatus, z.number().nullable()),
-    response_time_ms: z.preprocess(legacyNumber, z.number().min(0).nullable()).catch(null),
-    reason: z.preprocess(legacyString, z.string().nullable()).optional(),
-  }),
-)
+export const healthRecordSchema = lazySchema((z) => {
+  const int = (min: number, max: number) => z.preprocess(legacyNumber, z.number().int().min(min).max(max).nullable()).catch(null)
+  return z.preprocess(
+    (raw) => (raw && typeof raw === 'object' && !('timestamp' in raw) && 'last_check' in raw ? { ...raw, timestamp: (raw as { last_check: unknown }).last_check } : raw),
+    z.object({
+      timestamp: z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'timestamp is not a date'),
+      molt: z.preprocess(legacyString, z.string().nullable()).optional().transform((v) => v ?? undefined),
+      status: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(HEALTH_STATUSES)).catch('unknown'),
+      pid: int(1, 4_194_304),
+      port: int(1, 65535),
+      http_status: z.preprocess(legacyHttpStatus, z.number().nullable()),
+      response_time_ms: z.preprocess(legacyNumber, z.number().min(0).nullable()).catch(null),
+      reason: z.preprocess(legacyString, z.string().nullable()).optional(),
+    }),
+  )
+})
 
 /**
  * True when a parsed object already has the clean shape, so the (slower) schema can be skipped.
@@ -58,7 +59,7 @@ export function isCleanRecord(raw: unknown): raw is HealthRecord {
 /** Parse one record from any JSON value; null when it is not a health record at all. */
 export function toRecord(raw: unknown): { record: HealthRecord; legacy: boolean } | null {
   if (isCleanRecord(raw)) return { record: raw, legacy: false }
-  const parsed = HealthRecordSchema.safeParse(raw)
+  const parsed = healthRecordSchema().safeParse(raw)
   return parsed.success ? { record: parsed.data as HealthRecord, legacy: true } : null
 }
 
