@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { ensureDir, writeFileAtomic, type Owner } from '../lib/atomic.ts'
-import { parseLegacyJson } from '../lib/legacy.ts'
+import { readJsonState } from '../lib/legacy.ts'
 import { stateDir, statusFile } from './paths.ts'
 import { toRecord, type HealthRecord } from './record.ts'
 
@@ -14,20 +13,8 @@ export interface StatusRead {
 
 export function readStatus(home: string): StatusRead {
   const path = statusFile(home)
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    return { record: null, legacy: false, warning: code === 'ENOENT' ? undefined : `cannot read ${path}: ${code}` }
-  }
-  if (text.trim() === '') return { record: null, legacy: false, warning: `${path} is empty` }
-  let raw: unknown
-  try {
-    raw = parseLegacyJson(text)
-  } catch {
-    return { record: null, legacy: false, warning: `${path} is not valid JSON (corrupt); no data` }
-  }
+  const { raw, warning } = readJsonState(path)
+  if (raw === undefined) return { record: null, legacy: false, warning: warning && `${warning}; no data` }
   const parsed = toRecord(raw)
   if (!parsed) return { record: null, legacy: false, warning: `${path} is not a health record; no data` }
   return { record: parsed.record, legacy: parsed.legacy }

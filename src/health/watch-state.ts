@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs'
 import type { z } from 'zod'
-import { legacyBoolean, legacyNumber, legacyString, parseLegacyJson } from '../lib/legacy.ts'
+import { legacyBoolean, legacyNumber, legacyString, readJsonState } from '../lib/legacy.ts'
 import { lazySchema } from '../lib/schema.ts'
 import { watchStateFile } from './paths.ts'
 
@@ -30,19 +29,8 @@ export interface WatchStateRead {
 
 export function readWatchState(home: string): WatchStateRead {
   const path = watchStateFile(home)
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    return { state: null, warning: code === 'ENOENT' ? undefined : `cannot read ${path}: ${code}` }
-  }
-  let raw: unknown
-  try {
-    raw = parseLegacyJson(text)
-  } catch {
-    return { state: null, warning: `${path} is not valid JSON (corrupt); ignoring it` }
-  }
+  const { raw, warning } = readJsonState(path)
+  if (raw === undefined) return { state: null, warning: warning && `${warning}; ignoring it` }
   const parsed = watchStateSchema().safeParse(raw)
   if (!parsed.success) return { state: null, warning: `${path} is not a watch state; ignoring it` }
   return { state: parsed.data }

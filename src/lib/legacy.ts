@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+
 /**
  * Coercions for files written by the earlier bash toolkit, which stored every value as a string:
  * "1234", "null", "" and curl's "000" for "no HTTP answer". Used inside zod preprocess steps.
@@ -58,4 +60,24 @@ export function fillEmptyJsonValues(text: string): string {
     else if (c === ':' && /^\s*[,}\]]/.test(text.slice(i + 1, i + 64))) out += ' null'
   }
   return out
+}
+
+/**
+ * A JSON state file that may be missing, empty, corrupt or in the bash toolkit's format.
+ * Missing is normal (no warning); anything unusable is a warning for the operator, never a throw.
+ */
+export function readJsonState(path: string): { raw?: unknown; warning?: string } {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? {} : { warning: `cannot read ${path}: ${code}` }
+  }
+  if (text.trim() === '') return { warning: `${path} is empty` }
+  try {
+    return { raw: parseLegacyJson(text) }
+  } catch {
+    return { warning: `${path} is not valid JSON (corrupt)` }
+  }
 }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import pkg from '../../package.json'
 import { runCli } from '../helpers/cli.ts'
 import { removeDir, tempDir, writeMoltHome } from '../helpers/fleet.ts'
-import { join } from 'node:path'
+import { readdirSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
 
 let dir: string
 beforeAll(() => {
@@ -62,13 +63,32 @@ describe('bad usage: one line on stderr + a usage hint, exit 2, no stack trace',
 
 describe('hostile molt names are refused before anything is touched', () => {
   const names = ['..', '../x', 'a/b', 'a;b', 'a;rm -rf /', '$(id)', '`id`', '', 'a'.repeat(33), 'MyBot']
+  // every path under the temp root with its mtime: a refused command must leave all of it as it was
+  const snapshot = () => {
+    const root = join(dir, '..')
+    return readdirSync(root, { recursive: true })
+      .map(String)
+      .filter((p) => p.startsWith(basename(dir)))
+      .sort()
+      .map((p) => `${p} ${statSync(join(root, p)).mtimeMs}`)
+  }
   test.each(names)('%p', async (name) => {
-    for (const command of [['molt', 'health', 'check', name], ['molt', 'health', 'status', name], ['molt', 'health', 'history', name], ['molt', 'health', 'logs', name]]) {
+    const before = snapshot()
+    for (const command of [['molt', 'health', 'check', name], ['molt', 'health', 'status', name], ['molt', 'health', 'history', name, '--prune', '1d'], ['molt', 'health', 'logs', name]]) {
       const { code, stderr } = await runCli([...command, '-d', dir])
       expect(code).toBe(2)
       expect(stderr).toMatch(/invalid molt name|missing molt name|missing argument/)
     }
+    expect(snapshot()).toEqual(before)
   })
+})
+
+test('colour only where asked for: --no-color and NO_COLOR win over FORCE_COLOR', async () => {
+  const args = ['molt', 'health', 'check', 'mybot', '-d', dir]
+  expect((await runCli(args, { env: { NO_COLOR: undefined, FORCE_COLOR: '1' } })).stdout).toContain('\x1b[31mstopped')
+  expect((await runCli([...args, '--no-color'], { env: { NO_COLOR: undefined, FORCE_COLOR: '1' } })).stdout).not.toContain('\x1b[')
+  expect((await runCli(args, { env: { NO_COLOR: '1', FORCE_COLOR: '1' } })).stdout).not.toContain('\x1b[')
+  expect((await runCli(args, { env: { NO_COLOR: undefined } })).stdout).not.toContain('\x1b[')
 })
 
 test('an unknown molt is exit 2 with a one-line reason', async () => {
