@@ -24,6 +24,24 @@ export const registrySchema = lazySchema((z) => {
 export type Registry = z.infer<ReturnType<typeof registrySchema>>
 export type RegistryEntry = Registry['molts'][string]
 
+const optional = (value: unknown, type: 'string' | 'number') => value === undefined || value === null || typeof value === type
+
+/**
+ * True when molts.json already has the shape clmnt writes, so zod (~8 ms compiled, ~50 ms from
+ * source) need not load: every command reads the registry, and cron runs `health watch` often.
+ */
+export function isCleanRegistry(raw: unknown): raw is Registry {
+  if (!raw || typeof raw !== 'object') return false
+  const r = raw as Record<string, unknown>
+  if (typeof r.version !== 'string' || !optional(r.updated, 'string') || !r.molts || typeof r.molts !== 'object' || Array.isArray(r.molts)) return false
+  return Object.values(r.molts).every((entry) => {
+    if (!entry || typeof entry !== 'object') return false
+    const e = entry as Record<string, unknown>
+    const portOk = e.port === undefined || e.port === null || (Number.isInteger(e.port) && (e.port as number) >= 1 && (e.port as number) <= 65535)
+    return portOk && optional(e.name, 'string') && optional(e.home, 'string') && optional(e.created, 'string')
+  })
+}
+
 export type RegistryRead = { registry: Registry | null; warning?: string }
 
 /** A missing registry is normal (a fleet of bare molt folders); a broken one is a warning, not a crash. */
@@ -42,6 +60,7 @@ export function readRegistry(baseDir: string): RegistryRead {
   } catch {
     return { registry: null, warning: `${path} is not valid JSON; ignoring the registry` }
   }
+  if (isCleanRegistry(raw)) return { registry: raw }
   const parsed = registrySchema().safeParse(raw)
   if (!parsed.success) {
     return { registry: null, warning: `${path} is not a molt registry (${parsed.error.issues[0]?.message}); ignoring it` }

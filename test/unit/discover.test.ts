@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resolveBaseDir } from '../../src/fleet/base-dir.ts'
 import { discoverFleet, findMolt } from '../../src/fleet/discover.ts'
+import { isCleanRegistry, readRegistry } from '../../src/fleet/registry.ts'
 import { InputError } from '../../src/lib/errors.ts'
 import { removeDir, tempDir, writeMoltHome } from '../helpers/fleet.ts'
 
@@ -94,5 +95,27 @@ describe('fleet discovery', () => {
     dir = tempDir()
     expect(() => findMolt(dir, '../x')).toThrow('invalid molt name')
     expect(() => findMolt(dir, 'ghost')).toThrow('unknown molt "ghost"')
+  })
+})
+
+describe('molts.json: the clean shape skips the schema, anything else goes through it', () => {
+  const clean = { version: '1', updated: '2026-11-21T00:00:00Z', molts: { a: { name: 'a', port: 19001, home: '/srv/a', created: '2026-01-15' }, b: { name: 'b' } } }
+  test.each([
+    ['clean', clean, true],
+    ['string port (bash toolkit)', { ...clean, molts: { a: { port: '19001' } } }, false],
+    ['port out of range', { ...clean, molts: { a: { port: 70000 } } }, false],
+    ['numeric version', { ...clean, version: 1 }, false],
+    ['molts is an array', { ...clean, molts: [] }, false],
+    ['entry is not an object', { ...clean, molts: { a: 5 } }, false],
+  ])('%s', (_label, raw, expected) => expect(isCleanRegistry(raw)).toBe(expected))
+
+  test('both paths read the same registry', () => {
+    dir = tempDir()
+    writeFileSync(join(dir, 'molts.json'), JSON.stringify({ version: 1, molts: { a: { name: 'a', port: '19001', home: 'null' } } }))
+    const legacy = readRegistry(dir).registry
+    expect(legacy?.version).toBe('1')
+    expect(legacy?.molts.a).toMatchObject({ name: 'a', port: 19001, home: null })
+    writeFileSync(join(dir, 'molts.json'), JSON.stringify({ version: '1', molts: { a: { name: 'a', port: 19001 } } }))
+    expect(readRegistry(dir).registry?.molts.a).toEqual({ name: 'a', port: 19001 })
   })
 })
