@@ -84,7 +84,7 @@ function withPath(error: UsageError, path: string): UsageError {
 }
 
 export interface ParsedCommandLine {
-  values: Record<string, string | boolean | undefined>
+  values: Record<string, string | string[] | boolean | undefined>
   globals: Globals & { version: boolean }
 }
 
@@ -100,11 +100,12 @@ export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedComm
       continue
     }
     const type = def.type === 'boolean' ? 'boolean' : 'string'
-    options[name] = { type }
+    const multiple = isRepeatable(def)
+    options[name] = { type, multiple }
     for (const alias of aliasesOf(def)) {
       if (alias.length === 1) options[name]!.short = alias
       else {
-        options[alias] = { type }
+        options[alias] = { type, multiple }
         aliasOf.set(alias, name)
       }
     }
@@ -133,10 +134,12 @@ export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedComm
   } catch (error) {
     throw new UsageError(describeParseError(error as Error & { code?: string }))
   }
-  const values: Record<string, string | boolean | undefined> = {}
+  const values: Record<string, string | string[] | boolean | undefined> = {}
   for (const [key, value] of Object.entries(parsed.values)) {
     const name = aliasOf.get(key) ?? key
-    values[name] = Array.isArray(value) ? String(value.at(-1)) : (value as string | boolean)
+    const previous = values[name]
+    // a repeatable option collects every value, also across its aliases
+    values[name] = Array.isArray(value) ? [...(Array.isArray(previous) ? previous : []), ...value.map(String)] : (value as string | boolean)
   }
   for (const name of negated) values[name] = false
   const extra = [...parsed.positionals]
@@ -148,7 +151,7 @@ export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedComm
   if (extra.length) throw new UsageError(`unexpected argument ${quote(extra[0]!)}`)
   for (const [name, def] of Object.entries(defs)) {
     const value = values[name]
-    if (value === undefined && def.default !== undefined) values[name] = def.default as string | boolean
+    if (value === undefined && def.default !== undefined) values[name] = isRepeatable(def) ? [String(def.default)] : (def.default as string | boolean)
     if (def.type === 'enum' && typeof value === 'string' && def.options && !def.options.includes(value)) {
       throw new UsageError(`invalid value ${quote(value)} for --${name}: expected one of ${def.options.join(', ')}`)
     }
@@ -297,7 +300,7 @@ async function renderHelp(chain: Resolved['chain']): Promise<string> {
 function optionRow([name, def]: [string, ArgDef]): [string, string] {
   const aliases = (aliasesOf(def)).map((a) => (a.length === 1 ? `-${a}` : `--${a}`))
   let flag = def.type === 'boolean' && def.default === true ? `--no-${name}` : `--${name}`
-  if (def.type === 'string') flag += ` <${def.valueHint ?? 'value'}>`
+  if (def.type === 'string') flag += ` <${def.valueHint ?? 'value'}>${isRepeatable(def) ? '…' : ''}`
   if (def.type === 'enum') flag += ` <${def.options?.join('|') ?? 'value'}>`
   let text = def.description ?? ''
   if (def.type === 'boolean' && def.default === true) text = (def as { negativeDescription?: string }).negativeDescription ?? text
@@ -308,6 +311,11 @@ function optionRow([name, def]: [string, ArgDef]): [string, string] {
 function columns(rows: [string, string][]): string[] {
   const width = Math.min(32, Math.max(...rows.map(([a]) => a.length)))
   return rows.map(([a, b]) => `  ${a.padEnd(width)}  ${b}`.trimEnd())
+}
+
+/** `repeatable: true` on a string arg: given several times, the command receives every value (see listArg). */
+function isRepeatable(def: ArgDef): boolean {
+  return (def as { repeatable?: boolean }).repeatable === true
 }
 
 function aliasesOf(def: ArgDef): string[] {

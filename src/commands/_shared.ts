@@ -40,3 +40,9 @@ export function oneMolt(data: RunData, name: string): Molt {
 export function printJson(data: RunData, value: unknown): void {
   data.stdout(`${JSON.stringify(value, null, 2)}\n`)
 }
+
+/** A repeatable option (`repeatable: true`) as a list: every value given, commas split, blanks dropped. */
+export function listArg(value: unknown): string[] {
+  const values = Array.isArray(value) ? value : value === undefined || value === null || value === false ? [] : [value]
+  return values.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean)
+}

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import type { ArgsDef } from 'citty'
 import { UsageError } from '../../src/lib/errors.ts'
+import { listArg } from '../../src/commands/_shared.ts'
 import { parseCommandLine } from '../../src/runner.ts'
 
 const ARGS = {
@@ -10,7 +11,8 @@ const ARGS = {
   record: { type: 'boolean', default: true },
   format: { type: 'enum', options: ['text', 'nagios'], default: 'text' },
   lines: { type: 'string', alias: ['n', 'count'] },
-} satisfies ArgsDef
+  'alert-email': { type: 'string', repeatable: true, alias: ['e'] },
+} as ArgsDef
 
 describe('strict command-line parsing', () => {
   test('values, defaults, aliases and negation', () => {
@@ -40,4 +42,11 @@ describe('strict command-line parsing', () => {
   test('everything after -- is positional', () => {
     expect(parseCommandLine(['--', '--weird'], ARGS).values.name).toBe('--weird')
   })
+})
+
+test('a repeatable option collects every value, across aliases', () => {
+  expect(parseCommandLine(['--alert-email', 'a@x', '-e', 'b@y', '--alert-email=c@z'], ARGS).values['alert-email']).toEqual(['a@x', 'b@y', 'c@z'])
+  expect(listArg(['a@x,b@y', ' c@z ', ''])).toEqual(['a@x', 'b@y', 'c@z'])
+  expect(listArg(undefined)).toEqual([])
+  expect(parseCommandLine(['--lines', '1', '--lines', '2'], ARGS).values.lines).toBe('2')
 })
