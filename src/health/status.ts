@@ -14,8 +14,33 @@ export interface MoltStatus {
   /** no record, or the last one is older than 3 × the watch interval */
   stale: boolean
   record: HealthRecord | null
-  watch: Pick<WatchState, 'consecutive_failures' | 'last_success' | 'alert_sent' | 'interval_minutes'> | null
+  watch: WatchSummary | null
   warnings: string[]
+}
+
+/** The watch state as status shows it; the fields after interval_minutes only for a version-2 state. */
+export interface WatchSummary extends Pick<WatchState, 'consecutive_failures' | 'last_success' | 'alert_sent' | 'interval_minutes'> {
+  phase?: 'up' | 'pending' | 'down'
+  /** N: failures in a row that make the molt DOWN */
+  threshold?: number
+  incident?: { since: string; first_status: string; first_reason: string | null; down_notified_at: string | null; restarts: number } | null
+  flapping_since?: string | null
+  /** notices not yet delivered, with the last delivery error */
+  waiting?: { kind: string; id: string; last_error: string | null }[]
+}
+
+function summarize(w: WatchState): WatchSummary {
+  const summary: WatchSummary = { consecutive_failures: w.consecutive_failures, last_success: w.last_success, alert_sent: w.alert_sent, interval_minutes: w.interval_minutes }
+  if (w.version !== 2) return summary
+  const incident = w.incident
+  return {
+    ...summary,
+    phase: w.phase ?? 'up',
+    threshold: w.threshold,
+    incident: incident ? { since: incident.id, first_status: incident.first_status, first_reason: incident.first_reason, down_notified_at: incident.down_notified_at, restarts: incident.restarts.length } : null,
+    flapping_since: w.flapping?.since ?? null,
+    waiting: (w.outbox ?? []).map((n) => ({ kind: n.kind, id: n.id, last_error: n.last_error })),
+  }
 }
 
 export function moltStatus(molt: Molt, now = Date.now()): MoltStatus {
@@ -33,6 +58,11 @@ export function moltStatus(molt: Molt, now = Date.now()): MoltStatus {
   if (!record) warnings.push('no health check recorded yet')
   else if (stale) warnings.push(`last check is older than 3 × the ${interval} min interval: is the watch schedule running?`)
   const w = watch.state
+  const waiting = w?.version === 2 ? (w.outbox ?? []).filter((n) => n.attempts > 0 && !Object.keys(n.delivered).length) : []
+  if (waiting.length) {
+    const last = waiting.at(-1)!
+    warnings.push(`${waiting.length} alert notice(s) not delivered yet (${last.kind}: ${last.last_error ?? 'no channel took it'})`)
+  }
   return {
     molt: molt.name,
     status: record?.status ?? null,
@@ -40,7 +70,7 @@ export function moltStatus(molt: Molt, now = Date.now()): MoltStatus {
     age_seconds: age,
     stale,
     record,
-    watch: w ? { consecutive_failures: w.consecutive_failures, last_success: w.last_success, alert_sent: w.alert_sent, interval_minutes: w.interval_minutes } : null,
+    watch: w ? summarize(w) : null,
     warnings,
   }
 }

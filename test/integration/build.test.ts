@@ -31,7 +31,7 @@ const env = { ...process.env, NO_COLOR: '1' }
 const viaSource = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env })
 const viaBinary = (args: string[]) => spawnSync(binary, args, { encoding: 'utf8', env })
 // what differs between two runs of the same check: times, and the demo's temp paths do not
-const steady = (text: string) => text.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T').replace(/\d+(\.\d+)? ms/g, 'N ms').replace(/"response_time_ms": [\d.]+/g, '"response_time_ms": N').replace(/\d+s ago|just now/g, 'AGO')
+const steady = (text: string) => text.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T').replace(/\d+(\.\d+)? ms/g, 'N ms').replace(/"response_time_ms": [\d.]+/g, '"response_time_ms": N').replace(/\d+s ago|just now/g, 'AGO').replace(/"age_seconds": \d+/g, '"age_seconds": N')
 
 test.each([
   [['--version']],

@@ -7,5 +7,7 @@ export default defineCommand({
     status: () => import('./status.ts').then((m) => m.default),
     history: () => import('./history.ts').then((m) => m.default),
     logs: () => import('./logs.ts').then((m) => m.default),
+    watch: () => import('./watch.ts').then((m) => m.default),
+    setup: () => import('./setup.ts').then((m) => m.default),
   },
 })

@@ -1,0 +1,286 @@
+import { join } from 'node:path'
+import type { AlertSettings, Dispatcher } from '../alert/deliver.ts'
+import type { Molt } from '../fleet/discover.ts'
+import { ensureDir } from '../lib/atomic.ts'
+import { formatDuration } from '../lib/duration.ts'
+import { tryLock, type LockHolder } from '../lib/lock.ts'
+import { checkMolt } from './check.ts'
+import { moltOwner } from './gateway.ts'
+import { appendHistory } from './history.ts'
+import { stateDir } from './paths.ts'
+import type { HealthRecord } from './record.ts'
+import { writeStatus } from './status-file.ts'
+import {
+  countAttempt, decide, dueNotices, recordDelivery, recordRestart, RESTART_MAX_ATTEMPTS, retryAfterSettingsChange, settleOutbox, upgradeState, wasDelivered,
+  type Channel, type DecideOptions, type Decision, type Incident, type Notice, type NoticeKind, type Phase, type RestartAttempt, type WatchFile,
+} from './watch.ts'
+import { appendWatchLog, logLine } from './watch-log.ts'
+import { readWatchState, writeWatchState } from './watch-state.ts'
+
+/**
+ * One `health watch` run, the impure shell around watch.ts: lock → check (the same checkMolt as
+ * `health check`) → decide → restart if due → save → deliver → save → one log line. The state is
+ * saved before any delivery, so a run killed while mailing leaves its notices waiting for the next.
+ */
+export const watchLockFile = (home: string) => join(stateDir(home), 'health-watch.lock')
+export const DEFAULT_INTERVAL_MINUTES = 5
+
+/** The whole run must end before cron starts the next one: the interval less 10 s, 20 s to 15 min. */
+export function runBudgetMs(intervalMinutes: number): number {
+  return Math.min(15 * 60_000, Math.max(20_000, intervalMinutes * 60_000 - 10_000))
+}
+
+export interface WatchRunOptions {
+  baseDir: string
+  /** HTTP timeout of the check */
+  timeoutMs: number
+  decide: DecideOptions
+  restartArgv: string[]
+  restartVerifyMs: number
+  /** --interval: saved in the state (status uses it for staleness) */
+  intervalMinutes: number | null
+  budgetMs: number
+  alerts: AlertSettings
+  /** for Message-IDs and the body; default: this machine's host name */
+  host?: string
+  /** wall clock for the state machine; the budget runs on a monotonic clock */
+  now?: () => number
+  /** where the stderr channel and loud failures go */
+  stderr(text: string): void
+}
+
+export interface NoticeReport {
+  id: string
+  kind: NoticeKind
+  subject: string
+  /** channels that accepted it this run */
+  delivered: Channel[]
+  /** what failed this run */
+  errors: { channel: Channel; error: string; permanent: boolean }[]
+  /** still waiting in the outbox after this run */
+  pending: boolean
+}
+
+export interface WatchRunResult {
+  molt: string
+  skipped: boolean
+  holder?: LockHolder | null
+  record?: HealthRecord
+  from?: Phase
+  phase?: Phase
+  consecutive_failures?: number
+  threshold?: number
+  incident?: Incident | null
+  flapping?: 'started' | 'ended' | 'ongoing' | null
+  restart?: RestartAttempt | null
+  notices: NoticeReport[]
+  /** notices the outbox still holds after this run */
+  waiting: number
+  /** what went wrong: a notice not delivered, a file not written, the budget overrun (exit 1) */
+  problems: string[]
+  warnings: string[]
+  log: string
+  duration_ms: number
+}
+
+export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<WatchRunResult> {
+  const started = performance.now()
+  const end = started + options.budgetMs
+  const remaining = () => end - performance.now()
+  // keep a second for saving the state and the log line
+  const bound = (ms: number) => Math.max(1, Math.min(ms, remaining() - 1000))
+  const now = options.now ?? Date.now
+  const owner = moltOwner(molt) ?? undefined
+  const result: WatchRunResult = { molt: molt.name, skipped: false, notices: [], waiting: 0, problems: [], warnings: [], log: '', duration_ms: 0 }
+  const finish = (text: string, rotate: boolean) => {
+    result.duration_ms = Math.round(performance.now() - started)
+    result.log = text
+    try {
+      appendWatchLog(molt.home, logLine(new Date(now()).toISOString(), text), { owner, rotate })
+    } catch (error) {
+      result.problems.push(`cannot write the health log: ${(error as Error).message}`)
+    }
+    return result
+  }
+
+  ensureDir(stateDir(molt.home), { owner })
+  const attempt = tryLock(watchLockFile(molt.home), `health watch ${molt.name}`, owner)
+  if (!attempt.ok) {
+    result.skipped = true
+    result.holder = attempt.holder
+    const by = attempt.holder ? `PID ${attempt.holder.pid} since ${attempt.holder.since}` : 'another process'
+    return finish(`watch ${molt.name}: skipped, another watch run is active (${by})`, false)
+  }
+  try {
+    const read = readWatchState(molt.home)
+    if (read.warning) result.warnings.push(`${read.warning}; starting afresh`)
+    let state = upgradeState(read.state, options.decide.threshold, now())
+    if (options.intervalMinutes !== null) state.interval_minutes = options.intervalMinutes
+
+    const check = await checkMolt(molt, { timeoutMs: bound(options.timeoutMs), record: true })
+    if (check.writeError) result.problems.push(check.writeError)
+    let record = check.record
+    const first = decide(state, record, now(), options.decide)
+    const decisions: Decision[] = [first]
+    state = first.state
+    if (first.restart) {
+      const restarted = await restartAndVerify(molt, first.restart.attempt, options, bound, now, owner)
+      result.restart = restarted.attempt
+      if (restarted.writeError) result.problems.push(restarted.writeError)
+      state = recordRestart(state, restarted.attempt)
+      record = restarted.record
+      const second = decide(state, record, now(), options.decide)
+      decisions.push(second)
+      state = second.state
+    }
+    result.record = record
+    result.from = first.from
+    saveState(molt, state, owner, result)
+
+    if (decisions.some((d) => d.queued.length) || state.outbox.length) {
+      // loaded only when there is something to send: most runs have nothing to say
+      const { Dispatcher, channelsFor, settingsFingerprint } = await import('../alert/deliver.ts')
+      const channels = channelsFor(options.alerts)
+      state = retryAfterSettingsChange(state, settingsFingerprint(options.alerts, molt.home, options.baseDir))
+      const due = dueNotices(state, channels)
+      if (due.length) {
+        const { mailHost } = await import('../alert/message.ts')
+        const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: options.host ?? mailHost(), settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr })
+        state = await deliver(state, due, channels, dispatcher, result, remaining, now)
+        state = countAttempt(state, due.map((n) => n.id))
+      }
+      state = settleOutbox(state, channels).state
+      for (const report of result.notices) report.pending = state.outbox.some((n) => n.id === report.id)
+      for (const notice of state.outbox) {
+        if (due.includes(notice) || due.some((d) => d.id === notice.id) || wasDelivered(notice)) continue
+        const why = Object.entries(notice.failed).map(([channel, error]) => `${channel}: ${error}`).join('; ')
+        result.problems.push(`${notice.kind} notice ${notice.id} is waiting undelivered (${why || 'no channel took it'}); fix the alert settings and the next run tries again`)
+      }
+      saveState(molt, state, owner, result)
+    }
+    for (const decision of decisions) {
+      for (const notice of decision.dropped) {
+        if (notice.kind === 'flapping' || notice.kind === 'down') continue // merged into a RECOVERED
+        result.warnings.push(`dropped the undelivered ${notice.kind} notice ${notice.id}`)
+      }
+    }
+    result.phase = state.phase
+    result.consecutive_failures = state.consecutive_failures
+    result.threshold = state.threshold
+    result.incident = state.incident
+    result.flapping = decisions.find((d) => d.flapping)?.flapping ?? (state.flapping ? 'ongoing' : null)
+    result.waiting = state.outbox.length
+    if (remaining() < 0) result.problems.push(`the run took longer than its ${Math.round(options.budgetMs / 1000)} s budget`)
+    return finish(describeRun(molt.name, state, record, result), true)
+  } finally {
+    attempt.lock.release()
+  }
+}
+
+function saveState(molt: Molt, state: WatchFile, owner: { uid: number; gid: number } | undefined, result: WatchRunResult): void {
+  try {
+    writeWatchState(molt.home, state, owner)
+  } catch (error) {
+    result.problems.push(`cannot save the watch state: ${(error as Error).message}`)
+  }
+}
+
+/** Oldest first; a channel that failed for now is not tried again this run (its server is down). */
+async function deliver(state: WatchFile, due: Notice[], channels: Channel[], sender: Dispatcher, result: WatchRunResult, remaining: () => number, now: () => number): Promise<WatchFile> {
+  const resting = new Set<Channel>()
+  for (const notice of due) {
+    const report: NoticeReport = { id: notice.id, kind: notice.kind, subject: sender.render(notice).subject, delivered: [], errors: [], pending: true }
+    result.notices.push(report)
+    for (const channel of channels) {
+      if (notice.delivered[channel] || notice.failed[channel]) continue
+      if (resting.has(channel) || remaining() < 2000) {
+        report.errors.push({ channel, error: resting.has(channel) ? 'not tried: it failed earlier in this run' : 'not tried: the run is out of time', permanent: false })
+        continue
+      }
+      const outcome = await sender.send(notice, channel)
+      state = recordDelivery(state, notice.id, channel, outcome, now())
+      if (outcome.ok) report.delivered.push(channel)
+      else {
+        report.errors.push({ channel, error: outcome.error, permanent: outcome.permanent })
+        if (!outcome.permanent) resting.add(channel)
+        const what = `${notice.kind} notice ${notice.id} via ${sender.describe(channel)}`
+        result.problems.push(outcome.permanent ? `${what} FAILED for good (not retried): ${outcome.error}` : `${what} not delivered, will retry: ${outcome.error}`)
+      }
+    }
+  }
+  return state
+}
+
+/**
+ * Run the restart command, then look until the gateway answers (or the wait is over). The check
+ * after it is recorded like any other, with a `restart` field on its history line.
+ */
+async function restartAndVerify(
+  molt: Molt,
+  attemptNo: number,
+  options: WatchRunOptions,
+  bound: (ms: number) => number,
+  now: () => number,
+  owner: { uid: number; gid: number } | undefined,
+): Promise<{ attempt: RestartAttempt; record: HealthRecord; writeError?: string }> {
+  const { restartUser, runRestartCommand, RESTART_TIMEOUT_MS } = await import('./restart.ts')
+  const at = new Date(now()).toISOString()
+  const command = options.restartArgv.join(' ')
+  const who = restartUser(moltOwner(molt))
+  const run = 'error' in who
+    ? { exit_code: null, signal: null, error: who.error, duration_ms: 0, output: '' }
+    : await runRestartCommand(molt, options.restartArgv, { timeoutMs: bound(RESTART_TIMEOUT_MS), user: who.user, owner, attempt: attemptNo })
+  const succeeded = run.error === null && run.exit_code === 0
+  // a command that failed gets one look; one that worked gets until the gateway answers, or the wait ends
+  const verifyEnd = performance.now() + (succeeded ? bound(options.restartVerifyMs) : 0)
+  let record: HealthRecord
+  for (;;) {
+    record = (await checkMolt(molt, { timeoutMs: bound(options.timeoutMs), record: false })).record
+    if (record.status === 'healthy' || performance.now() + 250 >= verifyEnd) break
+    await Bun.sleep(250)
+  }
+  const attempt: RestartAttempt = {
+    attempt: attemptNo,
+    at,
+    command,
+    user: 'error' in who ? null : who.user,
+    exit_code: run.exit_code,
+    signal: run.signal,
+    error: run.error,
+    duration_ms: run.duration_ms,
+    output: run.output,
+    result: record.status,
+  }
+  const line = { ...record, restart: { attempt: attemptNo, command, user: attempt.user, exit_code: run.exit_code, signal: run.signal, error: run.error, duration_ms: run.duration_ms } }
+  try {
+    writeStatus(molt.home, record, owner)
+    appendHistory(molt.home, line as HealthRecord, owner)
+    return { attempt, record }
+  } catch (error) {
+    return { attempt, record, writeError: `${molt.name}: could not record the check after the restart: ${(error as Error).message}` }
+  }
+}
+
+/** The run in one health.log line. */
+function describeRun(name: string, state: WatchFile, record: HealthRecord, result: WatchRunResult): string {
+  const phase = state.phase === 'pending' ? `PENDING ${state.consecutive_failures}/${state.threshold}` : state.phase.toUpperCase()
+  const detail = record.status === 'healthy'
+    ? `HTTP ${record.http_status}${record.response_time_ms === null ? '' : ` in ${record.response_time_ms} ms`}`
+    : `${record.reason ?? ''}`
+  const parts = [`watch ${name}: ${phase} ${record.status}${detail ? ` (${detail})` : ''}`]
+  if (state.phase === 'down' && state.incident) parts.push(`failing since ${state.incident.id} (${formatDuration(Date.parse(record.timestamp) - Date.parse(state.incident.id))}), ${state.consecutive_failures} failure${state.consecutive_failures === 1 ? '' : 's'}`)
+  if (result.flapping === 'started') parts.push('flapping started')
+  else if (result.flapping === 'ended') parts.push('flapping ended')
+  else if (result.flapping === 'ongoing') parts.push('flapping')
+  const r = result.restart
+  if (r) parts.push(`restart ${r.attempt}/${RESTART_MAX_ATTEMPTS}: ${r.command}${r.user ? ` as ${r.user}` : ''} ${r.error ?? (r.exit_code !== null ? `exit ${r.exit_code}` : `killed by ${r.signal}`)}, then ${r.result}`)
+  for (const n of result.notices) {
+    const sent = n.delivered.length ? [`sent via ${n.delivered.join(', ')}`] : []
+    const failed = n.errors.map((e) => `${e.permanent ? 'FAILED for good' : 'not delivered'} via ${e.channel} (${e.error})`)
+    const kept = !n.pending ? '' : n.errors.some((e) => !e.permanent) ? ', will retry' : ', kept until the alert settings change'
+    parts.push(`${n.kind} notice: ${[...sent, ...failed].join(', ')}${kept}`)
+  }
+  if (result.waiting && !result.notices.length) parts.push(`${result.waiting} notice(s) waiting`)
+  for (const p of result.problems) if (!/ notice \S+ via /.test(p)) parts.push(`ERROR ${p}`)
+  return parts.join('; ')
+}
