@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.ts'
-import { LEGACY_STATUS, LEGACY_WATCH_STATE_INVALID, removeDir, tempDir, writeMoltHome, writeState } from '../helpers/fleet.ts'
+import { buildFleet, LEGACY_STATUS, LEGACY_WATCH_STATE_INVALID, removeDir, tempDir, writeMoltHome, writeState } from '../helpers/fleet.ts'
 
 let dir: string
 const home = (name: string) => join(dir, name)
@@ -82,4 +82,20 @@ describe('--all', () => {
     expect(list.map((s: { molt: string }) => s.molt)).toEqual(['corrupt', 'empty', 'fresh', 'legacy', 'never', 'old'])
     expect(list[0]).toMatchObject({ status: null, record: null, stale: true })
   })
+})
+
+test('after the watch declared an incident, status shows its phase and the incident', async () => {
+  const fleet = await buildFleet([{ name: 'delta', mode: 'dead' }])
+  try {
+    const watch = (n: string) => runCli(['molt', 'health', 'watch', 'delta', '--consecutive-failures', n, '-d', fleet.baseDir])
+    await watch('3')
+    const pending = await runCli(['molt', 'health', 'status', 'delta', '-d', fleet.baseDir])
+    expect(pending.stdout).toMatch(/watch\s+pending \(1 of 3\), 1 consecutive failure\(s\), last success never, alert not sent/)
+    await watch('2')
+    const down = await runCli(['molt', 'health', 'status', 'delta', '-d', fleet.baseDir])
+    expect(down.stdout).toMatch(/watch\s+down, 2 consecutive failure\(s\)/)
+    expect(down.stdout).toMatch(/incident\s+since \S+ \(\d+s\), first dead: PID \d+ from gateway.pid is not running; DOWN alert sent/)
+  } finally {
+    fleet.cleanup()
+  }
 })

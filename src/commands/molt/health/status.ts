@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty'
 import { formatMs, paintStatus } from '../../../health/render.ts'
 import { moltStatus, type MoltStatus } from '../../../health/status.ts'
-import { formatAgo } from '../../../lib/duration.ts'
+import { formatAgo, formatDuration } from '../../../lib/duration.ts'
 import { renderTable } from '../../../lib/table.ts'
 import type { RunData } from '../../../runner.ts'
 import { jsonArg, moltOrAllArgs, printJson, selectMolts } from '../../_shared.ts'
@@ -51,9 +51,17 @@ function detail(s: MoltStatus, color: boolean, now: number): string {
     row('response', formatMs(r.response_time_ms))
     if (r.reason) row('reason', r.reason)
   }
-  if (s.watch) {
-    const success = s.watch.last_success ? formatAgo(Date.parse(s.watch.last_success), now) : 'never'
-    row('watch', `${s.watch.consecutive_failures} consecutive failure(s), last success ${success}, alert ${s.watch.alert_sent ? 'sent' : 'not sent'}`)
+  const w = s.watch
+  if (w) {
+    const success = w.last_success ? formatAgo(Date.parse(w.last_success), now) : 'never'
+    const phase = w.phase === 'pending' ? `pending (${w.consecutive_failures} of ${w.threshold ?? '?'})` : (w.phase ?? 'up')
+    row('watch', `${phase}, ${w.consecutive_failures} consecutive failure(s), last success ${success}, alert ${w.alert_sent ? 'sent' : 'not sent'}`)
+    if (w.incident) {
+      const down = w.incident.down_notified_at ? `DOWN alert sent ${formatAgo(Date.parse(w.incident.down_notified_at), now)}` : 'no DOWN alert yet'
+      row('incident', `since ${w.incident.since} (${formatDuration(now - Date.parse(w.incident.since))}), first ${w.incident.first_status}${w.incident.first_reason ? `: ${w.incident.first_reason}` : ''}; ${down}; ${w.incident.restarts} restart(s)`)
+    }
+    if (w.flapping_since) row('flapping', `since ${w.flapping_since}`)
+    for (const notice of w.waiting ?? []) row('waiting', `${notice.kind} notice ${notice.id}${notice.last_error ? `: ${notice.last_error}` : ''}`)
   }
   return `${lines.join('\n')}\n`
 }
