@@ -37,7 +37,9 @@ export function redact(text: string): string {
 }
 
 export async function sendWithSmtp(message: string, options: SmtpOptions): Promise<DeliveryOutcome> {
-  const nodemailer = await import('nodemailer')
+  // require, not import(): the bundler would hoist the ESM build's `import net/http/zlib …` to
+  // the top of the compiled binary and every run would pay ~10 ms; the CJS build stays lazy
+  const nodemailer = require('nodemailer') as typeof import('nodemailer')
   const cap = (ms: number) => Math.max(1, Math.min(ms, options.timeoutMs))
   const transport = nodemailer.createTransport({
     url: options.url,

@@ -53,3 +53,13 @@ test.each([
   expect(steady(compiled.stdout)).toBe(steady(source.stdout))
   expect(steady(compiled.stderr)).toBe(steady(source.stderr))
 })
+
+test('start-up stays light: no heavy built-in is imported at the top of the bundle', async () => {
+  // An ESM dependency loaded with import() still has its `import net from "net"` hoisted to the top
+  // of the bundle, so every cron run would load it; such libraries are loaded with require().
+  const result = await Bun.build({ entrypoints: [CLI], target: 'bun', format: 'esm' })
+  expect(result.success).toBe(true)
+  const code = await result.outputs[0]!.text()
+  const topLevel = [...code.matchAll(/^import .* from "(?:node:)?([a-z_:]+)";$/gm)].map((m) => m[1])
+  expect(topLevel.filter((name) => ['net', 'http', 'https', 'tls', 'zlib', 'dns', 'stream', 'crypto', 'worker_threads'].includes(name!))).toEqual([])
+})
