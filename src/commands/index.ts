@@ -5,5 +5,6 @@ export default defineCommand({
   meta: { name: 'clmnt', description: "clmnt: the Claw Mountain operator's toolkit (molt health, fleet backup/restore)" },
   subCommands: {
     molt: () => import('./molt/index.ts').then((m) => m.default),
+    fleet: () => import('./fleet/index.ts').then((m) => m.default),
   },
 })

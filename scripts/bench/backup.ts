@@ -1,0 +1,249 @@
+/**
+ * `bun scripts/bench/backup.ts [--keep-fleet DIR] [--scale 1]`: `clmnt fleet backup` as a whole
+ * process (the compiled binary) against GNU `tar -czf` and `tar -cf - | pigz` on the same molt
+ * folders, then `list-backups` over 5 copies of the archive. Prints wall time, peak RSS and
+ * staging bytes next to the goals; never fails on a miss.
+ *
+ * The fleet: 20 molts, ~1 GB, ~40,000 files, mostly Maildir — about half the bytes compressible
+ * text, half random attachments — plus config, skills, agent sessions and health history.
+ * Everything runs from the page cache (the fleet was just written; 24 GB RAM), as tar does too.
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync, copyFileSync } from 'node:fs'
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+
+const { values } = parseArgs({ options: { scale: { type: 'string' }, 'list-runs': { type: 'string' } } })
+const SCALE = values.scale ? Number(values.scale) : 1
+const LIST_RUNS = values['list-runs'] ? Number(values['list-runs']) : 15
+const ROOT = join(import.meta.dir, '..', '..')
+const tmp = mkdtempSync(join(tmpdir(), 'clmnt-bench-backup-'))
+const progress = (text: string) => process.stderr.write(`${text}\n`)
+let cleaned = false
+function cleanup(): void {
+  if (cleaned) return
+  cleaned = true
+  rmSync(tmp, { recursive: true, force: true })
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (cleanup(), process.exit(130)))
+
+/** mulberry32: the same fleet on every machine */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const WORDS = (
+  'the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when ' +
+  'your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into ' +
+  'time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come ' +
+  'made may part gateway molt server deploy config token session memory agent skill mail inbox backup restore health port schedule alert meeting ' +
+  'invoice project report quarterly budget thanks regards please attached review update tomorrow monday friday team customer order shipping'
+).split(' ')
+
+/** ~8 MB of word salad (compresses like mail text, ~35%) to cut message bodies from. */
+function textPool(random: () => number): string {
+  const parts: string[] = []
+  let size = 0
+  while (size < 8 << 20) {
+    const sentence: string[] = []
+    const n = 6 + Math.floor(random() * 14)
+    for (let i = 0; i < n; i++) sentence.push(WORDS[Math.floor(random() * WORDS.length)]!)
+    const line = `${sentence.join(' ')}${random() < 0.2 ? '.\n\n' : '. '}`
+    parts.push(line)
+    size += line.length
+  }
+  return parts.join('')
+}
+
+interface FleetStats {
+  files: number
+  bytes: number
+  textBytes: number
+  randomBytes: number
+}
+
+function generateFleet(baseDir: string): FleetStats {
+  const random = seeded(2026)
+  const pool = textPool(random)
+  const stats: FleetStats = { files: 0, bytes: 0, textBytes: 0, randomBytes: 0 }
+  const put = (path: string, data: string | Uint8Array, kind: 'text' | 'random' = 'text') => {
+    writeFileSync(path, data)
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length
+    stats.files++
+    stats.bytes += size
+    if (kind === 'text') stats.textBytes += size
+    else stats.randomBytes += size
+  }
+  const slice = (min: number, max: number) => {
+    const length = Math.floor(min + random() * (max - min))
+    const at = Math.floor(random() * (pool.length - length))
+    return pool.slice(at, at + length)
+  }
+  const registry: Record<string, unknown> = {}
+  const MESSAGES = Math.round(1900 * SCALE)
+  for (let m = 0; m < 20; m++) {
+    const name = `molt${String(m).padStart(2, '0')}`
+    const home = join(baseDir, name)
+    const port = 19001 + m * 20
+    for (const dir of ['.openclaw/skills/notes', '.openclaw/workspace', '.openclaw/agents/main/sessions', '.mail-state', '.molt-state', 'Maildir/cur', 'Maildir/new', 'Maildir/tmp']) mkdirSync(join(home, dir), { recursive: true })
+    put(join(home, '.molt-info'), `MOLT_NAME=${name}\nMOLT_PORT=${port}\nMOLT_HOME="${home}"\nCREATED=2026-01-15\n`)
+    put(join(home, '.openclaw', 'openclaw.json'), JSON.stringify({ gateway: { port, bind: 'loopback', auth: { token: `token-${name}` } } }, null, 2))
+    put(join(home, '.openclaw', '.env'), `OPENCLAW_GATEWAY_TOKEN=token-${name}\n`)
+    put(join(home, '.openclaw', 'gateway.log'), slice(50_000, 200_000))
+    put(join(home, '.msmtprc'), `account default\nhost smtp.example.com\nuser ${name}\npassword secret\n`)
+    put(join(home, '.mbsyncrc'), `IMAPAccount ${name}\nHost imap.example.com\n`)
+    put(join(home, '.mail-state', 'last-sync'), new Date().toISOString())
+    for (let s = 0; s < 10; s++) put(join(home, '.openclaw', 'skills', 'notes', `skill-${s}.md`), slice(1000, 4000))
+    for (let s = 0; s < 30; s++) put(join(home, '.openclaw', 'agents', 'main', 'sessions', `session-${s}.jsonl`), slice(10_000, 40_000))
+    for (let s = 0; s < 10; s++) put(join(home, '.openclaw', 'workspace', `memory-${s}.md`), slice(2000, 10_000))
+    put(join(home, '.molt-state', 'health-history.jsonl'), slice(300_000, 600_000))
+    put(join(home, '.molt-state', 'health-status.json'), '{"status":"healthy"}\n')
+    for (let i = 0; i < MESSAGES; i++) {
+      const headers = `From: someone${i}@example.com\nTo: ${name}@example.com\nSubject: message ${i}\nDate: Mon, 2 Feb 2026 10:30:00 +0000\n\n`
+      const file = join(home, 'Maildir', i % 10 === 0 ? 'new' : 'cur', `17000${i}.M${m}P${i}.host:2,S`)
+      // about 30% of messages carry a random attachment; they hold about half the bytes
+      if (random() < 0.3) put(file, Buffer.concat([Buffer.from(headers), randomBytes(Math.floor(30_000 + random() * 40_000))]), 'random')
+      else put(file, headers + slice(4_000, 22_000))
+    }
+    registry[name] = { name, port, home, created: '2026-01-15' }
+  }
+  writeFileSync(join(baseDir, 'molts.json'), JSON.stringify({ version: '1', updated: new Date().toISOString(), molts: registry }, null, 2))
+  return stats
+}
+
+interface Measured {
+  wallMs: number
+  rssKb: number
+  code: number
+  stderr: string
+  stagingBytes?: number
+}
+
+/** Wall time from spawn to exit; peak RSS from GNU time (%M: the largest process of the run). */
+async function measure(argv: string[], options: { env?: Record<string, string>; watch?: () => number } = {}): Promise<Measured> {
+  const rssFile = join(tmp, `rss-${Date.now()}`)
+  const started = performance.now()
+  const child = Bun.spawn(['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv], { env: { ...process.env, NO_COLOR: '1', ...options.env }, stdout: 'ignore', stderr: 'pipe' })
+  let peak = 0
+  const timer = options.watch ? setInterval(() => (peak = Math.max(peak, options.watch!())), 50) : null
+  const stderr = await new Response(child.stderr).text()
+  const code = await child.exited
+  const wallMs = performance.now() - started
+  if (timer) clearInterval(timer)
+  const rssKb = Number(await Bun.file(rssFile).text().then((t) => t.trim().split('\n').pop()))
+  return { wallMs, rssKb, code, stderr, stagingBytes: options.watch ? peak : undefined }
+}
+
+function fsUsed(path: string): number {
+  const s = statfsSync(path)
+  return (s.blocks - s.bfree) * s.bsize
+}
+
+function dirBytes(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size
+  }
+  return total
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+
+try {
+  progress(`building the compiled binary into ${tmp} …`)
+  const binary = join(tmp, 'clmnt')
+  const build = Bun.spawnSync([process.execPath, join(ROOT, 'scripts', 'build.ts'), binary], { stdout: 'pipe', stderr: 'pipe' })
+  if (build.exitCode !== 0) throw new Error(`bun scripts/build.ts failed:\n${build.stderr.toString()}${build.stdout.toString()}`)
+  if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time (GNU time) is needed for peak RSS')
+  const havePigz = Bun.which('pigz') !== null
+
+  progress('generating the fleet (20 molts, ~1 GB, ~40,000 files) …')
+  const base = join(tmp, 'fleet')
+  mkdirSync(base)
+  const generated = performance.now()
+  const fleet = generateFleet(base)
+  progress(`  ${fleet.files} files, ${mb(fleet.bytes)} (${mb(fleet.textBytes)} text, ${mb(fleet.randomBytes)} random) in ${sec(performance.now() - generated)}`)
+  const molts = readdirSync(base).filter((n) => n.startsWith('molt')).sort()
+  const out = join(tmp, 'out')
+  mkdirSync(out)
+  // page everything in once, the way a second run would find it
+  Bun.spawnSync(['bash', '-c', `tar -cf - -C ${base} . | cat > /dev/null`])
+
+  progress('GNU tar -czf …')
+  const tarGz = await measure(['tar', '-czf', join(out, 'gnu.tar.gz'), '-C', base, ...molts, 'molts.json'])
+  const tarGzSize = statSync(join(out, 'gnu.tar.gz')).size
+  let pigz: Measured | null = null
+  let pigzSize = 0
+  if (havePigz) {
+    progress('tar -cf - | pigz …')
+    pigz = await measure(['bash', '-c', `tar -cf - -C ${base} ${molts.join(' ')} molts.json | pigz -6 > ${join(out, 'pigz.tar.gz')}`])
+    pigzSize = statSync(join(out, 'pigz.tar.gz')).size
+  }
+  rmSync(join(out, 'gnu.tar.gz'))
+  rmSync(join(out, 'pigz.tar.gz'), { force: true })
+
+  progress('clmnt fleet backup …')
+  const tmpdirForClmnt = join(tmp, 'clmnt-tmpdir')
+  mkdirSync(tmpdirForClmnt)
+  const backups = join(tmp, 'backups')
+  mkdirSync(backups)
+  const baseline = fsUsed(tmp)
+  const partialSize = () => {
+    let size = 0
+    for (const name of readdirSync(backups)) size += statSync(join(backups, name), { throwIfNoEntry: false })?.size ?? 0
+    return size
+  }
+  const clmnt = await measure([binary, 'fleet', 'backup', '-d', base, '--output', backups, '--quiet'], {
+    env: { TMPDIR: tmpdirForClmnt },
+    watch: () => Math.max(0, fsUsed(tmp) - baseline - partialSize()),
+  })
+  if (clmnt.code !== 0) throw new Error(`clmnt fleet backup exited ${clmnt.code}: ${clmnt.stderr}`)
+  const archive = join(backups, readdirSync(backups).find((n) => n.endsWith('.tar.gz'))!)
+  const archiveSize = statSync(archive).size
+  const tmpdirBytes = dirBytes(tmpdirForClmnt)
+  const otherFiles = readdirSync(backups).filter((n) => join(backups, n) !== archive)
+
+  progress('clmnt fleet verify (for reference) …')
+  const verify = await measure([binary, 'fleet', 'verify', archive])
+
+  progress('list-backups over 5 copies …')
+  const listDir = join(tmp, 'list')
+  mkdirSync(listDir)
+  for (let i = 0; i < 5; i++) copyFileSync(archive, join(listDir, `fleet-2026-02-0${i + 1}-103000.tar.gz`))
+  await measure([binary, 'fleet', 'list-backups', '--backup-dir', listDir]) // warm-up
+  const listRuns: Measured[] = []
+  for (let i = 0; i < LIST_RUNS; i++) listRuns.push(await measure([binary, 'fleet', 'list-backups', '--backup-dir', listDir]))
+  const listWall = listRuns.map((r) => r.wallMs).sort((a, b) => a - b)
+  const listMedian = listWall[Math.floor(listWall.length / 2)]!
+  const listRss = Math.max(...listRuns.map((r) => r.rssKb))
+
+  const ratio = clmnt.wallMs / tarGz.wallMs
+  const rows: string[][] = [
+    ['GNU tar -czf', sec(tarGz.wallMs), `${(tarGz.rssKb / 1024).toFixed(0)} MB`, mb(tarGzSize), '-', ''],
+    ...(pigz ? [['tar -cf - | pigz -6', sec(pigz.wallMs), `${(pigz.rssKb / 1024).toFixed(0)} MB`, mb(pigzSize), `${(pigz.wallMs / tarGz.wallMs).toFixed(2)}× tar -czf`, '']] : []),
+    ['clmnt fleet backup', sec(clmnt.wallMs), `${(clmnt.rssKb / 1024).toFixed(0)} MB`, mb(archiveSize), `${ratio.toFixed(2)}× tar -czf`, ratio <= 0.5 && clmnt.rssKb <= 150 * 1024 ? 'ok' : 'MISS'],
+    ['clmnt fleet verify', sec(verify.wallMs), `${(verify.rssKb / 1024).toFixed(0)} MB`, '-', verify.code === 0 ? 'archive OK' : `exit ${verify.code}`, ''],
+    [`list-backups 5 × ${mb(archiveSize)} (median of ${LIST_RUNS})`, `${listMedian.toFixed(0)} ms`, `${(listRss / 1024).toFixed(0)} MB`, '-', '≤ 200 ms', listMedian <= 200 ? 'ok' : 'MISS'],
+  ]
+  const head = ['case', 'wall', 'peak RSS', 'output', 'ratio / goal', 'ok/miss']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+  console.log(`\nmachine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, bun ${Bun.version}`)
+  console.log(`fleet: 20 molts, ${fleet.files} files, ${mb(fleet.bytes)} (${mb(fleet.textBytes)} text, ${mb(fleet.randomBytes)} random), page cache warm`)
+  console.log(`goals: backup ≤ 0.5× tar -czf wall, peak RSS ≤ 150 MB, zero staging bytes; list-backups ≤ 200 ms\n`)
+  console.log(line(head))
+  console.log(line(widths.map((w) => '-'.repeat(w))))
+  for (const row of rows) console.log(line(row))
+  console.log(`\nstaging: TMPDIR holds ${tmpdirBytes} bytes after the run; other files left in the output folder: ${otherFiles.length ? otherFiles.join(', ') : 'none'};`)
+  console.log(`         file-system growth beyond the archive itself, polled every 50 ms: peak ${mb(clmnt.stagingBytes ?? 0)} (other processes on the host count too)`)
+  if (!havePigz) console.log('note: pigz not installed (apt-get install -y pigz); its row is missing')
+} finally {
+  cleanup()
+}

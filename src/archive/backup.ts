@@ -1,0 +1,240 @@
+import { readdirSync, statSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { basename, dirname, join } from 'node:path'
+import { discoverFleet, type Molt } from '../fleet/discover.ts'
+import { assertMoltName } from '../fleet/names.ts'
+import { ensureDir } from '../lib/atomic.ts'
+import { ClmntError, InputError, quote } from '../lib/errors.ts'
+import type { Lock } from '../lib/lock.ts'
+import type { BackupNote } from './checksums.ts'
+import { planFleet, type MoltPlan, type Plan } from './collect.ts'
+import type { Compression } from './compress.ts'
+import { lockFleet } from './fleet-lock.ts'
+import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSION, GLOBAL_DIR, GLOBAL_DIR_FALLBACK } from './layout.ts'
+import { archiveName, defaultBackupDir, nameIsFree, OWN_ARCHIVE_NAME, PARTIAL_SUFFIX, pruneBackups } from './list.ts'
+import { isoWithOffset, manifestSchema, type Manifest } from './manifest.ts'
+import { UnreadableFilesError, writeArchive } from './write.ts'
+
+export interface BackupOptions {
+  baseDir: string
+  /** a file (must not exist) or a folder; default <base-dir>/backups */
+  output?: string
+  /** molt names; undefined = the whole fleet */
+  select?: string[]
+  excludeMaildir?: boolean
+  excludeLogs?: boolean
+  allowPartial?: boolean
+  dryRun?: boolean
+  compression?: Compression
+  level?: number
+  keep?: number
+  clmntVersion: string
+  /** compression threads (default: one per CPU) */
+  workers?: number
+  /** read molt users' crontabs (default true) */
+  crontab?: boolean
+  now?: Date
+}
+
+export interface BackupProgress {
+  filesDone: number
+  filesTotal: number
+  bytesDone: number
+  bytesTotal: number
+  bytesOut: number
+  elapsedMs: number
+}
+
+export interface BackupHooks {
+  onProgress?(progress: BackupProgress): void
+  /** called just before a file is opened (tests use it to change files under the backup's feet) */
+  onFile?(member: string, path: string): void
+  signal?: AbortSignal
+}
+
+export interface BackupResult {
+  dryRun: boolean
+  /** the archive, once renamed into place; null for --dry-run */
+  path: string | null
+  manifest: Manifest
+  plan: Plan
+  notes: BackupNote[]
+  unreadable: { path: string; reason: string }[]
+  /** files missing because they could not be read (--allow-partial) */
+  partial: boolean
+  warnings: string[]
+  files: number
+  bytesIn: number
+  tarBytes: number
+  bytesOut: number
+  durationMs: number
+  pruned: string[]
+}
+
+export { UnreadableFilesError }
+
+export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {}): Promise<BackupResult> {
+  const started = performance.now()
+  const now = options.now ?? new Date()
+  const compression = options.compression ?? 'gzip'
+  const level = options.level ?? 6
+  const warnings: string[] = []
+  const molts = selectMolts(options.baseDir, options.select, warnings)
+  if (!molts.length) warnings.push(`no molts in ${options.baseDir}: the archive holds no molt`)
+
+  let lock: Lock | undefined
+  if (!options.dryRun) lock = lockFleet(options.baseDir, 'fleet backup')
+  try {
+    const plan = planFleet(options.baseDir, molts, { excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, crontab: options.crontab })
+    if (plan.unreadable.length && !options.allowPartial && !options.dryRun) throw new UnreadableFilesError(plan.unreadable)
+    const manifest = buildManifest(plan, options, now, compression, level)
+    const result: BackupResult = {
+      dryRun: !!options.dryRun,
+      path: null,
+      manifest,
+      plan,
+      notes: [...plan.notes, ...plan.unreadable.map((u): BackupNote => ({ kind: 'unreadable', path: u.path, detail: `cannot be read: ${u.reason}; not archived` }))],
+      unreadable: [...plan.unreadable],
+      partial: false,
+      warnings,
+      files: 0,
+      bytesIn: 0,
+      tarBytes: 0,
+      bytesOut: 0,
+      durationMs: 0,
+      pruned: [],
+    }
+    if (options.dryRun) {
+      result.durationMs = performance.now() - started
+      return result
+    }
+    const target = resolveOutput(options, now, compression)
+    const stale = staleParts(target.dir, options)
+    if (stale.length) warnings.push(`${stale.length} .partial file(s) in ${target.dir} were left by interrupted backups and are not archives: ${stale.join(', ')} (delete them)`)
+    await writeArchive(target, plan, manifest, result, { ...options, compression, level }, hooks)
+    result.partial = result.unreadable.length > 0
+    result.path = target.finalPath
+    if (options.keep !== undefined) {
+      const pruned = await pruneBackups(target.dir, options.keep)
+      result.pruned = pruned.deleted
+      for (const failure of pruned.failed) warnings.push(`--keep: could not delete ${failure}`)
+    }
+    result.durationMs = performance.now() - started
+    return result
+  } finally {
+    lock?.release()
+  }
+}
+
+function selectMolts(baseDir: string, select: string[] | undefined, warnings: string[]): Molt[] {
+  const fleet = discoverFleet(baseDir)
+  warnings.push(...fleet.warnings)
+  for (const molt of fleet.molts) for (const w of molt.warnings) warnings.push(`${molt.name}: ${w}`)
+  if (!select) return fleet.molts
+  const wanted = [...new Set(select)]
+  for (const name of wanted) assertMoltName(name)
+  const known = new Map(fleet.molts.map((m) => [m.name, m]))
+  const unknown = wanted.filter((name) => !known.has(name))
+  if (unknown.length) {
+    const names = fleet.molts.map((m) => m.name)
+    throw new InputError(`unknown molt${unknown.length > 1 ? 's' : ''} ${unknown.map(quote).join(', ')} in --select; the fleet has: ${names.length ? names.join(', ') : '(no molts)'}`)
+  }
+  return wanted.sort().map((name) => known.get(name)!)
+}
+
+function buildManifest(plan: Plan, options: BackupOptions, now: Date, compression: Compression, level: number): Manifest {
+  const globalDir = plan.molts.some((m) => m.molt.name === GLOBAL_DIR) ? GLOBAL_DIR_FALLBACK : GLOBAL_DIR
+  const raw = {
+    version: FORMAT_VERSION,
+    clmnt_version: options.clmntVersion,
+    timestamp: isoWithOffset(now),
+    hostname: hostname(),
+    base_dir: options.baseDir,
+    options: {
+      select: options.select ? [...new Set(options.select)].sort() : null,
+      exclude_maildir: !!options.excludeMaildir,
+      exclude_logs: !!options.excludeLogs,
+      allow_partial: !!options.allowPartial,
+      compression,
+      compress_level: level,
+    },
+    layout: { global: globalDir, checksums: CHECKSUMS_MEMBER, crontab: CRONTAB_FILE },
+    global_files: plan.global.map((g) => g.name),
+    molts: plan.molts.map((m) => moltManifest(m)),
+    total_size_bytes: plan.bytes,
+    total_files: plan.files,
+  }
+  // the writer goes through the reader's schema too: what we write is what restore will accept
+  return manifestSchema().parse(raw)
+}
+
+function moltManifest(m: MoltPlan) {
+  const present = new Set(m.entries.map((e) => e.component))
+  return {
+    name: m.molt.name,
+    port: m.molt.port,
+    created: m.molt.created,
+    home: m.molt.home,
+    user: m.user,
+    group: m.group,
+    components: COMPONENTS.filter((c) => present.has(c)),
+    component_stats: m.componentStats,
+    files: m.files,
+    dirs: m.dirs,
+    symlinks: m.symlinks,
+    backup_size_bytes: m.bytes,
+    crontab: m.crontab ? CRONTAB_FILE : null,
+  }
+}
+
+export interface Target {
+  dir: string
+  finalPath: string
+  partialPath: string
+}
+
+function resolveOutput(options: BackupOptions, now: Date, compression: Compression): Target {
+  let dir: string
+  let file: string | null = null
+  if (options.output === undefined) {
+    dir = defaultBackupDir(options.baseDir)
+    ensureDir(dir, { mode: 0o700 })
+  } else {
+    let isDir = options.output.endsWith('/')
+    try {
+      isDir = statSync(options.output).isDirectory()
+      if (!isDir) throw new InputError(`${options.output} exists; an archive is never overwritten (give a new file name or a folder)`)
+    } catch (error) {
+      if (error instanceof InputError) throw error
+      if (isDir) throw new InputError(`output folder ${options.output} does not exist`)
+    }
+    if (isDir) dir = options.output.replace(/\/+$/, '') || '/'
+    else {
+      dir = dirname(options.output)
+      file = basename(options.output)
+      try {
+        if (!statSync(dir).isDirectory()) throw new Error()
+      } catch {
+        throw new InputError(`folder ${dir} of --output does not exist`)
+      }
+      if (!nameIsFree(dir, file)) throw new InputError(`${join(dir, file + PARTIAL_SUFFIX)} exists: another backup is writing it, or one was interrupted (remove it)`)
+    }
+  }
+  if (file === null) {
+    let attempt = 1
+    while (!nameIsFree(dir, archiveName(now, compression, attempt))) attempt++
+    file = archiveName(now, compression, attempt)
+  }
+  const finalPath = join(dir, file)
+  return { dir, finalPath, partialPath: finalPath + PARTIAL_SUFFIX }
+}
+
+/** In the default folder, with the lock held, a .partial of ours belongs to a backup that died. */
+function staleParts(dir: string, options: BackupOptions): string[] {
+  if (options.output !== undefined) return []
+  try {
+    return readdirSync(dir).filter((name) => name.endsWith(PARTIAL_SUFFIX) && OWN_ARCHIVE_NAME.test(name.slice(0, -PARTIAL_SUFFIX.length)))
+  } catch {
+    return []
+  }
+}

@@ -1,0 +1,121 @@
+import { posix } from 'node:path'
+
+/**
+ * What a fleet archive holds and where, shared by backup, verify, list-backups and restore.
+ *
+ *   manifest.json                  first member: everything needed to plan a restore
+ *   global/                        molts.json and clmnt.json of the base dir (`layout.global` in the manifest)
+ *   <molt>/…                       the molt's components, paths relative to its home
+ *   <molt>/.clmnt-crontab          the molt user's crontab text (component "crontab"), never a home file
+ *   checksums.sha256               last member: `sha256sum -c` lines, then `#clmnt-note` / `#clmnt-end` lines
+ *
+ * Legacy archives of the bash toolkit name the same things `./manifest.json`, `./<molt>/…`.
+ */
+export const FORMAT_VERSION = '2'
+export const MANIFEST_MEMBER = 'manifest.json'
+export const CHECKSUMS_MEMBER = 'checksums.sha256'
+export const GLOBAL_DIR = 'global'
+/** used instead of `global/` when a molt is called "global" (a dot can never start a molt name) */
+export const GLOBAL_DIR_FALLBACK = '.global'
+export const CRONTAB_FILE = '.clmnt-crontab'
+export const GLOBAL_FILES = ['molts.json', 'clmnt.json'] as const
+
+export const COMPONENTS = ['config', 'skills', 'agents', 'mail-config', 'maildir', 'state', 'logs', 'crontab'] as const
+export type Component = (typeof COMPONENTS)[number]
+
+export function isComponent(name: string): name is Component {
+  return (COMPONENTS as readonly string[]).includes(name)
+}
+
+/** Home entries the backup looks at; everything else in a home (caches, sandboxes, shells' dotfiles) stays out. */
+export const HOME_ROOTS = ['.molt-info', '.openclaw', '.msmtprc', '.mbsyncrc', '.mail-state', 'Maildir', '.molt-state'] as const
+
+const LOG_FILE = /\.log(\.\d+)?$/
+const TREES: Record<string, Component> = {
+  '.mail-state': 'mail-config',
+  Maildir: 'maildir',
+  '.molt-state': 'state',
+  '.openclaw/skills': 'skills',
+  '.openclaw/workspace': 'agents',
+  '.openclaw/agents': 'agents',
+}
+
+/**
+ * The component of a path inside a molt home: a Component, `null` for folders that only hold
+ * components (the home itself, `.openclaw`), `undefined` for what never goes into an archive.
+ */
+export function componentOf(rel: string, isDir: boolean): Component | null | undefined {
+  if (rel === '' || (rel === '.openclaw' && isDir)) return null
+  if (rel === CRONTAB_FILE) return isDir ? undefined : 'crontab'
+  if (rel === '.molt-info') return 'config'
+  if (rel === '.msmtprc' || rel === '.mbsyncrc') return 'mail-config'
+  const base = posix.basename(rel)
+  if (base === 'gateway.pid') return undefined
+  for (const [root, component] of Object.entries(TREES)) {
+    if (rel === root || rel.startsWith(`${root}/`)) return !isDir && LOG_FILE.test(base) ? 'logs' : component
+  }
+  // top level of .openclaw: its configuration files and the gateway's logs; sandboxes and the rest stay out
+  if (posix.dirname(rel) === '.openclaw' && !isDir) {
+    if (LOG_FILE.test(base)) return 'logs'
+    if (base === '.env' || base.endsWith('.json')) return 'config'
+  }
+  return undefined
+}
+
+/** Why a member name is unsafe to extract, or null. Legacy archives may prefix every name with `./`. */
+export function memberNameProblem(name: string, options: { legacy?: boolean } = {}): string | null {
+  if (name === '') return 'empty member name'
+  if (name.includes('\0')) return 'member name holds a NUL byte'
+  if (name.startsWith('/')) return 'absolute path'
+  const rest = options.legacy && name.startsWith('./') ? name.slice(2) : name
+  const parts = rest.replace(/\/$/, '').split('/')
+  if (parts.includes('..')) return 'path with ".."'
+  if (rest === '' || rest === './' || rest === '.') return options.legacy ? null : 'member "./"'
+  if (parts.some((p) => p === '' || p === '.')) return 'path not normalized (empty or "." segment)'
+  return null
+}
+
+/** `./alpha/x` → `alpha/x`, `alpha/` → `alpha`: the name members are compared by. */
+export function normalizeMemberName(name: string): string {
+  let out = name
+  while (out.startsWith('./')) out = out.slice(2)
+  return out.replace(/\/+$/, '')
+}
+
+/**
+ * Does a symlink at `linkRel` (relative to its molt folder) pointing at `target` stay inside that
+ * folder? Decided on the text alone: absolute targets never do, `..` may not climb above the folder.
+ */
+export function symlinkStaysInside(linkRel: string, target: string): boolean {
+  if (target === '' || target.startsWith('/') || target.includes('\0')) return false
+  const depth: string[] = []
+  for (const part of posix.dirname(linkRel).split('/')) if (part && part !== '.') depth.push(part)
+  for (const part of target.split('/')) {
+    if (part === '' || part === '.') continue
+    if (part === '..') {
+      if (!depth.length) return false
+      depth.pop()
+    } else depth.push(part)
+  }
+  return true
+}
+
+/** Where a member belongs: a molt (with its path inside the home), the global folder, or clmnt's own files. */
+export type MemberPlace =
+  | { kind: 'manifest' }
+  | { kind: 'checksums' }
+  | { kind: 'global'; rel: string }
+  | { kind: 'molt'; molt: string; rel: string }
+  | { kind: 'outside' }
+
+export function placeOf(name: string, layout: { global: string; molts: ReadonlySet<string> }): MemberPlace {
+  const clean = normalizeMemberName(name)
+  if (clean === MANIFEST_MEMBER) return { kind: 'manifest' }
+  if (clean === CHECKSUMS_MEMBER) return { kind: 'checksums' }
+  const slash = clean.indexOf('/')
+  const top = slash < 0 ? clean : clean.slice(0, slash)
+  const rel = slash < 0 ? '' : clean.slice(slash + 1)
+  if (top === layout.global) return { kind: 'global', rel }
+  if (layout.molts.has(top)) return { kind: 'molt', molt: top, rel }
+  return { kind: 'outside' }
+}

@@ -1,0 +1,146 @@
+import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Compression } from './compress.ts'
+import { readArchiveHead } from './read.ts'
+
+/** The archives of a backup folder, newest first, each judged from its first member (and its last 8 bytes). */
+export type BackupStatus = 'ok' | 'legacy' | 'incomplete' | 'corrupt'
+
+export interface BackupListing {
+  file: string
+  path: string
+  status: BackupStatus
+  /** why it is incomplete or corrupt */
+  reason: string | null
+  /** the manifest's timestamp, as written */
+  created: string | null
+  size_bytes: number
+  molts: string[] | null
+  hostname: string | null
+  clmnt_version: string | null
+  format_version: string | null
+  compression: Compression | null
+  total_files: number | null
+  total_size_bytes: number | null
+  /** for sorting: manifest time, else the file's mtime */
+  sort_ms: number
+  mtime_ms: number
+}
+
+export const BACKUPS_DIR = 'backups'
+export const PARTIAL_SUFFIX = '.partial'
+/** What list-backups looks at: tar archives, compressed, finished or not. */
+const ARCHIVE_FILE = /\.(tar\.gz|tgz|tar\.zst|tar\.zstd)(\.partial)?$/
+/** Names clmnt gives its archives: the only ones --keep may delete. */
+export const OWN_ARCHIVE_NAME = /^fleet-\d{4}-\d{2}-\d{2}-\d{6}(-\d+)?\.tar\.(gz|zst)$/
+
+export function defaultBackupDir(baseDir: string): string {
+  return join(baseDir, BACKUPS_DIR)
+}
+
+export function isArchiveName(file: string): boolean {
+  return ARCHIVE_FILE.test(file)
+}
+
+export async function listBackups(dir: string): Promise<BackupListing[]> {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw error
+  }
+  const listings = await Promise.all(names.filter(isArchiveName).map((file) => describe(dir, file)))
+  return listings.filter((l): l is BackupListing => l !== null).sort((a, b) => b.sort_ms - a.sort_ms || b.mtime_ms - a.mtime_ms || b.file.localeCompare(a.file))
+}
+
+async function describe(dir: string, file: string): Promise<BackupListing | null> {
+  const path = join(dir, file)
+  let st: ReturnType<typeof statSync>
+  try {
+    st = statSync(path)
+  } catch {
+    return null
+  }
+  if (!st.isFile()) return null
+  const listing: BackupListing = {
+    file,
+    path,
+    status: 'corrupt',
+    reason: null,
+    created: null,
+    size_bytes: st.size,
+    molts: null,
+    hostname: null,
+    clmnt_version: null,
+    format_version: null,
+    compression: null,
+    total_files: null,
+    total_size_bytes: null,
+    sort_ms: st.mtimeMs,
+    mtime_ms: st.mtimeMs,
+  }
+  const partial = file.endsWith(PARTIAL_SUFFIX)
+  try {
+    const head = await readArchiveHead(path)
+    const m = head.manifest
+    Object.assign(listing, {
+      created: m.timestamp,
+      molts: m.molts.map((molt) => molt.name),
+      hostname: m.hostname,
+      clmnt_version: m.clmnt_version,
+      format_version: m.version,
+      compression: head.compression,
+      total_files: m.total_files,
+      total_size_bytes: m.total_size_bytes,
+    })
+    const created = Date.parse(m.timestamp)
+    if (!Number.isNaN(created)) listing.sort_ms = created
+    if (head.legacy) listing.status = 'legacy'
+    else if (head.complete) listing.status = 'ok'
+    else listing.reason = 'cut short: it does not end with the end-of-archive block'
+  } catch (error) {
+    listing.reason = (error as Error).message
+  }
+  if (partial) {
+    listing.status = 'incomplete'
+    listing.reason = 'still being written, or left by an interrupted backup'
+  }
+  return listing
+}
+
+/** Newest archive: `good` = status ok or legacy (what restore wants); otherwise any finished file. */
+export async function latestBackup(dir: string, options: { good: boolean }): Promise<BackupListing | null> {
+  const all = await listBackups(dir)
+  return all.find((l) => (options.good ? l.status === 'ok' || l.status === 'legacy' : l.status !== 'incomplete')) ?? null
+}
+
+/**
+ * `--keep N`: delete the oldest of our own good archives beyond the N newest. Never a `.partial`,
+ * never a file named otherwise, never one that does not read as a good clmnt archive.
+ */
+export async function pruneBackups(dir: string, keep: number): Promise<{ deleted: string[]; failed: string[] }> {
+  const own = (await listBackups(dir)).filter((l) => l.status === 'ok' && OWN_ARCHIVE_NAME.test(l.file))
+  const deleted: string[] = []
+  const failed: string[] = []
+  for (const old of own.slice(keep)) {
+    try {
+      unlinkSync(old.path)
+      deleted.push(old.path)
+    } catch (error) {
+      failed.push(`${old.path}: ${(error as NodeJS.ErrnoException).code ?? error}`)
+    }
+  }
+  return { deleted, failed }
+}
+
+/** fleet-2026-02-02-103000.tar.gz in local time; -2, -3 … when a name (or its .partial) is taken. */
+export function archiveName(now: Date, compression: Compression, attempt: number): string {
+  const pad = (n: number) => String(n).padStart(2, '0')
+  const stamp = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`
+  return `fleet-${stamp}${attempt > 1 ? `-${attempt}` : ''}${compression === 'zstd' ? '.tar.zst' : '.tar.gz'}`
+}
+
+export function nameIsFree(dir: string, file: string): boolean {
+  return !existsSync(join(dir, file)) && !existsSync(join(dir, file + PARTIAL_SUFFIX))
+}

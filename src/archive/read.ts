@@ -1,0 +1,161 @@
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs'
+import { InputError } from '../lib/errors.ts'
+import { completeArchiveTail, detectCompression, type Compression } from './compress.ts'
+import { MANIFEST_MEMBER, normalizeMemberName } from './layout.ts'
+import { parseManifest, type Manifest } from './manifest.ts'
+import { TarError, TarParser, type TarSink } from './tar-parse.ts'
+
+/** Reading archives: the compressed stream, the first member, and the whole stream for verify/restore. */
+export class ArchiveReadError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'io' | 'compression' | 'tar' | 'format',
+  ) {
+    super(message)
+    this.name = 'ArchiveReadError'
+  }
+}
+
+const MAX_MANIFEST = 16 << 20
+
+export function archiveCompression(path: string): Compression {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (error) {
+    throw new ArchiveReadError(`cannot open ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, 'io')
+  }
+  try {
+    const head = new Uint8Array(4)
+    const n = readSync(fd, head, 0, 4, 0)
+    const compression = detectCompression(head.subarray(0, n))
+    if (!compression) throw new ArchiveReadError(n === 0 ? 'empty file' : 'not a gzip or zstd file', 'format')
+    return compression
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * The decompressed bytes of an archive, chunk by chunk. Stopping early (break) closes the file:
+ * reading the first member of a 500 MB archive costs a few milliseconds.
+ */
+export async function* decompressedChunks(path: string, compression = archiveCompression(path)): AsyncGenerator<Uint8Array> {
+  // required here, not imported: a top-level import would load zlib on every start of the CLI (cron)
+  const zlib = require('node:zlib') as typeof import('node:zlib')
+  const source = createReadStream(path, { highWaterMark: 1 << 20 })
+  const inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 << 10 }) : zlib.createZstdDecompress({ chunkSize: 256 << 10 })
+  source.on('error', (error) => inflate.destroy(error))
+  source.pipe(inflate)
+  try {
+    for await (const chunk of inflate) yield chunk as Uint8Array
+  } catch (error) {
+    throw new ArchiveReadError(describeStreamError(error as NodeJS.ErrnoException, compression), (error as NodeJS.ErrnoException).syscall ? 'io' : 'compression')
+  } finally {
+    source.unpipe(inflate)
+    source.destroy()
+    inflate.destroy()
+  }
+}
+
+function describeStreamError(error: NodeJS.ErrnoException, compression: Compression): string {
+  if (error.syscall) return `cannot read the archive: ${error.code ?? error.message}`
+  const message = error.message ?? String(error)
+  if (compression === 'gzip') {
+    if (/unexpected end/i.test(message)) return 'gzip stream ends early (truncated archive)'
+    if (/incorrect data check|invalid|incorrect length/i.test(message)) return `gzip data is corrupt (${message})`
+    if (/incorrect header check|unknown compression/i.test(message)) return `gzip: unexpected bytes where a gzip member should start (${message})`
+  }
+  return `${compression}: ${message}`
+}
+
+/** Feed a whole archive to a tar sink; TarError and stream errors become ArchiveReadError. */
+export async function readArchive(path: string, sink: TarSink, compression?: Compression): Promise<TarParser> {
+  const parser = new TarParser(sink)
+  let sinceCollect = 0
+  try {
+    for await (const chunk of decompressedChunks(path, compression)) {
+      if (!parser.push(chunk)) return parser
+      // inflated chunks are garbage at once; collecting every 32 MiB keeps RSS flat on big archives
+      sinceCollect += chunk.length
+      if (sinceCollect >= 32 << 20) {
+        sinceCollect = 0
+        Bun.gc(true)
+      }
+    }
+    parser.end()
+  } catch (error) {
+    if (error instanceof TarError) throw new ArchiveReadError(`${error.message} (at byte ${error.offset} of the tar stream)`, 'tar')
+    throw error
+  }
+  return parser
+}
+
+export interface ArchiveHead {
+  manifest: Manifest
+  legacy: boolean
+  compression: Compression
+  /** v2: the file ends with the end-of-archive member (false = cut short); legacy archives: null */
+  complete: boolean | null
+}
+
+/**
+ * The manifest, from the first member. Archives of the bash toolkit keep `./manifest.json` anywhere:
+ * those are scanned for it (legacy only; a v2 manifest must be first).
+ * Throws ArchiveReadError (unreadable, not an archive) or InputError (a manifest that does not validate).
+ */
+export async function readArchiveHead(path: string): Promise<ArchiveHead> {
+  const compression = archiveCompression(path)
+  let index = 0
+  let manifestIndex = -1
+  let text: Uint8Array[] = []
+  let size = 0
+  const parser = await readArchive(
+    path,
+    {
+      entry(entry) {
+        const i = index++
+        if (normalizeMemberName(entry.name) !== MANIFEST_MEMBER || entry.type !== 'file') return
+        if (entry.size > MAX_MANIFEST) throw new ArchiveReadError(`manifest.json is ${entry.size} bytes: too big to be a manifest`, 'format')
+        manifestIndex = i
+        size = entry.size
+        text = []
+        if (entry.size === 0) return 'stop'
+      },
+      data(chunk) {
+        if (manifestIndex >= 0) text.push(chunk.slice())
+      },
+      entryEnd() {
+        if (manifestIndex >= 0) return 'stop'
+      },
+    },
+    compression,
+  )
+  if (manifestIndex < 0) {
+    throw new ArchiveReadError(parser.complete ? 'no manifest.json in the archive: not a fleet backup' : 'no manifest.json found', 'format')
+  }
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (const part of text) {
+    bytes.set(part, at)
+    at += part.length
+  }
+  const { manifest, legacy } = parseManifest(new TextDecoder().decode(bytes))
+  if (!legacy && manifestIndex !== 0) throw new InputError('manifest.json is not the first member')
+  return { manifest, legacy, compression, complete: legacy ? null : endsComplete(path, compression) }
+}
+
+/** Does the file end with the trailer of a compressed end-of-archive member? Reads 8 bytes. */
+export function endsComplete(path: string, compression: Compression): boolean {
+  const expected = completeArchiveTail(compression)
+  const fd = openSync(path, 'r')
+  try {
+    const size = fstatSync(fd).size
+    if (size < expected.length + 18) return false
+    const tail = new Uint8Array(expected.length)
+    readSync(fd, tail, 0, tail.length, size - tail.length)
+    return tail.every((b, i) => b === expected[i])
+  } finally {
+    closeSync(fd)
+  }
+}

@@ -1,0 +1,135 @@
+import { defineCommand } from 'citty'
+import { resolve } from 'node:path'
+import { backupFleet, UnreadableFilesError, type BackupResult } from '../../archive/backup.ts'
+import type { Compression } from '../../archive/compress.ts'
+import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
+import { UsageError } from '../../lib/errors.ts'
+import { intOption } from '../../lib/numbers.ts'
+import { renderTable } from '../../lib/table.ts'
+import type { RunData } from '../../runner.ts'
+import { VERSION } from '../../runner.ts'
+import { jsonArg, listArg, printJson } from '../_shared.ts'
+
+/** Notes printed one per line; the rest are counted (all of them are in the archive's checksums.sha256). */
+const SHOWN_NOTES = 20
+
+export default defineCommand({
+  meta: { name: 'backup', description: 'Back up every molt (or --select) into one streamed, checksummed .tar.gz' },
+  args: {
+    output: { type: 'string', alias: 'o', valueHint: 'file|dir', description: 'archive file (never overwritten) or folder (default: <base-dir>/backups)' },
+    select: { type: 'string', repeatable: true, valueHint: 'a,b', description: 'only these molts (comma-separated or repeated)' },
+    'exclude-maildir': { type: 'boolean', description: 'leave Maildir/ out' },
+    'exclude-logs': { type: 'boolean', description: 'leave *.log and *.log.N files out' },
+    'compress-level': { type: 'string', valueHint: '1-9', default: '6', description: 'compression level' },
+    compression: { type: 'enum', options: ['gzip', 'zstd'], default: 'gzip', description: 'gzip (.tar.gz) or zstd (.tar.zst)' },
+    'allow-partial': { type: 'boolean', description: 'write the archive even when some files cannot be read (listed in it; exit 1 anyway)' },
+    keep: { type: 'string', valueHint: 'n', description: 'after success, delete our oldest archives in that folder beyond the n newest (1-10000)' },
+    'dry-run': { type: 'boolean', description: 'list what would go in, with sizes; write nothing' },
+    ...jsonArg,
+  },
+  async run({ args, data }) {
+    const cli: RunData = data
+    const level = intOption(args['compress-level'], '--compress-level', { min: 1, max: 9 })!
+    const keep = intOption(args.keep, '--keep', { min: 1, max: 10_000 })
+    const select = args.select === undefined ? undefined : listArg(args.select)
+    if (select && !select.length) throw new UsageError('--select needs molt names (a,b)')
+    const { dir } = cli.baseDir()
+    const tty = Boolean(process.stderr.isTTY) && !cli.globals.quiet && !args.json && !args['dry-run']
+    const progress = tty ? progressPrinter((text) => process.stderr.write(text)) : null
+    const controller = new AbortController()
+    const stop = () => controller.abort()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    let result: BackupResult
+    try {
+      result = await backupFleet(
+        {
+          baseDir: dir,
+          output: args.output === undefined ? undefined : resolve(args.output) + (args.output.endsWith('/') ? '/' : ''),
+          select,
+          excludeMaildir: args['exclude-maildir'] === true,
+          excludeLogs: args['exclude-logs'] === true,
+          allowPartial: args['allow-partial'] === true,
+          dryRun: args['dry-run'] === true,
+          compression: args.compression as Compression,
+          level,
+          keep,
+          clmntVersion: VERSION,
+        },
+        { onProgress: progress ? (p) => progress.update(p) : undefined, signal: controller.signal },
+      )
+    } catch (error) {
+      progress?.clear()
+      if (error instanceof UnreadableFilesError) for (const u of error.unreadable) cli.log.error(`cannot read ${u.path}: ${u.reason}`)
+      throw error
+    } finally {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    }
+    progress?.clear()
+    for (const warning of result.warnings) cli.log.warn(warning)
+
+    if (result.dryRun) {
+      if (args.json) printJson(cli, { dry_run: true, manifest: result.manifest, notes: result.notes })
+      else cli.stdout(renderPlan(result))
+      return 0
+    }
+    const shown = result.notes.filter((n) => n.kind !== 'unreadable').slice(0, SHOWN_NOTES)
+    for (const note of shown) cli.log.warn(`${note.path}: ${note.detail}`)
+    const hidden = result.notes.length - shown.length - result.unreadable.length
+    if (hidden > 0) cli.log.warn(`… and ${hidden} more notes, all listed at the end of checksums.sha256 in the archive`)
+    for (const path of result.pruned) cli.log.info(`--keep ${keep}: deleted ${path}`)
+
+    if (args.json) printJson(cli, summaryJson(result))
+    else if (!cli.globals.quiet) cli.stdout(renderSummary(result))
+    if (result.partial) {
+      for (const u of result.unreadable) cli.log.error(`not archived (cannot read): ${u.path}: ${u.reason}`)
+      cli.log.error(`partial backup: ${result.unreadable.length} file(s) could not be read and are missing from ${result.path} (recorded in its checksums.sha256)`)
+      return 1
+    }
+    return 0
+  },
+})
+
+function summaryJson(r: BackupResult) {
+  return {
+    path: r.path,
+    molts: r.manifest.molts.map((m) => m.name),
+    files: r.files,
+    bytes_in: r.bytesIn,
+    bytes_out: r.bytesOut,
+    ratio: r.bytesIn ? r.bytesOut / r.bytesIn : null,
+    duration_ms: Math.round(r.durationMs),
+    partial: r.partial,
+    unreadable: r.unreadable,
+    notes: r.notes,
+    pruned: r.pruned,
+    warnings: r.warnings,
+    timestamp: r.manifest.timestamp,
+  }
+}
+
+function renderSummary(r: BackupResult): string {
+  const molts = r.manifest.molts.map((m) => m.name)
+  const ratio = r.bytesIn ? ` (${((r.bytesOut / r.bytesIn) * 100).toFixed(0)}%)` : ''
+  return [
+    `backup written: ${r.path}`,
+    `  molts: ${molts.length}${molts.length ? ` (${molts.join(', ')})` : ''}`,
+    `  files: ${formatCount(r.files)}, ${formatBytes(r.bytesIn)} → ${formatBytes(r.bytesOut)}${ratio}, in ${(r.durationMs / 1000).toFixed(1)} s`,
+    '',
+  ].join('\n')
+}
+
+function renderPlan(r: BackupResult): string {
+  const rows: string[][] = []
+  for (const molt of r.manifest.molts) {
+    const stats = Object.entries(molt.component_stats)
+    rows.push([molt.name, molt.user ?? '-', '(all)', formatCount(molt.files ?? 0), formatBytes(molt.backup_size_bytes ?? 0)])
+    for (const [component, s] of stats) rows.push(['', '', component, formatCount(s.files), formatBytes(s.bytes)])
+  }
+  const out = [renderTable(['MOLT', 'USER', 'COMPONENT', 'FILES', 'SIZE'], rows)]
+  const global = r.manifest.global_files.length ? `, plus ${r.manifest.layout.global}/: ${r.manifest.global_files.join(', ')}` : ''
+  out.push(`dry run: ${r.manifest.molts.length} molts, ${formatCount(r.manifest.total_files ?? 0)} files, ${formatBytes(r.manifest.total_size_bytes ?? 0)}${global}; nothing written\n`)
+  for (const note of r.notes) out.push(`  note: ${note.path}: ${note.detail}\n`)
+  return out.join('')
+}

@@ -1,0 +1,37 @@
+import { defineCommand } from 'citty'
+import { resolve } from 'node:path'
+import { formatBytes } from '../../archive/format.ts'
+import { defaultBackupDir, listBackups, type BackupListing } from '../../archive/list.ts'
+import { renderTable } from '../../lib/table.ts'
+import type { RunData } from '../../runner.ts'
+import { jsonArg, printJson } from '../_shared.ts'
+
+export default defineCommand({
+  meta: { name: 'list-backups', description: 'List fleet archives, newest first (reads only the first member of each)' },
+  args: {
+    'backup-dir': { type: 'string', valueHint: 'dir', description: 'folder to list (default: <base-dir>/backups)' },
+    ...jsonArg,
+  },
+  async run({ args, data }) {
+    const cli: RunData = data
+    const dir = args['backup-dir'] === undefined ? defaultBackupDir(cli.baseDir().dir) : resolve(args['backup-dir'])
+    const listings = await listBackups(dir)
+    if (args.json) {
+      printJson(cli, listings.map(({ sort_ms: _, mtime_ms: __, ...rest }) => rest))
+      return 0
+    }
+    if (!listings.length) {
+      cli.log.info(`no archives in ${dir}`)
+      return 0
+    }
+    cli.stdout(renderTable(['FILE', 'CREATED', 'SIZE', 'MOLTS', 'HOST', 'VERSION', 'STATUS'], listings.map((l) => row(l, cli.color))))
+    for (const l of listings) if (l.reason && l.status !== 'incomplete') cli.log.warn(`${l.file}: ${l.reason}`)
+    return 0
+  },
+})
+
+function row(l: BackupListing, color: boolean): string[] {
+  const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[39m` : text)
+  const status = l.status === 'ok' ? paint(32, 'ok') : l.status === 'legacy' ? paint(33, 'legacy (no checksums)') : paint(31, l.status)
+  return [l.file, l.created ?? '-', formatBytes(l.size_bytes), l.molts ? String(l.molts.length) : '-', l.hostname ?? '-', l.clmnt_version ?? (l.format_version ? `v${l.format_version}` : '-'), status]
+}

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
+import { backupFleet } from '../../src/archive/backup.ts'
+import { completeArchiveTail } from '../../src/archive/compress.ts'
+import { run, writeLegacyArchive, writeRichFleet } from '../helpers/archive.ts'
+import { runCli } from '../helpers/cli.ts'
+import { removeDir, tempDir } from '../helpers/fleet.ts'
+
+let dir: string
+let base: string
+let out: string
+let older: string
+let newer: string
+
+beforeAll(async () => {
+  dir = tempDir()
+  base = join(dir, 'fleet')
+  out = join(dir, 'archives')
+  mkdirSync(out)
+  writeRichFleet(base, [
+    { name: 'alpha', port: 19001 },
+    { name: 'bravo', port: 19021 },
+  ])
+  const options = { baseDir: base, clmntVersion: '9.9.9', crontab: false }
+  older = (await backupFleet({ ...options, output: join(out, 'fleet-2026-02-01-103000.tar.gz'), now: new Date('2026-02-01T10:30:00Z') })).path!
+  newer = (await backupFleet({ ...options, output: join(out, 'fleet-2026-02-03-103000.tar.zst'), compression: 'zstd', now: new Date('2026-02-03T10:30:00Z'), select: ['bravo'] })).path!
+  // what else a backup folder may hold
+  copyFileSync(older, join(out, 'fleet-2026-02-04-103000.tar.gz.partial'))
+  const whole = readFileSync(older)
+  writeFileSync(join(out, 'cut.tar.gz'), whole.subarray(0, Math.floor(whole.length * 0.6)))
+  writeFileSync(join(out, 'junk.tar.gz'), 'this is not an archive at all')
+  mkdirSync(join(dir, 'foreign'))
+  writeFileSync(join(dir, 'foreign', 'readme'), 'hello')
+  run('tar', ['-czf', join(out, 'foreign.tar.gz'), '-C', join(dir, 'foreign'), '.'])
+  writeLegacyArchive(dir, join(out, 'fleet-2026-02-02.tar.gz'), [{ name: 'assistant-1', port: 19001 }, { name: 'assistant-2', port: 19021 }])
+  writeFileSync(join(out, 'notes.txt'), 'not an archive: not listed')
+  // files without a manifest sort by mtime: make them the oldest
+  for (const f of ['cut.tar.gz', 'junk.tar.gz', 'foreign.tar.gz']) utimesSync(join(out, f), 1_600_000_000, 1_600_000_000)
+})
+afterAll(() => removeDir(dir))
+
+interface Listing {
+  file: string
+  status: string
+  reason: string | null
+  created: string | null
+  molts: string[] | null
+  hostname: string | null
+  clmnt_version: string | null
+}
+
+test('newest first; partial files incomplete, unreadable and foreign ones corrupt, bash archives legacy', async () => {
+  const result = await runCli(['fleet', 'list-backups', '--backup-dir', out, '--json'])
+  expect(result.code).toBe(0)
+  const listed = JSON.parse(result.stdout) as Listing[]
+  expect(listed.map((l) => [l.file, l.status])).toEqual([
+    ['fleet-2026-02-03-103000.tar.zst', 'ok'],
+    ['fleet-2026-02-02.tar.gz', 'legacy'],
+    // a copy of the 02-01 archive: same manifest time, newer file
+    ['fleet-2026-02-04-103000.tar.gz.partial', 'incomplete'],
+    ['fleet-2026-02-01-103000.tar.gz', 'ok'],
+    // its manifest is readable, so it sorts by its time; its end is missing
+    ['cut.tar.gz', 'corrupt'],
+    ['junk.tar.gz', 'corrupt'],
+    ['foreign.tar.gz', 'corrupt'],
+  ])
+  const by = Object.fromEntries(listed.map((l) => [l.file, l]))
+  expect(by['fleet-2026-02-03-103000.tar.zst']).toMatchObject({ molts: ['bravo'], clmnt_version: '9.9.9', reason: null })
+  expect(by['fleet-2026-02-02.tar.gz']).toMatchObject({ created: '2026-02-02T10:30:00Z', molts: ['assistant-1', 'assistant-2'], hostname: 'claw-mountain', clmnt_version: null })
+  expect(by['junk.tar.gz']!.reason).toBe('not a gzip or zstd file')
+  expect(by['foreign.tar.gz']!.reason).toContain('no manifest.json')
+  expect(by['cut.tar.gz']!.reason).toContain('cut short')
+})
+
+test('the table names every archive with its state, and warns about the broken ones', async () => {
+  const result = await runCli(['fleet', 'list-backups', '--backup-dir', out])
+  expect(result.code).toBe(0)
+  const lines = result.stdout.trim().split('\n')
+  expect(lines[0]).toMatch(/^FILE\s+CREATED\s+SIZE\s+MOLTS\s+HOST\s+VERSION\s+STATUS$/)
+  expect(lines[1]).toMatch(/^fleet-2026-02-03-103000\.tar\.zst\s+2026-02-03T\S+\s+[\d.]+ KiB\s+1\s+\S+\s+9\.9\.9\s+ok$/)
+  expect(lines[2]).toMatch(/^fleet-2026-02-02\.tar\.gz\s+2026-02-02T10:30:00Z\s+.*\s+2\s+claw-mountain\s+v1\.0\s+legacy \(no checksums\)$/)
+  expect(lines[3]).toMatch(/^fleet-2026-02-04-103000\.tar\.gz\.partial\s+.*incomplete$/)
+  expect(result.stdout).not.toContain('notes.txt')
+  expect(result.stderr).toContain('warn junk.tar.gz: not a gzip or zstd file')
+})
+
+test('only the first member and the last bytes are read: a 2 GiB hole in the middle is never touched', async () => {
+  // first gzip member (the manifest) + a sparse hole that is not gzip at all + the end-of-archive trailer
+  const whole = readFileSync(older)
+  const firstMemberEnd = whole.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), 10)
+  expect(gunzipSync(whole.subarray(0, firstMemberEnd)).subarray(0, 13).toString()).toBe('manifest.json')
+  const holey = join(dir, 'holey')
+  mkdirSync(holey)
+  const path = join(holey, 'fleet-2026-02-05-103000.tar.gz')
+  const fd = openSync(path, 'w')
+  writeSync(fd, whole.subarray(0, firstMemberEnd), 0, firstMemberEnd, 0)
+  const tail = completeArchiveTail('gzip')
+  writeSync(fd, tail, 0, tail.length, 2 ** 31)
+  closeSync(fd)
+  const started = performance.now()
+  const result = await runCli(['fleet', 'list-backups', '--backup-dir', holey, '--json'])
+  const listed = JSON.parse(result.stdout) as Listing[]
+  expect(listed).toMatchObject([{ file: 'fleet-2026-02-05-103000.tar.gz', status: 'ok', molts: ['alpha', 'bravo'] }])
+  expect(performance.now() - started).toBeLessThan(5000)
+  // verify does read it all, and says what is wrong
+  const verify = await runCli(['fleet', 'verify', path])
+  expect(verify.code).toBe(1)
+})
+
+test('the default folder is <base-dir>/backups; an empty or missing folder lists nothing', async () => {
+  const empty = await runCli(['fleet', 'list-backups', '-d', base])
+  expect(empty.code).toBe(0)
+  expect(empty.stderr).toContain(`no archives in ${join(base, 'backups')}`)
+  expect((await runCli(['fleet', 'list-backups', '-d', base, '--json'])).stdout).toBe('[]\n')
+  await backupFleet({ baseDir: base, clmntVersion: '9.9.9', crontab: false })
+  const one = JSON.parse((await runCli(['fleet', 'list-backups', '-d', base, '--json'])).stdout) as Listing[]
+  expect(one.map((l) => l.status)).toEqual(['ok'])
+})

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { backupFleet } from '../../src/archive/backup.ts'
+import { verifyArchive } from '../../src/archive/verify.ts'
+import { gunzipAll, rewriteArchive, run, writeLegacyArchive, writeRichFleet } from '../helpers/archive.ts'
+import { runCli } from '../helpers/cli.ts'
+import { removeDir, tempDir } from '../helpers/fleet.ts'
+
+let dir: string
+let base: string
+let good: string
+
+beforeAll(async () => {
+  dir = tempDir()
+  base = join(dir, 'fleet')
+  writeRichFleet(base, [
+    { name: 'alpha', port: 19001 },
+    { name: 'bravo', port: 19021 },
+  ])
+  good = (await backupFleet({ baseDir: base, output: join(dir, 'good.tar.gz'), clmntVersion: '9.9.9', crontab: false })).path!
+})
+afterAll(() => removeDir(dir))
+
+const sha256 = (data: string | Uint8Array) => new Bun.CryptoHasher('sha256').update(data).digest('hex')
+
+test.each(['gzip', 'zstd'] as const)('%s: a sound archive verifies: exit 0 and what was checked', async (compression) => {
+  const path = compression === 'gzip' ? good : (await backupFleet({ baseDir: base, output: join(dir, 'good.tar.zst'), compression, clmntVersion: '9.9.9', crontab: false })).path!
+  const result = await runCli(['fleet', 'verify', path])
+  expect(result.stderr).toBe('')
+  expect(result.code).toBe(0)
+  expect(result.stdout).toMatch(new RegExp(`^${path}: OK \\(2 molts, \\d+ files, [\\d.]+ KiB, \\d+ sha256 verified\\)\\n$`))
+})
+
+test('a flipped byte in the compressed data: the gzip check fails', async () => {
+  const bytes = readFileSync(good)
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x20
+  const path = join(dir, 'flipped-gzip.tar.gz')
+  writeFileSync(path, bytes)
+  const result = await runCli(['fleet', 'verify', path])
+  expect(result.code).toBe(1)
+  expect(result.stdout).toMatch(new RegExp(`^${path}: (gzip data is corrupt|gzip: unexpected bytes|invalid tar header)`))
+  expect(result.stderr).toContain('problem(s); do not rely on this archive')
+})
+
+test('a flipped byte inside a member (compression intact): the sha256 names the member', async () => {
+  const path = join(dir, 'flipped-member.tar.gz')
+  rewriteArchive(good, path, (tarPath) => {
+    const tar = readFileSync(tarPath)
+    const at = tar.indexOf('hunter2')
+    tar[at]! ^= 0x01
+    writeFileSync(tarPath, tar)
+  })
+  const result = await runCli(['fleet', 'verify', path])
+  expect(result.code).toBe(1)
+  expect(result.stdout).toBe(`${path}: "alpha/.msmtprc": sha256 mismatch (its content is not what was backed up)\n`)
+})
+
+test('a truncated archive: cut in the middle, or cut cleanly at a tar block', async () => {
+  const bytes = readFileSync(good)
+  const cut = join(dir, 'cut.tar.gz')
+  writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.7)))
+  const report = await verifyArchive(cut)
+  expect(report.ok).toBe(false)
+  expect(report.problems[0]).toMatch(/gzip stream ends early \(truncated archive\)|tar stream ends/)
+  const clean = join(dir, 'cut-clean.tar.gz')
+  const tar = gunzipAll(good)
+  writeFileSync(clean, Bun.gzipSync(tar.slice(0, Math.floor(tar.length / 2 / 512) * 512)))
+  const second = await verifyArchive(clean)
+  expect(second.problems[0]).toMatch(/^tar stream ends (early|without the end-of-archive blocks)/)
+})
+
+test('a member removed: listed in the checksums, missing from the archive', async () => {
+  const path = join(dir, 'removed.tar.gz')
+  rewriteArchive(good, path, (tarPath) => run('tar', ['--delete', '-f', tarPath, 'alpha/.molt-info']))
+  const report = await verifyArchive(path)
+  expect(report.problems).toHaveLength(3)
+  expect(report.problems[0]).toBe('"alpha/.molt-info": listed in checksums.sha256 but missing from the archive')
+  expect(report.problems[1]).toMatch(/^checksums\.sha256 says \d+ files \/ \d+ bytes; the archive holds \d+ \/ \d+$/)
+  expect(report.problems[2]).toMatch(/^molt alpha: the manifest accounts for \d+ files \/ \d+ bytes, the archive holds \d+ \/ \d+$/)
+})
+
+test('a manifest that lies (its checksum line updated to match): the content check catches it', async () => {
+  const x = join(dir, 'lying')
+  mkdirSync(x)
+  run('tar', ['-xzf', good, '-C', x])
+  const manifest = JSON.parse(readFileSync(join(x, 'manifest.json'), 'utf8'))
+  manifest.molts[0].files += 1
+  manifest.molts[0].backup_size_bytes += 100
+  manifest.molts.push({ ...manifest.molts[1], name: 'ghost' })
+  const text = `${JSON.stringify(manifest, null, 2)}\n`
+  writeFileSync(join(x, 'manifest.json'), text)
+  const sums = readFileSync(join(x, 'checksums.sha256'), 'utf8').replace(/^[0-9a-f]{64}  manifest\.json$/m, `${sha256(text)}  manifest.json`)
+  writeFileSync(join(x, 'checksums.sha256'), sums)
+  const path = join(dir, 'lying.tar.gz')
+  run('tar', ['-czf', path, '-C', x, 'manifest.json', 'global', 'alpha', 'bravo', 'checksums.sha256'])
+  const result = await runCli(['fleet', 'verify', path])
+  expect(result.code).toBe(1)
+  const lines = result.stdout.trim().split('\n').map((l) => l.slice(path.length + 2))
+  expect(lines).toContain('molt ghost: in the manifest but not in the archive')
+  expect(lines.some((l) => /^molt alpha: the manifest accounts for \d+ files \/ \d+ bytes, the archive holds \d+ \/ \d+$/.test(l))).toBe(true)
+  expect(lines.some((l) => l.startsWith("the manifest's totals"))).toBe(true)
+})
+
+test('unsafe members: absolute, "..", hard link, device, FIFO, escaping symlink, foreign molt, under a symlink — one line each', async () => {
+  const stage = join(dir, 'hostile')
+  mkdirSync(join(stage, 'alpha', 'sub'), { recursive: true })
+  const manifest = { version: '2', clmnt_version: 'x', timestamp: '2026-02-02T10:30:00+00:00', hostname: 'h', base_dir: '/b', molts: [{ name: 'alpha', files: 0, backup_size_bytes: 0 }], total_files: 0, total_size_bytes: 0 }
+  writeFileSync(join(stage, 'manifest.json'), JSON.stringify(manifest))
+  writeFileSync(join(stage, 'alpha', 'a'), 'a')
+  linkSync(join(stage, 'alpha', 'a'), join(stage, 'alpha', 'hard'))
+  symlinkSync('/etc/passwd', join(stage, 'alpha', 'passwd'))
+  symlinkSync('../../../x', join(stage, 'alpha', 'sub', 'up'))
+  symlinkSync('.', join(stage, 'alpha', 'loop'))
+  spawnSync('mkfifo', [join(stage, 'alpha', 'fifo')])
+  mkdirSync(join(stage, 'zed'))
+  writeFileSync(join(stage, 'zed', 'x'), 'x')
+  writeFileSync(join(stage, 'abs'), 'abs')
+  const tarPath = join(dir, 'hostile.tar')
+  run('tar', ['-cf', tarPath, '-C', stage, 'manifest.json', 'alpha', 'zed'])
+  run('tar', ['-rf', tarPath, '-P', '--transform', `s,^${stage}/abs,/tmp/clmnt-abs,`, join(stage, 'abs')])
+  run('tar', ['-rf', tarPath, '-P', '--transform', `s,^${stage}/abs,alpha/../../evil,`, join(stage, 'abs')])
+  run('tar', ['-rf', tarPath, '-P', '--transform', 's,^/dev/null,alpha/null,', '/dev/null'])
+  run('tar', ['-rf', tarPath, '-P', '--transform', `s,^${stage}/abs,alpha/loop/x,`, join(stage, 'abs')])
+  const path = join(dir, 'hostile.tar.gz')
+  writeFileSync(path, Bun.gzipSync(readFileSync(tarPath)))
+  const result = await runCli(['fleet', 'verify', path])
+  expect(result.code).toBe(1)
+  const lines = result.stdout.trim().split('\n').map((l) => l.slice(path.length + 2))
+  // GNU tar stores the second name of a file as the hard link, whichever readdir gives first
+  expect(lines.filter((l) => /^"alpha\/(a|hard)": hard link to "alpha\/(a|hard)" \(hard links are refused\)$/.test(l))).toHaveLength(1)
+  expect(lines).toHaveLength(11)
+  expect(lines).toEqual(
+    expect.arrayContaining([
+      '"alpha/fifo": fifo member (only files, folders and symlinks belong in a backup)',
+      '"/tmp/clmnt-abs": unsafe member name (absolute path)',
+      '"alpha/../../evil": unsafe member name (path with "..")',
+      '"alpha/null": char-device member (only files, folders and symlinks belong in a backup)',
+      '"alpha/passwd": symlink to "/etc/passwd" leads outside its molt',
+      '"alpha/sub/up": symlink to "../../../x" leads outside its molt',
+      '"zed": belongs to no molt of the manifest',
+      '"zed/x": belongs to no molt of the manifest',
+      '"alpha/loop/x": inside "alpha/loop", which is a symlink',
+      'checksums.sha256 is missing: contents cannot be checked',
+    ]),
+  )
+})
+
+test('a legacy bash archive gets the structural checks and says it has no checksums', async () => {
+  const path = join(dir, 'legacy.tar.gz')
+  writeLegacyArchive(dir, path, [{ name: 'assistant-1', port: 19001 }])
+  const result = await runCli(['fleet', 'verify', path])
+  expect(result.code).toBe(0)
+  expect(result.stderr).toContain('legacy archive (bash toolkit, manifest version 1.0): it has no checksums, so file contents cannot be verified')
+  expect(result.stdout).toMatch(/OK \(1 molts, \d+ files, .*, structure only\)/)
+  const json = JSON.parse((await runCli(['fleet', 'verify', path, '--json'])).stdout)
+  expect(json).toMatchObject({ ok: true, legacy: true, verified: 0 })
+  // structure still counts: a legacy archive with a member outside its molts fails
+  const bad = join(dir, 'legacy-bad.tar.gz')
+  rewriteArchive(path, bad, (tarPath) => {
+    writeFileSync(join(dir, 'stray'), 'x')
+    run('tar', ['-rf', tarPath, '-C', dir, 'stray'])
+  })
+  const report = await verifyArchive(bad)
+  expect(report.problems).toEqual(['"stray": belongs to no molt of the manifest'])
+})
+
+test("'latest' is the newest finished archive of <base-dir>/backups; not an archive at all is one clear line", async () => {
+  const none = await runCli(['fleet', 'verify', 'latest', '-d', base])
+  expect(none.code).toBe(1)
+  expect(none.stderr).toContain(`no finished archive in ${join(base, 'backups')}`)
+  const made = await backupFleet({ baseDir: base, clmntVersion: '9.9.9', crontab: false })
+  const latest = await runCli(['fleet', 'verify', 'latest', '-d', base])
+  expect(latest.code).toBe(0)
+  expect(latest.stdout).toStartWith(`${made.path}: OK`)
+  const junk = join(dir, 'junk.tar.gz')
+  writeFileSync(junk, 'hello')
+  const result = await runCli(['fleet', 'verify', junk])
+  expect(result.code).toBe(1)
+  expect(result.stdout).toBe(`${junk}: not a gzip or zstd file\n`)
+})

@@ -1,0 +1,175 @@
+import { afterEach, beforeEach, expect, test } from 'bun:test'
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
+import * as tar from 'tar'
+import { backupFleet, UnreadableFilesError, type BackupHooks, type BackupResult } from '../../src/archive/backup.ts'
+import { readArchiveHead } from '../../src/archive/read.ts'
+import { verifyArchive } from '../../src/archive/verify.ts'
+import { writeRichFleet } from '../helpers/archive.ts'
+import { removeDir, tempDir } from '../helpers/fleet.ts'
+
+// In-process backups of a real fleet: what goes in, and files changing under the backup's feet.
+let dir: string
+let base: string
+beforeEach(() => {
+  dir = tempDir()
+  base = join(dir, 'fleet')
+  writeRichFleet(base, [
+    { name: 'alpha', port: 19001 },
+    { name: 'bravo', port: 19021 },
+  ])
+})
+afterEach(() => removeDir(dir))
+
+const backup = (hooks: BackupHooks = {}, options: Partial<Parameters<typeof backupFleet>[0]> = {}): Promise<BackupResult> =>
+  backupFleet({ baseDir: base, output: join(dir, 'out.tar.gz'), clmntVersion: '9.9.9', crontab: false, ...options }, hooks)
+
+async function members(path: string): Promise<Map<string, string>> {
+  const seen = new Map<string, string>()
+  // node-tar as an independent reader (restore may use it): it must read our multi-member gzip
+  await tar.t({ file: path, onReadEntry: (e) => void seen.set(e.path, e.type) })
+  return seen
+}
+
+test('components go in, the rest stays out; hard links become files, escaping symlinks are skipped with a note', async () => {
+  const result = await backup()
+  expect(result.path).toBe(join(dir, 'out.tar.gz'))
+  const seen = await members(result.path!)
+  const names = [...seen.keys()]
+  expect(names[0]).toBe('manifest.json')
+  expect(names.at(-1)).toBe('checksums.sha256')
+  for (const name of ['global/molts.json', 'global/clmnt.json', 'alpha/.molt-info', 'alpha/.openclaw/openclaw.json', 'alpha/.openclaw/.env', 'alpha/.openclaw/extra.json', 'alpha/.openclaw/skills/hello/SKILL.md', 'alpha/.openclaw/workspace/MEMORY.md', 'alpha/.openclaw/agents/main/sessions/s1.jsonl', 'alpha/.msmtprc', 'alpha/.mbsyncrc', 'alpha/.mail-state/last-sync', 'alpha/Maildir/cur/msg with spaces:2,S', 'alpha/Maildir/new/ünïcødé ✉ message', 'alpha/Maildir/tmp/.keep', 'alpha/.molt-state/health-status.json', 'alpha/.openclaw/gateway.log', 'alpha/.openclaw/gateway.log.1']) {
+    expect(seen.get(name)).toBe('File')
+  }
+  expect(seen.get('alpha/.openclaw/workspace/MEMORY-hardlink.md')).toBe('File')
+  expect(seen.get('alpha/.openclaw/workspace/current')).toBe('SymbolicLink')
+  expect(seen.get('alpha/.openclaw/skills/mail')).toBe('SymbolicLink')
+  for (const name of ['alpha/.openclaw/gateway.pid', 'alpha/.openclaw/sandboxes/', 'alpha/.openclaw/sandboxes/box1/secret.bin', 'alpha/.openclaw/cache/blob', 'alpha/.bashrc', 'alpha/.molt-state/fifo', 'alpha/.openclaw/skills/escape']) {
+    expect(seen.has(name)).toBe(false)
+  }
+  expect(result.notes.map((n) => [n.kind, n.path])).toEqual([
+    ['skipped', 'alpha/.openclaw/skills/escape'],
+    ['skipped', 'bravo/.openclaw/skills/escape'],
+  ])
+  const alpha = result.manifest.molts[0]!
+  expect(alpha).toMatchObject({ name: 'alpha', port: 19001, created: '2026-01-15', home: join(base, 'alpha'), user: 'root', crontab: null })
+  expect(alpha.components).toEqual(['config', 'skills', 'agents', 'mail-config', 'maildir', 'state', 'logs'])
+  expect(alpha.component_stats.logs).toEqual({ files: 3, bytes: expect.any(Number) })
+  expect(result.manifest.total_files).toBe(result.files)
+  expect(statSync(result.path!).mode & 0o777).toBe(0o600)
+  expect((await verifyArchive(result.path!)).problems).toEqual([])
+})
+
+test('--exclude-maildir and --exclude-logs leave those out and say so in the manifest', async () => {
+  const result = await backup({}, { excludeMaildir: true, excludeLogs: true, select: ['bravo'] })
+  const names = [...(await members(result.path!)).keys()]
+  expect(names.some((n) => n.includes('Maildir'))).toBe(false)
+  expect(names.some((n) => /\.log(\.\d+)?$/.test(n))).toBe(false)
+  expect(names.some((n) => n.startsWith('alpha/'))).toBe(false)
+  expect(result.manifest.options).toMatchObject({ select: ['bravo'], exclude_maildir: true, exclude_logs: true })
+  expect(result.manifest.molts.map((m) => m.name)).toEqual(['bravo'])
+  expect((await verifyArchive(result.path!)).ok).toBe(true)
+})
+
+test.each([
+  ['grows', (path: string) => appendFileSync(path, 'more'), 'changed', 'size changed since planning'],
+  ['shrinks', (path: string) => truncateSync(path, 2), 'changed', 'size changed since planning'],
+  ['vanishes', (path: string) => unlinkSync(path), 'vanished', 'vanished before it could be read'],
+  ['becomes a symlink', (path: string) => (unlinkSync(path), symlinkSync('/etc/hostname', path)), 'replaced', 'became a symlink'],
+  ['is rewritten atomically', (path: string) => (writeFileSync(`${path}.new`, 'fresh content, longer than before'), renameSync(`${path}.new`, path)), 'changed', 'size changed since planning'],
+] as const)('a file that %s after planning is a note, and the archive still verifies', async (_, change, kind, detail) => {
+  const target = 'alpha/.molt-state/health-status.json'
+  const result = await backup({ onFile: (member, path) => member === target && change(path) })
+  expect(result.notes).toContainEqual(expect.objectContaining({ kind, path: target, detail: expect.stringContaining(detail) }))
+  const report = await verifyArchive(result.path!)
+  expect(report.problems).toEqual([])
+  expect(report.notes).toContainEqual(expect.objectContaining({ kind, path: target }))
+})
+
+test('a folder swapped for a symlink to elsewhere between planning and reading is not followed', async () => {
+  const outside = join(dir, 'outside')
+  mkdirSync(outside)
+  writeFileSync(join(outside, 'health-status.json'), 'SECRET FROM OUTSIDE')
+  const result = await backup({
+    onFile: (member) => {
+      if (member !== 'alpha/.molt-state/health-status.json') return
+      renameSync(join(base, 'alpha', '.molt-state'), join(base, 'alpha', '.molt-state-old'))
+      symlinkSync(outside, join(base, 'alpha', '.molt-state'))
+    },
+  })
+  expect(result.notes).toContainEqual(expect.objectContaining({ kind: 'replaced', path: 'alpha/.molt-state/health-status.json' }))
+  expect(gunzipSync(readFileSync(result.path!)).includes('SECRET FROM OUTSIDE')).toBe(false)
+  expect((await verifyArchive(result.path!)).problems).toEqual([])
+})
+
+test('an empty fleet gives a valid archive with no molts, and a warning', async () => {
+  const empty = join(dir, 'empty')
+  mkdirSync(empty)
+  const result = await backupFleet({ baseDir: empty, clmntVersion: '9.9.9' })
+  expect(result.warnings).toEqual([`no molts in ${empty}: the archive holds no molt`])
+  expect(result.manifest.molts).toEqual([])
+  expect((await readArchiveHead(result.path!)).manifest.molts).toEqual([])
+  expect((await verifyArchive(result.path!)).ok).toBe(true)
+})
+
+test('--dry-run writes nothing, not even the backups folder or the lock', async () => {
+  rmSync(join(dir, 'out.tar.gz'), { force: true })
+  const result = await backupFleet({ baseDir: base, dryRun: true, clmntVersion: '9.9.9', crontab: false })
+  expect(result.path).toBeNull()
+  expect(result.manifest.molts.map((m) => m.name)).toEqual(['alpha', 'bravo'])
+  expect(() => statSync(join(base, 'backups'))).toThrow()
+  expect(() => statSync(join(base, '.clmnt-fleet.lock'))).toThrow()
+})
+
+// Root reads anything: to make one open() fail with EACCES mid-backup, the reading thread drops to
+// nobody's effective uid just for that file (seteuid; the real uid stays root, so it can come back).
+const canDrop = process.getuid?.() === 0 && typeof process.seteuid === 'function'
+const becomeNobodyFor = (target: string): BackupHooks['onFile'] => (member) => {
+  if (member === target) process.seteuid!(65534)
+  else if (process.geteuid?.() !== 0) process.seteuid!(0)
+}
+
+test.skipIf(!canDrop)('a file that cannot be read while streaming fails the backup, and no archive or .partial is left', async () => {
+  try {
+    const error = await backup({ onFile: becomeNobodyFor('alpha/.msmtprc') }).catch((e) => e)
+    expect(error).toBeInstanceOf(UnreadableFilesError)
+    expect((error as UnreadableFilesError).unreadable).toEqual([{ path: 'alpha/.msmtprc', reason: 'EACCES' }])
+  } finally {
+    process.seteuid!(0)
+  }
+  expect(readdirSync(dir).filter((n) => n.startsWith('out'))).toEqual([])
+})
+
+test.skipIf(!canDrop)('with allowPartial the miss is a note the manifest reconciles with', async () => {
+  let result: BackupResult
+  try {
+    result = await backup({ onFile: becomeNobodyFor('alpha/.msmtprc') }, { allowPartial: true })
+  } finally {
+    process.seteuid!(0)
+  }
+  expect(result.partial).toBe(true)
+  expect(result.notes).toContainEqual(expect.objectContaining({ kind: 'unreadable', path: 'alpha/.msmtprc', planned_size: expect.any(Number) }))
+  const report = await verifyArchive(result.path!)
+  expect(report.problems).toEqual([])
+  // one file fewer than planned
+  expect(report.files).toBe(result.manifest.total_files! - 1)
+})
+
+test('a molt called "global" does not collide with the global folder: the manifest names another one', async () => {
+  writeRichFleet(base, [{ name: 'global', port: 19041 }])
+  const result = await backup()
+  expect(result.manifest.layout.global).toBe('.global')
+  const names = [...(await members(result.path!)).keys()]
+  expect(names).toContain('.global/molts.json')
+  expect(names).toContain('global/.molt-info')
+  expect((await verifyArchive(result.path!)).problems).toEqual([])
+})
+
+test('a registry entry whose home is gone is skipped with a note; the other molts are archived', async () => {
+  rmSync(join(base, 'bravo'), { recursive: true })
+  const result = await backup()
+  expect(result.manifest.molts.map((m) => m.name)).toEqual(['alpha'])
+  expect(result.notes).toContainEqual({ kind: 'skipped', path: 'bravo/', detail: `home ${join(base, 'bravo')} does not exist: molt not archived` })
+  expect((await verifyArchive(result.path!)).ok).toBe(true)
+})
