@@ -5,6 +5,7 @@ import { findRunuser } from '../health/restart.ts'
 import { userByUid } from '../lib/users.ts'
 import type { DeliveryOutcome } from '../health/watch.ts'
 import { oneLine } from './message.ts'
+import { killGroupAfter } from '../lib/deadline.ts'
 
 /**
  * msmtp, the mailer most molts already have configured (~/.msmtprc). Spawned with an argument
@@ -78,25 +79,19 @@ export async function sendWithMsmtp(message: string, options: MsmtpOptions): Pro
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'], env, detached: true })
     let stderr = ''
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      try {
-        process.kill(-child.pid!, 'SIGKILL')
-      } catch {}
-    }, options.timeoutMs)
+    const deadline = killGroupAfter(child, options.timeoutMs)
     child.stderr!.on('data', (chunk: Buffer) => {
       if (stderr.length < 4000) stderr += chunk.toString()
     })
     child.stdin!.on('error', () => {}) // msmtp may exit before reading all of it; its exit code says why
     child.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
+      deadline.cancel()
       resolve({ ok: false, permanent: true, error: error.code === 'ENOENT' ? `${argv[0]} not found` : `cannot start msmtp: ${error.message}` })
     })
     child.once('close', (code, signal) => {
-      clearTimeout(timer)
+      deadline.cancel()
       const said = oneLine(stderr.split('\n').filter((l) => l.trim()).slice(-2).join('; '), 300)
-      if (timedOut) resolve({ ok: false, permanent: false, error: `msmtp gave no answer within ${options.timeoutMs < 1000 ? `${options.timeoutMs} ms` : `${Math.round(options.timeoutMs / 1000)} s`}: killed` })
+      if (deadline.timedOut) resolve({ ok: false, permanent: false, error: `msmtp gave no answer within ${options.timeoutMs < 1000 ? `${options.timeoutMs} ms` : `${Math.round(options.timeoutMs / 1000)} s`}: killed` })
       else if (code === 0) resolve({ ok: true })
       else if (code === null) resolve({ ok: false, permanent: false, error: `msmtp killed by ${signal}` })
       else resolve({ ok: false, permanent: !TEMPORARY.has(code), error: `msmtp exit ${code}${said ? `: ${said}` : ''}` })

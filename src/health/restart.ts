@@ -5,6 +5,7 @@ import { chownIfRoot, ensureDir, type Owner } from '../lib/atomic.ts'
 import { userByUid } from '../lib/users.ts'
 import type { MoltOwner } from './gateway.ts'
 import { stateDir } from './paths.ts'
+import { killGroupAfter } from '../lib/deadline.ts'
 
 /**
  * Self-healing (opt-in): run the molt's restart command. Never through a shell: the command line
@@ -126,21 +127,15 @@ export async function runRestartCommand(
       resolve({ exit_code: null, signal: null, error: `cannot start ${full[0]}: ${(error as Error).message}` })
       return
     }
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      try {
-        process.kill(-child.pid!, 'SIGKILL')
-      } catch {}
-    }, options.timeoutMs)
+    const deadline = killGroupAfter(child, options.timeoutMs)
     child.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
+      deadline.cancel()
       const what = error.code === 'ENOENT' ? `command not found: ${full[0]} (PATH=${process.env.PATH ?? ''})` : `cannot start ${full[0]}: ${error.message}`
       resolve({ exit_code: null, signal: null, error: what })
     })
     child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ exit_code: code, signal, error: timedOut ? `no exit within ${seconds(options.timeoutMs)}: killed` : null })
+      deadline.cancel()
+      resolve({ exit_code: code, signal, error: deadline.timedOut ? `no exit within ${seconds(options.timeoutMs)}: killed` : null })
     })
   })
   const output = readFrom(fd, from)

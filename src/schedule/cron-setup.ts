@@ -4,7 +4,7 @@ import { checkCronExpression, describeSchedule, exactnessNote, nextRuns, planSch
 import { readCrontab, writeCrontab } from './crontab.ts'
 import { diffCrontab, scanCrontab, setEntry, splitLines, type FoundEntry } from './crontab-edit.ts'
 import { parseCronCommand } from './job.ts'
-import { commandExists, lastRun, readMarker } from './plan.ts'
+import { commandExists, lastRun, readMarker, type ScheduleStatusBase } from './plan.ts'
 import type { ScheduleTarget } from './target.ts'
 
 export type CronAction = 'installed' | 'replaced' | 'migrated' | 'unchanged' | 'removed' | 'absent' | 'failed'
@@ -92,24 +92,12 @@ function writeAndVerify(text: string, arg: string | undefined): string | null {
   return null
 }
 
-export interface CronStatus {
-  molt: string
+export interface CronStatus extends ScheduleStatusBase {
   scheduler: 'cron'
-  user: string
-  installed: boolean
   kind: FoundEntry['kind'] | null
   lines: string[]
-  interval: number | null
-  offset: number | null
-  schedule: string | null
-  note: string | null
-  next_runs: string[]
-  command: string[] | null
-  command_exists: boolean | null
-  last_run: { timestamp: string; status: string } | null
   /** what the last cron run wrote to stderr (.molt-state/cron.err), when anything */
   cron_err: string | null
-  warnings: string[]
 }
 
 /** What the crontab text holds for this molt, in words, with its next runs. */

@@ -93,3 +93,19 @@ export function commandExists(argv: string[]): boolean {
   const script = argv[1]
   return script === undefined || !script.endsWith('.ts') || existsSync(script)
 }
+
+/** What `setup --status` reports for any scheduler; each adds what only it knows. */
+export interface ScheduleStatusBase {
+  molt: string
+  user: string
+  installed: boolean
+  interval: number | null
+  offset: number | null
+  schedule: string | null
+  note: string | null
+  next_runs: string[]
+  command: string[] | null
+  command_exists: boolean | null
+  last_run: { timestamp: string; status: string } | null
+  warnings: string[]
+}

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Molt } from '../fleet/discover.ts'
 import { ensureDir, writeFileAtomic } from '../lib/atomic.ts'
 import { nextRuns, planSchedule } from './cron-expr.ts'
-import { commandExists, lastRun, type MoltPlan } from './plan.ts'
+import { commandExists, lastRun, type MoltPlan, type ScheduleStatusBase } from './plan.ts'
 import {
   describeTimer, disableCommands, enableCommands, formatCommand, readExecStart, readTimerMarker, reloadCommand,
   renderUnits, runCommands, stopCommand, systemdAvailability, timerState, unitNames, userUnitDir,
@@ -115,24 +115,12 @@ function isLink(path: string): boolean {
   }
 }
 
-export interface SystemdStatus {
-  molt: string
+export interface SystemdStatus extends ScheduleStatusBase {
   scheduler: 'systemd'
-  user: string
-  installed: boolean
   dir: string
-  interval: number | null
-  offset: number | null
-  schedule: string | null
-  note: string | null
-  next_runs: string[]
-  command: string[] | null
-  command_exists: boolean | null
   /** systemctl --user is-enabled / is-active; null when systemctl cannot be asked here */
   enabled: string | null
   active: string | null
-  last_run: { timestamp: string; status: string } | null
-  warnings: string[]
 }
 
 export function systemdStatus(molt: Molt, target: ScheduleTarget, now = new Date()): SystemdStatus {
