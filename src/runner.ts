@@ -30,7 +30,15 @@ export interface RunData {
   stdout(text: string): void
 }
 
-type AnyCommand = CommandDef<ArgsDef>
+type AnyCommand = CommandDef<ArgsDef> & UsageErrorHandler
+
+/**
+ * A command may answer bad usage itself, e.g. a Nagios plugin must print UNKNOWN and exit 3 for
+ * any failure, a bad command line included. Returning undefined keeps the usual exit 2.
+ */
+export interface UsageErrorHandler {
+  onUsageError?(message: string, argv: string[]): number | undefined
+}
 
 export const GLOBAL_ARGS = {
   'base-dir': { type: 'string', alias: 'd', valueHint: 'dir', description: 'fleet base directory (default: $CLMNT_BASE_DIR, else nearest folder with molts.json, else cwd)' },
@@ -200,10 +208,11 @@ export async function main(argv: string[], root: AnyCommand): Promise<number> {
   const noColor = argv.includes('--no-color')
   let log = createLogger({ level: verbose ? 'verbose' : 'normal', color: wantColor(noColor, process.stderr) })
   let path = 'clmnt'
+  let leaf: AnyCommand | undefined
   try {
     const { chain, rest } = await resolveChain(root, argv)
     path = chain.map((c) => c.name).join(' ')
-    const leaf = chain.at(-1)!.cmd
+    leaf = chain.at(-1)!.cmd
     const argsDef = await resolve<ArgsDef>(leaf.args ?? {})
     // help wins over everything else on the line, even a missing argument
     const options = rest.slice(0, rest.includes('--') ? rest.indexOf('--') : undefined)
@@ -237,7 +246,9 @@ export async function main(argv: string[], root: AnyCommand): Promise<number> {
     const code = await leaf.run({ rawArgs: argv, args: { _: [], ...values } as never, cmd: leaf, data })
     return typeof code === 'number' ? code : 0
   } catch (error) {
-    return reportError(error, log, path)
+    const code = reportError(error, log, path)
+    const own = error instanceof UsageError ? leaf?.onUsageError?.(error.message, argv) : undefined
+    return own ?? code
   }
 }
 

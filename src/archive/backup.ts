@@ -50,6 +50,11 @@ export interface BackupHooks {
   /** called just before a file is opened (tests use it to change files under the backup's feet) */
   onFile?(member: string, path: string): void
   signal?: AbortSignal
+  /**
+   * Once the archive is in place (renamed, --keep applied), still under the fleet lock: the
+   * off-site upload runs here so no other backup's --keep deletes the archive while it is read.
+   */
+  onArchived?(result: BackupResult): Promise<void>
 }
 
 export interface BackupResult {
@@ -120,6 +125,7 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
       for (const failure of pruned.failed) warnings.push(`--keep: could not delete ${failure}`)
     }
     result.durationMs = performance.now() - started
+    await hooks.onArchived?.(result)
     return result
   } finally {
     lock?.release()

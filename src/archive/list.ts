@@ -51,7 +51,17 @@ export async function listBackups(dir: string): Promise<BackupListing[]> {
     throw error
   }
   const listings = await Promise.all(names.filter(isArchiveName).map((file) => describe(dir, file)))
-  return listings.filter((l): l is BackupListing => l !== null).sort((a, b) => b.sort_ms - a.sort_ms || b.mtime_ms - a.mtime_ms || b.file.localeCompare(a.file))
+  return listings.filter((l): l is BackupListing => l !== null).sort(newestFirst)
+}
+
+/** The order of every listing, local or remote (s3://): newest first. */
+export function newestFirst(a: BackupListing, b: BackupListing): number {
+  return b.sort_ms - a.sort_ms || b.mtime_ms - a.mtime_ms || b.file.localeCompare(a.file)
+}
+
+/** What restore accepts: a finished archive that reads as clmnt's, or the bash toolkit's. */
+export function isGoodListing(l: BackupListing): boolean {
+  return l.status === 'ok' || l.status === 'legacy'
 }
 
 async function describe(dir: string, file: string): Promise<BackupListing | null> {
@@ -112,7 +122,7 @@ async function describe(dir: string, file: string): Promise<BackupListing | null
 /** Newest archive: `good` = status ok or legacy (what restore wants); otherwise any finished file. */
 export async function latestBackup(dir: string, options: { good: boolean }): Promise<BackupListing | null> {
   const all = await listBackups(dir)
-  return all.find((l) => (options.good ? l.status === 'ok' || l.status === 'legacy' : l.status !== 'incomplete')) ?? null
+  return all.find((l) => (options.good ? isGoodListing(l) : l.status !== 'incomplete')) ?? null
 }
 
 /**

@@ -6,6 +6,7 @@ import { splitCommand } from '../health/restart.ts'
 import { parseDuration } from '../lib/duration.ts'
 import { InputError, quote } from '../lib/errors.ts'
 import { lazySchema } from '../lib/schema.ts'
+import { s3ConfigProblem, type S3ConfigSection } from '../offsite/settings.ts'
 import { isMoltName } from './names.ts'
 
 export const FLEET_CONFIG_FILE = 'clmnt.json'
@@ -38,6 +39,15 @@ export interface FleetConfig {
   restart_cmd?: string
   /** how long to wait for the gateway to answer after a restart command */
   restart_verify_seconds?: number
+  /** `clmnt dashboard`: the token every request must carry (flag and environment override it) */
+  dashboard?: DashboardConfig
+  /** S3-compatible store for `fleet backup --to s3://…` (the environment's AWS_* variables win) */
+  s3?: S3ConfigSection
+  [key: string]: unknown
+}
+
+export interface DashboardConfig {
+  token?: string
   [key: string]: unknown
 }
 
@@ -55,6 +65,14 @@ const CHECKS: Record<string, { ok: (v: unknown) => boolean; expected: string }> 
   restart_unhealthy: { ok: (v) => typeof v === 'boolean', expected: 'true or false' },
   restart_cmd: { ok: (v) => typeof v === 'string' && commandError(v) === null, expected: 'a command without shell syntax' },
   restart_verify_seconds: { ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 300, expected: 'a whole number from 1 to 300' },
+  dashboard: { ok: isDashboardConfig, expected: 'an object like {"token": "…"} (a token of printable characters without spaces)' },
+  s3: { ok: (v) => s3ConfigProblem(v) === null, expected: 'an object: endpoint, region, access_key_id, secret_access_key, session_token, virtual_hosted_style' },
+}
+
+function isDashboardConfig(v: unknown): boolean {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false
+  const token = (v as DashboardConfig).token
+  return token === undefined || (typeof token === 'string' && /^[\x21-\x7e]{1,512}$/.test(token))
 }
 
 function isSmtpUrl(value: string): boolean {
@@ -79,7 +97,8 @@ export const fleetConfigSchema = lazySchema((z) => {
   const field = (key: string) => {
     const check = CHECKS[key]!
     // a command gets the splitter's own words: they say which character is the problem
-    const message = (v: unknown) => (key === 'restart_cmd' && typeof v === 'string' ? (commandError(v) ?? `expected ${check.expected}`) : `expected ${check.expected}`)
+    const message = (v: unknown) =>
+      key === 'restart_cmd' && typeof v === 'string' ? (commandError(v) ?? `expected ${check.expected}`) : key === 's3' ? (s3ConfigProblem(v) ?? `expected ${check.expected}`) : `expected ${check.expected}`
     return z.unknown().superRefine((v, ctx) => {
       if (!check.ok(v)) ctx.addIssue({ code: 'custom', message: message(v) })
     }).optional()
@@ -137,6 +156,12 @@ export function readFleetConfig(baseDir: string): FleetConfigRead {
   const warnings: string[] = []
   if (config.smtp_url && hasPassword(config.smtp_url) && readableByOthers(path)) {
     warnings.push(`${path} holds an SMTP password and is readable by other users: chmod 600 ${quote(path)}`)
+  }
+  if (config.dashboard?.token && readableByOthers(path)) {
+    warnings.push(`${path} holds the dashboard token and is readable by other users: chmod 600 ${quote(path)}`)
+  }
+  if (config.s3?.secret_access_key && readableByOthers(path)) {
+    warnings.push(`${path} holds an S3 secret key and is readable by other users: chmod 600 ${quote(path)}`)
   }
   return { config, path, found: true, warnings }
 }

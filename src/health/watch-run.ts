@@ -47,6 +47,8 @@ export interface WatchRunOptions {
   now?: () => number
   /** where the stderr channel and loud failures go */
   stderr(text: string): void
+  /** --prom-file: this molt's series in a Prometheus textfile, after the state is saved */
+  metrics?: { promFile: string; version: string }
 }
 
 export interface NoticeReport {
@@ -170,10 +172,24 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     result.incident = state.incident
     result.flapping = decisions.find((d) => d.flapping)?.flapping ?? (state.flapping ? 'ongoing' : null)
     result.waiting = state.outbox.length
+    if (options.metrics) await writeMetrics(molt, state, record, options.metrics, result)
     if (remaining() < 0) result.problems.push(`the run took longer than its ${Math.round(options.budgetMs / 1000)} s budget`)
     return finish(describeRun(molt.name, state, record, result), true)
   } finally {
     attempt.lock.release()
+  }
+}
+
+async function writeMetrics(molt: Molt, state: WatchFile, record: HealthRecord, metrics: { promFile: string; version: string }, result: WatchRunResult): Promise<void> {
+  try {
+    // loaded only with --prom-file: the plain cron run stays as light as before
+    const { writeHealthTextfile } = await import('../metrics/fleet.ts')
+    const lastRun = state.last_check ? Date.parse(state.last_check) : Number.NaN
+    const watch = { lastRunMs: Number.isNaN(lastRun) ? null : lastRun, consecutiveFailures: state.consecutive_failures, intervalMinutes: state.interval_minutes ?? DEFAULT_INTERVAL_MINUTES }
+    const written = await writeHealthTextfile(metrics.promFile, [{ molt: molt.name, record, watch }], { all: false, version: metrics.version })
+    if (written.warning) result.warnings.push(written.warning)
+  } catch (error) {
+    result.problems.push(`cannot write the metrics file ${metrics.promFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
   }
 }
 

@@ -3,11 +3,13 @@ import { resolve } from 'node:path'
 import { backupFleet, UnreadableFilesError, type BackupResult } from '../../archive/backup.ts'
 import type { Compression } from '../../archive/compress.ts'
 import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
-import { UsageError } from '../../lib/errors.ts'
+import { ClmntError, UsageError } from '../../lib/errors.ts'
 import { intOption } from '../../lib/numbers.ts'
 import { renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
 import { VERSION } from '../../runner.ts'
+import type { Remote } from '../../offsite/remote.ts'
+import type { ShipReport } from '../../offsite/ship.ts'
 import { jsonArg, listArg, printJson } from '../_shared.ts'
 
 /** Notes printed one per line; the rest are counted (all of them are in the archive's checksums.sha256). */
@@ -23,7 +25,9 @@ export default defineCommand({
     'compress-level': { type: 'string', valueHint: '1-9', default: '6', description: 'compression level' },
     compression: { type: 'enum', options: ['gzip', 'zstd'], default: 'gzip', description: 'gzip (.tar.gz) or zstd (.tar.zst)' },
     'allow-partial': { type: 'boolean', description: 'write the archive even when some files cannot be read (listed in it; exit 1 anyway)' },
-    keep: { type: 'string', valueHint: 'n', description: 'after success, delete our oldest archives in that folder beyond the n newest (1-10000)' },
+    keep: { type: 'string', valueHint: 'n', description: 'after success, delete our oldest archives in that folder (and with --to, in the bucket) beyond the n newest (1-10000)' },
+    to: { type: 'string', valueHint: 's3://bucket/prefix', description: 'also upload the archive to an S3-compatible store (endpoint and keys: AWS_* variables or "s3" in clmnt.json)' },
+    'prom-file': { type: 'string', valueHint: 'file.prom', description: 'write the backup metrics there (node_exporter textfile collector)' },
     'dry-run': { type: 'boolean', description: 'list what would go in, with sizes; write nothing' },
     ...jsonArg,
   },
@@ -34,6 +38,14 @@ export default defineCommand({
     const select = args.select === undefined ? undefined : listArg(args.select)
     if (select && !select.length) throw new UsageError('--select needs molt names (a,b)')
     const { dir } = cli.baseDir()
+    const promFile = args['prom-file'] === undefined ? undefined : resolve(args['prom-file'])
+    if (promFile) {
+      const { promFileProblem } = await import('../../metrics/textfile.ts')
+      const problem = promFileProblem(promFile)
+      if (problem) throw new UsageError(`invalid --prom-file: ${problem}`)
+    }
+    // settings and access are checked before the backup: a typo should cost a second, not an hour
+    const remote = args.to === undefined ? null : await openStore(cli, args.to, dir)
     const tty = Boolean(process.stderr.isTTY) && !cli.globals.quiet && !args.json && !args['dry-run']
     const progress = tty ? progressPrinter((text) => process.stderr.write(text)) : null
     const controller = new AbortController()
@@ -41,6 +53,7 @@ export default defineCommand({
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
     let result: BackupResult
+    let shipped: ShipReport | null = null
     try {
       result = await backupFleet(
         {
@@ -56,7 +69,18 @@ export default defineCommand({
           keep,
           clmntVersion: VERSION,
         },
-        { onProgress: progress ? (p) => progress.update(p) : undefined, signal: controller.signal },
+        {
+          onProgress: progress ? (p) => progress.update(p) : undefined,
+          signal: controller.signal,
+          onArchived: async (archived) => {
+            progress?.clear()
+            if (remote && tty) cli.log.info(`uploading ${archived.path} to ${remote.url()} …`)
+            const { shipArchive } = await import('../../offsite/ship.ts')
+            const upload = tty && remote ? uploadPrinter() : null
+            shipped = await shipArchive(archived, { baseDir: dir, remote, keep, promFile, clmntVersion: VERSION, signal: controller.signal, onUploadProgress: upload?.update })
+            upload?.clear()
+          },
+        },
       )
     } catch (error) {
       progress?.clear()
@@ -70,26 +94,82 @@ export default defineCommand({
     for (const warning of result.warnings) cli.log.warn(warning)
 
     if (result.dryRun) {
-      if (args.json) printJson(cli, { dry_run: true, manifest: result.manifest, notes: result.notes })
-      else cli.stdout(renderPlan(result))
+      if (args.json) printJson(cli, { dry_run: true, manifest: result.manifest, notes: result.notes, to: remote?.url() ?? null })
+      else cli.stdout(renderPlan(result) + (remote ? `would upload to ${remote.url()} (reachable with these settings)\n` : ''))
       return 0
     }
+    const ship = shipped as ShipReport | null
     const shown = result.notes.filter((n) => n.kind !== 'unreadable').slice(0, SHOWN_NOTES)
     for (const note of shown) cli.log.warn(`${note.path}: ${note.detail}`)
     const hidden = result.notes.length - shown.length - result.unreadable.length
     if (hidden > 0) cli.log.warn(`… and ${hidden} more notes, all listed at the end of checksums.sha256 in the archive`)
     for (const path of result.pruned) cli.log.info(`--keep ${keep}: deleted ${path}`)
+    for (const url of ship?.prune?.deleted ?? []) cli.log.info(`--keep ${keep}: deleted ${url}`)
+    for (const url of ship?.prune?.cleared ?? []) cli.log.info(`deleted ${url}, an upload that never finished`)
+    for (const warning of ship?.warnings ?? []) cli.log.warn(warning)
 
-    if (args.json) printJson(cli, summaryJson(result))
-    else if (!cli.globals.quiet) cli.stdout(renderSummary(result))
+    if (args.json) printJson(cli, { ...summaryJson(result), offsite: offsiteJson(ship) })
+    else if (!cli.globals.quiet) cli.stdout(renderSummary(result) + renderUpload(ship))
+    for (const problem of ship?.problems ?? []) cli.log.error(problem)
     if (result.partial) {
       for (const u of result.unreadable) cli.log.error(`not archived (cannot read): ${u.path}: ${u.reason}`)
       cli.log.error(`partial backup: ${result.unreadable.length} file(s) could not be read and are missing from ${result.path} (recorded in its checksums.sha256)`)
       return 1
     }
-    return 0
+    return ship?.problems.length ? 1 : 0
   },
 })
+
+async function openStore(cli: RunData, to: string, baseDir: string): Promise<Remote> {
+  const { openRemoteUrl } = await import('../../offsite/remote.ts')
+  const remote = openRemoteUrl(to, '--to', { baseDir, warn: (w) => cli.log.warn(w) })
+  cli.log.debug(`S3 endpoint: ${remote.settings.endpoint ?? `AWS (${remote.settings.region})`} (${remote.settings.source.endpoint}), credentials from ${remote.settings.source.credentials}`)
+  try {
+    await remote.check()
+  } catch (error) {
+    throw new ClmntError(`${(error as Error).message}; nothing was backed up`, 1, { cause: error })
+  }
+  return remote
+}
+
+function offsiteJson(ship: ShipReport | null) {
+  if (!ship || (!ship.upload && !ship.uploadError)) return null
+  const u = ship.upload
+  return {
+    url: u?.url ?? null,
+    size_bytes: u?.sizeBytes ?? null,
+    sha256: u?.sha256 ?? null,
+    duration_ms: u ? Math.round(u.durationMs) : null,
+    method: u?.method ?? null,
+    error: ship.uploadError,
+    pruned: ship.prune?.deleted ?? [],
+  }
+}
+
+function renderUpload(ship: ShipReport | null): string {
+  const u = ship?.upload
+  if (!u) return ''
+  return `  uploaded: ${u.url} (${formatBytes(u.sizeBytes)} in ${(u.durationMs / 1000).toFixed(1)} s; size verified, completion marker written)\n`
+}
+
+/** Upload progress on a terminal: one line rewritten at most 4 times a second. */
+function uploadPrinter(): { update(sent: number, total: number): void; clear(): void } {
+  let last = 0
+  let shown = false
+  return {
+    update(sent, total) {
+      const now = performance.now()
+      if (now - last < 250) return
+      last = now
+      shown = true
+      process.stderr.write(`\r\x1b[Kuploading ${total ? Math.floor((sent / total) * 100) : 100}%  ${formatBytes(sent)} / ${formatBytes(total)}`)
+    },
+    clear() {
+      if (shown) process.stderr.write('\r\x1b[K')
+      shown = false
+    },
+  }
+}
 
 function summaryJson(r: BackupResult) {
   return {

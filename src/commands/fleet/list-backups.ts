@@ -2,6 +2,7 @@ import { defineCommand } from 'citty'
 import { resolve } from 'node:path'
 import { formatBytes } from '../../archive/format.ts'
 import { defaultBackupDir, listBackups, type BackupListing } from '../../archive/list.ts'
+import { UsageError } from '../../lib/errors.ts'
 import { renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
 import { jsonArg, printJson } from '../_shared.ts'
@@ -10,12 +11,15 @@ export default defineCommand({
   meta: { name: 'list-backups', description: 'List fleet archives, newest first (reads only the first member of each)' },
   args: {
     'backup-dir': { type: 'string', valueHint: 'dir', description: 'folder to list (default: <base-dir>/backups)' },
+    from: { type: 'string', valueHint: 's3://bucket/prefix', description: 'list the archives in an S3-compatible store instead (ok only with a completion marker)' },
     ...jsonArg,
   },
   async run({ args, data }) {
     const cli: RunData = data
-    const dir = args['backup-dir'] === undefined ? defaultBackupDir(cli.baseDir().dir) : resolve(args['backup-dir'])
-    const listings = await listBackups(dir)
+    if (args.from !== undefined && args['backup-dir'] !== undefined) throw new UsageError('give --backup-dir or --from, not both')
+    const remote = args.from === undefined ? null : (await import('../../offsite/remote.ts')).openRemoteUrl(args.from, '--from', { baseDir: cli.baseDir().dir, warn: (w) => cli.log.warn(w) })
+    const dir = remote ? remote.url() : args['backup-dir'] === undefined ? defaultBackupDir(cli.baseDir().dir) : resolve(args['backup-dir'])
+    const listings = remote ? await (await import('../../offsite/list.ts')).listRemoteBackups(remote) : await listBackups(dir)
     if (args.json) {
       printJson(cli, listings.map(({ sort_ms: _, mtime_ms: __, ...rest }) => rest))
       return 0

@@ -10,6 +10,7 @@ import { requireDuration } from '../../../lib/duration.ts'
 import { quote, UsageError } from '../../../lib/errors.ts'
 import { intOption } from '../../../lib/numbers.ts'
 import type { RunData } from '../../../runner.ts'
+import { VERSION } from '../../../runner.ts'
 import { jsonArg, listArg, moltArg, oneMolt, printJson } from '../../_shared.ts'
 
 /**
@@ -36,6 +37,7 @@ export default defineCommand({
     'restart-cmd': { type: 'string', valueHint: 'cmd', description: `restart command, run without a shell as the molt's user (default: ${DEFAULT_RESTART_COMMAND})` },
     interval: { type: 'string', valueHint: 'minutes', description: 'minutes between scheduled runs, 1-1440: recorded for status, and sets the run time budget (default 5)' },
     timeout: { type: 'string', valueHint: 'ms', default: '5000', description: 'HTTP timeout of the check, 1-600000' },
+    'prom-file': { type: 'string', valueHint: 'file.prom', description: "also write this molt's Prometheus metrics there (node_exporter textfile collector; other molts' series in it are kept)" },
     ...jsonArg,
   },
   async run({ args, data }) {
@@ -54,6 +56,13 @@ export default defineCommand({
       } catch (error) {
         throw new UsageError(`invalid value for --restart-cmd: ${(error as Error).message}`)
       }
+    }
+
+    const promFile = args['prom-file'] === undefined ? undefined : resolve(args['prom-file'])
+    if (promFile) {
+      const { promFileProblem } = await import('../../../metrics/textfile.ts')
+      const problem = promFileProblem(promFile)
+      if (problem) throw new UsageError(`invalid --prom-file: ${problem}`)
     }
 
     const molt = oneMolt(cli, args.name)
@@ -87,6 +96,7 @@ export default defineCommand({
         notifyMolt: args['notify-molt'] ?? config.notify_molt ?? null,
       },
       stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+      metrics: promFile ? { promFile, version: VERSION } : undefined,
     }
 
     // the budget bounds every step; this is the net under it (a blocked sync call, a bug)
