@@ -6,6 +6,7 @@ export default defineCommand({
   subCommands: {
     molt: () => import('./molt/index.ts').then((m) => m.default),
     fleet: () => import('./fleet/index.ts').then((m) => m.default),
+    dashboard: () => import('./dashboard.ts').then((m) => m.default),
     doctor: () => import('./doctor.ts').then((m) => m.default),
     completion: () => import('./completion.ts').then((m) => m.default),
   },

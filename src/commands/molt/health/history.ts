@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty'
 import { existsSync } from 'node:fs'
 import { pruneHistory } from '../../../health/history-prune.ts'
-import { emptyStats, historyStats, type HistoryStats, type UptimeWindowName } from '../../../health/history-stats.ts'
-import { recentChecks } from '../../../health/history.ts'
+import { moltHistory } from '../../../health/history-report.ts'
+import type { HistoryStats, UptimeWindowName } from '../../../health/history-stats.ts'
 import { historyFile } from '../../../health/paths.ts'
 import type { HealthRecord } from '../../../health/record.ts'
 import { formatMs, paintStatus } from '../../../health/render.ts'
@@ -47,17 +47,15 @@ export default defineCommand({
       return 0
     }
 
-    const options = { now, since }
-    const stats = args.stats === false ? null : exists ? historyStats(file, options) : emptyStats(options)
-    const recent = exists ? recentChecks(file, limit) : { checks: [], skipped: 0 }
+    const { exists: _exists, ...report } = moltHistory(molt, { now, since, limit, stats: args.stats !== false })
     if (args.json) {
-      printJson(cli, { molt: molt.name, file, generated_at: new Date(now).toISOString(), stats, recent: recent.checks, recent_skipped: recent.skipped })
+      printJson(cli, report)
       return 0
     }
     if (!exists) return 0
-    if (stats) cli.stdout(renderStats(molt.name, stats))
-    cli.stdout(renderRecent(recent.checks, cli.color))
-    if (!stats && recent.skipped) cli.log.warn(`${recent.skipped} unreadable lines skipped`)
+    if (report.stats) cli.stdout(renderStats(molt.name, report.stats))
+    cli.stdout(renderRecent(report.recent, cli.color))
+    if (!report.stats && report.recent_skipped) cli.log.warn(`${report.recent_skipped} unreadable lines skipped`)
     return 0
   },
 })

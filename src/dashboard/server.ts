@@ -1,0 +1,261 @@
+import type { Server } from 'bun'
+import { ClmntError, UsageError } from '../lib/errors.ts'
+import { parseSince } from '../lib/duration.ts'
+import type { Logger } from '../lib/log.ts'
+import { intOption } from '../lib/numbers.ts'
+import { moltHistory } from '../health/history-report.ts'
+import { Checker, fleetBackups, fleetOverview, HttpError, lookupMolt, moltHealth, StatsCache } from './api.ts'
+import { loadPage, type Asset, type PageAssets } from './assets.ts'
+import { authenticate, crossSiteReason, hostOfHeader, isLoopbackHost, safeEqual, sessionCookie, sessionValue, tokenProblem, type AuthResult } from './auth.ts'
+import { loginPage, loginStyleHash, type LoginMessage } from './login.ts'
+
+/**
+ * `clmnt dashboard`'s HTTP server: the page, its JSON API and the login form, all through one
+ * handler so that every request meets the same checks (Host, token, same origin) before a route.
+ * Molt names from the URL are validated before any path is built, and go to the core functions as
+ * values: nothing here runs a shell or another program.
+ */
+
+export interface DashboardOptions {
+  baseDir: string
+  host: string
+  /** 0: any free port */
+  port: number
+  /** null: no authentication, which is allowed on loopback only */
+  token: string | null
+  /** "check now": HTTP timeout of the probe (as `health check --timeout`) */
+  checkTimeoutMs?: number
+  log?: Logger
+  /** clmnt's version, for clmnt_build_info on /metrics */
+  version?: string
+}
+
+export interface Dashboard {
+  url: string
+  port: number
+  /** stops listening, then waits for running checks to finish writing */
+  stop(): Promise<void>
+}
+
+export const DEFAULT_CHECK_TIMEOUT_MS = 5000
+const MAX_BODY_BYTES = 16 * 1024
+/** A wrong token in the login form costs this much: guessing online gets slow. */
+const FAILED_LOGIN_DELAY_MS = 300
+/** The history endpoint's defaults are the CLI's (`history --limit 20`, all time). */
+const HISTORY_DEFAULT_LIMIT = '20'
+
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  if (options.token === null && !isLoopbackHost(options.host)) {
+    throw new UsageError(`refusing to listen on ${options.host} without a token: anyone who can reach it could read the fleet and run checks. Set one with --token, CLMNT_DASHBOARD_TOKEN or "dashboard": {"token": …} in clmnt.json, or listen on 127.0.0.1`)
+  }
+  if (options.token !== null) {
+    const problem = tokenProblem(options.token)
+    if (problem) throw new UsageError(problem)
+  }
+  const page = await loadPage()
+  const handler = createHandler(options, page)
+  let server: Server<undefined>
+  try {
+    server = Bun.serve({ hostname: options.host, port: options.port, fetch: handler.handle, maxRequestBodySize: MAX_BODY_BYTES })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const why = code === 'EADDRINUSE' ? 'the port is in use, or the host name is not an address of this machine' : code === 'EADDRNOTAVAIL' ? 'that address is not on this machine' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (error as Error).message
+    throw new ClmntError(`cannot listen on ${options.host}:${options.port}: ${why}`, 1, { cause: error })
+  }
+  const port = server.port!
+  const host = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]` : options.host
+  return {
+    url: `http://${host}:${port}/`,
+    port,
+    async stop() {
+      await server.stop(true)
+      await handler.checker.settle()
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  // not no-referrer: under it a browser sends "Origin: null" with the page's own form posts
+  'Referrer-Policy': 'same-origin',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+}
+
+const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
+  })
+}
+
+const fail = (status: number, error: string, headers?: Record<string, string>) => json(status, { error }, headers)
+
+function asset(file: Asset, cache: string, csp?: string): Response {
+  const headers: Record<string, string> = { ...SECURITY_HEADERS, 'Content-Type': file.type, 'Cache-Control': cache }
+  if (csp) headers['Content-Security-Policy'] = csp
+  return new Response(file.body, { headers })
+}
+
+function redirect(location: string, headers: Record<string, string> = {}): Response {
+  return new Response(null, { status: 303, headers: { ...SECURITY_HEADERS, Location: location, 'Cache-Control': 'no-store', ...headers } })
+}
+
+/** The path with its percent-encoding kept: "..%2F..%2Fetc" is one segment, and reaches the name check as "../../etc". */
+function rawPath(url: string): string {
+  const path = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
+  const end = path.search(/[?#]/)
+  return (end === -1 ? path : path.slice(0, end)) || '/'
+}
+
+function decodeSegments(path: string): string[] {
+  try {
+    return path.split('/').slice(1).map(decodeURIComponent)
+  } catch {
+    throw new HttpError(400, 'malformed URL: bad percent-encoding')
+  }
+}
+
+function queryOf(url: string, allowed: string[]): URLSearchParams {
+  const query = new URL(url).searchParams
+  for (const key of query.keys()) if (!allowed.includes(key)) throw new HttpError(400, `unknown parameter ${JSON.stringify(key)}${allowed.length ? `: expected ${allowed.join(', ')}` : ''}`)
+  return query
+}
+
+export function createHandler(options: DashboardOptions, page: PageAssets) {
+  const token = options.token
+  const log = options.log
+  const cache = new StatsCache()
+  const checker = new Checker(options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, (message) => log?.warn(message))
+  const loginCsp = `default-src 'none'; style-src ${loginStyleHash()}; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`
+  const login = (status: number, message: LoginMessage, headers: Record<string, string> = {}) =>
+    new Response(loginPage(message), { status, headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': loginCsp, ...headers } })
+
+  async function route(req: Request): Promise<Response> {
+    const path = rawPath(req.url)
+    const method = req.method === 'HEAD' ? 'GET' : req.method
+
+    // without a token only loopback may connect, and only under a loopback name: a web page that
+    // points its own host name at 127.0.0.1 (DNS rebinding) would otherwise pass as same-origin
+    if (token === null) {
+      const host = hostOfHeader(req.headers.get('host'))
+      if (host === null || !isLoopbackHost(host)) return fail(403, 'this dashboard has no token and answers only to a loopback address (127.0.0.1, localhost, [::1])')
+    }
+    if (method === 'POST') {
+      const reason = crossSiteReason(req.headers)
+      if (reason) return path === '/login' ? login(403, 'cross-site') : fail(403, `cross-site request refused (${reason})`)
+    }
+
+    if (path === '/login') return loginRoute(req, method)
+    if (path === '/logout') {
+      if (method !== 'POST') return fail(405, 'use POST', { Allow: 'POST' })
+      return redirect('/', { 'Set-Cookie': sessionCookie(null) })
+    }
+
+    const auth = authenticate(req.headers, token)
+    if (auth === null) {
+      // Prometheus and scripts get a plain 401 they can act on, not the login page
+      if (path.startsWith('/api/') || path === '/metrics' || method !== 'GET') return fail(401, 'authentication required: send "Authorization: Bearer <token>", or log in at /login', { 'WWW-Authenticate': 'Bearer realm="clmnt dashboard"' })
+      return login(401, null)
+    }
+
+    if (path.startsWith('/api/')) return api(req, path, method, auth)
+    if (method !== 'GET') return fail(405, 'use GET', { Allow: 'GET, HEAD' })
+    if (path === '/metrics') {
+      const { renderFleetMetrics, METRICS_CONTENT_TYPE } = await import('../metrics/fleet.ts')
+      return new Response(renderFleetMetrics(options.baseDir, options.version ?? 'unknown'), {
+        headers: { ...SECURITY_HEADERS, 'Content-Type': METRICS_CONTENT_TYPE, 'Cache-Control': 'no-store' },
+      })
+    }
+    if (path === '/' || path === '/index.html') return asset(page.index, 'no-store', PAGE_CSP)
+    const file = page.files.get(path)
+    if (file) return asset(file, 'private, max-age=31536000, immutable')
+    return fail(404, 'not found')
+  }
+
+  async function loginRoute(req: Request, method: string): Promise<Response> {
+    if (token === null) return redirect('/')
+    if (method === 'GET') return authenticate(req.headers, token) ? redirect('/') : login(200, null)
+    if (method !== 'POST') return fail(405, 'use GET or POST', { Allow: 'GET, HEAD, POST' })
+    let given: FormDataEntryValue | null = null
+    try {
+      given = (await req.formData()).get('token')
+    } catch {
+      return fail(400, 'expected a form with a token field')
+    }
+    if (typeof given === 'string' && safeEqual(given.trim(), token)) return redirect('/', { 'Set-Cookie': sessionCookie(sessionValue(token)) })
+    await Bun.sleep(FAILED_LOGIN_DELAY_MS)
+    return login(401, 'wrong-token')
+  }
+
+  async function api(req: Request, path: string, method: string, auth: AuthResult): Promise<Response> {
+    const segments = decodeSegments(path)
+    const now = Date.now()
+    const only = (allowed: string) => {
+      if (method !== allowed) throw new HttpError(405, `use ${allowed}`, { Allow: allowed === 'GET' ? 'GET, HEAD' : allowed })
+    }
+    if (path === '/api/molts') {
+      only('GET')
+      queryOf(req.url, [])
+      return json(200, fleetOverview(options.baseDir, now, cache), { 'X-Clmnt-Auth': auth ?? 'open' })
+    }
+    if (path === '/api/backups') {
+      only('GET')
+      queryOf(req.url, [])
+      return json(200, await fleetBackups(options.baseDir))
+    }
+    if (segments[0] === 'api' && segments[1] === 'molts' && segments.length >= 3) {
+      // the name is judged first, whatever follows it: "..", "../x" and friends are a 400
+      const [, , name, action] = segments as [string, string, string, string | undefined]
+      const molt = lookupMolt(options.baseDir, name)
+      if (segments.length !== 4 || !['health', 'history', 'check'].includes(action!)) return fail(404, 'not found')
+      only(action === 'check' ? 'POST' : 'GET')
+      if (action === 'health') {
+        queryOf(req.url, [])
+        return json(200, moltHealth(molt, now))
+      }
+      if (action === 'history') {
+        const query = queryOf(req.url, ['since', 'limit'])
+        const limit = intOption(query.get('limit') ?? HISTORY_DEFAULT_LIMIT, 'limit', { min: 1, max: 100_000 })!
+        const sinceText = query.get('since')
+        const since = sinceText === null ? null : parseSince(sinceText, 'since', now)
+        const { exists: _exists, ...report } = moltHistory(molt, { now, since, limit })
+        return json(200, report)
+      }
+      return json(200, await checker.check(molt))
+    }
+    return fail(404, 'not found')
+  }
+
+  async function handle(req: Request): Promise<Response> {
+    const started = performance.now()
+    let response: Response
+    try {
+      response = await route(req)
+    } catch (error) {
+      response = errorResponse(error)
+    }
+    log?.debug(`${req.method} ${rawPath(req.url)} ${response.status} ${Math.round(performance.now() - started)} ms`)
+    return response
+  }
+
+  function errorResponse(error: unknown): Response {
+    if (error instanceof HttpError) return fail(error.status, error.message, error.headers)
+    if (error instanceof UsageError) return fail(400, error.message)
+    if (error instanceof ClmntError) {
+      log?.error(error.message)
+      return fail(500, error.message)
+    }
+    const err = error instanceof Error ? error : new Error(String(error))
+    log?.error(`dashboard: internal error: ${err.message}`)
+    if (log?.level === 'verbose') log.debug(err.stack ?? '')
+    return fail(500, 'internal error: see the dashboard\'s log')
+  }
+
+  return { handle, checker }
+}

@@ -1,0 +1,303 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
+import { startDashboard, type Dashboard } from '../../src/dashboard/server.ts'
+import { dashboardFleet, FIXTURE, launchBrowser, MIN, PLANTED } from '../helpers/browser.ts'
+import { runCli } from '../helpers/cli.ts'
+import { removeDir, tempDir, writeState } from '../helpers/fleet.ts'
+
+// The page in a real browser: Debian's Chromium driven by playwright-core. A missing Chromium fails
+// these tests (launchBrowser says which package to install); it never skips them.
+
+const TOKEN = 'browser-test-token-0123456789'
+let fleet: Awaited<ReturnType<typeof dashboardFleet>>
+let server: Dashboard
+let browser: Browser
+let closeBrowser: () => Promise<void>
+let shots: string
+const pageErrors: string[] = []
+
+beforeAll(async () => {
+  shots = tempDir('clmnt-dashboard-shots-')
+  fleet = await dashboardFleet()
+  const backup = await runCli(['fleet', 'backup', '-q', '-d', fleet.baseDir])
+  if (backup.code !== 0) throw new Error(`backup failed: ${backup.stderr}`)
+  writeFileSync(join(fleet.baseDir, 'backups', 'broken.tar.gz'), 'not an archive')
+  server = await startDashboard({ baseDir: fleet.baseDir, host: '127.0.0.1', port: 0, token: null, checkTimeoutMs: 1000 })
+  ;({ browser, close: closeBrowser } = await launchBrowser())
+}, 60_000)
+
+afterAll(async () => {
+  await closeBrowser?.()
+  await server?.stop()
+  fleet?.cleanup()
+  removeDir(shots)
+})
+
+/** A fresh context (own cookies, scheme, viewport) with a page that records script errors. */
+async function open(options: BrowserContextOptions = {}, url = server.url): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light', ...options })
+  const page = await context.newPage()
+  page.on('pageerror', (error) => pageErrors.push(error.message))
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text())
+  })
+  // an alert() would mean planted markup ran
+  page.on('dialog', (dialog) => {
+    pageErrors.push(`a ${dialog.type()} dialog opened: ${dialog.message()}`)
+    void dialog.dismiss()
+  })
+  await page.goto(url)
+  return page
+}
+
+async function loaded(page: Page): Promise<void> {
+  await page.locator('.card').first().waitFor()
+  await page.locator('.backup').first().waitFor()
+}
+
+/** Saved under the test's temp folder; CLMNT_SCREENSHOT_DIR keeps a copy for a person to look at. */
+async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
+  const path = join(shots, `${name}.png`)
+  await page.screenshot({ path, fullPage })
+  const keep = process.env.CLMNT_SCREENSHOT_DIR
+  if (keep) {
+    mkdirSync(keep, { recursive: true })
+    copyFileSync(path, join(keep, `dashboard-${name}.png`))
+  }
+  return path
+}
+
+const card = (page: Page, name: string) => page.locator(`.card[data-molt="${name}"]`)
+const badgeText = async (page: Page, name: string) => (await card(page, name).locator('.card-head .badge').innerText()).replace(/^\W+/, '').trim()
+
+function rgb(css: string): [number, number, number] {
+  const m = /rgba?\((\d+), (\d+), (\d+)/.exec(css)
+  if (!m) throw new Error(`not a colour: ${css}`)
+  return [Number(m[1]), Number(m[2]), Number(m[3])]
+}
+
+/** Which colour it is, told apart the way a person would: saturation, then hue (HSL). */
+function hueOf(css: string): 'green' | 'amber' | 'red' | 'grey' | 'other' {
+  const [r, g, b] = rgb(css).map((v) => v / 255) as [number, number, number]
+  const max = Math.max(r, g, b)
+  const min = Math.min(r, g, b)
+  const l = (max + min) / 2
+  const s = max === min ? 0 : (max - min) / (1 - Math.abs(2 * l - 1))
+  if (s < 0.25) return 'grey'
+  const d = max - min
+  const h = (max === r ? ((g - b) / d + 6) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4) * 60
+  if (h < 20 || h >= 330) return 'red'
+  if (h < 60) return 'amber'
+  if (h >= 80 && h < 170) return 'green'
+  return 'other'
+}
+
+const EXPECTED: Record<keyof typeof FIXTURE, { text: string; tone: string; hue: ReturnType<typeof hueOf> }> = {
+  alpha: { text: 'healthy', tone: 'tone-ok', hue: 'green' },
+  bravo: { text: 'unhealthy', tone: 'tone-warn', hue: 'amber' },
+  charlie: { text: 'unhealthy', tone: 'tone-warn', hue: 'amber' },
+  delta: { text: 'dead', tone: 'tone-bad', hue: 'red' },
+  echo: { text: 'no data', tone: 'tone-none', hue: 'grey' },
+  golf: { text: 'unhealthy', tone: 'tone-warn', hue: 'amber' },
+  hotel: { text: 'unhealthy', tone: 'tone-warn', hue: 'amber' },
+}
+
+async function expectBadges(page: Page): Promise<void> {
+  for (const [name, want] of Object.entries(EXPECTED)) {
+    expect(await badgeText(page, name)).toBe(want.text)
+    const badge = card(page, name).locator('.card-head .badge')
+    expect(await badge.getAttribute('class')).toContain(want.tone)
+    expect(hueOf(await badge.evaluate((el) => getComputedStyle(el).backgroundColor))).toBe(want.hue)
+  }
+}
+
+describe('the dashboard page', () => {
+  test('one card per molt, each badge with the right text and colour, the summary counts, the backups', async () => {
+    const page = await open()
+    await loaded(page)
+    expect(await page.locator('#summary').innerText()).toBe('1 healthy · 4 unhealthy · 1 dead · 1 not checked yet')
+    expect(await page.locator('.card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.molt))).toEqual(Object.keys(FIXTURE))
+    await expectBadges(page)
+
+    const delta = card(page, 'delta')
+    expect(await delta.innerText()).toContain(`port ${fleet.molt('delta').port}`)
+    expect(await delta.locator('.incident').innerText()).toMatch(/^Incident ongoing for 2 h \d+ min, since .+ \(dead: PID from gateway.pid is not running\)$/)
+    expect(await delta.locator('.chip').innerText()).toBe('DOWN')
+    expect(await card(page, 'bravo').locator('.chip').innerText()).toBe('pending 2 of 3')
+    expect(await card(page, 'alpha').locator('.checked').innerText()).toBe('checked 2 min ago')
+    expect(await card(page, 'alpha').locator('.uptime').innerText()).toMatch(/uptime 24 h\s+100 %\s+7 d\s+98\.8 %/)
+    expect(await card(page, 'alpha').locator('svg.sparkline path.spark-line').getAttribute('d')).toMatch(/^M[\d.]+ [\d.]+ l0 0( L[\d.]+ [\d.]+){29}$/)
+    expect(await card(page, 'delta').locator('svg.sparkline .spark-fail').count()).toBe(5)
+    expect(await card(page, 'alpha').locator('svg.sparkline').getAttribute('aria-label')).toMatch(/^response time over the last 30 checks: /)
+
+    expect(await page.locator('#backup-age').innerText()).toBe('last backup just now')
+    const backups = page.locator('.backup')
+    expect(await backups.count()).toBe(2)
+    // newest first: the broken file was written after the archive
+    expect(await page.locator('.backup .badge').allInnerTexts()).toEqual(['corrupt', 'ok'])
+    expect(await backups.last().innerText()).toContain('7 molts: alpha, bravo, charlie, delta, echo, golf, hotel')
+    expect(await backups.first().locator('.backup-reason').innerText()).toBe('not a gzip or zstd file')
+    expect(await page.locator('#freshness').innerText()).toBe('updated just now')
+    expect(await page.locator('#banner').isHidden()).toBe(true)
+    await screenshot(page, 'light')
+    await page.context().close()
+    expect(pageErrors).toEqual([])
+  })
+
+  test('markup planted in state files is shown as text and never runs', async () => {
+    const page = await open()
+    await loaded(page)
+    const hotel = card(page, 'hotel')
+    expect(await hotel.locator('.last').innerText()).toBe(PLANTED.reason)
+    await hotel.locator('details.warnings summary').click()
+    expect(await hotel.locator('details.warnings li').first().innerText()).toContain('<script>window.__pwned')
+    // opening the warnings does not open the history
+    expect(await page.locator('#history').isVisible()).toBe(false)
+    await hotel.locator('.card-name').click()
+    await page.locator('#history-body .checks').waitFor()
+    expect(await page.locator('#history-body td.reason').allInnerTexts()).toEqual([PLANTED.reason, PLANTED.history, ''])
+    expect(await page.evaluate(() => (window as { __pwned?: unknown }).__pwned)).toBeUndefined()
+    expect(await page.locator('main img, dialog img').count()).toBe(0)
+    expect(await page.locator('script').count()).toBe(1)
+    await page.context().close()
+    expect(pageErrors).toEqual([])
+  })
+
+  test('clicking a card shows its history: uptime, incidents, recent checks', async () => {
+    const page = await open()
+    await loaded(page)
+    await card(page, 'alpha').locator('.meta').click()
+    const dialog = page.locator('#history')
+    await dialog.locator('.checks').waitFor()
+    expect(await page.locator('#history-title').innerText()).toBe('alpha: history, last 7 days')
+    expect(await dialog.locator('.window').allInnerTexts()).toEqual([
+      expect.stringMatching(/^24h\s+100 %\s+48 checks$/),
+      expect.stringMatching(/^7d\s+98\.8 %\s+336 checks$/),
+      expect.stringMatching(/^30d/),
+      expect.stringMatching(/^all time/),
+    ] as never)
+    expect(await dialog.locator('h3').allTextContents()).toEqual(['Uptime', 'Response time, last 100 checks', 'Incidents: 1', 'Recent checks: 100'])
+    expect(await dialog.locator('.incidents li').innerText()).toMatch(/dead .+ → .+ \(2 h\) · 4 checks/)
+    expect(await dialog.locator('.checks tbody tr').count()).toBe(100)
+    expect(await dialog.locator('svg.sparkline-wide path').count()).toBe(1)
+    await page.keyboard.press('Escape')
+    await expect(dialog.isVisible()).resolves.toBe(false)
+    await page.context().close()
+  })
+
+  test('"check now" runs a check and updates the card', async () => {
+    const page = await open()
+    await loaded(page)
+    const echo = card(page, 'echo')
+    expect(await badgeText(page, 'echo')).toBe('no data')
+    await echo.locator('.check-now').click()
+    await page.waitForFunction(() => document.querySelector('.card[data-molt="echo"] .card-head .badge')?.textContent?.includes('stopped'))
+    expect(await echo.locator('.card-head .badge').getAttribute('class')).toContain('tone-bad')
+    expect(await echo.locator('.card-note').innerText()).toBe('checked just now: stopped')
+    expect(await echo.locator('.checked').innerText()).toBe('checked just now')
+    expect(await page.locator('#summary').innerText()).toBe('1 healthy · 4 unhealthy · 1 dead · 1 stopped')
+    // the history dialog did not open for a click on the button
+    expect(await page.locator('#history').isVisible()).toBe(false)
+    await page.context().close()
+    expect(pageErrors).toEqual([])
+  })
+
+  test('dark mode follows prefers-color-scheme; the badges keep their colours', async () => {
+    const page = await open({ colorScheme: 'dark' })
+    await loaded(page)
+    const [r, g, b] = rgb(await page.evaluate(() => getComputedStyle(document.body).backgroundColor))
+    expect((0.2126 * r + 0.7152 * g + 0.0722 * b) / 255).toBeLessThan(0.15)
+    const [tr, tg, tb] = rgb(await page.evaluate(() => getComputedStyle(document.body).color))
+    expect((0.2126 * tr + 0.7152 * tg + 0.0722 * tb) / 255).toBeGreaterThan(0.7)
+    for (const [name, want] of Object.entries(EXPECTED)) {
+      if (name === 'echo') continue // checked by the previous test: stopped now
+      const badge = card(page, name).locator('.card-head .badge')
+      expect(hueOf(await badge.evaluate((el) => getComputedStyle(el).color))).toBe(want.hue)
+    }
+    await screenshot(page, 'dark')
+    await page.context().close()
+  })
+
+  test('readable on a phone: one column, nothing wider than the screen', async () => {
+    const page = await open({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+    await loaded(page)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    const lefts = await page.locator('.card').evaluateAll((cards) => cards.map((c) => Math.round(c.getBoundingClientRect().left)))
+    expect(new Set(lefts).size).toBe(1)
+    const button = await card(page, 'alpha').locator('.check-now').boundingBox()
+    expect(button!.height).toBeGreaterThanOrEqual(36)
+    expect(await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize))).toBeGreaterThanOrEqual(16)
+    await screenshot(page, 'phone')
+    await card(page, 'delta').locator('.card-name').tap()
+    await page.locator('#history-body .checks').waitFor()
+    const dialog = await page.locator('#history').boundingBox()
+    expect(Math.round(dialog!.width)).toBe(390)
+    await screenshot(page, 'phone-history', false)
+    await page.context().close()
+  })
+})
+
+describe('refreshing', () => {
+  test('updates by itself without a reload, and says so when the server is gone', async () => {
+    const own = await startDashboard({ baseDir: fleet.baseDir, host: '127.0.0.1', port: 0, token: null })
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    await page.clock.install()
+    await page.goto(own.url)
+    await loaded(page)
+    await page.evaluate(() => ((window as { marker?: number }).marker = 1))
+    expect(await badgeText(page, 'golf')).toBe('unhealthy')
+
+    const golf = fleet.molt('golf')
+    writeState(golf.home, 'health-status.json', { timestamp: new Date(Date.now() - MIN).toISOString(), molt: 'golf', status: 'healthy', pid: golf.pid, port: golf.port, http_status: 200, response_time_ms: 4.2, reason: null })
+    await page.clock.runFor(15_000)
+    await page.waitForFunction(() => document.querySelector('.card[data-molt="golf"] .card-head .badge')?.textContent?.includes('healthy') && !document.querySelector('.card[data-molt="golf"] .card-head .badge')?.textContent?.includes('unhealthy'))
+    expect(await page.evaluate(() => (window as { marker?: number }).marker)).toBe(1)
+
+    await own.stop()
+    await page.clock.runFor(15_000)
+    const banner = page.locator('#banner')
+    await banner.waitFor({ state: 'visible' })
+    expect(await banner.innerText()).toMatch(/^The dashboard server does not answer: it was stopped, or the network is down\. Showing data from \d+ s ago\. Retrying every 15 s\.$/)
+    expect(await page.evaluate(() => document.body.classList.contains('is-stale'))).toBe(true)
+    // the last data stays on screen, dimmed
+    expect(await page.locator('.card').count()).toBe(7)
+    await screenshot(page, 'server-gone')
+    await context.close()
+  })
+})
+
+describe('with a token', () => {
+  let locked: Dashboard
+  beforeAll(async () => {
+    locked = await startDashboard({ baseDir: fleet.baseDir, host: '127.0.0.1', port: 0, token: TOKEN, checkTimeoutMs: 1000 })
+  })
+  afterAll(() => locked?.stop())
+
+  test('the login form, an HttpOnly SameSite=Strict cookie, then the page and "check now"', async () => {
+    const page = await open({}, locked.url)
+    await page.locator('#token').fill('wrong')
+    await page.locator('button[type=submit]').click()
+    expect(await page.locator('.error').innerText()).toBe('That token is not the dashboard token.')
+    await page.locator('#token').fill(TOKEN)
+    await page.locator('button[type=submit]').click()
+    await loaded(page)
+    const [cookie] = await page.context().cookies()
+    expect(cookie).toMatchObject({ name: 'clmnt_dashboard', httpOnly: true, sameSite: 'Strict' })
+    expect(cookie!.value).not.toContain(TOKEN)
+    expect(await page.evaluate(() => document.cookie)).toBe('')
+    await page.locator('#logout button').waitFor()
+
+    await card(page, 'alpha').locator('.check-now').click()
+    await page.waitForFunction(() => document.querySelector('.card[data-molt="alpha"] .card-note')?.textContent === 'checked just now: healthy')
+
+    await page.locator('#logout button').click()
+    await page.locator('#token').waitFor()
+    expect(await page.context().cookies()).toEqual([])
+    await page.context().close()
+    // the login form comes with a 401, which the browser logs
+    expect(pageErrors.filter((e) => !e.includes('status of 401'))).toEqual([])
+  })
+})
