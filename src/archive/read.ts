@@ -69,12 +69,21 @@ function describeStreamError(error: NodeJS.ErrnoException, compression: Compress
   return `${compression}: ${message}`
 }
 
+export interface ReadLimits {
+  /** refuse a stream that inflates to more than this many tar bytes (a gzip bomb) */
+  maxBytes?: number
+}
+
 /** Feed a whole archive to a tar sink; TarError and stream errors become ArchiveReadError. */
-export async function readArchive(path: string, sink: TarSink, compression?: Compression): Promise<TarParser> {
+export async function readArchive(path: string, sink: TarSink, compression?: Compression, limits: ReadLimits = {}): Promise<TarParser> {
   const parser = new TarParser(sink)
   let sinceCollect = 0
+  let total = 0
+  const max = limits.maxBytes ?? Number.POSITIVE_INFINITY
   try {
     for await (const chunk of decompressedChunks(path, compression)) {
+      total += chunk.length
+      if (total > max) throw new ArchiveReadError(`the archive inflates to more than ${max} bytes, far beyond what its manifest accounts for (a gzip bomb?)`, 'format')
       if (!parser.push(chunk)) return parser
       // inflated chunks are garbage at once; collecting every 32 MiB keeps RSS flat on big archives
       sinceCollect += chunk.length

@@ -6,5 +6,6 @@ export default defineCommand({
     backup: () => import('./backup.ts').then((m) => m.default),
     'list-backups': () => import('./list-backups.ts').then((m) => m.default),
     verify: () => import('./verify.ts').then((m) => m.default),
+    restore: () => import('./restore.ts').then((m) => m.default),
   },
 })

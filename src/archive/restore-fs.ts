@@ -1,0 +1,159 @@
+import { dlopen, read } from 'bun:ffi'
+import { chmodSync, closeSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+
+/**
+ * File-system steps of a restore that node:fs lacks: an atomic exchange of two paths
+ * (renameat2 RENAME_EXCHANGE, through bun:ffi like the fleet lock's flock), so a molt's home is
+ * the old tree or the new one at every instant, even under kill -9; and a remover that copes with
+ * read-only folders.
+ */
+const AT_FDCWD = -100
+const RENAME_EXCHANGE = 2
+const RENAME_NOREPLACE = 1
+const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 16: 'EBUSY', 18: 'EXDEV', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL', 38: 'ENOSYS', 39: 'ENOTEMPTY', 95: 'EOPNOTSUPP' }
+
+let libc: ReturnType<typeof openLibc> | null | undefined
+function openLibc() {
+  return dlopen('libc.so.6', {
+    renameat2: { args: ['i32', 'ptr', 'i32', 'ptr', 'u32'], returns: 'i32' },
+    __errno_location: { args: [], returns: 'ptr' },
+  }).symbols
+}
+
+const cPath = (path: string) => Buffer.from(`${path}\0`)
+
+/**
+ * Swap what `a` and `b` name, atomically. Where the kernel or file system cannot (old kernels,
+ * some network file systems), falls back to three renames through `spare` — a short window in
+ * which `b` is absent, which crash recovery repairs from the journal.
+ */
+export function exchangePaths(a: string, b: string, spare: string): 'atomic' | 'renames' {
+  if (libc === undefined) {
+    try {
+      libc = openLibc()
+    } catch {
+      libc = null
+    }
+  }
+  if (libc) {
+    if (libc.renameat2(AT_FDCWD, cPath(a), AT_FDCWD, cPath(b), RENAME_EXCHANGE) === 0) return 'atomic'
+    const errno = read.i32(libc.__errno_location()!, 0)
+    if (errno !== 22 && errno !== 38 && errno !== 95) {
+      const code = ERRNO[errno] ?? `errno ${errno}`
+      throw Object.assign(new Error(`cannot exchange ${a} and ${b}: ${code}`), { code })
+    }
+  }
+  renameSync(b, spare)
+  try {
+    renameSync(a, b)
+  } catch (error) {
+    renameSync(spare, b)
+    throw error
+  }
+  renameSync(spare, a)
+  return 'renames'
+}
+
+/** rename that never replaces: EEXIST when something appeared at `to` (rename(2) would replace an empty folder). */
+export function renameNoReplace(from: string, to: string): void {
+  if (libc === undefined) {
+    try {
+      libc = openLibc()
+    } catch {
+      libc = null
+    }
+  }
+  if (libc) {
+    if (libc.renameat2(AT_FDCWD, cPath(from), AT_FDCWD, cPath(to), RENAME_NOREPLACE) === 0) return
+    const errno = read.i32(libc.__errno_location()!, 0)
+    if (errno !== 22 && errno !== 38 && errno !== 95) {
+      const code = errno === 17 ? 'EEXIST' : (ERRNO[errno] ?? `errno ${errno}`)
+      throw Object.assign(new Error(`cannot rename ${from} to ${to}: ${code}`), { code })
+    }
+  }
+  if (pathExists(to)) throw Object.assign(new Error(`cannot rename ${from} to ${to}: EEXIST`), { code: 'EEXIST' })
+  renameSync(from, to)
+}
+
+/** rm -rf that never follows a symlink and gets through folders left without write permission. */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true })
+    return
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EACCES' && code !== 'EPERM') throw error
+  }
+  walkDirs(path, (dir) => {
+    try {
+      chmodSync(dir, 0o700)
+    } catch {}
+  })
+  rmSync(path, { recursive: true, force: true })
+}
+
+/** Every real folder under `root` (root first), never through a symlink. */
+function walkDirs(root: string, visit: (dir: string) => void): void {
+  const stack = [root]
+  while (stack.length) {
+    const dir = stack.pop()!
+    try {
+      if (!lstatSync(dir).isDirectory()) continue
+    } catch {
+      continue
+    }
+    visit(dir)
+    let names: string[] = []
+    try {
+      names = readdirSync(dir)
+    } catch {}
+    for (const name of names) stack.push(join(dir, name))
+  }
+}
+
+/** lchown everything under (and including) `root`; symlinks themselves, never their targets. */
+export function chownTree(root: string, uid: number, gid: number): number {
+  let count = 0
+  const stack = [root]
+  lchownSync(root, uid, gid)
+  count++
+  while (stack.length) {
+    const dir = stack.pop()!
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      lchownSync(path, uid, gid)
+      count++
+      if (entry.isDirectory()) stack.push(path)
+    }
+  }
+  return count
+}
+
+export function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {}
+}
+
+export function pathExists(path: string): boolean {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function inodeOf(path: string): number | null {
+  try {
+    return lstatSync(path).ino
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,186 @@
+import { defineCommand } from 'citty'
+import { resolve } from 'node:path'
+import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
+import { COMPONENTS } from '../../archive/layout.ts'
+import { defaultBackupDir, latestBackup } from '../../archive/list.ts'
+import { executeRestore, planRestore, RestoreRefused, type RestoreOptions, type RestorePlan, type RestoreResult } from '../../archive/restore.ts'
+import { ClmntError, InputError, UsageError } from '../../lib/errors.ts'
+import { renderTable } from '../../lib/table.ts'
+import type { RunData } from '../../runner.ts'
+import { jsonArg, listArg, printJson } from '../_shared.ts'
+
+export default defineCommand({
+  meta: { name: 'restore', description: 'Restore molts from a fleet archive: planned, checked in staging, then swapped in one molt at a time' },
+  args: {
+    from: { type: 'string', required: true, valueHint: 'archive|latest|s3://…', description: "archive file, 'latest' (newest good archive in <base-dir>/backups), or s3://bucket/prefix/<archive>|latest" },
+    select: { type: 'string', repeatable: true, valueHint: 'a,b', description: 'only these molts of the archive (comma-separated or repeated)' },
+    only: { type: 'string', repeatable: true, valueHint: 'components', description: `only these components (${COMPONENTS.join(', ')}); the rest of an existing home stays` },
+    force: { type: 'boolean', description: 'replace selected molts that exist (never one whose gateway is running)' },
+    'dry-run': { type: 'boolean', description: 'print the plan and change nothing' },
+    'skip-users': { type: 'boolean', description: 'create no Linux users (files go to existing users, else stay yours)' },
+    'skip-cron': { type: 'boolean', description: "do not install the molts' crontabs from the archive" },
+    'keep-old': { type: 'boolean', description: 'keep replaced homes in <base-dir>/.clmnt-restore-old/ instead of removing them' },
+    yes: { type: 'boolean', alias: 'y', description: 'do not ask (required when not on a terminal)' },
+    ...jsonArg,
+  },
+  async run({ args, data }) {
+    const cli: RunData = data
+    const { dir } = cli.baseDir()
+    const select = args.select === undefined ? undefined : listArg(args.select)
+    if (select && !select.length) throw new UsageError('--select needs molt names (a,b)')
+    const only = args.only === undefined ? undefined : listArg(args.only)
+    if (only && !only.length) throw new UsageError(`--only needs components (${COMPONENTS.join(', ')})`)
+    let archive: string
+    let download: import('../../offsite/download.ts').DownloadedArchive | null = null
+    if (args.from.startsWith('s3://')) {
+      // fetched next to the base dir (same filesystem), checked against its completion marker
+      const { downloadArchive } = await import('../../offsite/download.ts')
+      download = await downloadArchive(args.from, dir, { baseDir: dir, warn: (w) => cli.log.warn(w) })
+      archive = download.path
+    } else if (args.from === 'latest') {
+      const folder = defaultBackupDir(dir)
+      const latest = await latestBackup(folder, { good: true })
+      if (!latest) throw new InputError(`no good archive in ${folder} (see clmnt fleet list-backups)`)
+      archive = latest.path
+    } else archive = resolve(args.from)
+    try {
+      return await restoreFrom(cli, args, { dir, archive, select, only })
+    } finally {
+      download?.cleanup()
+    }
+  },
+})
+
+type RestoreArgs = { force?: boolean; 'skip-users'?: boolean; 'skip-cron'?: boolean; 'keep-old'?: boolean; 'dry-run'?: boolean; json?: boolean; yes?: boolean }
+
+/** Plan, confirm, restore and report, from a local archive file. */
+async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string; archive: string; select?: string[]; only?: string[] }): Promise<number> {
+  const { dir, archive, select, only } = where
+  const options: RestoreOptions = { baseDir: dir, archive, select, only, force: args.force === true, skipUsers: args['skip-users'] === true, skipCron: args['skip-cron'] === true, keepOld: args['keep-old'] === true }
+
+  const plan = await planRestore(options)
+  const restorable = plan.molts.filter((m) => m.action === 'new' || m.action === 'overwrite').length
+  const dryRun = args['dry-run'] === true
+  if (args.json && dryRun) {
+    printJson(cli, { dry_run: true, ...planJson(plan) })
+    return restorable ? 0 : 1
+  }
+  if (!args.json && !cli.globals.quiet) cli.stdout(renderPlan(plan))
+  for (const warning of plan.warnings) cli.log.warn(warning)
+  for (const stale of plan.stale) cli.log.warn(`an interrupted restore left ${stale.description}: the next real run finishes or undoes it, then removes it`)
+  if (!restorable) {
+    const refused = plan.molts.some((m) => m.action === 'refused')
+    cli.log.error(`nothing to restore: every selected molt ${refused ? 'is skipped or refused' : 'exists'} (${plan.options.force ? 'see the reasons above' : '--force replaces existing molts'}); nothing changed`)
+    return 1
+  }
+  if (dryRun) {
+    for (const blocker of plan.blockers) cli.log.warn(`a real run would stop here: ${blocker}`)
+    cli.log.info('dry run: nothing changed')
+    return 0
+  }
+  if (plan.blockers.length) throw new InputError(plan.blockers[0]!)
+  if (args.yes !== true) {
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw new ClmntError('refusing to restore without confirmation: not on a terminal; run again with --yes (check the plan first with --dry-run)', 2)
+    }
+    const replacing = plan.molts.filter((m) => m.action === 'overwrite').length
+    if (!(await confirm(`Restore ${restorable} molt(s) into ${dir}${replacing ? `, replacing ${replacing}` : ''}? [y/N] `))) {
+      cli.log.info('cancelled: nothing changed')
+      return 1
+    }
+  }
+
+  const progress = process.stderr.isTTY && !cli.globals.quiet && !args.json ? progressPrinter((text) => process.stderr.write(text)) : null
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  let result: RestoreResult
+  try {
+    result = await executeRestore(plan, options, {
+      info: (line) => cli.log.info(line),
+      warn: (line) => cli.log.warn(line),
+      onProgress: progress ? (p) => progress.update(p) : undefined,
+      signal: controller.signal,
+    })
+  } catch (error) {
+    progress?.clear()
+    if (error instanceof RestoreRefused) {
+      for (const problem of error.problems.slice(1)) cli.log.debug(problem)
+      const more = error.problems.length > 1 ? ` (and ${error.problems.length - 1} more problem(s); -v lists them)` : ''
+      throw new ClmntError(`restore refused: ${error.message}${more}; nothing was changed`, 1)
+    }
+    throw error
+  } finally {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  }
+  progress?.clear()
+  if (args.json) printJson(cli, { dry_run: false, ...planJson(plan), result })
+  else renderSummary(cli, result)
+  return result.ok ? 0 : 1
+}
+
+/** One question on the terminal, default no; Ctrl-C or end of input is a no. */
+async function confirm(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline')
+  const rl = createInterface({ input: process.stdin, output: process.stderr })
+  const answer = await new Promise<string>((done) => {
+    rl.once('SIGINT', () => done(''))
+    rl.once('close', () => done(''))
+    rl.question(question, done)
+  })
+  rl.close()
+  return /^y(es)?$/i.test(answer.trim())
+}
+
+const ACTION_TEXT = { new: 'new', overwrite: 'overwrite', skip: 'skip (exists)', refused: 'refused (running)' } as const
+
+function renderPlan(plan: RestorePlan): string {
+  const m = plan.manifest
+  const lines = [
+    `restore from ${plan.archive} (${formatBytes(plan.archiveBytes)}${plan.legacy ? ', legacy bash-toolkit archive' : ''})`,
+    `  backup of ${m.hostname ?? 'an unknown host'} at ${m.timestamp}${m.clmnt_version ? `, clmnt ${m.clmnt_version}` : ''}, ${m.molts.length} molt(s) in the archive`,
+    `  into ${plan.baseDir}${plan.only ? `, only ${plan.only.join(', ')}` : ''}`,
+    '',
+    '',
+  ]
+  const rows = plan.molts.map((p) => {
+    const action = p.action === 'refused' && !p.reason?.includes('running') ? 'refused' : ACTION_TEXT[p.action]
+    const user = p.action === 'skip' || p.action === 'refused' ? '-' : p.user.action === 'create' ? `create ${p.user.name}` : p.user.action === 'exists' ? `${p.user.name} (exists)` : 'not created'
+    return [p.name, action, user, p.files === null ? '?' : formatCount(p.files), p.bytes === null ? '?' : formatBytes(p.bytes), p.components.join(', ') || '-']
+  })
+  const out = [lines.join('\n'), renderTable(['MOLT', 'ACTION', 'USER', 'FILES', 'SIZE', 'COMPONENTS'], rows)]
+  for (const p of plan.molts) if (p.reason) out.push(`  ${p.name}: ${p.reason}\n`)
+  return out.join('')
+}
+
+function planJson(plan: RestorePlan) {
+  const m = plan.manifest
+  return {
+    archive: plan.archive,
+    backup: { hostname: m.hostname, timestamp: m.timestamp, clmnt_version: m.clmnt_version, format_version: m.version, base_dir: m.base_dir, legacy: plan.legacy },
+    base_dir: plan.baseDir,
+    only: plan.only,
+    molts: plan.molts.map((p) => ({ name: p.name, action: p.action, reason: p.reason, target: p.target, user: p.user, port: p.port, port_conflicts: p.portConflicts, files: p.files, bytes: p.bytes, components: p.components })),
+    warnings: plan.warnings,
+    blockers: plan.blockers,
+    interrupted_restores: plan.stale.map((s) => s.description),
+  }
+}
+
+function renderSummary(cli: RunData, r: RestoreResult): void {
+  for (const line of r.recovered) cli.log.info(`recovered: ${line}`)
+  for (const m of r.molts) {
+    const details = [m.user === 'created' ? `user ${m.name} created` : null, m.owner ? `owned by ${m.owner}` : null, m.crontab ? `crontab ${m.crontab}` : null, m.kept_files ? `${formatCount(m.kept_files)} file(s) not in the backup kept` : null, m.old_home_kept ? `old home kept in ${m.old_home_kept}` : null].filter(Boolean)
+    for (const warning of m.warnings) cli.log.warn(`${m.name}: ${warning}`)
+    if (m.outcome === 'restored') cli.log.success(`${m.name}: restored${details.length ? ` (${details.join(', ')})` : ''}`)
+    else if (m.outcome === 'failed') cli.log.error(`${m.name}: failed: ${m.reason ?? 'unknown reason'}; its home is as it was`)
+    else cli.log.warn(`${m.name}: ${m.outcome}: ${m.reason}`)
+  }
+  if (r.fleet_config) cli.log.info(`fleet config installed from the archive: ${r.fleet_config}`)
+  for (const warning of r.warnings.filter((w) => w.includes(' port '))) cli.log.warn(warning)
+  const restored = r.molts.filter((m) => m.outcome === 'restored').length
+  const sums = r.verified ? `, ${formatCount(r.verified)} sha256 verified` : ''
+  if (!cli.globals.quiet) cli.stdout(`restore: ${restored} of ${r.molts.length} molt(s) restored, ${formatCount(r.files)} files, ${formatBytes(r.bytes)}${sums}, in ${(r.durationMs / 1000).toFixed(1)} s\n`)
+}
