@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, st
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { generateFleet } from './fleet-gen.ts'
 
 const { values } = parseArgs({ options: { scale: { type: 'string' }, 'list-runs': { type: 'string' } } })
 const SCALE = values.scale ? Number(values.scale) : 1
@@ -28,94 +29,6 @@ function cleanup(): void {
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (cleanup(), process.exit(130)))
 
-/** mulberry32: the same fleet on every machine */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const WORDS = (
-  'the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when ' +
-  'your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into ' +
-  'time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come ' +
-  'made may part gateway molt server deploy config token session memory agent skill mail inbox backup restore health port schedule alert meeting ' +
-  'invoice project report quarterly budget thanks regards please attached review update tomorrow monday friday team customer order shipping'
-).split(' ')
-
-/** ~8 MB of word salad (compresses like mail text, ~35%) to cut message bodies from. */
-function textPool(random: () => number): string {
-  const parts: string[] = []
-  let size = 0
-  while (size < 8 << 20) {
-    const sentence: string[] = []
-    const n = 6 + Math.floor(random() * 14)
-    for (let i = 0; i < n; i++) sentence.push(WORDS[Math.floor(random() * WORDS.length)]!)
-    const line = `${sentence.join(' ')}${random() < 0.2 ? '.\n\n' : '. '}`
-    parts.push(line)
-    size += line.length
-  }
-  return parts.join('')
-}
-
-interface FleetStats {
-  files: number
-  bytes: number
-  textBytes: number
-  randomBytes: number
-}
-
-function generateFleet(baseDir: string): FleetStats {
-  const random = seeded(2026)
-  const pool = textPool(random)
-  const stats: FleetStats = { files: 0, bytes: 0, textBytes: 0, randomBytes: 0 }
-  const put = (path: string, data: string | Uint8Array, kind: 'text' | 'random' = 'text') => {
-    writeFileSync(path, data)
-    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length
-    stats.files++
-    stats.bytes += size
-    if (kind === 'text') stats.textBytes += size
-    else stats.randomBytes += size
-  }
-  const slice = (min: number, max: number) => {
-    const length = Math.floor(min + random() * (max - min))
-    const at = Math.floor(random() * (pool.length - length))
-    return pool.slice(at, at + length)
-  }
-  const registry: Record<string, unknown> = {}
-  const MESSAGES = Math.round(1900 * SCALE)
-  for (let m = 0; m < 20; m++) {
-    const name = `molt${String(m).padStart(2, '0')}`
-    const home = join(baseDir, name)
-    const port = 19001 + m * 20
-    for (const dir of ['.openclaw/skills/notes', '.openclaw/workspace', '.openclaw/agents/main/sessions', '.mail-state', '.molt-state', 'Maildir/cur', 'Maildir/new', 'Maildir/tmp']) mkdirSync(join(home, dir), { recursive: true })
-    put(join(home, '.molt-info'), `MOLT_NAME=${name}\nMOLT_PORT=${port}\nMOLT_HOME="${home}"\nCREATED=2026-01-15\n`)
-    put(join(home, '.openclaw', 'openclaw.json'), JSON.stringify({ gateway: { port, bind: 'loopback', auth: { token: `token-${name}` } } }, null, 2))
-    put(join(home, '.openclaw', '.env'), `OPENCLAW_GATEWAY_TOKEN=token-${name}\n`)
-    put(join(home, '.openclaw', 'gateway.log'), slice(50_000, 200_000))
-    put(join(home, '.msmtprc'), `account default\nhost smtp.example.com\nuser ${name}\npassword secret\n`)
-    put(join(home, '.mbsyncrc'), `IMAPAccount ${name}\nHost imap.example.com\n`)
-    put(join(home, '.mail-state', 'last-sync'), new Date().toISOString())
-    for (let s = 0; s < 10; s++) put(join(home, '.openclaw', 'skills', 'notes', `skill-${s}.md`), slice(1000, 4000))
-    for (let s = 0; s < 30; s++) put(join(home, '.openclaw', 'agents', 'main', 'sessions', `session-${s}.jsonl`), slice(10_000, 40_000))
-    for (let s = 0; s < 10; s++) put(join(home, '.openclaw', 'workspace', `memory-${s}.md`), slice(2000, 10_000))
-    put(join(home, '.molt-state', 'health-history.jsonl'), slice(300_000, 600_000))
-    put(join(home, '.molt-state', 'health-status.json'), '{"status":"healthy"}\n')
-    for (let i = 0; i < MESSAGES; i++) {
-      const headers = `From: someone${i}@example.com\nTo: ${name}@example.com\nSubject: message ${i}\nDate: Mon, 2 Feb 2026 10:30:00 +0000\n\n`
-      const file = join(home, 'Maildir', i % 10 === 0 ? 'new' : 'cur', `17000${i}.M${m}P${i}.host:2,S`)
-      // about 30% of messages carry a random attachment; they hold about half the bytes
-      if (random() < 0.3) put(file, Buffer.concat([Buffer.from(headers), randomBytes(Math.floor(30_000 + random() * 40_000))]), 'random')
-      else put(file, headers + slice(4_000, 22_000))
-    }
-    registry[name] = { name, port, home, created: '2026-01-15' }
-  }
-  writeFileSync(join(baseDir, 'molts.json'), JSON.stringify({ version: '1', updated: new Date().toISOString(), molts: registry }, null, 2))
-  return stats
-}
 
 interface Measured {
   wallMs: number
@@ -168,7 +81,7 @@ try {
   const base = join(tmp, 'fleet')
   mkdirSync(base)
   const generated = performance.now()
-  const fleet = generateFleet(base)
+  const fleet = generateFleet(base, { scale: SCALE })
   progress(`  ${fleet.files} files, ${mb(fleet.bytes)} (${mb(fleet.textBytes)} text, ${mb(fleet.randomBytes)} random) in ${sec(performance.now() - generated)}`)
   const molts = readdirSync(base).filter((n) => n.startsWith('molt')).sort()
   const out = join(tmp, 'out')
