@@ -64,6 +64,27 @@ export function isGoodListing(l: BackupListing): boolean {
   return l.status === 'ok' || l.status === 'legacy'
 }
 
+/** A listing that knows only the file: what the manifest tells is filled in by the caller. */
+export function blankListing(f: { file: string; path: string; status: BackupListing['status']; size: number; mtimeMs: number }): BackupListing {
+  return {
+    file: f.file,
+    path: f.path,
+    status: f.status,
+    reason: null,
+    created: null,
+    size_bytes: f.size,
+    molts: null,
+    hostname: null,
+    clmnt_version: null,
+    format_version: null,
+    compression: null,
+    total_files: null,
+    total_size_bytes: null,
+    sort_ms: f.mtimeMs,
+    mtime_ms: f.mtimeMs,
+  }
+}
+
 async function describe(dir: string, file: string): Promise<BackupListing | null> {
   const path = join(dir, file)
   let st: ReturnType<typeof statSync>
@@ -73,23 +94,7 @@ async function describe(dir: string, file: string): Promise<BackupListing | null
     return null
   }
   if (!st.isFile()) return null
-  const listing: BackupListing = {
-    file,
-    path,
-    status: 'corrupt',
-    reason: null,
-    created: null,
-    size_bytes: st.size,
-    molts: null,
-    hostname: null,
-    clmnt_version: null,
-    format_version: null,
-    compression: null,
-    total_files: null,
-    total_size_bytes: null,
-    sort_ms: st.mtimeMs,
-    mtime_ms: st.mtimeMs,
-  }
+  const listing = blankListing({ file, path, status: 'corrupt', size: st.size, mtimeMs: st.mtimeMs })
   const partial = file.endsWith(PARTIAL_SUFFIX)
   try {
     const head = await readArchiveHead(path)

@@ -1,5 +1,5 @@
 import { dlopen, read } from 'bun:ffi'
-import { chmodSync, closeSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { chmodSync, lchownSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -28,6 +28,8 @@ const cPath = (path: string) => Buffer.from(`${path}\0`)
  * some network file systems), falls back to three renames through `spare` — a short window in
  * which `b` is absent, which crash recovery repairs from the journal.
  */
+export { syncDir } from '../lib/atomic.ts'
+
 export function exchangePaths(a: string, b: string, spare: string): 'atomic' | 'renames' {
   if (libc === undefined) {
     try {
@@ -130,16 +132,6 @@ export function chownTree(root: string, uid: number, gid: number): number {
   return count
 }
 
-export function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  } catch {}
-}
 
 export function pathExists(path: string): boolean {
   try {

@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, statSync } from 'node:fs'
+import { lstatSync, statSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { discoverFleet, type Molt } from '../fleet/discover.ts'
 import { assertMoltName } from '../fleet/names.ts'
@@ -6,6 +6,7 @@ import { readRegistry } from '../fleet/registry.ts'
 import { gatewayState } from '../health/gateway.ts'
 import { ClmntError, InputError, UsageError, quote } from '../lib/errors.ts'
 import { ProcessTable } from '../lib/proc.ts'
+import { systemUsers, type UserEntry } from '../lib/users.ts'
 import type { Compression } from './compress.ts'
 import { COMPONENTS, isComponent, type Component } from './layout.ts'
 import type { Manifest, ManifestMolt } from './manifest.ts'
@@ -223,25 +224,11 @@ function exists(path: string): boolean {
   }
 }
 
-export interface HostUser {
-  name: string
-  uid: number
-  gid: number
-  home: string
-}
+export type HostUser = UserEntry
 
-/** /etc/passwd read now (src/lib/users caches it for the process; restore creates users). */
+/** /etc/passwd read now: the cache of src/lib/users would miss users this restore creates. */
 export function readUsers(): Map<string, HostUser> {
-  const users = new Map<string, HostUser>()
-  let text = ''
-  try {
-    text = readFileSync('/etc/passwd', 'utf8')
-  } catch {}
-  for (const line of text.split('\n')) {
-    const [name, , uid, gid, , home] = line.split(':')
-    if (name && uid !== undefined && gid !== undefined) users.set(name, { name, uid: Number(uid), gid: Number(gid), home: home ?? '' })
-  }
-  return users
+  return systemUsers({ fresh: true })
 }
 
 /** What a real run will do: molts to restore. */

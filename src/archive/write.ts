@@ -8,6 +8,7 @@ import { ParallelCompressor, type Compression } from './compress.ts'
 import { CHECKSUMS_MEMBER, MANIFEST_MEMBER } from './layout.ts'
 import { serializeManifest, type Manifest } from './manifest.ts'
 import { streamFile, TarStream, writeEnd, writeEntryHeader, writeMember } from './stream.ts'
+import { syncDir } from '../lib/atomic.ts'
 
 /**
  * The archive, start to end, as `<name>.partial` (0600): manifest, global files, molts, checksums
@@ -168,13 +169,3 @@ function safeRealpath(path: string): string {
   }
 }
 
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  } catch {}
-}

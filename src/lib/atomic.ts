@@ -50,3 +50,15 @@ export function ensureDir(path: string, options: { mode?: number; owner?: Owner 
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
 }
+
+/** fsync a directory, so a rename or a new entry in it survives a crash; best effort. */
+export function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {}
+}

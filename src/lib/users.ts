@@ -9,9 +9,12 @@ export interface UserEntry {
 
 let cache: Map<string, UserEntry> | undefined
 
-/** Linux users from /etc/passwd, parsed (no `getent`/`id` process per lookup). */
-export function systemUsers(): Map<string, UserEntry> {
-  if (cache) return cache
+/**
+ * Linux users from /etc/passwd, parsed (no `getent`/`id` process per lookup); cached for the
+ * process unless `fresh` (restore creates users and must see them).
+ */
+export function systemUsers(options: { fresh?: boolean } = {}): Map<string, UserEntry> {
+  if (cache && !options.fresh) return cache
   cache = new Map()
   let text = ''
   try {

@@ -1,5 +1,5 @@
 import type { Compression } from '../archive/compress.ts'
-import { isArchiveName, isGoodListing, newestFirst, OWN_ARCHIVE_NAME, PARTIAL_SUFFIX, type BackupListing } from '../archive/list.ts'
+import { blankListing, isArchiveName, isGoodListing, newestFirst, OWN_ARCHIVE_NAME, PARTIAL_SUFFIX, type BackupListing } from '../archive/list.ts'
 import { isLegacyVersion } from '../archive/manifest.ts'
 import { mapLimit } from '../lib/pool.ts'
 import { MARKER_SUFFIX, markerName, parseMarker } from './marker.ts'
@@ -27,23 +27,7 @@ export async function listRemoteBackups(remote: Remote): Promise<BackupListing[]
 }
 
 function blank(remote: Remote, file: string, o: RemoteObject): BackupListing {
-  return {
-    file,
-    path: remote.url(file),
-    status: 'incomplete',
-    reason: null,
-    created: null,
-    size_bytes: o.size,
-    molts: null,
-    hostname: null,
-    clmnt_version: null,
-    format_version: null,
-    compression: null,
-    total_files: null,
-    total_size_bytes: null,
-    sort_ms: o.lastModifiedMs,
-    mtime_ms: o.lastModifiedMs,
-  }
+  return blankListing({ file, path: remote.url(file), status: 'incomplete', size: o.size, mtimeMs: o.lastModifiedMs })
 }
 
 async function describe(remote: Remote, o: RemoteObject, byName: Map<string, RemoteObject>): Promise<BackupListing> {
