@@ -31,21 +31,7 @@ const cPath = (path: string) => Buffer.from(`${path}\0`)
 export { syncDir } from '../lib/atomic.ts'
 
 export function exchangePaths(a: string, b: string, spare: string): 'atomic' | 'renames' {
-  if (libc === undefined) {
-    try {
-      libc = openLibc()
-    } catch {
-      libc = null
-    }
-  }
-  if (libc) {
-    if (libc.renameat2(AT_FDCWD, cPath(a), AT_FDCWD, cPath(b), RENAME_EXCHANGE) === 0) return 'atomic'
-    const errno = read.i32(libc.__errno_location()!, 0)
-    if (errno !== 22 && errno !== 38 && errno !== 95) {
-      const code = ERRNO[errno] ?? `errno ${errno}`
-      throw Object.assign(new Error(`cannot exchange ${a} and ${b}: ${code}`), { code })
-    }
-  }
+  if (tryRenameat2(a, b, RENAME_EXCHANGE, `cannot exchange ${a} and ${b}`)) return 'atomic'
   renameSync(b, spare)
   try {
     renameSync(a, b)
@@ -59,6 +45,16 @@ export function exchangePaths(a: string, b: string, spare: string): 'atomic' | '
 
 /** rename that never replaces: EEXIST when something appeared at `to` (rename(2) would replace an empty folder). */
 export function renameNoReplace(from: string, to: string): void {
+  if (tryRenameat2(from, to, RENAME_NOREPLACE, `cannot rename ${from} to ${to}`)) return
+  if (pathExists(to)) throw Object.assign(new Error(`cannot rename ${from} to ${to}: EEXIST`), { code: 'EEXIST' })
+  renameSync(from, to)
+}
+
+/**
+ * renameat2(2) through bun:ffi: true when it did the job, false when this kernel or file system
+ * does not support the flag (EINVAL, ENOSYS, EOPNOTSUPP: the caller falls back); throws otherwise.
+ */
+function tryRenameat2(from: string, to: string, flags: number, what: string): boolean {
   if (libc === undefined) {
     try {
       libc = openLibc()
@@ -66,16 +62,12 @@ export function renameNoReplace(from: string, to: string): void {
       libc = null
     }
   }
-  if (libc) {
-    if (libc.renameat2(AT_FDCWD, cPath(from), AT_FDCWD, cPath(to), RENAME_NOREPLACE) === 0) return
-    const errno = read.i32(libc.__errno_location()!, 0)
-    if (errno !== 22 && errno !== 38 && errno !== 95) {
-      const code = errno === 17 ? 'EEXIST' : (ERRNO[errno] ?? `errno ${errno}`)
-      throw Object.assign(new Error(`cannot rename ${from} to ${to}: ${code}`), { code })
-    }
-  }
-  if (pathExists(to)) throw Object.assign(new Error(`cannot rename ${from} to ${to}: EEXIST`), { code: 'EEXIST' })
-  renameSync(from, to)
+  if (!libc) return false
+  if (libc.renameat2(AT_FDCWD, cPath(from), AT_FDCWD, cPath(to), flags) === 0) return true
+  const errno = read.i32(libc.__errno_location()!, 0)
+  if (errno === 22 || errno === 38 || errno === 95) return false
+  const code = errno === 17 ? 'EEXIST' : (ERRNO[errno] ?? `errno ${errno}`)
+  throw Object.assign(new Error(`${what}: ${code}`), { code })
 }
 
 /** rm -rf that never follows a symlink and gets through folders left without write permission. */

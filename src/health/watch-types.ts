@@ -77,9 +77,8 @@ export interface PastIncident {
   restarts: number
 }
 
-/** health-watch-state.json, version 2. The first six fields are what the bash toolkit wrote too. */
-export interface WatchFile {
-  version: 2
+/** The legacy-tolerant reading of any earlier state file (see watch-state.ts). */
+export interface StoredState {
   consecutive_failures: number
   last_check: string | null
   last_status: string | null
@@ -87,6 +86,12 @@ export interface WatchFile {
   /** a DOWN (or FLAPPING) notice of the current trouble was delivered */
   alert_sent: boolean
   interval_minutes: number | null
+  [key: string]: unknown
+}
+
+/** health-watch-state.json, version 2. The fields of StoredState are what the bash toolkit wrote too. */
+export interface WatchFile extends StoredState {
+  version: 2
   phase: Phase
   /** N: consecutive failures that make a molt DOWN */
   threshold: number
@@ -99,16 +104,5 @@ export interface WatchFile {
   outbox: Notice[]
   /** fingerprint of the alert settings the outbox was last tried with (no secrets in it) */
   alert_config: string | null
-  [key: string]: unknown
 }
 
-/** The legacy-tolerant reading of any earlier state file (see watch-state.ts). */
-export interface StoredState {
-  consecutive_failures: number
-  last_check: string | null
-  last_status: string | null
-  last_success: string | null
-  alert_sent: boolean
-  interval_minutes: number | null
-  [key: string]: unknown
-}
