@@ -1,0 +1,57 @@
+import { expect, test } from 'bun:test'
+import { indexLine, indexLinkBytes, indexPathBytes, nameKey, parseIndex, parseIndexLine, type IndexEntry } from '../../src/archive/index-file.ts'
+
+const latin1Name = new Uint8Array([...Buffer.from('alpha/Maildir/.caf'), 0xe9]) // "café" in Latin-1: not UTF-8
+
+test.each<[string, IndexEntry, Record<string, unknown>]>([
+  ['a file', { path: 'alpha/x', type: 'file', mode: 0o640, size: 3, mtime: '1700000000.5', molt: 'alpha' }, { path: 'alpha/x', type: 'file', mode: '0640', size: 3, mtime: '1700000000.5', molt: 'alpha' }],
+  ['a folder loses its slash', { path: 'alpha/Maildir/', type: 'dir', mode: 0o700, size: 0, mtime: '1700000000', molt: 'alpha' }, { path: 'alpha/Maildir', type: 'dir', mode: '0700', size: 0, mtime: '1700000000', molt: 'alpha' }],
+  ['a symlink', { path: 'alpha/l', type: 'symlink', mode: 0o777, size: 0, mtime: '1', link: 'x', molt: 'alpha' }, { path: 'alpha/l', type: 'symlink', mode: '0777', size: 0, mtime: '1', link: 'x', molt: 'alpha' }],
+  ['a sparse file', { path: 'alpha/img', type: 'file', mode: 0o600, size: 1 << 30, mtime: '1', sparse: true, molt: 'alpha' }, { path: 'alpha/img', type: 'file', mode: '0600', size: 1 << 30, mtime: '1', sparse: true, molt: 'alpha' }],
+  ['the manifest', { path: 'manifest.json', type: 'file', mode: 0o600, size: 9, mtime: '1', molt: null }, { path: 'manifest.json', type: 'file', mode: '0600', size: 9, mtime: '1', molt: null }],
+  ['setuid bits kept', { path: 'a', type: 'file', mode: 0o4755, size: 0, mtime: '1', molt: null }, { path: 'a', type: 'file', mode: '04755', size: 0, mtime: '1', molt: null }],
+])('%s: written and read back', (_, entry, expected) => {
+  const line = indexLine(entry)
+  expect(line.endsWith('\n')).toBe(true)
+  expect(JSON.parse(line)).toEqual(expected)
+  expect(parseIndexLine(line.trimEnd())).toEqual(expected as never)
+})
+
+test('names that are not UTF-8 go as base64 of their bytes, and come back byte for byte', () => {
+  const line = indexLine({ path: latin1Name, type: 'dir', mode: 0o700, size: 0, mtime: '1', molt: 'alpha' })
+  const parsed = parseIndexLine(line.trimEnd())
+  if (typeof parsed === 'string') throw new Error(parsed)
+  expect(parsed.path).toBeUndefined()
+  expect(Buffer.from(indexPathBytes(parsed))).toEqual(Buffer.from(latin1Name))
+  expect(nameKey(indexPathBytes(parsed))).toBe(nameKey(latin1Name))
+  // bytes that are valid UTF-8 are written as text
+  const utf8 = indexLine({ path: new TextEncoder().encode('alpha/é'), type: 'symlink', mode: 0o777, size: 0, mtime: '1', link: latin1Name, molt: 'alpha' })
+  const back = parseIndexLine(utf8.trimEnd())
+  if (typeof back === 'string') throw new Error(back)
+  expect(back.path).toBe('alpha/é')
+  expect(Buffer.from(indexLinkBytes(back)!)).toEqual(Buffer.from(latin1Name))
+  expect(nameKey('alpha/é')).toBe(nameKey(new TextEncoder().encode('alpha/é')))
+})
+
+test.each([
+  ['not JSON', '{', 'not JSON'],
+  ['both names', '{"path":"a","path_b64":"YQ==","type":"file","mode":"0644","size":0,"mtime":"1","molt":null}', 'exactly one of path and path_b64'],
+  ['no name', '{"type":"file","mode":"0644","size":0,"mtime":"1","molt":null}', 'exactly one of path and path_b64'],
+  ['decimal mode', '{"path":"a","type":"file","mode":"644","size":0,"mtime":"1","molt":null}', 'octal'],
+  ['a symlink without target', '{"path":"a","type":"symlink","mode":"0777","size":0,"mtime":"1","molt":null}', 'without a link target'],
+  ['a file with a target', '{"path":"a","type":"file","mode":"0644","size":0,"mtime":"1","link":"b","molt":null}', 'with a link target'],
+  ['a sized folder', '{"path":"a","type":"dir","mode":"0755","size":5,"mtime":"1","molt":null}', 'size 0'],
+  ['an unknown key', '{"path":"a","type":"file","mode":"0644","size":0,"mtime":"1","molt":null,"uid":0}', 'uid'],
+  ['a bad mtime', '{"path":"a","type":"file","mode":"0644","size":0,"mtime":"yesterday","molt":null}', 'decimal seconds'],
+])('%s is refused', (_, row, reason) => {
+  const parsed = parseIndexLine(row)
+  expect(typeof parsed).toBe('string')
+  expect(parsed as string).toContain(reason)
+})
+
+test('parseIndex numbers the bad lines and keeps the good ones', () => {
+  const text = indexLine({ path: 'a', type: 'file', mode: 0o644, size: 1, mtime: '1', molt: null }) + 'oops\n'
+  const parsed = parseIndex(text)
+  expect(parsed.lines).toHaveLength(1)
+  expect(parsed.bad).toEqual(['line 2: not JSON'])
+})
