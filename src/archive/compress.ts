@@ -1,16 +1,18 @@
 import { writeSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { crc32Combine } from './crc32.ts'
 
 /**
  * Parallel compression: the tar stream is cut into 1 MiB chunks, each compressed on its own by a
- * worker thread into complete gzip members (or a zstd frame), written in order by the main thread.
- * Concatenated members are one valid gzip stream (RFC 1952; GNU tar, gunzip, node-tar and zlib all
- * read it), so the main thread reads and hashes files while every core compresses.
- * Memory: `maxInFlight` chunks in and out. (Workers writing in turn through a shared counter saved
- * ~7 MB but cost 25% in time: a worker waiting for its turn is a worker not compressing.)
+ * worker thread, written in order by the main thread, so the main thread reads and hashes files
+ * while every core compresses. Memory: `maxInFlight` chunks in and out.
  *
- * gzip uses libdeflate (bundled with Bun) at the requested level: about twice zlib's speed at the
- * same level, on random data as on text, and a better ratio.
+ * gzip is ONE member, as pigz writes it: each chunk becomes raw deflate blocks ending in a sync
+ * flush (byte-aligned, not final), and the blocks of all chunks follow one gzip header; `finish`
+ * adds the final block and one trailer whose CRC-32 is combined from the chunks' CRCs. Several
+ * members would be valid gzip too, but streaming readers (Python's `tarfile` 'r|gz') stop after
+ * the first one. Each chunk starts with an empty window: ~0.1% bigger than one deflate stream.
+ * zstd: one frame per chunk (zstd readers all read concatenated frames).
  */
 export type Compression = 'gzip' | 'zstd'
 
@@ -21,14 +23,13 @@ export const CHUNK_SIZE = 1 << 20
  * starts and ends; a file region of 16 KiB or more whose byte entropy (sampled every other byte) is
  * as high as uniform random data gives for that sample size (less a 0.02 bit margin: ~7.96-7.98
  * bits/byte) goes out as stored deflate blocks at memcpy speed. JPEG, zip, base64 and text measure
- * lower and are deflated. Everything else is compressed at the level asked, so the archive is what
- * level 6 would give, give or take a few bytes of member headers.
+ * lower and are deflated. Everything else is compressed at the level asked.
  */
 const STORE_MIN = 16 << 10
 
 // A Blob URL: works the same from source and from the compiled binary, which has no worker file.
 const WORKER_SOURCE = `
-import { zstdCompressSync, constants } from 'node:zlib'
+import { zstdCompressSync, deflateRawSync, crc32, constants } from 'node:zlib'
 const histogram = new Uint32Array(256)
 function looksRandom(buf, from, to) {
   histogram.fill(0)
@@ -38,22 +39,35 @@ function looksRandom(buf, from, to) {
   for (let i = 0; i < 256; i++) { const c = histogram[i]; if (c) { const p = c / n; bits -= p * Math.log2(p) } }
   return bits > 8 - 255 / (2 * n * Math.LN2) - 0.02
 }
-function gzip(buf, length, level, marks) {
+// stored blocks, not final: a 0 byte (BFINAL 0, BTYPE 00; the stream is byte-aligned here), LEN, NLEN, data
+function stored(data) {
+  const blocks = Math.max(1, Math.ceil(data.length / 65535))
+  const out = new Uint8Array(data.length + blocks * 5)
+  let at = 0
+  for (let from = 0; from < data.length || at === 0; from += 65535) {
+    const n = Math.min(65535, data.length - from)
+    out[at] = 0; out[at + 1] = n & 255; out[at + 2] = n >> 8; out[at + 3] = ~n & 255; out[at + 4] = (~n >> 8) & 255
+    out.set(data.subarray(from, from + n), at + 5)
+    at += 5 + n
+  }
+  return out
+}
+function deflateChunk(buf, length, level, marks) {
   const parts = []
   let start = 0, runStored = false, from = 0
-  const cut = (at, stored) => {
-    if (at > start && stored !== runStored) {
-      parts.push(Bun.gzipSync(buf.subarray(start, at), { level: runStored ? 0 : level, library: 'libdeflate' }))
-      start = at
-    }
-    runStored = stored
+  const emit = (to) => {
+    const data = buf.subarray(start, to)
+    parts.push(runStored ? stored(data) : deflateRawSync(data, { level, finishFlush: constants.Z_SYNC_FLUSH }))
+    start = to
   }
   for (const to of [...marks, length]) {
     if (to <= from) continue
-    cut(from, to - from >= ${STORE_MIN} && looksRandom(buf, from, to))
+    const storeIt = to - from >= ${STORE_MIN} && looksRandom(buf, from, to)
+    if (from > start && storeIt !== runStored) emit(from)
+    runStored = storeIt
     from = to
   }
-  if (length > start) parts.push(Bun.gzipSync(buf.subarray(start, length), { level: runStored ? 0 : level, library: 'libdeflate' }))
+  if (length > start) emit(length)
   if (parts.length === 1) return parts[0]
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
@@ -65,10 +79,14 @@ self.onmessage = (event) => {
   if (++handled % 16 === 0) Bun.gc(true)
   const { id, buf, length, level, compression, marks } = event.data
   try {
-    const out = compression === 'zstd'
-      ? new Uint8Array(zstdCompressSync(buf.subarray(0, length), { params: { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 1 } }))
-      : gzip(buf, length, level, marks)
-    postMessage({ id, out, buf }, [out.buffer, buf.buffer])
+    let out, crc = 0
+    if (compression === 'zstd') {
+      out = new Uint8Array(zstdCompressSync(buf.subarray(0, length), { params: { [constants.ZSTD_c_compressionLevel]: level, [constants.ZSTD_c_checksumFlag]: 1 } }))
+    } else {
+      out = deflateChunk(buf, length, level, marks)
+      crc = crc32(buf.subarray(0, length))
+    }
+    postMessage({ id, out, crc, length, buf }, [out.buffer, buf.buffer])
   } catch (error) {
     postMessage({ id, error: String(error && error.message || error), buf }, [buf.buffer])
   }
@@ -80,9 +98,17 @@ let workerUrl: string | undefined
 interface Result {
   id: number
   out?: Uint8Array
+  /** CRC-32 and length of the chunk's uncompressed bytes (gzip) */
+  crc: number
+  length: number
   error?: string
   buf: Uint8Array
 }
+
+/** gzip header: deflate, no flags, no mtime (the manifest tells the time), OS unix */
+const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03])
+/** the last deflate block: stored, final, holding the end-of-archive blocks (1024 zero bytes) */
+const FINAL_BLOCK = new Uint8Array([0x01, 0x00, 0x04, 0xff, 0xfb])
 
 export interface CompressorOptions {
   fd: number
@@ -99,6 +125,7 @@ export class ParallelCompressor {
   readonly #workers: Worker[] = []
   readonly #pending: number[] = []
   readonly #done = new Map<number, Uint8Array>()
+  readonly #sizes = new Map<number, { crc: number; length: number }>()
   readonly #spare: Uint8Array[] = []
   readonly #maxInFlight: number
   #nextId = 0
@@ -106,6 +133,9 @@ export class ParallelCompressor {
   #inFlight = 0
   #written = 0
   #failure: Error | null = null
+  /** gzip: CRC-32 and size of everything written so far */
+  #crc = 0
+  #size = 0
   #wake: (() => void) | null = null
   bytesOut = 0
 
@@ -147,10 +177,28 @@ export class ParallelCompressor {
     return undefined
   }
 
-  /** Wait until everything submitted is written. */
+  /**
+   * Wait until everything submitted is written, then end the stream with the end-of-archive
+   * blocks: gzip in a final stored block and the trailer, zstd in a frame of their own. Either way
+   * every complete archive ends with the same bytes (see endsLikeCompleteArchive).
+   */
   async finish(): Promise<number> {
+    if (this.#options.compression === 'zstd') {
+      const buf = this.takeBuffer()
+      buf.set(END_OF_ARCHIVE)
+      const wait = this.submit(buf, END_OF_ARCHIVE.length)
+      if (wait) await wait
+    }
     await this.#waitBelow(1)
     if (this.#failure) throw this.#failure
+    if (this.#options.compression === 'gzip') {
+      const crc = crc32Combine(this.#crc, END_CRC, END_OF_ARCHIVE.length)
+      const trailer = new Uint8Array(8)
+      const view = new DataView(trailer.buffer)
+      view.setUint32(0, crc, true)
+      view.setUint32(4, (this.#size + END_OF_ARCHIVE.length) % 2 ** 32, true)
+      this.#write(concat(this.#nextWrite === 0 ? [GZIP_HEADER, FINAL_BLOCK, END_OF_ARCHIVE, trailer] : [FINAL_BLOCK, END_OF_ARCHIVE, trailer]))
+    }
     return this.bytesOut
   }
 
@@ -169,12 +217,20 @@ export class ParallelCompressor {
     this.#spare.push(result.buf)
     if (result.error !== undefined) return this.#fail(new Error(`compression failed: ${result.error}`))
     this.#done.set(result.id, result.out!)
+    this.#sizes.set(result.id, { crc: result.crc, length: result.length })
     try {
       // members go to the file in order; a chunk finished early waits here for the ones before it
       for (let out = this.#done.get(this.#nextWrite); out; out = this.#done.get(this.#nextWrite)) {
-        this.#done.delete(this.#nextWrite++)
-        writeAll(this.#fd, out)
-        this.bytesOut += out.length
+        const chunk = this.#sizes.get(this.#nextWrite)!
+        this.#sizes.delete(this.#nextWrite)
+        this.#done.delete(this.#nextWrite)
+        if (this.#options.compression === 'gzip') {
+          if (this.#nextWrite === 0) this.#write(GZIP_HEADER)
+          this.#crc = crc32Combine(this.#crc, chunk.crc, chunk.length)
+          this.#size += chunk.length
+        }
+        this.#nextWrite++
+        this.#write(out)
         this.#inFlight--
         // the collector is slow to notice garbage made this fast: ask now and then (keeps RSS flat)
         if (++this.#written % 16 === 0) Bun.gc(true)
@@ -184,6 +240,11 @@ export class ParallelCompressor {
       return this.#fail(error as Error)
     }
     this.#wakeUp()
+  }
+
+  #write(data: Uint8Array): void {
+    writeAll(this.#fd, data)
+    this.bytesOut += data.length
   }
 
   #fail(error: Error): void {
@@ -211,21 +272,47 @@ export function detectCompression(head: Uint8Array): Compression | null {
 
 export const END_OF_ARCHIVE = new Uint8Array(1024)
 
+const END_CRC = Bun.hash.crc32(END_OF_ARCHIVE) >>> 0
+
+/** How many bytes at the end of a file `endsLikeCompleteArchive` wants to see. */
+export const COMPLETE_TAIL_LENGTH = FINAL_BLOCK.length + END_OF_ARCHIVE.length + 8
+
 /**
- * The last bytes of every complete clmnt archive: the end-of-archive blocks are compressed alone,
- * so the file ends with that member's trailer whatever compressor or level wrote it
- * (gzip: CRC-32 and size of 1024 zero bytes; zstd: the low 32 bits of their XXH64).
- * list-backups checks these bytes to tell a complete archive from a cut one without reading it.
+ * Does a file ending with `tail` (its last COMPLETE_TAIL_LENGTH bytes, or all of a shorter file)
+ * end like a complete clmnt archive? list-backups asks this to tell a complete archive from a cut
+ * one without reading it. gzip (format 3): the final stored block holding the end-of-archive
+ * blocks, then an 8-byte trailer; format 2 wrote the end blocks as a gzip member of their own,
+ * so its files end with that member's trailer. zstd: the end blocks' own frame, whose last 4
+ * bytes are the low 32 bits of their XXH64.
  */
+export function endsLikeCompleteArchive(tail: Uint8Array, compression: Compression): boolean {
+  const endsWith = (expected: Uint8Array, at = tail.length - expected.length) => at >= 0 && expected.every((b, i) => tail[at + i] === b)
+  if (compression === 'zstd') return tail.length >= 4 + 18 && endsWith(completeArchiveTail('zstd'))
+  const finalBlock = tail.length - COMPLETE_TAIL_LENGTH
+  if (finalBlock >= 0 && endsWith(FINAL_BLOCK, finalBlock) && tail.subarray(finalBlock + FINAL_BLOCK.length, tail.length - 8).every((b) => b === 0)) return true
+  return tail.length >= 8 + 18 && endsWith(completeArchiveTail('gzip'))
+}
+
+/** Format 2's trailers (gzip: CRC-32 and size of the 1024 zero bytes; zstd: the end blocks' frame checksum). */
 export function completeArchiveTail(compression: Compression): Uint8Array {
   if (compression === 'gzip') {
     const tail = new Uint8Array(8)
     const view = new DataView(tail.buffer)
-    view.setUint32(0, Bun.hash.crc32(END_OF_ARCHIVE) >>> 0, true)
+    view.setUint32(0, END_CRC, true)
     view.setUint32(4, END_OF_ARCHIVE.length, true)
     return tail
   }
   const tail = new Uint8Array(4)
   new DataView(tail.buffer).setUint32(0, Number(BigInt.asUintN(32, Bun.hash.xxHash64(END_OF_ARCHIVE, 0n))), true)
   return tail
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
 }

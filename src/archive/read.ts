@@ -1,6 +1,6 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs'
 import { InputError } from '../lib/errors.ts'
-import { completeArchiveTail, detectCompression, type Compression } from './compress.ts'
+import { COMPLETE_TAIL_LENGTH, detectCompression, endsLikeCompleteArchive, type Compression } from './compress.ts'
 import { MANIFEST_MEMBER, normalizeMemberName } from './layout.ts'
 import { parseManifest, type Manifest } from './manifest.ts'
 import { TarError, TarParser, type TarSink } from './tar-parse.ts'
@@ -154,16 +154,14 @@ export async function readArchiveHead(path: string): Promise<ArchiveHead> {
   return { manifest, legacy, compression, complete: legacy ? null : endsComplete(path, compression) }
 }
 
-/** Does the file end with the trailer of a compressed end-of-archive member? Reads 8 bytes. */
+/** Does the file end like a complete archive (see endsLikeCompleteArchive)? Reads ~1 KiB. */
 export function endsComplete(path: string, compression: Compression): boolean {
-  const expected = completeArchiveTail(compression)
   const fd = openSync(path, 'r')
   try {
     const size = fstatSync(fd).size
-    if (size < expected.length + 18) return false
-    const tail = new Uint8Array(expected.length)
+    const tail = new Uint8Array(Math.min(size, COMPLETE_TAIL_LENGTH))
     readSync(fd, tail, 0, tail.length, size - tail.length)
-    return tail.every((b, i) => b === expected[i])
+    return endsLikeCompleteArchive(tail, compression)
   } finally {
     closeSync(fd)
   }

@@ -104,19 +104,17 @@ export async function writeEntryHeader(out: TarStream, header: HeaderInput): Pro
 
 /**
  * The end: zeros up to a whole 10 KiB tar record (GNU tar's --delete and --append need whole
- * records), the last 1024 of them — the end-of-archive blocks — compressed alone, so every
- * complete archive ends with the same member trailer (see completeArchiveTail).
+ * records) less the end-of-archive blocks, which the compressor writes itself when it finishes
+ * (so every complete archive ends with the same bytes). Returns the compressed size.
  */
-export async function writeEnd(out: TarStream): Promise<void> {
+export async function writeEnd(out: TarStream, compressor: ParallelCompressor): Promise<number> {
   const RECORD = 10240
   let wait = out.zeros((RECORD - ((out.bytes + END_OF_ARCHIVE.length) % RECORD)) % RECORD)
   if (wait) await wait
   wait = out.flush()
   if (wait) await wait
-  wait = out.write(END_OF_ARCHIVE)
-  if (wait) await wait
-  wait = out.flush()
-  if (wait) await wait
+  out.bytes += END_OF_ARCHIVE.length
+  return compressor.finish()
 }
 
 export interface FilePlan {

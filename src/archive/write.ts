@@ -61,7 +61,7 @@ export async function writeArchive(
       return digest
     }
 
-    // 1. the manifest, alone in the first compressed member: list-backups inflates only that
+    // 1. the manifest, alone in the first compressed chunk: list-backups inflates only that
     await inMemory(MANIFEST_MEMBER, new TextEncoder().encode(serializeManifest(manifest)), { mode: 0o600, mtimeSec: nowSec, ...rootOwner })
     let wait = out.flush()
     if (wait) await wait
@@ -134,9 +134,8 @@ export async function writeArchive(
     for (const note of result.notes) sums.push(noteLine(note))
     sums.push(endLine({ files: result.files, bytes: result.bytesIn, notes: result.notes.length, partial: result.unreadable.length > 0 }))
     await writeMember(out, { name: CHECKSUMS_MEMBER, type: 'file', size: 0, mode: 0o600, mtimeSec: Math.floor(Date.now() / 1000), ...owner(rootOwner.uid, rootOwner.gid) }, new TextEncoder().encode(sums.join('')))
-    await writeEnd(out)
+    result.bytesOut = await writeEnd(out, compressor)
     result.tarBytes = out.bytes
-    result.bytesOut = await compressor.finish()
     report()
     fsyncSync(fd)
     closeSync(fd)

@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { gunzipSync, zstdDecompressSync } from 'node:zlib'
-import { completeArchiveTail, ParallelCompressor, type Compression } from '../../src/archive/compress.ts'
+import { crc32, gunzipSync, zstdDecompressSync } from 'node:zlib'
+import { COMPLETE_TAIL_LENGTH, endsLikeCompleteArchive, ParallelCompressor, type Compression } from '../../src/archive/compress.ts'
+import { crc32Combine } from '../../src/archive/crc32.ts'
 import { TarParser } from '../../src/archive/tar-parse.ts'
 import { encodeHeader, padded, type HeaderInput, type TarEntry } from '../../src/archive/tar.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
@@ -121,25 +122,53 @@ async function compressChunks(compression: Compression, chunks: [Uint8Array, num
   return readFileSync(path)
 }
 
-test('parallel gzip members come out in order and decompress as one stream; random regions are stored, text deflated', async () => {
+/** How a strict single-stream reader sees a gzip file: Python's zlib with the gzip wrapper, no member loop. */
+function pythonSingleMember(data: Uint8Array): { plainLength: number; eof: boolean; unused: number } {
+  const script = 'import sys,zlib,json\nd=zlib.decompressobj(31)\nb=sys.stdin.buffer.read()\nout=d.decompress(b)\nprint(json.dumps({"plainLength":len(out),"eof":d.eof,"unused":len(d.unused_data)}))'
+  const run = spawnSync('python3', ['-c', script], { input: data })
+  if (run.status !== 0) throw new Error(String(run.stderr))
+  return JSON.parse(String(run.stdout))
+}
+
+test('parallel gzip is one member in order: random regions are stored, text deflated, end blocks last', async () => {
   const text = new TextEncoder().encode('the quick brown fox jumps over the lazy dog; '.repeat(4000)).subarray(0, 150_000)
   const random = randomBytes(300_000)
   const mixed = Buffer.concat([text, random, text])
   const chunks: [Uint8Array, number[]][] = Array.from({ length: 9 }, (_, i) => [i % 3 === 0 ? mixed : i % 3 === 1 ? text : random, i % 3 === 0 ? [150_000, 450_000] : []])
   const out = await compressChunks('gzip', chunks)
-  expect(Buffer.compare(gunzipSync(out), Buffer.concat(chunks.map(([d]) => d)))).toBe(0)
+  const plain = Buffer.concat([...chunks.map(([d]) => d), new Uint8Array(1024)])
+  expect(Buffer.compare(gunzipSync(out), plain)).toBe(0)
+  // one member: a reader that does not loop over members still sees every byte, and nothing follows
+  expect(pythonSingleMember(out)).toEqual({ plainLength: plain.length, eof: true, unused: 0 })
   // random bytes cost ~their size, text almost nothing
   const randomBytesIn = 3 * 300_000 + 3 * 300_000
   expect(out.length).toBeGreaterThan(randomBytesIn)
   expect(out.length).toBeLessThan(randomBytesIn * 1.01 + 20_000)
-  const gnu = spawnSync('gzip', ['-t'], { input: out })
-  expect(gnu.status).toBe(0)
+  expect(spawnSync('gzip', ['-t'], { input: out }).status).toBe(0)
 })
 
-test.each(['gzip', 'zstd'] as const)('%s: an archive ends with the end-of-archive member list-backups looks for', async (compression) => {
-  const out = await compressChunks(compression, [[randomBytes(1000), []], [new Uint8Array(1024), []]])
-  const tail = completeArchiveTail(compression)
-  expect(Buffer.from(out.subarray(out.length - tail.length))).toEqual(Buffer.from(tail))
+test('gzip: an empty stream is still one valid member', async () => {
+  const out = await compressChunks('gzip', [])
+  expect(gunzipSync(out).length).toBe(1024)
+  expect(pythonSingleMember(out)).toEqual({ plainLength: 1024, eof: true, unused: 0 })
+})
+
+test.each(['gzip', 'zstd'] as const)('%s: a complete stream ends the way list-backups looks for; a cut one does not', async (compression) => {
+  const out = await compressChunks(compression, [[randomBytes(1000), []], [new TextEncoder().encode('x'.repeat(5000)), []]])
+  const tail = (bytes: Uint8Array) => bytes.subarray(Math.max(0, bytes.length - COMPLETE_TAIL_LENGTH))
+  expect(endsLikeCompleteArchive(tail(out), compression)).toBe(true)
+  expect(endsLikeCompleteArchive(tail(out.subarray(0, out.length - 1)), compression)).toBe(false)
+  expect(endsLikeCompleteArchive(tail(out.subarray(0, out.length - 30)), compression)).toBe(false)
   const plain = compression === 'gzip' ? gunzipSync(out) : zstdDecompressSync(out)
-  expect(plain.length).toBe(2024)
+  expect(plain.length).toBe(7024)
+  // format 2 archives ended with the end blocks as a gzip member of their own: still complete
+  if (compression === 'gzip') expect(endsLikeCompleteArchive(tail(Buffer.concat([Bun.gzipSync('x'), Bun.gzipSync(new Uint8Array(1024))])), 'gzip')).toBe(true)
+})
+
+test('crc32Combine joins the CRCs of two pieces', () => {
+  for (const [a, b] of [[0, 5], [7, 0], [100, 1 << 20], [3, 123_457]] as const) {
+    const x = randomBytes(a)
+    const y = randomBytes(b)
+    expect(crc32Combine(crc32(x), crc32(y), b)).toBe(crc32(Buffer.concat([x, y])))
+  }
 })
