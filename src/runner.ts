@@ -4,6 +4,7 @@ import pkg from '../package.json' with { type: 'json' }
 import { resolveBaseDir, type BaseDir } from './fleet/base-dir.ts'
 import { ClmntError, UsageError, quote } from './lib/errors.ts'
 import { createLogger, wantColor, type Logger } from './lib/log.ts'
+import { didYouMean } from './lib/suggest.ts'
 
 /**
  * Our own runner around citty command definitions. citty's runMain ignores unknown flags and extra
@@ -77,7 +78,9 @@ async function resolveChain(root: AnyCommand, argv: string[]): Promise<Resolved>
     const sub = Object.hasOwn(subCommands, token) ? subCommands[token] : undefined
     if (!sub) {
       const path = chain.map((c) => c.name).join(' ')
-      throw withPath(new UsageError(`unknown command ${quote(token)}; available: ${Object.keys(subCommands).join(', ')}`), path)
+      const names = Object.keys(subCommands)
+      const hint = didYouMean(token, names, (w) => `'${[...chain.map((c) => c.name), w].join(' ')}'`)
+      throw withPath(new UsageError(`unknown command ${quote(token)}${hint || `; available: ${names.join(', ')}`}`), path)
     }
     cmd = await resolve<AnyCommand>(sub)
     chain.push({ name: token, cmd })
@@ -140,7 +143,7 @@ export function parseCommandLine(tokens: string[], argsDef: ArgsDef): ParsedComm
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: true })
   } catch (error) {
-    throw new UsageError(describeParseError(error as Error & { code?: string }))
+    throw new UsageError(describeParseError(error as Error & { code?: string }, Object.keys(options)))
   }
   const values: Record<string, string | string[] | boolean | undefined> = {}
   for (const [key, value] of Object.entries(parsed.values)) {
@@ -189,12 +192,14 @@ function takesValue(token: string, options: Options): boolean {
   return name !== undefined && options[name]?.type === 'string'
 }
 
-function describeParseError(error: Error & { code?: string }): string {
+function describeParseError(error: Error & { code?: string }, known: string[]): string {
   // node:util quotes the option first: "Option '-d, --base-dir <value>' argument missing"
   const option = /'([^']+)'/.exec(error.message)?.[1]?.replace(/ <value>$/, '')
   switch (error.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${quote(option ?? '?')}`
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const long = option?.startsWith('--') ? option.slice(2).split('=')[0]! : ''
+      return `unknown option ${quote(option ?? '?')}${long ? didYouMean(long, known, (w) => `--${w}`) : ''}`
+    }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       return /does not take an argument/.test(error.message) ? `option ${option ?? ''} takes no value` : `option ${option ?? ''} needs a value`
     default:
@@ -204,6 +209,9 @@ function describeParseError(error: Error & { code?: string }): string {
 
 /** Run the command line; returns the exit code (the entry point sets it: in-process tests must not). */
 export async function main(argv: string[], root: AnyCommand): Promise<number> {
+  // `clmnt help molt health check` is `clmnt molt health check --help` (gh, kubectl, restic);
+  // `clmnt help` and `clmnt help environment` are the help command's own
+  if (argv[0] === 'help' && argv.length > 1 && !argv[1]!.startsWith('-') && argv[1] !== 'environment') argv = [...argv.slice(1), '--help']
   const verbose = argv.includes('-v') || argv.includes('--verbose')
   const noColor = argv.includes('--no-color')
   let log = createLogger({ level: verbose ? 'verbose' : 'normal', color: wantColor(noColor, process.stderr) })
@@ -223,6 +231,11 @@ export async function main(argv: string[], root: AnyCommand): Promise<number> {
     const { values, globals } = parseCommandLine(rest, argsDef)
     if (globals.version) {
       process.stdout.write(`clmnt ${VERSION}\n`)
+      return 0
+    }
+    if (!leaf.run && chain.length === 1) {
+      // `clmnt` alone: what can I do here? Help on stdout, exit 0 (git, gh, restic)
+      process.stdout.write(await renderHelp(chain))
       return 0
     }
     if (!leaf.run) {
@@ -274,6 +287,11 @@ function reportError(error: unknown, log: Logger, path: string): number {
 // ---------------------------------------------------------------------------------------------
 // help
 
+/** The help of the command at `path` (words under the root), e.g. for `clmnt help` or the man page. */
+export async function helpOf(root: AnyCommand, path: string[]): Promise<string> {
+  return renderHelp((await resolveChain(root, path)).chain)
+}
+
 async function renderHelp(chain: Resolved['chain']): Promise<string> {
   const path = chain.map((c) => c.name).join(' ')
   const cmd = chain.at(-1)!.cmd
@@ -305,6 +323,7 @@ async function renderHelp(chain: Resolved['chain']): Promise<string> {
   if (own.length) lines.push('Options:', ...columns(own.map(optionRow)), '')
   lines.push('Global options:', ...columns(Object.entries(GLOBAL_ARGS as ArgsDef).map(optionRow)), '')
   if (subCommands) lines.push(`Run '${path} <command> --help' for a command's options.`, '')
+  if (chain.length === 1) lines.push("Run 'clmnt help environment' for the environment variables clmnt reads.", '')
   return lines.join('\n')
 }
 
