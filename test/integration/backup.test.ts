@@ -114,16 +114,16 @@ test('a second backup while one runs is refused, naming the holder; the first on
   expect(readdirSync(out).filter((n) => n.endsWith('.tar.gz'))).toHaveLength(1)
 }, 30_000)
 
-test('an empty fleet gives a valid archive with an empty molt list, and a warning', async () => {
+test('an empty fleet is refused in one line, exit 1, and no archive is written', async () => {
   const empty = join(dir, 'empty')
   mkdirSync(empty)
-  const result = await backup([], { base: empty })
-  expect(result.code).toBe(0)
-  expect(result.stderr).toContain(`warn no molts in ${empty}: the archive holds no molt`)
-  const [file] = readdirSync(join(empty, 'backups'))
-  const verify = await runCli(['fleet', 'verify', join(empty, 'backups', file!)])
-  expect(verify.code).toBe(0)
-  expect(tarList(join(empty, 'backups', file!))).toEqual(['manifest.json', 'checksums.sha256'])
+  for (const extra of [[], ['--dry-run']]) {
+    const result = await backup(extra, { base: empty })
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toBe(`error no molts in ${empty}: nothing to back up (is -d/--base-dir the fleet's folder?)\n`)
+  }
+  expect(existsSync(join(empty, 'backups'))).toBe(false)
 })
 
 test('--select: names are validated, unknown ones listed against the fleet, before anything is written', async () => {

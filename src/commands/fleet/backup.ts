@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { backupFleet, UnreadableFilesError, type BackupResult } from '../../archive/backup.ts'
 import type { Compression } from '../../archive/compress.ts'
 import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
+import { discoverFleet } from '../../fleet/discover.ts'
 import { ClmntError, UsageError } from '../../lib/errors.ts'
 import { intOption } from '../../lib/numbers.ts'
 import { renderTable } from '../../lib/table.ts'
@@ -38,6 +39,8 @@ export default defineCommand({
     const select = args.select === undefined ? undefined : listArg(args.select)
     if (select && !select.length) throw new UsageError('--select needs molt names (a,b)')
     const { dir } = cli.baseDir()
+    // an archive of nothing would pass for a backup (and reset the "last backup" alert): refuse
+    if (!select && !discoverFleet(dir).molts.length) throw new ClmntError(`no molts in ${dir}: nothing to back up (is -d/--base-dir the fleet's folder?)`)
     const promFile = args['prom-file'] === undefined ? undefined : resolve(args['prom-file'])
     if (promFile) {
       const { promFileProblem } = await import('../../metrics/textfile.ts')
