@@ -9,5 +9,8 @@ export default defineCommand({
     dashboard: () => import('./dashboard.ts').then((m) => m.default),
     doctor: () => import('./doctor.ts').then((m) => m.default),
     completion: () => import('./completion.ts').then((m) => m.default),
+    self: () => import('./self/index.ts').then((m) => m.default),
+    help: () => import('./help.ts').then((m) => m.default),
+    version: () => import('./version.ts').then((m) => m.default),
   },
 })

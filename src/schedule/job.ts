@@ -33,26 +33,35 @@ export function watchArgs(o: WatchOptions): string[] {
   return args
 }
 
-export type ClmntKind = 'compiled' | 'dist' | 'source'
+export type ClmntKind = 'compiled' | 'installed' | 'dist' | 'source'
 
 let located: { argv: string[]; kind: ClmntKind; warning?: string } | undefined
 
+/** Where `clmnt self install` puts the binary by default, then any `clmnt` on PATH. */
+export function installedCandidates(path = process.env.PATH ?? ''): string[] {
+  const dirs = ['/usr/local/bin', ...path.split(':').filter((d) => d.startsWith('/'))]
+  return [...new Set(dirs.map((d) => join(d, 'clmnt')))]
+}
+
+/** A clmnt binary that knows `health watch`: a build older than the watch would fail every run. */
+const knowsWatch = (bin: string) => spawnSync(bin, ['molt', 'health', 'watch', '--help'], { stdio: 'ignore', timeout: 10_000 }).status === 0
+
 /**
  * How to start clmnt from a schedule: this very executable when we are the compiled binary (its
- * modules live under /$bunfs), else the repository's compiled `dist/clmnt` when it was built (it
- * starts faster, and cron starts it often) and knows `health watch` — a build older than the watch
- * would fail every run — else this `bun` with the absolute `src/cli.ts`.
+ * modules live under /$bunfs); else the installed binary (`clmnt self install`), so schedules do
+ * not point into a checkout that may move; else the repository's compiled `dist/clmnt` (it starts
+ * faster than bun + source, and cron starts it often); else this `bun` with the absolute `src/cli.ts`.
  */
 export function clmntCommand(): { argv: string[]; kind: ClmntKind; warning?: string } {
   if (located) return located
   const source = { argv: [process.execPath, join(import.meta.dir, '..', 'cli.ts')], kind: 'source' as const }
-  if (import.meta.dir.startsWith('/$bunfs/')) located = { argv: [process.execPath], kind: 'compiled' }
-  else {
-    const dist = join(import.meta.dir, '..', '..', 'dist', 'clmnt')
-    if (!isExecutableFile(dist)) located = source
-    else if (spawnSync(dist, ['molt', 'health', 'watch', '--help'], { stdio: 'ignore', timeout: 10_000 }).status === 0) located = { argv: [dist], kind: 'dist' }
-    else located = { ...source, warning: `${dist} is out of date (it has no \`health watch\`): the schedule runs bun + src/cli.ts; rebuild with \`bun run build\` and run setup again` }
-  }
+  if (import.meta.dir.startsWith('/$bunfs/')) return (located = { argv: [process.execPath], kind: 'compiled' })
+  const installed = installedCandidates().find((bin) => isExecutableFile(bin) && knowsWatch(bin))
+  if (installed) return (located = { argv: [installed], kind: 'installed' })
+  const dist = join(import.meta.dir, '..', '..', 'dist', 'clmnt')
+  if (!isExecutableFile(dist)) located = source
+  else if (knowsWatch(dist)) located = { argv: [dist], kind: 'dist' }
+  else located = { ...source, warning: `${dist} is out of date (it has no \`health watch\`): the schedule runs bun + src/cli.ts; rebuild with \`bun run build\` (or install with \`clmnt self install\`) and run setup again` }
   return located
 }
 

@@ -81,7 +81,7 @@ describe.skipIf(!BASH)('bash (skipped when bash is not installed)', () => {
 
   test.each([
     [['clmnt', 'mo'], ['molt']],
-    [['clmnt', ''], ['molt', 'fleet', 'dashboard', 'doctor', 'completion']],
+    [['clmnt', ''], ['molt', 'fleet', 'dashboard', 'doctor', 'completion', 'self', 'help', 'version']],
     [['clmnt', 'molt', 'health', 'ch'], ['check']],
     [['clmnt', 'molt', 'health', 'check', ''], ['alpha', 'bravo', 'charlie']],
     [['clmnt', 'molt', 'health', 'check', 'b'], ['bravo']],
@@ -173,7 +173,7 @@ describe.skipIf(!ZSH)('zsh (skipped when zsh is not installed: apt-get install z
   }
 
   test.each([
-    [['clmnt', 'mo'], ['molt', 'fleet', 'dashboard', 'doctor', 'completion']],
+    [['clmnt', 'mo'], ['molt', 'fleet', 'dashboard', 'doctor', 'completion', 'self', 'help', 'version']],
     [['clmnt', 'molt', 'health', 'ch'], ['check', 'status', 'history', 'logs', 'watch', 'setup']],
     [['clmnt', 'molt', 'health', 'check', ''], ['alpha', 'bravo', 'charlie']],
     [['clmnt', 'molt', 'health', 'setup', 'x', '--scheduler', ''], ['cron', 'systemd']],
