@@ -5,7 +5,7 @@ import type { Molt } from '../fleet/discover.ts'
 import type { Mailer } from '../fleet/config.ts'
 import { findMolt } from '../fleet/discover.ts'
 import { restartLogFile } from '../health/restart.ts'
-import type { Channel, DeliveryOutcome, Notice } from '../health/watch.ts'
+import type { Channel, DeliveryOutcome, Facts, Notice } from '../health/watch.ts'
 import type { Mailbox } from './address.ts'
 import { buildMessage, defaultFrom, plainText, renderNotice, type RenderedNotice } from './message.ts'
 import { chooseMsmtpConfig, findMsmtp, MSMTP_TIMEOUT_MS, sendWithMsmtp, type MsmtpConfigChoice } from './msmtp.ts'
@@ -90,6 +90,8 @@ export interface DispatchContext {
   remaining(): number
   /** where the stderr channel writes */
   stderr(text: string): void
+  /** values every notice of the run may show (actions.ts: commands, dashboard link, gateway log) */
+  extra?: Facts
 }
 
 /** Sends notices over the run's channels; the mail route and the commander are resolved once. */
@@ -100,7 +102,7 @@ export class Dispatcher {
   constructor(readonly context: DispatchContext) {}
 
   render(notice: Notice): RenderedNotice {
-    return renderNotice(notice, { host: this.context.host, extra: { molt: this.context.molt.name, restart_log: restartLogFile(this.context.molt.home) } })
+    return renderNotice(notice, { host: this.context.host, extra: { ...this.context.extra, molt: this.context.molt.name, restart_log: restartLogFile(this.context.molt.home) } })
   }
 
   /** "msmtp (/home/x/.msmtprc)", "smtp", "commander"… for the log */

@@ -39,6 +39,8 @@ export interface FleetConfig {
   restart_cmd?: string
   /** how long to wait for the gateway to answer after a restart command */
   restart_verify_seconds?: number
+  /** ping this URL after every watch run (Healthchecks.io convention; `/fail` appended when the run failed) */
+  heartbeat_url?: string
   /** `clmnt dashboard`: the token every request must carry (flag and environment override it) */
   dashboard?: DashboardConfig
   /** S3-compatible store for `fleet backup --to s3://…` (the environment's AWS_* variables win) */
@@ -48,6 +50,8 @@ export interface FleetConfig {
 
 export interface DashboardConfig {
   token?: string
+  /** where operators open the dashboard (alerts link to it) */
+  url?: string
   [key: string]: unknown
 }
 
@@ -65,14 +69,24 @@ const CHECKS: Record<string, { ok: (v: unknown) => boolean; expected: string }> 
   restart_unhealthy: { ok: (v) => typeof v === 'boolean', expected: 'true or false' },
   restart_cmd: { ok: (v) => typeof v === 'string' && commandError(v) === null, expected: 'a command without shell syntax' },
   restart_verify_seconds: { ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 300, expected: 'a whole number from 1 to 300' },
-  dashboard: { ok: isDashboardConfig, expected: 'an object like {"token": "…"} (a token of printable characters without spaces)' },
+  heartbeat_url: { ok: (v) => typeof v === 'string' && isHttpUrl(v), expected: 'an http:// or https:// URL' },
+  dashboard: { ok: isDashboardConfig, expected: 'an object like {"token": "…", "url": "https://…"} (a token of printable characters without spaces)' },
   s3: { ok: (v) => s3ConfigProblem(v) === null, expected: 'an object: endpoint, region, access_key_id, secret_access_key, session_token, virtual_hosted_style' },
 }
 
 function isDashboardConfig(v: unknown): boolean {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return false
-  const token = (v as DashboardConfig).token
-  return token === undefined || (typeof token === 'string' && /^[\x21-\x7e]{1,512}$/.test(token))
+  const { token, url } = v as DashboardConfig
+  return (token === undefined || (typeof token === 'string' && /^[\x21-\x7e]{1,512}$/.test(token))) && (url === undefined || (typeof url === 'string' && isHttpUrl(url)))
+}
+
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && !url.hash
+  } catch {
+    return false
+  }
 }
 
 function isSmtpUrl(value: string): boolean {

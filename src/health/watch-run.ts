@@ -47,6 +47,8 @@ export interface WatchRunOptions {
   now?: () => number
   /** where the stderr channel and loud failures go */
   stderr(text: string): void
+  /** `dashboard.url` of clmnt.json: alerts link to it */
+  dashboardUrl?: string | null
   /** --prom-file: this molt's series in a Prometheus textfile, after the state is saved */
   metrics?: { promFile: string; version: string }
 }
@@ -147,7 +149,9 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
       const due = dueNotices(state, channels)
       if (due.length) {
         const { mailHost } = await import('../alert/message.ts')
-        const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: options.host ?? mailHost(), settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr })
+        const { noticeActions } = await import('../alert/actions.ts')
+        const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null })
+        const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: options.host ?? mailHost(), settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr, extra })
         state = await deliver(state, due, channels, dispatcher, result, remaining, now)
         state = countAttempt(state, due.map((n) => n.id))
       }

@@ -61,8 +61,8 @@ describe.skipIf(!MSMTP)('msmtp', () => {
       `port            ${molt.port}`,
       'failures        1 consecutive checks (alert after 1)',
       'last success    never',
-      'clmnt molt health status delta',
-      'clmnt molt health logs delta',
+      `-d ${fleet.baseDir} molt health status delta`,
+      `-d ${fleet.baseDir} molt health logs delta`,
     ]) expect(mail!.body).toContain(line)
     // and only once
     await watch(['delta', '--alert-email', 'ops@example.org', '--msmtp-config', rc])

@@ -39,7 +39,7 @@ test('POST /hooks/agent with the bearer token from openclaw.json, as an isolated
     wakeMode: 'now',
     payload: { kind: 'agentTurn', message: expect.stringMatching(/^\[Claw Mountain\] molt delta is DOWN \(dead\)\n\nMolt delta on /), deliver: false },
   })
-  expect((request!.body as { payload: { message: string } }).payload.message).toContain('clmnt molt health status delta')
+  expect((request!.body as { payload: { message: string } }).payload.message).toContain(' molt health status delta')
 })
 
 test('a commander that is down is retried next run; a wrong token is permanent', async () => {

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty'
 import { resolve } from 'node:path'
 import { isMailAddress, parseMailbox } from '../../../alert/address.ts'
-import { MAILERS, readFleetConfig, type FleetConfig, type Mailer } from '../../../fleet/config.ts'
+import { isHttpUrl, MAILERS, readFleetConfig, type FleetConfig, type Mailer } from '../../../fleet/config.ts'
 import { assertMoltName } from '../../../fleet/names.ts'
 import { DEFAULT_RESTART_COMMAND, splitCommand } from '../../../health/restart.ts'
 import { DEFAULT_INTERVAL_MINUTES, runBudgetMs, runWatch, type WatchRunOptions } from '../../../health/watch-run.ts'
@@ -37,6 +37,7 @@ export default defineCommand({
     'restart-cmd': { type: 'string', valueHint: 'cmd', description: `restart command, run without a shell as the molt's user (default: ${DEFAULT_RESTART_COMMAND})` },
     interval: { type: 'string', valueHint: 'minutes', description: 'minutes between scheduled runs, 1-1440: recorded for status, and sets the run time budget (default 5)' },
     timeout: { type: 'string', valueHint: 'ms', default: '5000', description: 'HTTP timeout of the check, 1-600000' },
+    'heartbeat-url': { type: 'string', valueHint: 'url', description: 'after each run, ping this URL (Healthchecks.io convention: <url>/fail when the run failed); default: heartbeat_url of clmnt.json' },
     'prom-file': { type: 'string', valueHint: 'file.prom', description: "also write this molt's Prometheus metrics there (node_exporter textfile collector; other molts' series in it are kept)" },
     ...jsonArg,
   },
@@ -64,6 +65,9 @@ export default defineCommand({
       const problem = promFileProblem(promFile)
       if (problem) throw new UsageError(`invalid --prom-file: ${problem}`)
     }
+
+    const flagHeartbeat = args['heartbeat-url']
+    if (flagHeartbeat !== undefined && !isHttpUrl(flagHeartbeat)) throw new UsageError(`invalid value ${quote(flagHeartbeat)} for --heartbeat-url: expected an http:// or https:// URL`)
 
     const molt = oneMolt(cli, args.name)
     const baseDir = cli.baseDir().dir
@@ -97,7 +101,9 @@ export default defineCommand({
       },
       stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
       metrics: promFile ? { promFile, version: VERSION } : undefined,
+      dashboardUrl: config.dashboard?.url ?? null,
     }
+    const heartbeatUrl = flagHeartbeat ?? config.heartbeat_url ?? null
 
     // the budget bounds every step; this is the net under it (a blocked sync call, a bug)
     const watchdog = setTimeout(() => {
@@ -115,6 +121,11 @@ export default defineCommand({
       clearTimeout(watchdog)
     }
 
+    if (heartbeatUrl && !result.skipped) {
+      const { pingHeartbeat } = await import('../../../alert/heartbeat.ts')
+      const ping = await pingHeartbeat(heartbeatUrl, result.problems.length === 0, result.log)
+      if (!ping.ok) result.warnings.push(`heartbeat ping failed: ${ping.error}`)
+    }
     if (result.skipped) cli.log.info(`${molt.name}: ${result.log.replace(/^watch \S+: /, '')}`)
     for (const warning of result.warnings) cli.log.warn(`${molt.name}: ${warning}`)
     for (const problem of result.problems) {
