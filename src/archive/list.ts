@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Compression } from './compress.ts'
-import { readArchiveHead } from './read.ts'
+import { archiveReadProblem, readArchiveHead } from './read.ts'
 
 /** The archives of a backup folder, newest first, each judged from its first member (and its last 8 bytes). */
 export type BackupStatus = 'ok' | 'legacy' | 'incomplete' | 'corrupt'
@@ -113,7 +113,12 @@ async function describe(dir: string, file: string): Promise<BackupListing | null
     if (!Number.isNaN(created)) listing.sort_ms = created
     if (head.legacy) listing.status = 'legacy'
     else if (head.complete) listing.status = 'ok'
-    else listing.reason = 'cut short: it does not end with the end-of-archive block'
+    else {
+      // not clmnt's own ending (recompressed, re-tarred, padded): read it through to judge it
+      const problem = await archiveReadProblem(path, head.compression)
+      if (problem === null) listing.status = 'ok'
+      else listing.reason = `cut short or damaged: ${problem}`
+    }
   } catch (error) {
     listing.reason = (error as Error).message
   }
@@ -124,10 +129,14 @@ async function describe(dir: string, file: string): Promise<BackupListing | null
   return listing
 }
 
-/** Newest archive: `good` = status ok or legacy (what restore wants); otherwise any finished file. */
-export async function latestBackup(dir: string, options: { good: boolean }): Promise<BackupListing | null> {
+/**
+ * `latest` for verify and restore alike: the newest finished archive (a `.partial` is not
+ * finished). Never an older one in its place: when the newest is damaged, restore says so and
+ * stops, and verify reports what is wrong with it.
+ */
+export async function latestBackup(dir: string): Promise<BackupListing | null> {
   const all = await listBackups(dir)
-  return all.find((l) => (options.good ? isGoodListing(l) : l.status !== 'incomplete')) ?? null
+  return all.find((l) => l.status !== 'incomplete') ?? null
 }
 
 /**

@@ -69,35 +69,66 @@ function describeStreamError(error: NodeJS.ErrnoException, compression: Compress
   return `${compression}: ${message}`
 }
 
-export interface ReadLimits {
-  /** refuse a stream that inflates to more than this many tar bytes (a gzip bomb) */
-  maxBytes?: number
+/** Decompressed bytes read past the end-of-archive blocks before reading stops (GNU tar stops at once). */
+const AFTER_END = 1 << 20
+
+export interface ReadResult {
+  parser: TarParser
+  /** what is odd about the end of the archive but loses nothing: said, never refused (GNU tar and bsdtar accept it) */
+  endNotes: string[]
 }
 
-/** Feed a whole archive to a tar sink; TarError and stream errors become ArchiveReadError. */
-export async function readArchive(path: string, sink: TarSink, compression?: Compression, limits: ReadLimits = {}): Promise<TarParser> {
+/**
+ * Feed a whole archive to a tar sink; TarError and stream errors become ArchiveReadError.
+ *
+ * The junk rule: what follows the end-of-archive blocks is never extracted — zeros (record padding)
+ * silently, anything else with a note, and reading stops 1 MiB after them. A compression error
+ * after them (junk or a cut after the last member) is a note too: the content is complete. An
+ * archive that ends at a member boundary without the end blocks is accepted with a note.
+ */
+export async function readArchive(path: string, sink: TarSink, compression?: Compression): Promise<ReadResult> {
   const parser = new TarParser(sink)
+  const endNotes: string[] = []
   let sinceCollect = 0
-  let total = 0
-  const max = limits.maxBytes ?? Number.POSITIVE_INFINITY
   try {
-    for await (const chunk of decompressedChunks(path, compression)) {
-      total += chunk.length
-      if (total > max) throw new ArchiveReadError(`the archive inflates to more than ${max} bytes, far beyond what its manifest accounts for (a gzip bomb?)`, 'format')
-      if (!parser.push(chunk)) return parser
-      // inflated chunks are garbage at once; collecting every 32 MiB keeps RSS flat on big archives
-      sinceCollect += chunk.length
-      if (sinceCollect >= 32 << 20) {
-        sinceCollect = 0
-        Bun.gc(true)
+    try {
+      for await (const chunk of decompressedChunks(path, compression)) {
+        if (!parser.push(chunk)) return { parser, endNotes }
+        if (parser.complete && parser.afterEnd > AFTER_END) {
+          endNotes.push(`more than ${AFTER_END >> 20} MiB follow the end-of-archive blocks: not read`)
+          break
+        }
+        // inflated chunks are garbage at once; collecting every 32 MiB keeps RSS flat on big archives
+        sinceCollect += chunk.length
+        if (sinceCollect >= 32 << 20) {
+          sinceCollect = 0
+          Bun.gc(true)
+        }
       }
+    } catch (error) {
+      if (!(error instanceof ArchiveReadError) || error.kind !== 'compression' || !parser.complete) throw error
+      endNotes.push(`after the end of the tar archive: ${error.message}; ignored`)
     }
     parser.end()
   } catch (error) {
     if (error instanceof TarError) throw new ArchiveReadError(`${error.message} (at byte ${error.offset} of the tar stream)`, 'tar')
     throw error
   }
-  return parser
+  if (parser.trailingGarbage) endNotes.push('non-zero bytes follow the end-of-archive blocks: ignored, as GNU tar does')
+  if (parser.endMissing === 'none') endNotes.push('the archive ends without its end-of-archive blocks (GNU tar accepts that; every member is complete)')
+  if (parser.endMissing === 'one') endNotes.push('the archive ends after a single zero block (GNU tar accepts that; every member is complete)')
+  return { parser, endNotes }
+}
+
+/** Read a whole archive for its structure only: null when it reads to its end, else why not. */
+export async function archiveReadProblem(path: string, compression?: Compression): Promise<string | null> {
+  try {
+    await readArchive(path, { entry() {} }, compression)
+    return null
+  } catch (error) {
+    if (error instanceof ArchiveReadError) return error.message
+    throw error
+  }
 }
 
 export interface ArchiveHead {
@@ -119,7 +150,7 @@ export async function readArchiveHead(path: string): Promise<ArchiveHead> {
   let manifestIndex = -1
   let text: Uint8Array[] = []
   let size = 0
-  const parser = await readArchive(
+  const { parser } = await readArchive(
     path,
     {
       entry(entry) {

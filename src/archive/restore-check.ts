@@ -1,8 +1,9 @@
 import { posix } from 'node:path'
+import { shownName } from './byte-names.ts'
 import { parseChecksumList, type BackupNote, type TrailerEnd } from './checksums.ts'
 import { CHECKSUMS_MEMBER, componentOf, placeOf, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
-import type { Extracted, MoltTally } from './restore-extract.ts'
+import type { Extracted, MoltTally, Scoped } from './restore-extract.ts'
 
 /**
  * The staged trees against the archive's own account of itself, before anything live is touched:
@@ -21,30 +22,28 @@ export interface CheckInput {
 }
 
 export interface CheckResult {
-  problems: string[]
+  problems: Scoped[]
   /** files whose sha256 matched */
   verified: number
 }
 
 export function checkStaged(input: CheckInput): CheckResult {
   const { manifest, legacy, extracted, only } = input
-  const problems: string[] = []
+  const problems: Scoped[] = []
   const result: CheckResult = { problems, verified: 0 }
   const restoring = new Set(input.molts)
-  for (const name of input.molts) {
-    if (!extracted.present.has(name)) problems.push(`molt ${name}: in the manifest but not in the archive`)
-    const tally = extracted.molts.get(name)!
-    for (const [rel, target] of tally.links) {
-      if (climbsThroughLink(rel, target, tally.links)) problems.push(`"${name}/${rel}": symlink to ${JSON.stringify(target)} climbs out through another symlink`)
-    }
+  const layout = { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) }
+  const scopeOf = (name: string): string | null => {
+    const place = placeOf(name, layout)
+    return place.kind === 'molt' ? place.molt : null
   }
+  const archive = (text: string) => problems.push({ molt: null, text })
+  for (const name of input.molts) if (!extracted.present.has(name)) problems.push({ molt: name, text: `molt ${name}: in the manifest but not in the archive` })
   if (legacy) return result
-  if (extracted.trailingGarbage) problems.push('non-zero bytes after the end-of-archive blocks')
   if (extracted.checksums === null) {
-    problems.push(`${CHECKSUMS_MEMBER} is missing: the contents cannot be checked`)
+    archive(`${CHECKSUMS_MEMBER} is missing: the contents cannot be checked`)
     return result
   }
-  const layout = { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) }
   const relevant = (name: string): boolean => {
     const place = placeOf(name, layout)
     if (place.kind === 'manifest' || place.kind === 'global') return true
@@ -66,21 +65,21 @@ export function checkStaged(input: CheckInput): CheckResult {
       cut = nl < 0 ? text.length : nl + 1
     }
     const block = parseChecksumList(text.slice(at, cut))
-    for (const bad of block.bad) problems.push(`${CHECKSUMS_MEMBER}: ${bad.replace(/^line (\d+)/, (_, n: string) => `line ${Number(n) + firstLine}`)}`)
-    for (const name of block.duplicates) problems.push(`${CHECKSUMS_MEMBER}: ${JSON.stringify(name)} listed twice`)
+    for (const bad of block.bad) archive(`${CHECKSUMS_MEMBER}: ${bad.replace(/^line (\d+)/, (_, n: string) => `line ${Number(n) + firstLine}`)}`)
+    for (const name of block.duplicates) archive(`${CHECKSUMS_MEMBER}: ${shownName(name)} listed twice`)
     list.notes.push(...block.notes)
     if (block.end) list.end = block.end
     for (const [name, digest] of block.sums) {
       if (!relevant(name)) continue
       if (listed.has(name)) {
-        problems.push(`${CHECKSUMS_MEMBER}: ${JSON.stringify(name)} listed twice`)
+        archive(`${CHECKSUMS_MEMBER}: ${shownName(name)} listed twice`)
         continue
       }
       const got = extracted.digests.get(name)
-      if (got === undefined) problems.push(`${JSON.stringify(name)}: listed in ${CHECKSUMS_MEMBER} but missing from the archive`)
+      if (got === undefined) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: listed in ${CHECKSUMS_MEMBER} but missing from the archive` })
       else {
         listed.add(name)
-        if (got !== digest) problems.push(`${JSON.stringify(name)}: sha256 mismatch (its content is not what was backed up)`)
+        if (got !== digest) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: sha256 mismatch (its content is not what was backed up)` })
         else result.verified++
       }
     }
@@ -89,8 +88,13 @@ export function checkStaged(input: CheckInput): CheckResult {
     // each block's lines and matches are garbage now; collected before the next block adds more
     if (at < text.length) Bun.gc(true)
   }
-  if (!list.end) problems.push(`${CHECKSUMS_MEMBER} has no end line (cut short?)`)
-  for (const name of extracted.digests.keys()) if (!listed.has(name)) problems.push(`${JSON.stringify(name)}: not in ${CHECKSUMS_MEMBER}`)
+  if (!list.end) archive(`${CHECKSUMS_MEMBER} has no end line (cut short?)`)
+  else if (list.end.files !== extracted.archiveFiles || list.end.bytes !== extracted.archiveBytes) {
+    archive(`${CHECKSUMS_MEMBER} says ${list.end.files} files / ${list.end.bytes} bytes; the archive holds ${extracted.archiveFiles} / ${extracted.archiveBytes}`)
+  }
+  for (const name of extracted.digests.keys()) if (!listed.has(name)) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: not in ${CHECKSUMS_MEMBER}` })
+  for (const g of manifest.global_files) if (!extracted.global.has(g)) archive(`${manifest.layout.global}/${g}: in the manifest but not in the archive`)
+  if (extracted.global.size !== manifest.global_files.length) archive(`the manifest lists ${manifest.global_files.length} global files, the archive holds ${extracted.global.size}`)
 
   // counts and sizes, with the backup's notes for files that changed while it ran
   const adjust = new Map<string, { files: number; bytes: number }>()
@@ -112,25 +116,31 @@ export function checkStaged(input: CheckInput): CheckResult {
   for (const m of manifest.molts) {
     if (!restoring.has(m.name)) continue
     const tally = extracted.molts.get(m.name)!
-    if (m.crontab && (!only || only.has('crontab')) && !tally.crontab) problems.push(`molt ${m.name}: its crontab member is missing`)
+    if (m.crontab && (!only || only.has('crontab')) && !tally.crontab) problems.push({ molt: m.name, text: `molt ${m.name}: its crontab member is missing` })
     if (only) {
       for (const c of only) {
         const planned = m.component_stats[c] ?? { files: 0, bytes: 0 }
         const a = adjust.get(`${m.name}\0${c}`) ?? { files: 0, bytes: 0 }
-        compare(problems, `molt ${m.name}, ${c}`, planned.files + a.files, planned.bytes + a.bytes, tally.byComponent.get(c) ?? { files: 0, bytes: 0 })
+        compare(problems, m.name, `molt ${m.name}, ${c}`, planned.files + a.files, planned.bytes + a.bytes, tally.byComponent.get(c) ?? { files: 0, bytes: 0 })
       }
       continue
     }
     const a = adjust.get(m.name) ?? { files: 0, bytes: 0 }
-    compare(problems, `molt ${m.name}`, (m.files ?? 0) + a.files, (m.backup_size_bytes ?? 0) + a.bytes, tally)
-    if (m.dirs !== null && tally.dirs !== m.dirs) problems.push(`molt ${m.name}: the manifest says ${m.dirs} folders, the archive holds ${tally.dirs}`)
-    if (m.symlinks !== null && tally.symlinks !== m.symlinks) problems.push(`molt ${m.name}: the manifest says ${m.symlinks} symlinks, the archive holds ${tally.symlinks}`)
+    compare(problems, m.name, `molt ${m.name}`, (m.files ?? 0) + a.files, (m.backup_size_bytes ?? 0) + a.bytes, tally)
+    if (m.dirs !== null && tally.dirs !== m.dirs) problems.push({ molt: m.name, text: `molt ${m.name}: the manifest says ${m.dirs} folders, the archive holds ${tally.dirs}` })
+    if (m.symlinks !== null && tally.symlinks !== m.symlinks) problems.push({ molt: m.name, text: `molt ${m.name}: the manifest says ${m.symlinks} symlinks, the archive holds ${tally.symlinks}` })
+  }
+  // the manifest against itself, last: a molt's own line says more
+  const sum = (key: 'files' | 'backup_size_bytes') => manifest.molts.reduce((total, m) => total + (m[key] ?? 0), 0)
+  const globalBytes = [...extracted.global.values()].reduce((total, g) => total + g.length, 0)
+  if (manifest.total_files !== sum('files') + manifest.global_files.length || manifest.total_size_bytes !== sum('backup_size_bytes') + globalBytes) {
+    archive(`the manifest's totals (${manifest.total_files} files / ${manifest.total_size_bytes} bytes) do not add up to its molts and global files`)
   }
   return result
 }
 
-function compare(problems: string[], what: string, files: number, bytes: number, got: Pick<MoltTally, 'files' | 'bytes'>): void {
-  if (got.files !== files || got.bytes !== bytes) problems.push(`${what}: the manifest accounts for ${files} files / ${bytes} bytes, the archive holds ${got.files} / ${got.bytes}`)
+function compare(problems: Scoped[], molt: string, what: string, files: number, bytes: number, got: Pick<MoltTally, 'files' | 'bytes'>): void {
+  if (got.files !== files || got.bytes !== bytes) problems.push({ molt, text: `${what}: the manifest accounts for ${files} files / ${bytes} bytes, the archive holds ${got.files} / ${got.bytes}` })
 }
 
 /**

@@ -1,18 +1,23 @@
-import { closeSync, constants, futimesSync, lstatSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs'
-import { join, posix } from 'node:path'
+import { closeSync, constants, ftruncateSync, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs'
+import { posix } from 'node:path'
 import { ClmntError } from '../lib/errors.ts'
+import { bytesOf, pathIn, shownName } from './byte-names.ts'
 import type { Compression } from './compress.ts'
-import { componentOf, CRONTAB_FILE, GLOBAL_FILES, memberNameProblem, normalizeMemberName, placeOf, symlinkStaysInside, type Component } from './layout.ts'
+import { normalizeMemberName, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
+import { hardLinkTarget, judgeMember, type PolicyInput, type Scope } from './member-policy.ts'
 import { ArchiveReadError, readArchive } from './read.ts'
-import type { TarEntry } from './tar.ts'
+import type { TarEntry } from './tar-parse.ts'
+
+export { legacyRel } from './member-policy.ts'
 
 /**
- * Stream the archive once into the staging folder, judging every member before anything of it is
- * written: regular files, folders, and symlinks that stay inside their molt; never an absolute
- * path, `..`, a hard link, a device, a FIFO, a duplicate, a member outside the manifest's molts,
- * or anything that would land inside a symlink. Every written file is hashed on the way, for the
- * check against checksums.sha256 that follows. Unselected molts are read past, not written.
+ * The one reader of a whole archive, for verify, `restore --dry-run` and restore: the archive is
+ * streamed once, every member judged by the member policy (member-policy.ts) and by what came
+ * before it (duplicates, paths through symlinks or files, hard-link targets), and every file of the
+ * checked molts hashed. Restore writes the molts it restores into staging as it goes; verify and
+ * the dry run write nothing. A problem belongs to a molt or to the whole archive: restore stops at
+ * the first one that touches what it restores; a check goes on and reports them all.
  */
 export class RestoreRefused extends ClmntError {
   constructor(
@@ -24,18 +29,24 @@ export class RestoreRefused extends ClmntError {
   }
 }
 
+export interface Scoped {
+  /** the molt it concerns; null: the archive as a whole */
+  molt: Scope
+  text: string
+}
+
 export interface ExtractSpec {
   archive: string
   compression: Compression
   manifest: Manifest
   legacy: boolean
-  /** molt → its folder in staging (only these are written) */
-  homes: Map<string, string>
+  /** molts checked → their folder in staging, or null to check without writing */
+  molts: Map<string, string | null>
   only: ReadonlySet<Component> | null
-  /** most file bytes that may be written (free space, less a reserve) */
+  /** most bytes that may be written (free space, less a reserve) */
   diskBudget: number
-  /** size of the compressed archive (bounds legacy archives, whose manifests hold no totals) */
-  archiveBytes: number
+  /** restore: stop at the first problem of a checked molt or of the archive */
+  failFast: boolean
   signal?: AbortSignal
   onProgress?(done: { files: number; bytes: number }): void
 }
@@ -45,6 +56,8 @@ export interface Deferred {
   mode: number
   mtime: number
 }
+
+type Kind = { kind: 'directory' } | { kind: 'symlink' } | { kind: 'file'; name: string; size: number; written: boolean }
 
 export interface MoltTally {
   files: number
@@ -56,33 +69,39 @@ export interface MoltTally {
   links: Map<string, string>
   /** folders' modes and mtimes, set once everything inside is written */
   deferred: Deferred[]
-  /** folders created in staging (relative to the home): the only ones members may go into */
+  /** folders created (or, checking, that would be) relative to the home: the only ones members may go into */
   dirsMade: Set<string>
   /** with --only: folders like .openclaw, made (with these modes and times) only when needed */
   containers: Map<string, Deferred>
+  /** what each path of the home is, as the archive builds it */
+  kinds: Map<string, Kind>
   rootMtime: number | null
   crontab: Uint8Array | null
-  /** members whose setgid/sticky bits were dropped */
-  stripped: string[]
 }
 
 export interface Extracted {
-  /** member name → sha256, for every file written or kept (manifest, global, crontab included) */
+  /** member name → sha256, for every file of the checked molts (manifest, global, crontab included) */
   digests: Map<string, string>
   checksums: string | null
   global: Map<string, Uint8Array>
   molts: Map<string, MoltTally>
   /** molts that had at least one member in the archive */
   present: Set<string>
-  trailingGarbage: boolean
+  problems: Scoped[]
+  /** what restore changes or says about members (set-ID bits dropped, links out of the molt …) */
+  notes: Scoped[]
+  /** regular files besides manifest.json and checksums.sha256 in the whole archive, and their bytes */
+  archiveFiles: number
+  archiveBytes: number
+  manifestFirst: boolean
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 const MAX_CHECKSUMS = 64 << 20
 const MAX_GLOBAL = 16 << 20
 const MAX_CRONTAB = 1 << 20
-const PER_ENTRY = 8 << 10
-const SLACK_BYTES = 64 << 20
+const MAX_PROBLEMS = 200
+const ZEROS = new Uint8Array(1 << 20)
 /**
  * Inflated chunks are garbage as soon as they are written, faster than the collector notices
  * (they are mostly outside the JS heap): besides read.ts's full collection every 32 MiB, a quick
@@ -90,235 +109,283 @@ const SLACK_BYTES = 64 << 20
  */
 const GC_EVERY = 8 << 20
 
-/** The bash toolkit kept these at the top of the molt folder; they live under .openclaw/. */
-const LEGACY_OPENCLAW = new Set(['openclaw.json', '.env', 'skills'])
-export function legacyRel(rel: string): string {
-  const top = rel.split('/')[0]!
-  return LEGACY_OPENCLAW.has(top) ? `.openclaw/${rel}` : rel
-}
-
-/** Bytes a molt may hold: what the manifest planned, plus room for files that grew while backed up. */
-export function moltByteLimit(planned: number): number {
-  return Math.ceil(planned * 1.1) + (16 << 20)
-}
-
 type Current =
   | { kind: 'skip' }
-  | { kind: 'write'; fd: number; hasher: Bun.CryptoHasher; name: string; tally: MoltTally; component: string; mtime: number }
-  | { kind: 'capture'; chunks: Uint8Array[]; hasher: Bun.CryptoHasher; name: string; done(content: Uint8Array, digest: string): void }
+  | { kind: 'file'; fd: number | null; hasher: Bun.CryptoHasher; hashed: number; name: string; rel: string; tally: MoltTally; component: string }
+  | { kind: 'capture'; chunks: Uint8Array[]; hasher: Bun.CryptoHasher; name: string | null; limit: number; done(content: Uint8Array): void }
+
+class Refusal extends Error {}
 
 export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
   const { manifest, legacy } = spec
-  const layout = { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) }
-  const out: Extracted = { digests: new Map(), checksums: null, global: new Map(), molts: new Map(), present: new Set(), trailingGarbage: false }
-  for (const [name, home] of spec.homes) {
-    mkdirSync(home, { mode: 0o700 })
-    out.molts.set(name, { files: 0, bytes: 0, dirs: 0, symlinks: 0, byComponent: new Map(), links: new Map(), deferred: [], dirsMade: new Set(['']), containers: new Map(), rootMtime: null, crontab: null, stripped: [] })
+  const input: PolicyInput = { legacy, layout: { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) } }
+  const out: Extracted = { digests: new Map(), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false }
+  for (const [name, home] of spec.molts) {
+    if (home) mkdirSync(home, { mode: 0o700 })
+    out.molts.set(name, { files: 0, bytes: 0, dirs: 0, symlinks: 0, byComponent: new Map(), links: new Map(), deferred: [], dirsMade: new Set(['']), containers: new Map(), kinds: new Map(), rootMtime: null, crontab: null })
   }
-  const limits = new Map(manifest.molts.map((m) => [m.name, m.backup_size_bytes === null || legacy ? Number.POSITIVE_INFINITY : moltByteLimit(m.backup_size_bytes)]))
-  const archivedBytes = new Map<string, number>()
+  const declaredLimit = legacy || manifest.total_size_bytes === null ? Number.POSITIVE_INFINITY : 2 * manifest.total_size_bytes + 2 ** 30
   const seen = new Set<string>()
+  const dropped = new Map<string, string[]>()
+  const outside = new Map<string, string[]>()
   let index = -1
   let afterChecksums = false
   let written = 0
   let filesDone = 0
   let current: Current = { kind: 'skip' }
   let sinceCollect = 0
-  const refuse = (text: string): never => {
-    throw new RestoreRefused(text)
+
+  /** A problem: fatal when restore needs what it concerns, else recorded (the member is read past). */
+  const refuse: Refuse = (molt, text) => {
+    if (spec.failFast && (molt === null || spec.molts.has(molt))) throw new RestoreRefused(text)
+    if (out.problems.length < MAX_PROBLEMS) out.problems.push({ molt, text })
+    throw new Refusal(text)
   }
 
   const entry = (e: TarEntry): void => {
     index++
-    if (spec.signal?.aborted) refuse('interrupted')
-    const shown = JSON.stringify(e.name)
-    if (afterChecksums) refuse(`member ${shown} comes after checksums.sha256, which must be the last member`)
-    const problem = memberNameProblem(e.name, { legacy })
-    if (problem) refuse(`member ${shown}: ${problem}`)
+    if (spec.signal?.aborted) throw new RestoreRefused('interrupted')
+    const shown = shownName(e.name)
+    if (afterChecksums && !legacy) refuse(null, `member ${shown} comes after checksums.sha256, which must be the last member`)
+    const verdict = judgeMember(e, input)
     const name = normalizeMemberName(e.name)
-    if (name === '') {
-      if (legacy && e.type === 'directory') return
-      refuse(`member ${shown}: not a name of the fleet layout`)
-    }
-    if (seen.has(name)) refuse(`member ${shown} appears twice in the archive`)
+    if (verdict.kind === 'refuse') refuse(verdict.molt, verdict.reason)
+    if (verdict.kind === 'ignore') return
+    const scope = verdict.kind === 'member' ? verdict.molt : null
+    if (seen.has(name)) refuse(scope, `member ${shown} appears twice in the archive`)
     seen.add(name)
-    if (e.type === 'hardlink') refuse(`member ${shown} is a hard link to ${JSON.stringify(e.linkname)}: hard links are refused`)
-    if (e.type === 'char-device' || e.type === 'block-device' || e.type === 'fifo') refuse(`member ${shown} is a ${e.type.replace('-', ' ')}: only files, folders and symlinks are restored`)
-    if (e.type === 'other') refuse(`member ${shown} has the unsupported tar type ${JSON.stringify(e.typeflag)}`)
-
-    const place = placeOf(name, layout)
-    if (place.kind === 'manifest') {
-      if (e.type !== 'file') refuse(`member ${shown} is not a file`)
-      if (!legacy && index !== 0) refuse('manifest.json is not the first member')
-      if (e.size > MAX_GLOBAL) refuse(`member ${shown} is ${e.size} bytes: too big to be a manifest`)
+    if (e.type === 'file' && verdict.kind !== 'manifest' && verdict.kind !== 'checksums') {
+      out.archiveFiles++
+      out.archiveBytes += e.size
+      // judged on what the headers declare, before a byte of it is read: a gzip bomb is refused at its header
+      if (out.archiveBytes > declaredLimit) refuse(null, `member ${shown} (${e.size} bytes) takes the archive past the ${declaredLimit} bytes its manifest can account for (twice its total, plus 1 GiB for files that grew during the backup): refused (a gzip bomb, or a manifest that lies)`)
+    }
+    if (verdict.kind === 'manifest') {
+      if (index === 0) out.manifestFirst = true
+      else if (!legacy) refuse(null, 'manifest.json is not the first member')
+      if (e.size > MAX_GLOBAL) refuse(null, `member ${shown} is ${e.size} bytes: too big to be a manifest`)
       current = capture(name, MAX_GLOBAL, () => {})
       return
     }
-    if (place.kind === 'checksums' && !legacy) {
-      if (e.type !== 'file') refuse(`member ${shown} is not a file`)
-      if (e.size > MAX_CHECKSUMS) refuse(`checksums.sha256 is ${e.size} bytes: too big to be a checksum list`)
+    if (verdict.kind === 'checksums') {
+      if (e.size > MAX_CHECKSUMS) refuse(null, `checksums.sha256 is ${e.size} bytes: too big to be a checksum list`)
       afterChecksums = true
-      current = capture(null, MAX_CHECKSUMS, (content) => (out.checksums = new TextDecoder().decode(content)))
+      // names in the list are bytes, as member names are
+      current = capture(null, MAX_CHECKSUMS, (content) => (out.checksums = Buffer.from(content).toString('latin1')))
       return
     }
-    if (place.kind === 'global') {
-      if (place.rel === '' && e.type === 'directory') return
-      const known = (GLOBAL_FILES as readonly string[]).includes(place.rel) && e.type === 'file'
-      if (!known) {
-        if (legacy) return
-        refuse(`member ${shown} is not one of the fleet files the global folder holds (${GLOBAL_FILES.join(', ')})`)
-      }
-      if (e.size > MAX_GLOBAL) refuse(`member ${shown} is ${e.size} bytes: too big for a fleet file`)
-      current = capture(name, MAX_GLOBAL, (content) => out.global.set(place.rel, content))
+    if (verdict.kind === 'global') {
+      if (e.size > MAX_GLOBAL) refuse(null, `member ${shown} is ${e.size} bytes: too big for a fleet file`)
+      current = capture(name, MAX_GLOBAL, (content) => out.global.set(verdict.rel, content))
       return
     }
-    if (place.kind !== 'molt') refuse(`member ${shown} belongs to no molt of the manifest`)
-    if (place.kind !== 'molt') return
-    const molt = place.molt
+    const { molt, rel } = verdict
     out.present.add(molt)
-    if (e.type === 'file') {
-      const total = (archivedBytes.get(molt) ?? 0) + e.size
-      archivedBytes.set(molt, total)
-      if (total > limits.get(molt)!) {
-        refuse(`member ${shown} (${e.size} bytes) takes molt ${molt} past the ${limits.get(molt)} bytes its manifest accounts for: refused (a gzip bomb, or a manifest that lies)`)
-      }
-    }
     const tally = out.molts.get(molt)
-    if (!tally) return // a molt not being restored: read past
-    const home = spec.homes.get(molt)!
-    const rel = legacy ? legacyRel(place.rel) : place.rel
-    const isDir = e.type === 'directory'
-
-    if (rel === '') {
-      if (!isDir) refuse(`member ${shown}: the folder of molt ${molt} is a ${e.type}`)
+    if (!tally) return // a molt not checked: read past
+    const home = spec.molts.get(molt) ?? null
+    if (verdict.type === 'root') {
       tally.rootMtime = e.mtime
       return
     }
-    if (!legacy && rel === CRONTAB_FILE) {
-      if (e.type !== 'file') refuse(`member ${shown} is not a file`)
-      if (e.size > MAX_CRONTAB) refuse(`member ${shown} is ${e.size} bytes: too big to be a crontab`)
+    // nothing goes through a symlink or a file of the archive, whatever the file system says
+    for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) {
+      const kind = tally.kinds.get(rel.slice(0, i))?.kind
+      if (kind && kind !== 'directory') refuse(molt, `member ${shown} lies inside ${shownName(`${molt}/${rel.slice(0, i)}`)}, which is a ${kind}`)
+    }
+    if (verdict.type === 'crontab') {
+      if (e.size > MAX_CRONTAB) refuse(molt, `member ${shown} is ${e.size} bytes: too big to be a crontab`)
       current = capture(name, MAX_CRONTAB, (content) => {
         tally.crontab = content
         count(tally, 'crontab', content.length)
       })
       return
     }
-    const component = componentOf(rel, isDir)
+    const component = verdict.component
+    const isDir = verdict.type === 'directory'
     if (spec.only && component !== null && (component === undefined || !spec.only.has(component))) return
     if (spec.only && component === null && isDir) {
       // a folder that only holds components (.openclaw): made when a restored component needs it
-      tally.containers.set(rel, { rel, mode: e.mode & 0o777, mtime: e.mtime })
+      tally.containers.set(rel, { rel, mode: verdict.mode, mtime: e.mtime })
+      tally.kinds.set(rel, { kind: 'directory' })
       tally.dirs++
       return
     }
-
-    let mode = e.mode & 0o7777
-    if (e.type === 'file' && mode & 0o6000) refuse(`member ${shown} is set-user-ID or set-group-ID: such files do not belong in a molt home`)
-    if (mode & 0o7000) {
-      tally.stripped.push(name)
-      mode &= 0o777
-    }
-    const path = join(home, rel)
+    const prior = tally.kinds.get(rel)
+    if (prior && !(isDir && prior.kind === 'directory')) refuse(molt, `member ${shown}: its path is already taken by another member`)
+    if (verdict.dropped) (dropped.get(molt) ?? dropped.set(molt, []).get(molt)!).push(`${shown} (${(e.mode & 0o7777).toString(8).padStart(4, '0')})`)
     if (isDir) {
-      ensureParent(tally, home, rel, shown)
-      makeDir(tally, home, rel, shown)
-      tally.deferred.push({ rel, mode, mtime: e.mtime })
+      ensureParent(tally, home, rel, shown, refuse, molt)
+      makeDir(tally, home, rel, shown, refuse, molt)
+      tally.kinds.set(rel, { kind: 'directory' })
+      tally.deferred.push({ rel, mode: verdict.mode, mtime: e.mtime })
       tally.dirs++
       return
     }
-    if (e.type === 'symlink') {
-      if (!symlinkStaysInside(rel, e.linkname)) refuse(`member ${shown} is a symlink to ${JSON.stringify(e.linkname)}, which leads outside molt ${molt}`)
-      ensureParent(tally, home, rel, shown)
-      try {
-        symlinkSync(e.linkname, path)
-      } catch (error) {
-        refuse(`member ${shown}: cannot create the symlink (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
+    if (verdict.type === 'symlink') {
+      if (verdict.outside) (outside.get(molt) ?? outside.set(molt, []).get(molt)!).push(`${shown} → ${shownName(e.linkname)}`)
+      ensureParent(tally, home, rel, shown, refuse, molt)
+      if (home) {
+        const path = pathIn(home, rel)
+        try {
+          symlinkSync(bytesOf(e.linkname), path)
+        } catch (error) {
+          refuse(molt, `member ${shown}: cannot create the symlink (${(error as NodeJS.ErrnoException).code})`)
+        }
+        lutimesSync(path, e.mtime, e.mtime)
       }
-      lutimesSync(path, e.mtime, e.mtime)
+      tally.kinds.set(rel, { kind: 'symlink' })
       tally.links.set(rel, e.linkname)
       tally.symlinks++
       return
     }
-    // a regular file
-    if (written + e.size > spec.diskBudget) refuse(`not enough free space in the base dir's file system to restore ${shown} and what follows it`)
-    written += e.size
-    ensureParent(tally, home, rel, shown)
-    let fd: number
-    try {
-      fd = openSync(path, WRITE_FLAGS, mode)
-    } catch (error) {
-      return refuse(`member ${shown}: cannot create it (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
+    if (verdict.type === 'hardlink') {
+      const targetRel = hardLinkTarget(e.linkname, molt, input)
+      const target = targetRel === null ? undefined : tally.kinds.get(targetRel)
+      if (!target || target.kind !== 'file') refuse(molt, `member ${shown} is a hard link to ${shownName(e.linkname)}, which is not an earlier file of molt ${molt}`)
+      if (target?.kind !== 'file') return
+      if (!target.written) refuse(molt, `member ${shown} is a hard link to ${shownName(e.linkname)}, which --only leaves out`)
+      ensureParent(tally, home, rel, shown, refuse, molt)
+      if (home) {
+        try {
+          linkSync(pathIn(home, targetRel!), pathIn(home, rel))
+        } catch (error) {
+          refuse(molt, `member ${shown}: cannot create the hard link (${(error as NodeJS.ErrnoException).code})`)
+        }
+      }
+      const digest = out.digests.get(target.name)
+      if (digest !== undefined) out.digests.set(name, digest)
+      tally.kinds.set(rel, { kind: 'file', name, size: target.size, written: true })
+      count(tally, component ?? 'other', target.size)
+      return
     }
-    current = { kind: 'write', fd, hasher: new Bun.CryptoHasher('sha256'), name, tally, component: component ?? 'other', mtime: e.mtime }
+    // a regular file
+    ensureParent(tally, home, rel, shown, refuse, molt)
+    let fd: number | null = null
+    if (home) {
+      try {
+        fd = openSync(pathIn(home, rel), WRITE_FLAGS, verdict.mode)
+      } catch (error) {
+        refuse(molt, `member ${shown}: cannot create it (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
+      }
+    }
+    tally.kinds.set(rel, { kind: 'file', name, size: e.size, written: true })
+    current = { kind: 'file', fd, hasher: new Bun.CryptoHasher('sha256'), hashed: 0, name, rel, tally, component: component ?? 'other' }
   }
 
-  const capture = (name: string | null, limit: number, done: (content: Uint8Array, digest: string) => void): Current => ({
-    kind: 'capture',
-    chunks: [],
-    hasher: new Bun.CryptoHasher('sha256'),
-    name: name ?? '',
-    done: (content, digest) => {
-      if (content.length > limit) refuse(`member ${JSON.stringify(name)} is too big`)
-      if (name !== null) out.digests.set(name, digest)
-      done(content, digest)
-    },
-  })
+  const capture = (name: string | null, limit: number, done: (content: Uint8Array) => void): Current => ({ kind: 'capture', chunks: [], hasher: new Bun.CryptoHasher('sha256'), name, limit, done })
+
+  const data = (chunk: Uint8Array, position: number): void => {
+    const c = current
+    if (c.kind === 'file') {
+      hashZeros(c, position)
+      c.hasher.update(chunk)
+      c.hashed = position + chunk.length
+      // runs of zeros become holes: an 8 GiB file of zeros costs no disk, as with GNU tar --sparse
+      if (c.fd !== null && !isZero(chunk)) {
+        written += chunk.length
+        if (written > spec.diskBudget) refuse(null, `not enough free space in the base dir's file system to restore ${shownName(c.name)} and what follows it`)
+        for (let at = 0; at < chunk.length; ) at += writeSync(c.fd, chunk, at, chunk.length - at, position + at)
+      }
+    } else if (c.kind === 'capture') {
+      c.chunks.push(chunk.slice())
+      c.hasher.update(chunk)
+    }
+  }
+
+  const entryEnd = (e: TarEntry): void => {
+    const c = current
+    current = { kind: 'skip' }
+    if (c.kind === 'file') {
+      hashZeros(c, e.size)
+      if (c.fd !== null) {
+        ftruncateSync(c.fd, e.size)
+        futimesSync(c.fd, e.mtime, e.mtime)
+        closeSync(c.fd)
+      }
+      out.digests.set(c.name, c.hasher.digest('hex'))
+      count(c.tally, c.component, e.size)
+      filesDone++
+      spec.onProgress?.({ files: filesDone, bytes: written })
+    } else if (c.kind === 'capture') {
+      const content = Buffer.concat(c.chunks)
+      if (content.length > c.limit) refuse(null, `member ${shownName(e.name)} is too big`)
+      if (c.name !== null) out.digests.set(c.name, c.hasher.digest('hex'))
+      c.done(content)
+    }
+  }
 
   // planning's garbage (zod, the manifest, the fleet scan) goes before extraction starts to allocate
   Bun.gc(true)
   try {
-    const parser = await readArchive(
+    const { endNotes } = await readArchive(
       spec.archive,
       {
         entry(e) {
           current = { kind: 'skip' }
-          entry(e)
+          try {
+            entry(e)
+          } catch (error) {
+            if (!(error instanceof Refusal)) throw error
+            current = { kind: 'skip' }
+          }
         },
-        data(chunk) {
+        data(chunk, _e, position) {
           sinceCollect += chunk.length
           if (sinceCollect >= GC_EVERY) {
             sinceCollect = 0
             Bun.gc(false)
           }
-          const c = current
-          if (c.kind === 'write') {
-            for (let at = 0; at < chunk.length; ) at += writeSync(c.fd, chunk, at)
-            c.hasher.update(chunk)
-          } else if (c.kind === 'capture') {
-            c.chunks.push(chunk.slice())
-            c.hasher.update(chunk)
+          try {
+            data(chunk, position)
+          } catch (error) {
+            if (!(error instanceof Refusal)) throw error
+            closeCurrent(current)
+            current = { kind: 'skip' }
           }
         },
         entryEnd(e) {
-          const c = current
-          current = { kind: 'skip' }
-          if (c.kind === 'write') {
-            futimesSync(c.fd, e.mtime, e.mtime)
-            closeSync(c.fd)
-            out.digests.set(c.name, c.hasher.digest('hex'))
-            count(c.tally, c.component, e.size)
-            filesDone++
-            spec.onProgress?.({ files: filesDone, bytes: written })
-          } else if (c.kind === 'capture') {
-            c.done(Buffer.concat(c.chunks), c.hasher.digest('hex'))
+          try {
+            entryEnd(e)
+          } catch (error) {
+            if (!(error instanceof Refusal)) throw error
           }
         },
       },
       spec.compression,
-      { maxBytes: streamLimit(spec) },
     )
-    out.trailingGarbage = parser.trailingGarbage
+    for (const text of endNotes) out.notes.push({ molt: null, text })
   } catch (error) {
-    const c = current as Current
-    if (c.kind === 'write') {
-      try {
-        closeSync(c.fd)
-      } catch {}
+    closeCurrent(current)
+    if (error instanceof ArchiveReadError) {
+      const text = `the archive cannot be read to its end: ${error.message}`
+      if (spec.failFast) throw new RestoreRefused(text)
+      out.problems.push({ molt: null, text })
+      return out
     }
-    if (error instanceof ArchiveReadError) throw new RestoreRefused(`the archive cannot be read to its end: ${error.message}`)
     throw error
   }
+  for (const [molt, list] of dropped) out.notes.push({ molt, text: `set-user-ID, set-group-ID or sticky bits dropped from ${list.length} member(s): ${list.slice(0, 3).join(', ')}${list.length > 3 ? ' …' : ''}` })
+  for (const [molt, list] of outside) out.notes.push({ molt, text: `${list.length} symlink(s) point outside the molt, restored as links and never followed: ${list.slice(0, 3).join(', ')}${list.length > 3 ? ' …' : ''}` })
   return out
+}
+
+function closeCurrent(c: Current): void {
+  if (c.kind === 'file' && c.fd !== null) {
+    try {
+      closeSync(c.fd)
+    } catch {}
+  }
+}
+
+function hashZeros(c: { hasher: Bun.CryptoHasher; hashed: number }, upTo: number): void {
+  for (let left = upTo - c.hashed; left > 0; left -= ZEROS.length) c.hasher.update(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left))
+  c.hashed = Math.max(c.hashed, upTo)
+}
+
+function isZero(chunk: Uint8Array): boolean {
+  if (chunk.length > ZEROS.length || chunk[0] !== 0) return false
+  return Buffer.compare(chunk, ZEROS.subarray(0, chunk.length)) === 0
 }
 
 function count(tally: MoltTally, component: string, bytes: number): void {
@@ -330,35 +397,31 @@ function count(tally: MoltTally, component: string, bytes: number): void {
   tally.byComponent.set(component, c)
 }
 
-/** The tar stream a manifest can account for: its bytes, a header per entry, some slack. */
-function streamLimit(spec: ExtractSpec): number {
-  const m = spec.manifest
-  if (spec.legacy || m.total_size_bytes === null) return Math.max(4 * 2 ** 30, spec.archiveBytes * 200)
-  let entries = (m.total_files ?? 0) + m.global_files.length + 4
-  for (const molt of m.molts) entries += (molt.files ?? 0) + (molt.dirs ?? 0) + (molt.symlinks ?? 0) + 2
-  return Math.ceil(m.total_size_bytes * 1.1) + entries * PER_ENTRY + SLACK_BYTES
-}
+type Refuse = (molt: Scope, text: string) => never
 
 /** Folders on the way to a member: only ones this extraction made, never through a symlink or a file. */
-function ensureParent(tally: MoltTally, home: string, rel: string, shown: string): void {
+function ensureParent(tally: MoltTally, home: string | null, rel: string, shown: string, refuse: Refuse, molt: string): void {
   const parent = posix.dirname(rel)
   if (parent === '.' || tally.dirsMade.has(parent)) return
-  ensureParent(tally, home, parent, shown)
-  makeDir(tally, home, parent, shown)
+  ensureParent(tally, home, parent, shown, refuse, molt)
+  makeDir(tally, home, parent, shown, refuse, molt)
+  if (!tally.kinds.has(parent)) tally.kinds.set(parent, { kind: 'directory' })
 }
 
-function makeDir(tally: MoltTally, home: string, rel: string, shown: string): void {
+function makeDir(tally: MoltTally, home: string | null, rel: string, shown: string, refuse: Refuse, molt: string): void {
   if (tally.dirsMade.has(rel)) return
-  try {
-    mkdirSync(join(home, rel), { mode: 0o700 })
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    let what = 'something else'
+  if (home) {
     try {
-      const st = lstatSync(join(home, rel))
-      what = st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? 'a folder' : 'a file'
-    } catch {}
-    throw new RestoreRefused(`member ${shown}: ${JSON.stringify(rel)} is already ${what} (${code}), not a folder to put it in: refused (a member may not go through a symlink)`)
+      mkdirSync(pathIn(home, rel), { mode: 0o700 })
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      let what = 'something else'
+      try {
+        const st = lstatSync(pathIn(home, rel))
+        what = st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? 'a folder' : 'a file'
+      } catch {}
+      refuse(molt, `member ${shown}: ${shownName(rel)} is already ${what} (${code}), not a folder to put it in: refused (a member may not go through a symlink)`)
+    }
   }
   tally.dirsMade.add(rel)
   const container = tally.containers.get(rel)

@@ -88,8 +88,8 @@ export function removeTree(path: string): void {
 }
 
 /** Every real folder under `root` (root first), never through a symlink. */
-function walkDirs(root: string, visit: (dir: string) => void): void {
-  const stack = [root]
+function walkDirs(root: string, visit: (dir: Buffer<ArrayBufferLike>) => void): void {
+  const stack: Buffer<ArrayBufferLike>[] = [Buffer.from(root)]
   while (stack.length) {
     const dir = stack.pop()!
     try {
@@ -98,27 +98,33 @@ function walkDirs(root: string, visit: (dir: string) => void): void {
       continue
     }
     visit(dir)
-    let names: string[] = []
+    let names: Buffer<ArrayBufferLike>[] = []
     try {
-      names = readdirSync(dir)
+      names = readdirSync(dir, { encoding: 'buffer' })
     } catch {}
-    for (const name of names) stack.push(join(dir, name))
+    for (const name of names) stack.push(childPath(dir, name))
   }
+}
+
+/** Paths as bytes: names that are not UTF-8 (restored Latin-1 names) must reach the system call unchanged. */
+function childPath(dir: Buffer<ArrayBufferLike>, name: Buffer<ArrayBufferLike>): Buffer<ArrayBufferLike> {
+  return Buffer.concat([dir, Buffer.from('/'), name])
 }
 
 /** lchown everything under (and including) `root`; symlinks themselves, never their targets. */
 export function chownTree(root: string, uid: number, gid: number): number {
   let count = 0
-  const stack = [root]
+  const stack: Buffer<ArrayBufferLike>[] = [Buffer.from(root)]
   lchownSync(root, uid, gid)
   count++
   while (stack.length) {
     const dir = stack.pop()!
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name)
+    // (Bun's Dirent has no name with encoding 'buffer': names, then lstat)
+    for (const name of readdirSync(dir, { encoding: 'buffer' })) {
+      const path = childPath(dir, name)
       lchownSync(path, uid, gid)
       count++
-      if (entry.isDirectory()) stack.push(path)
+      if (lstatSync(path).isDirectory()) stack.push(path)
     }
   }
   return count

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { parseMoltInfo } from '../fleet/molt-info.ts'
 import type { RegistryEntry } from '../fleet/registry.ts'
 import { writeFileAtomic } from '../lib/atomic.ts'
+import { pathIn } from './byte-names.ts'
 import { COMPONENTS, componentOf, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import type { MoltTally } from './restore-extract.ts'
@@ -65,7 +66,6 @@ export function prepareMolt(ctx: MoltContext, planned: PlannedMolt, tally: MoltT
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
   if (owner && isRoot() && (owner.uid !== me.uid || owner.gid !== me.gid)) chownTree(stage, owner.uid, owner.gid)
 
-  if (tally.stripped.length) warnings.push(`set-group-ID or sticky bits dropped from ${tally.stripped.length} folder(s), e.g. ${JSON.stringify(tally.stripped[0])}`)
   let kept = 0
   if (planned.action === 'overwrite') kept = cloneKept(planned.target, stage, tally, ctx.only ?? new Set(COMPONENTS))
 
@@ -113,7 +113,7 @@ export function prepareMolt(ctx: MoltContext, planned: PlannedMolt, tally: MoltT
   // folder modes and times last: writing into a folder moves its mtime
   const deferred = [...tally.deferred].sort((a, b) => depth(b.rel) - depth(a.rel))
   for (const d of deferred) {
-    const path = join(stage, d.rel)
+    const path = pathIn(stage, d.rel)
     chmodSync(path, d.mode)
     utimesSync(path, d.mtime, d.mtime)
   }
@@ -177,15 +177,16 @@ export function cloneKept(liveHome: string, stage: string, tally: MoltTally, res
     const rel = stack.pop()!
     let names: string[]
     try {
-      names = readdirSync(join(liveHome, rel))
+      // names as bytes: a Latin-1 file name of the old home is kept under its own bytes
+      names = readdirSync(pathIn(liveHome, rel), { encoding: 'buffer' }).map((n) => n.toString('latin1'))
     } catch (error) {
       throw new MoltFailure(`cannot read ${join(liveHome, rel)} to keep what the backup does not hold: ${(error as NodeJS.ErrnoException).code}`)
     }
     for (const entry of names) {
       const child = rel ? `${rel}/${entry}` : entry
       if (child === '.openclaw/gateway.pid') continue
-      const live = join(liveHome, child)
-      const staged = join(stage, child)
+      const live = pathIn(liveHome, child)
+      const staged = pathIn(stage, child)
       const st = lstatSync(live)
       const component = componentOf(child, st.isDirectory())
       if (component && restored.has(component)) continue

@@ -9,6 +9,7 @@ import type { BackupProgress } from './backup.ts'
 import { lockFleet } from './fleet-lock.ts'
 import type { Component } from './layout.ts'
 import { checkStaged } from './restore-check.ts'
+import { blocking } from './verify.ts'
 import { extractArchive, RestoreRefused, type Extracted } from './restore-extract.ts'
 import { inodeOf, removeTree } from './restore-fs.ts'
 import { describeStale, finishCommitted, findStaleStaging, recoverStale, Staging } from './restore-journal.ts'
@@ -110,17 +111,17 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
     try {
       staging = Staging.create(baseDir, plan.archive, plan.options.keepOld)
       const stagingDir = staging
-      const homes = new Map(restoring.map((m) => [m.name, stagingDir.stage(m.name)]))
+      const homes = new Map<string, string | null>(restoring.map((m) => [m.name, stagingDir.stage(m.name)]))
       const progress: BackupProgress = { filesDone: 0, filesTotal: restoring.reduce((s, m) => s + (m.files ?? 0), 0), bytesDone: 0, bytesTotal: need, bytesOut: 0, elapsedMs: 0 }
       extracted = await extractArchive({
         archive: plan.archive,
         compression: plan.compression,
         manifest: plan.manifest,
         legacy: plan.legacy,
-        homes,
+        molts: homes,
         only,
         diskBudget: free - RESERVE,
-        archiveBytes: plan.archiveBytes,
+        failFast: true,
         signal: hooks.signal,
         onProgress: hooks.onProgress
           ? (p) => {
@@ -132,7 +133,12 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
           : undefined,
       })
       const check = checkStaged({ manifest: plan.manifest, legacy: plan.legacy, extracted, molts: restoring.map((m) => m.name), only })
-      if (check.problems.length) throw new RestoreRefused(check.problems[0]!, check.problems)
+      const problems = blocking(check.problems, restoring.map((m) => m.name)).map((p) => p.text)
+      if (problems.length) throw new RestoreRefused(problems[0]!, problems)
+      for (const note of extracted.notes) {
+        if (note.molt === null) hooks.warn(note.text)
+        else results.get(note.molt)?.warnings.push(note.text)
+      }
       verified = check.verified
 
       staging.journal.phase = 'swapping'

@@ -1,10 +1,15 @@
 /**
  * Reading tar: a push-based, synchronous parser (feed it bytes, it calls back per entry), so a
  * reader can stop after the first member and a hostile archive is judged entry by entry.
+ *
+ * It reads what GNU tar reads: ustar, pax (per-entry and global records), GNU long names, old GNU
+ * and v7 headers, base-256 numbers (dates before 1970), GNU sparse files in every encoding (old GNU
+ * 'S', pax 0.0, 0.1 and 1.0 — also bsdtar's default), dumpdirs of incremental archives ('D', read as
+ * folders), pre-POSIX folders (a regular-file entry whose name ends in '/'), and archives that end
+ * without the end-of-archive blocks. Names are byte strings (see byte-names.ts).
  */
-import { BLOCK, padded, type EntryType, type TarEntry } from './tar.ts'
-
-const decoder = new TextDecoder()
+import { byteName } from './byte-names.ts'
+import { BLOCK, padded } from './tar.ts'
 
 export class TarError extends Error {
   constructor(
@@ -16,10 +21,45 @@ export class TarError extends Error {
   }
 }
 
+export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo' | 'other'
+
+export interface SparseSegment {
+  offset: number
+  size: number
+}
+
+export interface TarEntry {
+  /** byte string (one char per byte) */
+  name: string
+  type: EntryType
+  /** the raw typeflag, for messages */
+  typeflag: string
+  /** the file's size: for a sparse file, its real size with the holes */
+  size: number
+  /** data bytes the archive holds for it (a sparse file's non-hole parts) */
+  stored: number
+  /** a sparse file's data segments, in order; null for a plain file */
+  sparse: SparseSegment[] | null
+  mode: number
+  /** seconds, fractional when a pax header gave more; negative before 1970 */
+  mtime: number
+  /** the mtime as the archive wrote it (pax text, else the header's number) */
+  mtimeText: string
+  uid: number
+  gid: number
+  uname: string
+  gname: string
+  /** byte string */
+  linkname: string
+  /** offset of the entry's (first) header in the uncompressed stream */
+  offset: number
+}
+
 /** What the parser calls; returning 'stop' from any of them ends parsing (push() returns false). */
 export interface TarSink {
   entry(entry: TarEntry): void | 'stop'
-  data?(chunk: Uint8Array, entry: TarEntry): void | 'stop'
+  /** a piece of the file's content, starting at `position` in the file (holes are never passed) */
+  data?(chunk: Uint8Array, entry: TarEntry, position: number): void | 'stop'
   entryEnd?(entry: TarEntry): void | 'stop'
 }
 
@@ -27,7 +67,9 @@ const enum State {
   Header,
   Data,
   Meta,
-  Padding,
+  SparseHeader,
+  SparseMap,
+  Skip,
   Done,
 }
 
@@ -35,33 +77,49 @@ const TYPES: Record<string, EntryType> = {
   '0': 'file',
   '\0': 'file',
   '7': 'file',
+  S: 'file',
   '1': 'hardlink',
   '2': 'symlink',
   '3': 'char-device',
   '4': 'block-device',
   '5': 'directory',
+  D: 'directory',
   '6': 'fifo',
 }
 
+const MAX_META = 16 << 20
+const MAX_SEGMENTS = 1 << 20
+const text = new TextDecoder()
+
 /**
  * Push-based tar reader: `push()` decompressed bytes as they come, `end()` when the input ends.
- * Throws TarError on a broken header or a stream that ends early.
+ * Throws TarError on a broken header or a stream that ends inside a member.
  */
 export class TarParser {
   #state = State.Header
   #header = new Uint8Array(BLOCK)
   #headerFill = 0
   #remaining = 0
-  #padding = 0
+  #skip = 0
   #offset = 0
   #entry: TarEntry | null = null
+  /** data positions of the current entry: segment index, bytes left in it, file position */
+  #seg = 0
+  #segLeft = 0
+  #position = 0
   #meta: { kind: 'pax' | 'paxGlobal' | 'longname' | 'longlink'; chunks: Uint8Array[]; size: number } | null = null
-  #pending: { pax?: Record<string, string>; longname?: string; longlink?: string; offset?: number } = {}
+  #mapText = ''
+  #mapRead = 0
+  #pending: { pax?: PaxRecords; longname?: string; longlink?: string; offset?: number } = {}
+  #global: PaxRecords = { values: new Map(), sparse: [] }
   #zeroBlocks = 0
   #stopped = false
   #last: string | null = null
-  /** non-zero bytes after the end-of-archive blocks */
+  /** bytes after the end-of-archive blocks, and whether any of them is not zero */
+  afterEnd = 0
   trailingGarbage = false
+  /** the archive ended without (both of) its end-of-archive blocks: GNU tar and bsdtar accept that */
+  endMissing: 'none' | 'one' | null = null
   /** the end-of-archive marker (two zero blocks) was seen */
   get complete(): boolean {
     return this.#state === State.Done
@@ -77,7 +135,8 @@ export class TarParser {
     let i = 0
     while (i < chunk.length && !this.#stopped) {
       switch (this.#state) {
-        case State.Header: {
+        case State.Header:
+        case State.SparseHeader: {
           const take = Math.min(BLOCK - this.#headerFill, chunk.length - i)
           this.#header.set(chunk.subarray(i, i + take), this.#headerFill)
           this.#headerFill += take
@@ -85,34 +144,58 @@ export class TarParser {
           this.#offset += take
           if (this.#headerFill === BLOCK) {
             this.#headerFill = 0
-            this.#onHeader()
+            if (this.#state === State.Header) this.#onHeader()
+            else this.#onSparseExtension()
           }
           break
         }
-        case State.Data:
         case State.Meta: {
           const take = Math.min(this.#remaining, chunk.length - i)
-          const part = chunk.subarray(i, i + take)
+          this.#meta!.chunks.push(chunk.slice(i, i + take))
           i += take
           this.#offset += take
           this.#remaining -= take
-          if (this.#state === State.Meta) {
-            this.#meta!.chunks.push(part.slice())
-          } else if (this.sink.data && take > 0 && this.sink.data(part, this.#entry!) === 'stop') this.#stopped = true
-          if (this.#remaining === 0) this.#endOfData()
+          if (this.#remaining === 0) this.#endOfMeta()
           break
         }
-        case State.Padding: {
-          const take = Math.min(this.#padding, chunk.length - i)
+        case State.SparseMap: {
+          // pax 1.0: decimal lines before the data, in whole blocks
+          const take = Math.min(BLOCK - (this.#mapRead % BLOCK), chunk.length - i, this.#remaining)
+          this.#mapText += text.decode(chunk.subarray(i, i + take))
           i += take
           this.#offset += take
-          this.#padding -= take
-          if (this.#padding === 0) this.#state = State.Header
+          this.#mapRead += take
+          this.#remaining -= take
+          if (this.#mapRead % BLOCK === 0 || this.#remaining === 0) this.#sparseMapBlock()
+          break
+        }
+        case State.Data: {
+          const take = Math.min(this.#remaining, chunk.length - i)
+          this.#emit(chunk.subarray(i, i + take))
+          i += take
+          this.#offset += take
+          this.#remaining -= take
+          if (this.#remaining === 0 && !this.#stopped) this.#endOfData()
+          break
+        }
+        case State.Skip: {
+          const take = Math.min(this.#skip, chunk.length - i)
+          i += take
+          this.#offset += take
+          this.#skip -= take
+          if (this.#skip === 0) this.#state = State.Header
           break
         }
         case State.Done: {
-          for (; i < chunk.length; i++) if (chunk[i] !== 0) this.trailingGarbage = true
+          for (let k = i; k < chunk.length; k++) {
+            if (chunk[k] !== 0) {
+              this.trailingGarbage = true
+              break
+            }
+          }
+          this.afterEnd += chunk.length - i
           this.#offset += chunk.length - i
+          i = chunk.length
           break
         }
       }
@@ -120,13 +203,17 @@ export class TarParser {
     return !this.#stopped
   }
 
-  /** The input ended: throws when that is before the end-of-archive marker. */
+  /** The input ended: throws when that is inside a member (an end without the end blocks is noted in endMissing). */
   end(): void {
     if (this.#stopped || this.#state === State.Done) return
-    if (this.#state === State.Header && this.#headerFill === 0 && !this.#entry) {
-      throw new TarError(this.#zeroBlocks ? 'tar stream ends after a single zero block (truncated)' : 'tar stream ends without the end-of-archive blocks (truncated)', this.#offset)
+    if (this.#state === State.Header && !this.#entry && !this.#meta && this.#pending.offset === undefined) {
+      const partial = this.#header.subarray(0, this.#headerFill)
+      if (partial.every((b) => b === 0)) {
+        this.endMissing = this.#zeroBlocks || this.#headerFill ? 'one' : 'none'
+        return
+      }
     }
-    const where = this.#entry ? ` inside member ${JSON.stringify(this.#entry.name)}` : this.#last ? ` after member ${JSON.stringify(this.#last)}` : ''
+    const where = this.#entry ? ` inside member ${JSON.stringify(this.#entry.name)}` : this.#last !== null ? ` after member ${JSON.stringify(this.#last)}` : ''
     throw new TarError(`tar stream ends early${where} (truncated)`, this.#offset)
   }
 
@@ -134,11 +221,13 @@ export class TarParser {
     const h = this.#header
     const headerOffset = this.#offset - BLOCK
     if (h.every((b) => b === 0)) {
+      if (this.#pending.offset !== undefined) throw new TarError('a zero block where a member header should follow its extended header', headerOffset)
       this.#zeroBlocks++
       if (this.#zeroBlocks >= 2) this.#state = State.Done
       return
     }
-    if (this.#zeroBlocks) throw new TarError('a single zero block in the middle of the archive', headerOffset)
+    // GNU tar stops at a lone zero block and drops the members after it: refused rather than dropped
+    if (this.#zeroBlocks) throw new TarError('a lone zero block in the middle of the archive (GNU tar would stop reading there)', headerOffset - BLOCK)
     const stored = parseNumber(h, 148, 8)
     let unsigned = 0
     let signed = 0
@@ -149,76 +238,229 @@ export class TarParser {
     }
     if (stored !== unsigned && stored !== signed) throw new TarError('invalid tar header (checksum mismatch): not a tar archive, or corrupt', headerOffset)
     const typeflag = String.fromCharCode(h[156]!)
-    const size = parseNumber(h, 124, 12)
-    if (!Number.isSafeInteger(size) || size < 0) throw new TarError('invalid member size', headerOffset)
+    const headerSize = parseNumber(h, 124, 12)
+    if (!Number.isSafeInteger(headerSize) || headerSize < 0) throw new TarError('invalid member size', headerOffset)
     this.#pending.offset ??= headerOffset
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
-      if (size > 16 << 20) throw new TarError('extended header larger than 16 MiB', headerOffset)
+      if (headerSize > MAX_META) throw new TarError('extended header larger than 16 MiB', headerOffset)
       const kind = typeflag === 'x' ? 'pax' : typeflag === 'g' ? 'paxGlobal' : typeflag === 'L' ? 'longname' : 'longlink'
-      this.#meta = { kind, chunks: [], size }
-      this.#remaining = size
-      this.#padding = padded(size) - size
+      this.#meta = { kind, chunks: [], size: headerSize }
+      this.#remaining = headerSize
+      this.#skip = padded(headerSize) - headerSize
       this.#state = State.Meta
-      if (size === 0) this.#endOfData()
+      if (headerSize === 0) this.#endOfMeta()
       return
     }
-    const ustarMagic = readString(h, 257, 6) === 'ustar'
-    const gnu = readString(h, 257, 8) === 'ustar  '
-    let name = readString(h, 0, 100)
-    const prefix = ustarMagic && !gnu ? readString(h, 345, 155) : ''
-    if (prefix) name = `${prefix}/${name}`
-    const pax = this.#pending.pax ?? {}
+    if (typeflag === 'V') {
+      // a volume label: GNU tar does not extract it
+      this.#pending = {}
+      this.#skipData(headerSize)
+      return
+    }
+    const magic = byteName(h.subarray(257, 265))
+    const gnu = magic === 'ustar  \0' || magic === 'ustar  '
+    const ustar = !gnu && magic.startsWith('ustar\0')
+    let name = readBytes(h, 0, 100)
+    if (ustar) {
+      const prefix = readBytes(h, 345, 155)
+      if (prefix) name = `${prefix}/${name}`
+    }
+    const pax = this.#paxValues()
     if (this.#pending.longname !== undefined) name = this.#pending.longname
-    if (pax.path !== undefined) name = pax.path
-    let linkname = readString(h, 157, 100)
+    if (pax.has('path')) name = pax.get('path')!
+    let linkname = readBytes(h, 157, 100)
     if (this.#pending.longlink !== undefined) linkname = this.#pending.longlink
-    if (pax.linkpath !== undefined) linkname = pax.linkpath
-    const paxSize = pax.size !== undefined ? Number(pax.size) : size
+    if (pax.has('linkpath')) linkname = pax.get('linkpath')!
+
+    const number = (key: string, fallback: number): number => {
+      const value = pax.get(key)
+      if (value === undefined) return fallback
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new TarError(`invalid pax ${key} ${JSON.stringify(value)}`, headerOffset)
+      return Number(value)
+    }
+    const headerMtime = parseNumber(h, 136, 12)
+    let mtime = headerMtime
+    let mtimeText = String(headerMtime)
+    const paxMtime = pax.get('mtime')
+    if (paxMtime !== undefined) {
+      if (!/^-?\d+(\.\d+)?$/.test(paxMtime)) throw new TarError(`invalid pax mtime ${JSON.stringify(paxMtime)}`, headerOffset)
+      mtime = Number(paxMtime)
+      mtimeText = paxMtime
+    }
+    if (!Number.isFinite(mtime)) throw new TarError('invalid member mtime', headerOffset)
+    const mode = parseNumber(h, 100, 8)
+    if (!Number.isSafeInteger(mode) || mode < 0) throw new TarError('invalid member mode', headerOffset)
+
+    let type: EntryType = TYPES[typeflag] ?? 'other'
+    // pre-POSIX archives mark folders by the trailing slash alone
+    if ((typeflag === '0' || typeflag === '\0') && name.endsWith('/')) type = 'directory'
+    const dataSize = number('size', headerSize)
+    let size = dataSize
+    let sparse: SparseSegment[] | null = null
+    let sparseMap = false
+    if (typeflag === 'S') {
+      sparse = oldGnuSparse(h, 386, 4)
+      size = parseNumber(h, 483, 12)
+    } else if (type === 'file' && (pax.has('GNU.sparse.major') || pax.has('GNU.sparse.map') || pax.has('GNU.sparse.numblocks'))) {
+      const major = pax.get('GNU.sparse.major')
+      if (major !== undefined && (major !== '1' || pax.get('GNU.sparse.minor') !== '0')) throw new TarError(`unsupported GNU sparse format ${major}.${pax.get('GNU.sparse.minor')}`, headerOffset)
+      size = number(major !== undefined ? 'GNU.sparse.realsize' : pax.has('GNU.sparse.realsize') ? 'GNU.sparse.realsize' : 'GNU.sparse.size', -1)
+      if (size < 0) throw new TarError('a GNU sparse member without its real size', headerOffset)
+      if (pax.has('GNU.sparse.name')) name = pax.get('GNU.sparse.name')!
+      if (major !== undefined) sparseMap = true
+      else sparse = paxSparseMap(this.#pending.pax?.sparse ?? [], pax.get('GNU.sparse.map'), headerOffset)
+    }
     const entry: TarEntry = {
       name,
-      type: TYPES[typeflag] ?? (typeflag >= '0' && typeflag <= '9' ? 'file' : 'other'),
+      type,
       typeflag,
-      size: Number.isSafeInteger(paxSize) && paxSize >= 0 ? paxSize : size,
-      mode: parseNumber(h, 100, 8),
-      mtime: pax.mtime !== undefined && Number.isFinite(Number(pax.mtime)) ? Number(pax.mtime) : parseNumber(h, 136, 12),
-      uid: pax.uid !== undefined ? Number(pax.uid) : parseNumber(h, 108, 8),
-      gid: pax.gid !== undefined ? Number(pax.gid) : parseNumber(h, 116, 8),
-      uname: pax.uname ?? readString(h, 265, 32),
-      gname: pax.gname ?? readString(h, 297, 32),
+      size: type === 'file' ? size : 0,
+      stored: type === 'file' ? dataSize : 0,
+      sparse,
+      mode,
+      mtime,
+      mtimeText,
+      uid: number('uid', parseNumber(h, 108, 8)),
+      gid: number('gid', parseNumber(h, 116, 8)),
+      uname: pax.get('uname') ?? readBytes(h, 265, 32),
+      gname: pax.get('gname') ?? readBytes(h, 297, 32),
       linkname,
       offset: this.#pending.offset,
     }
+    if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new TarError('invalid member size', headerOffset)
     this.#pending = {}
-    // only regular files carry data; a size on a link or folder header is ignored, as GNU tar does
-    const dataSize = entry.type === 'file' || entry.type === 'other' ? entry.size : 0
-    if (entry.type !== 'file' && entry.type !== 'other') entry.size = 0
     this.#entry = entry
+    // only regular files carry content; as GNU tar, the data of other members is read past, except
+    // for folders ('5') and hard links, whose size says nothing
+    this.#remaining = type === 'file' ? dataSize : 0
+    this.#skip = padded(typeflag === '5' || typeflag === '1' ? 0 : dataSize) - this.#remaining
+    if (typeflag === 'S' && h[482]) {
+      this.#state = State.SparseHeader
+      return
+    }
+    if (sparseMap) {
+      entry.sparse = []
+      this.#mapText = ''
+      this.#mapRead = 0
+      this.#skip = padded(dataSize) - dataSize
+      this.#state = State.SparseMap
+      if (dataSize === 0) throw new TarError('a GNU sparse 1.0 member without its map', headerOffset)
+      return
+    }
+    this.#begin()
+  }
+
+  /** An old GNU sparse header's extension block: 21 more segments, and whether another block follows. */
+  #onSparseExtension(): void {
+    const entry = this.#entry!
+    entry.sparse!.push(...oldGnuSparse(this.#header, 0, 21))
+    if (entry.sparse!.length > MAX_SEGMENTS) throw new TarError('a sparse map of more than a million segments', this.#offset)
+    if (!this.#header[504]) this.#begin()
+  }
+
+  #sparseMapBlock(): void {
+    const entry = this.#entry!
+    const numbers = this.#mapText.split('\n')
+    const complete = numbers.slice(0, -1)
+    const count = complete.length ? Number(complete[0]) : NaN
+    if (complete.length && (!/^\d+$/.test(complete[0]!) || count > MAX_SEGMENTS)) throw new TarError('invalid GNU sparse map', this.#offset)
+    if (complete.length >= 1 + 2 * count) {
+      const values = complete.slice(1, 1 + 2 * count)
+      if (values.some((v) => !/^\d+$/.test(v))) throw new TarError('invalid GNU sparse map', this.#offset)
+      for (let k = 0; k < values.length; k += 2) entry.sparse!.push({ offset: Number(values[k]), size: Number(values[k + 1]) })
+      // the map fills whole blocks; the data starts after them
+      this.#mapText = ''
+      entry.stored = this.#remaining
+      this.#skip = padded(this.#remaining) - this.#remaining
+      this.#begin()
+      return
+    }
+    if (this.#remaining === 0 || this.#mapRead > MAX_META) throw new TarError('invalid GNU sparse map', this.#offset)
+  }
+
+  /** The entry is known: check a sparse map, tell the sink, then read its data. */
+  #begin(): void {
+    const entry = this.#entry!
+    if (entry.sparse) {
+      let end = 0
+      let total = 0
+      for (const s of entry.sparse) {
+        if (!Number.isSafeInteger(s.offset) || !Number.isSafeInteger(s.size) || s.offset < end || s.offset + s.size > entry.size) {
+          throw new TarError(`invalid sparse map of ${JSON.stringify(entry.name)}`, entry.offset)
+        }
+        end = s.offset + s.size
+        total += s.size
+      }
+      if (total !== entry.stored) throw new TarError(`the sparse map of ${JSON.stringify(entry.name)} accounts for ${total} bytes, the member holds ${entry.stored}`, entry.offset)
+    }
+    this.#seg = 0
+    this.#segLeft = entry.sparse ? (entry.sparse[0]?.size ?? 0) : entry.stored
+    this.#position = entry.sparse ? (entry.sparse[0]?.offset ?? 0) : 0
     if (this.sink.entry(entry) === 'stop') {
       this.#stopped = true
       return
     }
-    this.#remaining = dataSize
-    this.#padding = padded(dataSize) - dataSize
+    this.#remaining = entry.stored
     this.#state = State.Data
-    if (dataSize === 0) this.#endOfData()
+    if (entry.stored === 0) this.#endOfData()
+  }
+
+  #emit(part: Uint8Array): void {
+    const entry = this.#entry!
+    let at = 0
+    while (at < part.length && !this.#stopped) {
+      while (this.#segLeft === 0 && entry.sparse) {
+        const next = entry.sparse[++this.#seg]!
+        this.#segLeft = next.size
+        this.#position = next.offset
+      }
+      const n = Math.min(this.#segLeft, part.length - at)
+      if (this.sink.data && this.sink.data(part.subarray(at, at + n), entry, this.#position) === 'stop') this.#stopped = true
+      at += n
+      this.#segLeft -= n
+      this.#position += n
+    }
+  }
+
+  #skipData(size: number): void {
+    this.#skip = padded(size)
+    this.#state = this.#skip ? State.Skip : State.Header
+  }
+
+  #endOfMeta(): void {
+    const meta = this.#meta!
+    const body = concat(meta.chunks, meta.size)
+    if (meta.kind === 'pax') this.#pending.pax = parsePax(body, this.#pending.pax)
+    else if (meta.kind === 'paxGlobal') {
+      this.#global = parsePax(body, this.#global)
+      this.#pending.offset = undefined
+    } else if (meta.kind === 'longname') this.#pending.longname = cString(body)
+    else this.#pending.longlink = cString(body)
+    this.#meta = null
+    this.#state = this.#skip ? State.Skip : State.Header
   }
 
   #endOfData(): void {
-    if (this.#state === State.Meta) {
-      const meta = this.#meta!
-      const body = concat(meta.chunks, meta.size)
-      if (meta.kind === 'pax') this.#pending.pax = { ...this.#pending.pax, ...parsePax(body) }
-      else if (meta.kind === 'longname') this.#pending.longname = cString(body)
-      else if (meta.kind === 'longlink') this.#pending.longlink = cString(body)
-      this.#meta = null
-    } else {
-      const entry = this.#entry!
-      this.#entry = null
-      this.#last = entry.name
-      if (this.sink.entryEnd?.(entry) === 'stop') this.#stopped = true
-    }
-    this.#state = this.#padding ? State.Padding : State.Header
+    const entry = this.#entry!
+    this.#entry = null
+    this.#last = entry.name
+    if (this.sink.entryEnd?.(entry) === 'stop') this.#stopped = true
+    this.#state = this.#skip ? State.Skip : State.Header
   }
+
+  /** pax values for this entry: global ones overridden by its own; an empty value deletes the keyword. */
+  #paxValues(): Map<string, string> {
+    const out = new Map(this.#global.values)
+    for (const [k, v] of this.#pending.pax?.values ?? []) out.set(k, v)
+    for (const [k, v] of out) if (v === '') out.delete(k)
+    return out
+  }
+}
+
+interface PaxRecords {
+  values: Map<string, string>
+  /** GNU sparse 0.0 repeats GNU.sparse.offset / numbytes: their order matters */
+  sparse: [string, string][]
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
@@ -233,36 +475,67 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
 
 function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0)
-  return decoder.decode(end < 0 ? bytes : bytes.subarray(0, end))
+  return byteName(end < 0 ? bytes : bytes.subarray(0, end))
 }
 
-function readString(h: Uint8Array, offset: number, length: number): string {
+function readBytes(h: Uint8Array, offset: number, length: number): string {
   return cString(h.subarray(offset, offset + length))
 }
 
-/** Octal (NUL/space terminated) or GNU base-256 (high bit set). */
+/** Octal (NUL/space terminated) or GNU base-256 (high bit set; 0xff first: negative, two's complement). */
 function parseNumber(h: Uint8Array, offset: number, length: number): number {
-  if (h[offset]! & 0x80) {
-    let n = h[offset]! & 0x7f
-    for (let k = 1; k < length; k++) n = n * 256 + h[offset + k]!
-    return n
+  const first = h[offset]!
+  if (first & 0x80) {
+    let n = BigInt(first === 0xff ? 0xff : first & 0x7f)
+    for (let k = 1; k < length; k++) n = n * 256n + BigInt(h[offset + k]!)
+    if (first === 0xff) n -= 1n << BigInt(8 * length)
+    return Number(n)
   }
-  const text = readString(h, offset, length).trim()
-  if (text === '') return 0
-  return /^[0-7]+$/.test(text) ? parseInt(text, 8) : NaN
+  const digits = readBytes(h, offset, length).trim()
+  if (digits === '') return 0
+  return /^[0-7]+$/.test(digits) ? parseInt(digits, 8) : NaN
 }
 
-function parsePax(body: Uint8Array): Record<string, string> {
-  const out: Record<string, string> = {}
+function oldGnuSparse(h: Uint8Array, offset: number, count: number): SparseSegment[] {
+  const out: SparseSegment[] = []
+  for (let k = 0; k < count; k++) {
+    const at = offset + k * 24
+    if (h[at] === 0) break
+    out.push({ offset: parseNumber(h, at, 12), size: parseNumber(h, at + 12, 12) })
+  }
+  return out
+}
+
+/** pax 0.1 (`GNU.sparse.map=o,n,o,n…`) or 0.0 (repeated GNU.sparse.offset / GNU.sparse.numbytes). */
+function paxSparseMap(records: [string, string][], map: string | undefined, at: number): SparseSegment[] {
+  const numbers: string[] = []
+  if (map !== undefined) numbers.push(...map.split(','))
+  else for (const [i, [key, value]] of records.entries()) numbers.push(key === (i % 2 ? 'GNU.sparse.numbytes' : 'GNU.sparse.offset') ? value : 'x')
+  if (numbers.length % 2 || numbers.some((n) => !/^\d+$/.test(n)) || numbers.length > 2 * MAX_SEGMENTS) throw new TarError('invalid GNU sparse map', at)
+  const out: SparseSegment[] = []
+  for (let k = 0; k < numbers.length; k += 2) out.push({ offset: Number(numbers[k]), size: Number(numbers[k + 1]) })
+  return out
+}
+
+function parsePax(body: Uint8Array, into: PaxRecords = { values: new Map(), sparse: [] }): PaxRecords {
+  const out: PaxRecords = { values: new Map(into.values), sparse: [...into.sparse] }
   let at = 0
   while (at < body.length) {
     const space = body.indexOf(0x20, at)
     if (space < 0) break
-    const length = Number(decoder.decode(body.subarray(at, space)))
-    if (!Number.isInteger(length) || length <= 0 || at + length > body.length) break
-    const record = decoder.decode(body.subarray(space + 1, at + length - 1))
+    const length = Number(text.decode(body.subarray(at, space)))
+    if (!Number.isInteger(length) || length <= 0 || at + length > body.length || body[at + length - 1] !== 0x0a) {
+      throw new TarError('malformed pax extended header', 0)
+    }
+    // values stay bytes: hdrcharset=BINARY or not, a name is the bytes it was written with
+    const record = byteName(body.subarray(space + 1, at + length - 1))
     const eq = record.indexOf('=')
-    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1)
+    if (eq > 0) {
+      const key = record.slice(0, eq)
+      const value = record.slice(eq + 1)
+      if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') out.sparse.push([key, value])
+      else out.values.set(key, value)
+    }
     at += length
   }
   return out

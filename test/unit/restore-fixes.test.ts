@@ -1,6 +1,7 @@
 import { expect, test } from 'bun:test'
 import { climbsThroughLink } from '../../src/archive/restore-check.ts'
-import { legacyRel, moltByteLimit } from '../../src/archive/restore-extract.ts'
+import { judgeMember, legacyRel } from '../../src/archive/member-policy.ts'
+import type { TarEntry } from '../../src/archive/tar-parse.ts'
 import { rewriteCrontab, rewriteOpenclawConfig, rewritePaths, setMoltInfoValues, shellValue } from '../../src/archive/restore-fixes.ts'
 import { parseMoltInfo } from '../../src/fleet/molt-info.ts'
 
@@ -83,7 +84,13 @@ test('legacy layout: openclaw.json, .env and skills/ move under .openclaw/; the 
   ])
 })
 
-test('a molt may hold what its manifest planned plus 10% and 16 MiB, never a gzip bomb', () => {
-  expect(moltByteLimit(0)).toBe(16 << 20)
-  expect(moltByteLimit(1_000_000_000)).toBe(1_100_000_000 + (16 << 20))
+test('the member policy: set-ID bits dropped and said, links kept as links, devices refused for their molt only, unsafe names for the archive', () => {
+  const input = { legacy: false, layout: { global: 'global', molts: new Set(['alpha']) } }
+  const entry = (name: string, type: TarEntry['type'], extra: Partial<TarEntry> = {}): TarEntry => ({ name, type, typeflag: '0', size: 0, stored: 0, sparse: null, mode: 0o644, mtime: 0, mtimeText: '0', uid: 0, gid: 0, uname: '', gname: '', linkname: '', offset: 0, ...extra })
+  expect(judgeMember(entry('alpha/bin/x', 'file', { mode: 0o4755 }), input)).toMatchObject({ kind: 'member', mode: 0o755, dropped: 0o4000 })
+  expect(judgeMember(entry('alpha/.openclaw/skills/x', 'symlink', { linkname: '/opt/x' }), input)).toMatchObject({ kind: 'member', type: 'symlink', outside: true, component: 'skills' })
+  expect(judgeMember(entry('alpha/Maildir/f', 'fifo'), input)).toMatchObject({ kind: 'refuse', molt: 'alpha' })
+  expect(judgeMember(entry('alpha/../etc/passwd', 'file'), input)).toMatchObject({ kind: 'refuse', molt: null })
+  expect(judgeMember(entry('stray/x', 'file'), input)).toMatchObject({ kind: 'refuse', molt: null })
+  expect(judgeMember(entry('alpha/.clmnt-crontab', 'file'), input)).toMatchObject({ kind: 'member', type: 'crontab' })
 })

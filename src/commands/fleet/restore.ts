@@ -2,8 +2,10 @@ import { defineCommand } from 'citty'
 import { resolve } from 'node:path'
 import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
 import { COMPONENTS } from '../../archive/layout.ts'
-import { defaultBackupDir, latestBackup } from '../../archive/list.ts'
+import { defaultBackupDir, isGoodListing, latestBackup } from '../../archive/list.ts'
 import { executeRestore, planRestore, RestoreRefused, type RestoreOptions, type RestorePlan, type RestoreResult } from '../../archive/restore.ts'
+import type { Scoped } from '../../archive/restore-extract.ts'
+import { blocking, checkArchive } from '../../archive/verify.ts'
 import { ClmntError, InputError, UsageError } from '../../lib/errors.ts'
 import { renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
@@ -39,8 +41,11 @@ export default defineCommand({
       archive = download.path
     } else if (args.from === 'latest') {
       const folder = defaultBackupDir(dir)
-      const latest = await latestBackup(folder, { good: true })
-      if (!latest) throw new InputError(`no good archive in ${folder} (see clmnt fleet list-backups)`)
+      const latest = await latestBackup(folder)
+      if (!latest) throw new InputError(`no finished archive in ${folder} (see clmnt fleet list-backups)`)
+      if (!isGoodListing(latest)) {
+        throw new InputError(`the newest archive, ${latest.path}, is ${latest.status}${latest.reason ? ` (${latest.reason})` : ''}: nothing restored; to restore an older one, name it with --from (see clmnt fleet list-backups)`)
+      }
       archive = latest.path
     } else archive = resolve(args.from)
     try {
@@ -61,9 +66,11 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
   const plan = await planRestore(options)
   const restorable = plan.molts.filter((m) => m.action === 'new' || m.action === 'overwrite').length
   const dryRun = args['dry-run'] === true
+  // the dry run reads the archive as the real run will (what verify does), writing nothing
+  const check = dryRun && restorable ? await dryRunCheck(plan) : null
   if (args.json && dryRun) {
-    printJson(cli, { dry_run: true, ...planJson(plan) })
-    return restorable ? 0 : 1
+    printJson(cli, { dry_run: true, ...planJson(plan), check: check && { problems: check.problems, notes: check.notes } })
+    return restorable && !check?.problems.length ? 0 : 1
   }
   if (!args.json && !cli.globals.quiet) cli.stdout(renderPlan(plan))
   for (const warning of plan.warnings) cli.log.warn(warning)
@@ -74,6 +81,13 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
     return 1
   }
   if (dryRun) {
+    for (const note of check?.notes ?? []) cli.log.warn(note.molt ? `${note.molt}: ${note.text}` : note.text)
+    if (check?.problems.length) {
+      for (const problem of check.problems.slice(1)) cli.log.debug(problem.text)
+      const more = check.problems.length > 1 ? ` (and ${check.problems.length - 1} more problem(s); -v lists them)` : ''
+      cli.log.error(`a real run would refuse: ${check.problems[0]!.text}${more}; dry run: nothing changed`)
+      return 1
+    }
     for (const blocker of plan.blockers) cli.log.warn(`a real run would stop here: ${blocker}`)
     cli.log.info('dry run: nothing changed')
     return 0
@@ -119,6 +133,12 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
   if (args.json) printJson(cli, { dry_run: false, ...planJson(plan), result })
   else renderSummary(cli, result)
   return result.ok ? 0 : 1
+}
+
+async function dryRunCheck(plan: RestorePlan): Promise<{ problems: Scoped[]; notes: Scoped[] }> {
+  const molts = plan.molts.filter((m) => m.action === 'new' || m.action === 'overwrite').map((m) => m.name)
+  const check = await checkArchive({ archive: plan.archive, compression: plan.compression, manifest: plan.manifest, legacy: plan.legacy, molts, only: plan.only ? new Set(plan.only) : null })
+  return { problems: blocking(check.problems, molts), notes: check.notes.filter((n) => n.molt === null || molts.includes(n.molt)) }
 }
 
 /** One question on the terminal, default no; Ctrl-C or end of input is a no. */

@@ -18,7 +18,7 @@ export default defineCommand({
     let path: string
     if (args.archive === 'latest') {
       const dir = defaultBackupDir(cli.baseDir().dir)
-      const latest = await latestBackup(dir, { good: false })
+      const latest = await latestBackup(dir)
       if (!latest) throw new ClmntError(`no finished archive in ${dir}`, 1)
       path = latest.path
     } else path = resolve(args.archive)
