@@ -2,8 +2,8 @@ import { defineCommand } from 'citty'
 import { EXPECT_BIND, type ExpectBind } from '../doctor/context.ts'
 import { renderReport, wantUnicode } from '../doctor/render.ts'
 import { runDoctor } from '../doctor/run.ts'
+import { durationOption } from '../lib/duration.ts'
 import { UsageError } from '../lib/errors.ts'
-import { intOption } from '../lib/numbers.ts'
 import type { RunData } from '../runner.ts'
 import { VERSION } from '../runner.ts'
 import { jsonArg, printJson } from './_shared.ts'
@@ -13,7 +13,7 @@ export default defineCommand({
   args: {
     name: { type: 'positional', required: false, description: 'molt name (default: every molt)' },
     all: { type: 'boolean', description: 'every molt of the fleet (the default)' },
-    timeout: { type: 'string', valueHint: 'ms', default: '2000', description: 'for each network probe (TCP, /health, token, SMTP), 1-60000' },
+    timeout: { type: 'string', valueHint: 'duration', default: '2s', description: 'for each network probe (TCP, /health, token, SMTP), 1ms-1m (a bare number is ms)' },
     'expect-bind': { type: 'enum', options: [...EXPECT_BIND], description: 'where gateways must be reachable from: lan warns about loopback binds (default: expect_bind in clmnt.json)' },
     'verify-latest': { type: 'boolean', description: 'also verify the newest good archive end to end (reads all of it)' },
     'send-test-alert': { type: 'boolean', description: "send one test mail over each molt's alert route" },
@@ -22,7 +22,7 @@ export default defineCommand({
   async run({ args, data }) {
     const cli: RunData = data
     if (args.all && args.name) throw new UsageError('give a molt name or --all, not both')
-    const timeoutMs = intOption(args.timeout, '--timeout', { min: 1, max: 60_000 })!
+    const timeoutMs = durationOption(args.timeout, '--timeout', { bare: 'ms', min: 1, max: 60_000 })!
     const report = await runDoctor({
       version: VERSION,
       baseDir: cli.baseDir,

@@ -1,6 +1,7 @@
 import { UsageError, quote } from './errors.ts'
 
 const UNIT_MS: Record<string, number> = {
+  ms: 1,
   s: 1000,
   m: 60_000,
   h: 3_600_000,
@@ -8,9 +9,12 @@ const UNIT_MS: Record<string, number> = {
   w: 7 * 86_400_000,
 }
 
-/** "90d", "24h", "30m", "45s", "2w" → milliseconds; null when it is not a duration. */
+/**
+ * One unit style wherever clmnt takes a time: "500ms", "5s", "30m", "24h", "90d", "2w" →
+ * milliseconds; null when it is not a duration.
+ */
 export function parseDuration(text: string): number | null {
-  const match = /^(\d+)([smhdw])$/.exec(text.trim())
+  const match = /^(\d+)(ms|[smhdw])$/.exec(text.trim())
   if (!match) return null
   const amount = Number(match[1])
   if (amount <= 0) return null
@@ -32,6 +36,28 @@ export function requireDuration(text: string, option: string): number {
   const ms = parseDuration(text)
   if (ms === null) throw new UsageError(`invalid value ${quote(text)} for ${option}: expected a duration like 90d, 24h, 30m`)
   return ms
+}
+
+/**
+ * A time option: a duration ("5s", "500ms", "5m", "1h"), or — as the options took before units
+ * existed, and as crontab lines already written still pass them — a bare number in `bare` units
+ * (ms for --timeout, minutes for --interval). Returns milliseconds within [min, max].
+ */
+export function durationOption(value: string | undefined, option: string, o: { bare: 'ms' | 'm'; min: number; max: number; whole?: 'm' }): number | undefined {
+  if (value === undefined) return undefined
+  const text = value.trim()
+  const ms = /^\d+$/.test(text) ? Number(text) * UNIT_MS[o.bare]! : parseDuration(text)
+  const range = `from ${unitDuration(o.min)} to ${unitDuration(o.max)}`
+  const example = o.bare === 'ms' ? '500ms, 5s or 1m' : '5m, 90m or 1h'
+  if (ms === null || ms < o.min || ms > o.max) throw new UsageError(`invalid value ${quote(value)} for ${option}: expected a duration like ${example}, ${range}`)
+  if (o.whole === 'm' && ms % 60_000 !== 0) throw new UsageError(`invalid value ${quote(value)} for ${option}: expected whole minutes, like 5m or 1h`)
+  return ms
+}
+
+/** In the largest unit that divides it: 600000 → "10m", 1 → "1ms", 86400000 → "1d" (for option ranges). */
+export function unitDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) if (ms >= UNIT_MS[unit]! && ms % UNIT_MS[unit]! === 0) return `${ms / UNIT_MS[unit]!}${unit}`
+  return `${ms}ms`
 }
 
 /** 0 → "0s", 95_000 → "1m 35s", 90_061_000 → "1d 1h". Two units at most: enough for an operator. */

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path'
 import { assertMoltName } from '../fleet/names.ts'
-import { requireDuration } from '../lib/duration.ts'
+import { durationOption, requireDuration } from '../lib/duration.ts'
 import { InputError, UsageError, quote } from '../lib/errors.ts'
 import { intOption } from '../lib/numbers.ts'
 import type { SetupRequest } from './plan.ts'
@@ -22,6 +22,12 @@ export function assertEmail(value: string): string {
   return value
 }
 
+/** --interval of setup and watch: whole minutes, 1m to 24h; "5" (minutes) as before, or "5m", "1h". */
+export function minutesOption(value: string | undefined): number | undefined {
+  const ms = durationOption(value, '--interval', { bare: 'm', min: 60_000, max: 1440 * 60_000, whole: 'm' })
+  return ms === undefined ? undefined : ms / 60_000
+}
+
 export interface RawSetupArgs {
   interval?: string
   offset?: string
@@ -36,7 +42,7 @@ export interface RawSetupArgs {
 
 /** Command-line strings → a validated request. Every value is checked before anything is read or written. */
 export function setupRequest(raw: RawSetupArgs, baseDir: string): SetupRequest {
-  const interval = intOption(raw.interval, '--interval', { min: 1, max: 1440 }) ?? DEFAULT_INTERVAL
+  const interval = minutesOption(raw.interval) ?? DEFAULT_INTERVAL
   const offset = intOption(raw.offset, '--offset', { min: 0, max: interval - 1 })
   const remind = raw.remind?.trim()
   // "off" turns off a reminder the fleet config sets
@@ -52,7 +58,7 @@ export function setupRequest(raw: RawSetupArgs, baseDir: string): SetupRequest {
     remind,
     notifyMolt: raw.notifyMolt,
     restart: raw.restart === true,
-    timeoutMs: intOption(raw.timeout, '--timeout', { min: 1, max: 600_000 }),
+    timeoutMs: durationOption(raw.timeout, '--timeout', { bare: 'ms', min: 1, max: 600_000 }),
     crontabUser: raw.crontabUser,
   }
 }

@@ -17,7 +17,7 @@ describe('help at every level shows the full path, the subcommands and every opt
     [['--help'], 'Usage: clmnt <command>', ['molt']],
     [['molt', '--help'], 'Usage: clmnt molt <command>', ['list', 'health']],
     [['molt', 'health', '-h'], 'Usage: clmnt molt health <command>', ['check', 'status', 'history', 'logs']],
-    [['molt', 'health', 'check', '--help'], 'Usage: clmnt molt health check [options] [name]', ['--timeout <ms>', '(default: 5000)', '--no-record', '--all', '--json', '-d, --base-dir <dir>']],
+    [['molt', 'health', 'check', '--help'], 'Usage: clmnt molt health check [options] [name]', ['--timeout <duration>', '(default: 5s)', '--no-record', '--all', '--json', '-d, --base-dir <dir>']],
     [['molt', 'health', 'history', '--help'], 'Usage: clmnt molt health history [options] <name>', ['--limit', '(default: 20)']],
     [['molt', 'health', 'logs', '--help'], 'Usage: clmnt molt health logs [options] <name>', ['(default: 50)', '--follow']],
     [['molt', 'list', '--help'], 'Usage: clmnt molt list [options]', ['--json']],

@@ -164,7 +164,7 @@ test.each([
   [['--remind', 'soon'], 'invalid value "soon" for --remind'],
   [['--restart-cmd', 'openclaw gateway restart; reboot'], "invalid value for --restart-cmd: ';' is shell syntax"],
   [['--mailer', 'sendmail'], 'expected one of auto, msmtp, smtp'],
-  [['--interval', '0'], 'for --interval: expected a whole number from 1 to 1440'],
+  [['--interval', '0'], 'for --interval: expected a duration like 5m, 90m or 1h, from 1m to 1d'],
   [['--notify-molt', '../x'], 'invalid molt name'],
 ])('usage error %p: exit 2, nothing checked', async (args, message) => {
   const before = lines(historyFile(home('alpha'))).length

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { formatAgo, formatDuration, parseDuration, parseSince } from '../../src/lib/duration.ts'
+import { durationOption, formatAgo, formatDuration, parseDuration, parseSince, unitDuration } from '../../src/lib/duration.ts'
 import { UsageError } from '../../src/lib/errors.ts'
 import { intOption } from '../../src/lib/numbers.ts'
 
@@ -46,5 +46,34 @@ describe('whole-number options', () => {
     expect(() => intOption('101', '--limit', { min: 1, max: 100 })).toThrow('from 1 to 100')
     expect(intOption('100', '--limit', { min: 1, max: 100 })).toBe(100)
     expect(intOption(undefined, '--limit', { min: 1, max: 100 })).toBeUndefined()
+  })
+})
+
+describe('one unit style for every time option', () => {
+  test.each([
+    ['500ms', 'ms', 500],
+    ['5s', 'ms', 5000],
+    ['1m', 'ms', 60_000],
+    ['2000', 'ms', 2000], // bare numbers keep their old unit: crontab lines written before units still run
+    ['5', 'm', 300_000],
+    ['5m', 'm', 300_000],
+    ['1h', 'm', 3_600_000],
+  ] as const)('%p (bare: %p) → %p ms', (text, bare, ms) => {
+    expect(durationOption(text, '--x', { bare, min: 1, max: 86_400_000 })).toBe(ms)
+  })
+  test.each([
+    ['0', 'expected a duration like 500ms, 5s or 1m, from 1ms to 10m'],
+    ['11m', 'from 1ms to 10m'],
+    ['5 s', 'expected a duration'],
+    ['-1', 'expected a duration'],
+    ['1.5s', 'expected a duration'],
+  ])('%p is refused', (text, message) => {
+    expect(() => durationOption(text, '--timeout', { bare: 'ms', min: 1, max: 600_000 })).toThrow(message)
+  })
+  test('whole minutes where a schedule needs them', () => {
+    expect(() => durationOption('90s', '--interval', { bare: 'm', min: 60_000, max: 86_400_000, whole: 'm' })).toThrow('expected whole minutes, like 5m or 1h')
+    expect(unitDuration(600_000)).toBe('10m')
+    expect(unitDuration(1)).toBe('1ms')
+    expect(parseDuration('250ms')).toBe(250)
   })
 })

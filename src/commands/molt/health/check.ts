@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { checkMolts } from '../../../health/check.ts'
 import type { HealthRecord } from '../../../health/record.ts'
 import { formatMs, paintStatus } from '../../../health/render.ts'
+import { durationOption } from '../../../lib/duration.ts'
 import { ClmntError, UsageError } from '../../../lib/errors.ts'
 import { intOption } from '../../../lib/numbers.ts'
 import { renderTable } from '../../../lib/table.ts'
@@ -16,7 +17,7 @@ const command = defineCommand({
   meta: { name: 'check', description: "Check a molt's gateway now (PID + GET /health) and record the result" },
   args: {
     ...moltOrAllArgs,
-    timeout: { type: 'string', valueHint: 'ms', default: '5000', description: 'HTTP timeout covering connect and response, 1-600000' },
+    timeout: { type: 'string', valueHint: 'duration', default: '5s', description: 'HTTP timeout covering connect and response, 1ms-10m (a bare number is ms)' },
     record: { type: 'boolean', default: true, description: 'record the result', negativeDescription: 'probe only: write no status or history' },
     concurrency: { type: 'string', valueHint: 'n', default: '16', description: 'with --all: molts checked at once, 1-256' },
     format: { type: 'enum', options: [...FORMATS], default: 'text', description: 'nagios: one plugin line and exit 0 OK, 1 WARNING (unhealthy), 2 CRITICAL (dead, stopped), 3 UNKNOWN' },
@@ -67,7 +68,7 @@ interface CheckArgs {
 
 /** Probe, record, and write the metrics file when asked; a metrics file that cannot be written is reported, not thrown. */
 async function check(cli: RunData, args: CheckArgs): Promise<{ records: HealthRecord[]; promProblem: string | null }> {
-  const timeoutMs = intOption(args.timeout, '--timeout', { min: 1, max: 600_000 })!
+  const timeoutMs = durationOption(args.timeout, '--timeout', { bare: 'ms', min: 1, max: 600_000 })!
   const concurrency = intOption(args.concurrency, '--concurrency', { min: 1, max: 256 })!
   const promFile = args['prom-file'] === undefined ? undefined : resolve(args['prom-file'])
   if (promFile) {

@@ -6,10 +6,11 @@ import { assertMoltName } from '../../../fleet/names.ts'
 import { DEFAULT_RESTART_COMMAND, splitCommand } from '../../../health/restart.ts'
 import { DEFAULT_INTERVAL_MINUTES, runBudgetMs, runWatch, type WatchRunOptions } from '../../../health/watch-run.ts'
 import { appendWatchLog, logLine } from '../../../health/watch-log.ts'
-import { requireDuration } from '../../../lib/duration.ts'
+import { durationOption, requireDuration } from '../../../lib/duration.ts'
 import { quote, UsageError } from '../../../lib/errors.ts'
 import { intOption } from '../../../lib/numbers.ts'
 import type { RunData } from '../../../runner.ts'
+import { minutesOption } from '../../../schedule/options.ts'
 import { VERSION } from '../../../runner.ts'
 import { jsonArg, listArg, moltArg, oneMolt, printJson } from '../../_shared.ts'
 
@@ -35,16 +36,16 @@ export default defineCommand({
     restart: { type: 'boolean', description: 'when DOWN as dead or stopped, run the restart command (≤ 1 per 5 min, ≤ 3 per incident)' },
     'restart-unhealthy': { type: 'boolean', description: 'also restart when DOWN as unhealthy (implies --restart)' },
     'restart-cmd': { type: 'string', valueHint: 'cmd', description: `restart command, run without a shell as the molt's user (default: ${DEFAULT_RESTART_COMMAND})` },
-    interval: { type: 'string', valueHint: 'minutes', description: 'minutes between scheduled runs, 1-1440: recorded for status, and sets the run time budget (default 5)' },
-    timeout: { type: 'string', valueHint: 'ms', default: '5000', description: 'HTTP timeout of the check, 1-600000' },
+    interval: { type: 'string', valueHint: 'duration', description: 'time between scheduled runs, 1m-24h in whole minutes (a bare number is minutes): recorded for status, and sets the run time budget (default 5m)' },
+    timeout: { type: 'string', valueHint: 'duration', default: '5s', description: 'HTTP timeout of the check, 1ms-10m (a bare number is ms)' },
     'heartbeat-url': { type: 'string', valueHint: 'url', description: 'after each run, ping this URL (Healthchecks.io convention: <url>/fail when the run failed); default: heartbeat_url of clmnt.json' },
     'prom-file': { type: 'string', valueHint: 'file.prom', description: "also write this molt's Prometheus metrics there (node_exporter textfile collector; other molts' series in it are kept)" },
     ...jsonArg,
   },
   async run({ args, data }) {
     const cli: RunData = data
-    const timeoutMs = intOption(args.timeout, '--timeout', { min: 1, max: 600_000 })!
-    const intervalMinutes = intOption(args.interval, '--interval', { min: 1, max: 1440 }) ?? null
+    const timeoutMs = durationOption(args.timeout, '--timeout', { bare: 'ms', min: 1, max: 600_000 })!
+    const intervalMinutes = minutesOption(args.interval) ?? null
     const flagThreshold = intOption(args['consecutive-failures'], '--consecutive-failures', { min: 1, max: 64 })
     const flagEmails = listArg(args['alert-email'])
     for (const address of flagEmails) if (!isMailAddress(address)) throw new UsageError(`invalid value ${quote(address)} for --alert-email: expected a mail address like ops@example.org`)
