@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Quick start on a fresh machine with only Node/npm: installs Bun and the dependencies, then runs the demo.
+# Quick start on a fresh machine with only Node/npm: set up (Bun, dependencies, Debian packages when
+# root), then the demo. It exits when done and leaves nothing running; --keep leaves it running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v bun >/dev/null 2>&1 || npm install -g bun
-bun install --frozen-lockfile
+./scripts/setup.sh
 exec bun scripts/demo.ts "$@"

@@ -24,14 +24,19 @@ export interface DemoMolt {
 export interface DemoFleet {
   baseDir: string
   molts: DemoMolt[]
-  stop(): void
+  /** kill every gateway this fleet started (also those restarted with `restart`) and wait until they are gone */
+  stop(): Promise<void>
+  /** kill a molt's gateway: its gateway.pid goes stale, the molt is dead */
+  crash(name: string): Promise<void>
+  /** start a molt's gateway again on its port and write its new PID */
+  restart(name: string): Promise<void>
 }
 
 const GATEWAY = join(import.meta.dir, 'openclaw-fake-gateway.ts')
 
-/** Start a fake gateway as a child process; resolves once it listens. */
-export function startGateway(mode: Exclude<DemoMode, 'dead' | 'stopped'>, cwd: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [GATEWAY, '--mode', mode, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
+/** Start a fake gateway as a child process (port 0: any free one); resolves once it listens. */
+export function startGateway(mode: Exclude<DemoMode, 'dead' | 'stopped'>, cwd: string, port = 0): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [GATEWAY, '--mode', mode, '--port', String(port)], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -77,10 +82,16 @@ export function writeMoltHome(home: string, molt: { name: string; port: number; 
 }
 
 export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): Promise<DemoFleet> {
-  const children: ChildProcess[] = []
+  const children = new Map<string, ChildProcess>()
   const molts: DemoMolt[] = []
-  const stop = () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+  const kill = async (child: ChildProcess | undefined) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const gone = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await gone
+  }
+  const stop = async () => {
+    await Promise.all([...children.values()].map(kill))
   }
   try {
     for (const spec of specs) {
@@ -93,7 +104,7 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
         if (spec.mode === 'dead') pid = exitedPid()
       } else {
         const gateway = await startGateway(spec.mode, home)
-        children.push(gateway.child)
+        children.set(spec.name, gateway.child)
         port = gateway.port
         pid = gateway.child.pid!
       }
@@ -101,10 +112,31 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
       molts.push({ name: spec.name, mode: spec.mode, home, port, pid })
     }
   } catch (error) {
-    stop()
+    await stop()
     throw error
   }
   const entries = Object.fromEntries(molts.map((m) => [m.name, { name: m.name, port: m.port, home: m.home, created: '2026-01-15' }]))
   writeRegistry(baseDir, { version: '1', molts: entries })
-  return { baseDir, molts, stop }
+  const molt = (name: string) => {
+    const found = molts.find((m) => m.name === name)
+    if (!found) throw new Error(`no demo molt ${name}`)
+    return found
+  }
+  return {
+    baseDir,
+    molts,
+    stop,
+    async crash(name) {
+      await kill(children.get(name))
+      children.delete(name)
+    },
+    async restart(name) {
+      const m = molt(name)
+      const mode = m.mode === 'dead' || m.mode === 'stopped' ? 'healthy' : m.mode
+      const gateway = await startGateway(mode, m.home, m.port)
+      children.set(name, gateway.child)
+      m.pid = gateway.child.pid!
+      writeFileSync(join(m.home, '.openclaw', 'gateway.pid'), `${m.pid}\n`)
+    },
+  }
 }
