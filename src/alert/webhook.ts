@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Molt } from '../fleet/discover.ts'
 import { readOpenclawConfig } from '../fleet/openclaw-config.ts'
 import { parseMoltInfo } from '../fleet/molt-info.ts'
+import { readHomeFile } from '../lib/safe-fs.ts'
 import type { DeliveryOutcome } from '../health/watch.ts'
 import { oneLine } from './message.ts'
 
@@ -32,7 +31,8 @@ export function gatewayToken(home: string): string | null {
     if (typeof token === 'string' && token.trim()) return token.trim()
   } catch {}
   try {
-    const env = parseMoltInfo(readFileSync(join(home, '.openclaw', '.env'), 'utf8')).values
+    // the molt's own file: never followed, never blocking, capped (safe-fs.ts)
+    const env = parseMoltInfo(readHomeFile(home, '.openclaw/.env', { maxBytes: 1024 * 1024 }) ?? '').values
     if (env.OPENCLAW_GATEWAY_TOKEN?.trim()) return env.OPENCLAW_GATEWAY_TOKEN.trim()
   } catch {}
   return null

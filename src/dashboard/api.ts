@@ -1,12 +1,13 @@
-import { statSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 import { defaultBackupDir, listBackups } from '../archive/list.ts'
 import { discoverFleet, findMolt, type Molt } from '../fleet/discover.ts'
 import { summarizeMolts } from '../fleet/list.ts'
 import { isMoltName } from '../fleet/names.ts'
 import { checkMolt } from '../health/check.ts'
-import { emptyStats, historyStats, type HistoryStats } from '../health/history-stats.ts'
+import { emptyStats, historyStatsOf, type HistoryStats } from '../health/history-stats.ts'
 import { recentChecks } from '../health/history.ts'
-import { historyFile } from '../health/paths.ts'
+import { HISTORY_REL, historyFile } from '../health/paths.ts'
+import { openHomeFile, safeFsMessage } from '../lib/safe-fs.ts'
 import type { HealthRecord } from '../health/record.ts'
 import { moltStatus, type MoltStatus } from '../health/status.ts'
 import { InputError } from '../lib/errors.ts'
@@ -52,23 +53,26 @@ interface CachedStats {
   stats: HistoryStats
 }
 
-/** Whole-history statistics per file, recomputed when the file changes or after a minute. */
+/** Whole-history statistics per molt, recomputed when its history changes or after a minute. */
 export class StatsCache {
   private readonly entries = new Map<string, CachedStats>()
 
-  get(file: string, now: number): HistoryStats | null {
-    let st: ReturnType<typeof statSync>
-    try {
-      st = statSync(file)
-    } catch {
-      this.entries.delete(file)
+  get(home: string, now: number): HistoryStats | null {
+    const file = openHomeFile(home, HISTORY_REL)
+    if (!file) {
+      this.entries.delete(home)
       return null
     }
-    const hit = this.entries.get(file)
-    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && now - hit.at < STATS_MAX_AGE_MS) return hit.stats
-    const stats = historyStats(file, { now, since: null })
-    this.entries.set(file, { size: st.size, mtimeMs: st.mtimeMs, at: now, stats })
-    return stats
+    try {
+      const { size, mtimeMs } = file.stats
+      const hit = this.entries.get(home)
+      if (hit && hit.size === size && hit.mtimeMs === mtimeMs && now - hit.at < STATS_MAX_AGE_MS) return hit.stats
+      const stats = historyStatsOf(file.fd, { now, since: null })
+      this.entries.set(home, { size, mtimeMs, at: now, stats })
+      return stats
+    } finally {
+      closeSync(file.fd)
+    }
   }
 }
 
@@ -80,15 +84,14 @@ export function fleetOverview(baseDir: string, now: number, cache = new StatsCac
   const molts = fleet.molts.map((molt, i): DashboardMolt => {
     const row = rows[i]!
     const status = moltStatus(molt, now)
-    const file = historyFile(molt.home)
     let stats: HistoryStats | null = null
     let recent: HealthRecord[] = []
     const warnings = [...molt.warnings, ...status.warnings]
     try {
-      stats = cache.get(file, now)
-      if (stats) recent = recentChecks(file, SPARKLINE_POINTS).checks
+      stats = cache.get(molt.home, now)
+      if (stats) recent = recentChecks(molt.home, SPARKLINE_POINTS).checks
     } catch (error) {
-      warnings.push(`cannot read the history: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+      warnings.push(safeFsMessage(error, historyFile(molt.home)))
     }
     const uptime = (stats ?? emptyStats({ now })).uptime
     counts[status.status ?? 'no_data']++

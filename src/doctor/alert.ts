@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, type Stats } from 'node:fs'
+import { readRegularFile, SafeFsError } from '../lib/safe-fs.ts'
 import { join, resolve } from 'node:path'
 import { parseMailbox } from '../alert/address.ts'
 import { chooseMailRoute, type AlertSettings } from '../alert/deliver.ts'
@@ -107,12 +108,13 @@ async function mailCheck(molt: Molt, settings: AlertSettings, target: ScheduleTa
  */
 function msmtprcProblem(file: string, runAs: string, settings: AlertSettings): Pick<Finding, 'level' | 'detail' | 'advice'> | null {
   let text: string
-  let st: ReturnType<typeof statSync>
+  let st: Stats
   try {
-    st = statSync(file)
-    text = readFileSync(file, 'utf8')
+    // it may be a molt's own file: no link followed, no FIFO waited on (safe-fs.ts)
+    ;({ stats: st, text } = readRegularFile(file, 1024 * 1024))
   } catch (error) {
-    return { level: 'fail', detail: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, advice: `make it readable by ${runAs}` }
+    const why = error instanceof SafeFsError ? error.message : `cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`
+    return { level: 'fail', detail: why, advice: `make it a regular file readable by ${runAs}` }
   }
   const secret = /^\s*password\s/m.test(text)
   const expected = systemUsers().get(runAs)?.uid

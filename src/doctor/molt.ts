@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { gatewayToken } from '../alert/webhook.ts'
 import type { Molt } from '../fleet/discover.ts'
@@ -10,6 +10,7 @@ import { pidFile } from '../health/paths.ts'
 import { httpHealth } from '../health/probe.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { legacyNumber } from '../lib/legacy.ts'
+import { readHomeFile, SafeFsError } from '../lib/safe-fs.ts'
 import { systemUsers, userByUid } from '../lib/users.ts'
 import type { DoctorContext } from './context.ts'
 import { probeToken, tcpConnect, TOKEN_PROBE_PATH } from './net.ts'
@@ -28,10 +29,11 @@ interface MoltFiles {
 function readFiles(molt: Molt): MoltFiles {
   let info: MoltFiles['info']
   try {
-    info = parseMoltInfo(readFileSync(join(molt.home, '.molt-info'), 'utf8'))
+    // the molt's own file: never followed, never blocking, capped (safe-fs.ts)
+    const text = readHomeFile(molt.home, '.molt-info', { maxBytes: 64 * 1024 })
+    info = text === null ? { missing: true } : parseMoltInfo(text)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    info = code === 'ENOENT' ? { missing: true } : { error: code ?? (error as Error).message }
+    info = { error: error instanceof SafeFsError ? error.message : ((error as NodeJS.ErrnoException).code ?? (error as Error).message) }
   }
   let config: MoltFiles['config']
   try {

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { InputError, quote } from '../lib/errors.ts'
 import { legacyNumber } from '../lib/legacy.ts'
+import { readHomeFile, safeFsMessage, statHomeFile } from '../lib/safe-fs.ts'
 import { parseMoltInfo } from './molt-info.ts'
 import { assertMoltName, isMoltName } from './names.ts'
 import { readOpenclawConfig } from './openclaw-config.ts'
@@ -29,6 +30,8 @@ export interface Fleet {
 }
 
 const MOLT_INFO = '.molt-info'
+/** KEY=VALUE lines of a few bytes each */
+const MOLT_INFO_MAX_BYTES = 64 * 1024
 
 /** Every molt: registry entries plus folders of the base dir that hold a `.molt-info`. Sorted by name. */
 export function discoverFleet(baseDir: string): Fleet {
@@ -49,7 +52,7 @@ export function discoverFleet(baseDir: string): Fleet {
   for (const entry of entries) {
     // a symlinked folder could point anywhere; molts are real folders or registry entries
     if (!entry.isDirectory() || names.has(entry.name)) continue
-    if (!isFile(join(baseDir, entry.name, MOLT_INFO))) continue
+    if (!isFile(join(baseDir, entry.name), MOLT_INFO)) continue
     if (isMoltName(entry.name)) names.add(entry.name)
     else warnings.push(`skipping folder ${quote(entry.name)}: holds ${MOLT_INFO} but is not a valid molt name`)
   }
@@ -62,7 +65,7 @@ export function findMolt(baseDir: string, name: string): { molt: Molt; warnings:
   assertMoltName(name)
   const { registry, warning } = readRegistry(baseDir)
   const warnings = warning ? [warning] : []
-  if (!registry?.molts[name] && !isFile(join(baseDir, name, MOLT_INFO))) {
+  if (!registry?.molts[name] && !isFile(join(baseDir, name), MOLT_INFO)) {
     throw new InputError(`unknown molt ${quote(name)}: no entry in molts.json and no ${join(baseDir, name, MOLT_INFO)}`)
   }
   return { molt: loadMolt(baseDir, name, registry), warnings }
@@ -76,11 +79,17 @@ function loadMolt(baseDir: string, name: string, registry: Registry | null): Mol
   let info: Record<string, string> = {}
   let hasMoltInfo = false
   try {
-    const parsed = parseMoltInfo(readFileSync(join(home, MOLT_INFO), 'utf8'))
-    info = parsed.values
-    hasMoltInfo = true
-    if (parsed.badLines.length) warnings.push(`${MOLT_INFO}: unreadable line(s) ${parsed.badLines.join(', ')} ignored`)
-  } catch {}
+    const text = readHomeFile(home, MOLT_INFO, { maxBytes: MOLT_INFO_MAX_BYTES })
+    if (text !== null) {
+      const parsed = parseMoltInfo(text)
+      info = parsed.values
+      hasMoltInfo = true
+      if (parsed.badLines.length) warnings.push(`${MOLT_INFO}: unreadable line(s) ${parsed.badLines.join(', ')} ignored`)
+    }
+  } catch (error) {
+    // a link, FIFO or huge file in its place: the molt is still listed, with the reason
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(safeFsMessage(error, join(home, MOLT_INFO)))
+  }
   if (info.MOLT_NAME && info.MOLT_NAME !== name) {
     warnings.push(`${MOLT_INFO}: MOLT_NAME ${quote(info.MOLT_NAME)} differs from the folder; using ${quote(name)}`)
   }
@@ -130,9 +139,10 @@ function asPort(value: unknown): number | null {
   return n !== null && Number.isInteger(n) && n >= 1 && n <= 65535 ? n : null
 }
 
-function isFile(path: string): boolean {
+/** A molt folder holds `.molt-info` as a regular file: looked at, never followed nor opened. */
+function isFile(home: string, rel: string): boolean {
   try {
-    return statSync(path).isFile()
+    return statHomeFile(home, rel)?.isFile() ?? false
   } catch {
     return false
   }

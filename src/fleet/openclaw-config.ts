@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { z } from 'zod'
 import { legacyString } from '../lib/legacy.ts'
 import { lazySchema } from '../lib/schema.ts'
+import { readHomeFile, safeFsMessage } from '../lib/safe-fs.ts'
 
 /** The parts of `.openclaw/openclaw.json` clmnt reads; the gateway owns the rest of the file. */
 export const openclawConfigSchema = lazySchema((z) =>
@@ -19,19 +19,22 @@ export const openclawConfigSchema = lazySchema((z) =>
 
 export type OpenclawConfig = z.infer<ReturnType<typeof openclawConfigSchema>>
 
+export const OPENCLAW_CONFIG_REL = '.openclaw/openclaw.json'
+
 export function openclawConfigPath(home: string): string {
-  return join(home, '.openclaw', 'openclaw.json')
+  return join(home, OPENCLAW_CONFIG_REL)
 }
 
 /** null when absent; throws a plain Error with a readable message when present but unusable. */
 export function readOpenclawConfig(home: string): OpenclawConfig | null {
-  let text: string
+  let text: string | null
   try {
-    text = readFileSync(openclawConfigPath(home), 'utf8')
+    // the molt's own file: never followed, never blocking, capped (safe-fs.ts)
+    text = readHomeFile(home, OPENCLAW_CONFIG_REL, { maxBytes: 4 * 1024 * 1024 })
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
+    throw new Error(safeFsMessage(error, openclawConfigPath(home)))
   }
+  if (text === null) return null
   const parsed = openclawConfigSchema().safeParse(JSON.parse(text))
   if (!parsed.success) throw new Error(`not an openclaw config: ${parsed.error.issues[0]?.message}`)
   return parsed.data

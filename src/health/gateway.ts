@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
+import { readHomeFile } from '../lib/safe-fs.ts'
 import { PID_MAX, processCwd, readProcess, type ProcessInfo, type ProcessTable } from '../lib/proc.ts'
 import { systemUsers } from '../lib/users.ts'
 import type { Molt } from '../fleet/discover.ts'
-import { pidFile } from './paths.ts'
+import { PID_REL } from './paths.ts'
 
 export type GatewayState =
   | { state: 'running'; pid: number; via: 'pid-file' | 'process-scan' }
@@ -44,7 +45,8 @@ export function gatewayState(molt: Molt, processes: ProcessTable): GatewayState 
   const owner = moltOwner(molt)
   let text: string | null = null
   try {
-    text = readFileSync(pidFile(molt.home), 'utf8')
+    // the molt's own file: never followed, never blocking, capped (safe-fs.ts)
+    text = readHomeFile(molt.home, PID_REL, { maxBytes: 4096 })
   } catch {}
   if (text !== null) {
     const trimmed = text.trim()

@@ -1,13 +1,15 @@
-import { closeSync, fchmodSync, fstatSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
-import { chownIfRoot } from '../lib/atomic.ts'
-import { forEachLine, parseJsonLine, toCheck } from './history.ts'
+import { closeSync, fchmodSync, fstatSync, fsyncSync, readSync } from 'node:fs'
+import type { Owner } from '../lib/atomic.ts'
+import { HomeDir, inHomeDir, isMissing, O_APPEND, O_WRONLY, writeAll } from '../lib/safe-fs.ts'
+import { forEachLine, HISTORY_READ_MAX_BYTES, lineStartFrom, parseJsonLine, toCheck } from './history.ts'
+import { HISTORY_REL } from './paths.ts'
 import { historyLine } from './record.ts'
 
 /**
  * Rewriting health-history.jsonl while `health check` may append to it from cron: the new content
  * goes to a temp file in the same directory, lines appended meanwhile are copied over until the
- * size holds still, then one rename. Owner and mode of the original are kept.
+ * size holds still, then one rename. Mode of the original is kept; as root, every step runs with
+ * the molt user's rights inside its `.molt-state` (safe-fs.ts), so the file stays the molt's.
  */
 
 const CHUNK = 1 << 20
@@ -47,10 +49,6 @@ export class HistoryOutput {
   }
 }
 
-function writeAll(fd: number, buf: Uint8Array, length = buf.length): void {
-  for (let done = 0; done < length; ) done += writeSync(fd, buf, done, length - done)
-}
-
 function copyRange(from: number, to: number, start: number, end: number): void {
   const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, end - start)))
   for (let at = start; at < end; ) {
@@ -61,28 +59,33 @@ function copyRange(from: number, to: number, start: number, end: number): void {
   }
 }
 
+type Fill = (src: number, size: number, out: HistoryOutput) => { consumed: number; changed: boolean }
+
+/** rewriteHistoryFile on a molt's health-history.jsonl; null when it has none. */
+export function rewriteHistory(home: string, fill: Fill, owner?: Owner): RewriteResult | null {
+  try {
+    return inHomeDir(home, HISTORY_REL, { owner }, (dir, name) => rewriteHistoryFile(dir, name, fill))
+  } catch (error) {
+    if (isMissing(error)) return null
+    throw error
+  }
+}
+
 /**
  * `fill` writes the new head of the file from the bytes [0, size) and returns the offset up to
  * which it consumed them (and whether anything changed); everything after that offset is copied
- * verbatim. Returns null when the file is missing.
+ * verbatim. Throws ENOENT when the file is missing.
  */
-export function rewriteHistoryFile(path: string, fill: (src: number, size: number, out: HistoryOutput) => { consumed: number; changed: boolean }): RewriteResult | null {
-  let src: number
-  try {
-    src = openSync(path, 'r')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
-  }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
+export function rewriteHistoryFile(dir: HomeDir, name: string, fill: Fill): RewriteResult {
+  const { fd: src, stats: before } = dir.openRead(name)
+  const tmp = `.${name}.${process.pid}.${Date.now()}.tmp`
   let out: number | undefined
   try {
-    const before = fstatSync(src)
-    out = openSync(tmp, 'wx', before.mode & 0o777)
+    out = dir.create(tmp, before.mode & 0o777)
     const output = new HistoryOutput(out)
     const { consumed, changed } = fill(src, before.size, output)
     const unchanged = () => {
-      unlinkSync(tmp)
+      dir.unlink(tmp)
       const size = fstatSync(src).size
       return { bytes_before: before.size, bytes_after: size, appended_during: size - before.size, rewritten: false }
     }
@@ -94,16 +97,15 @@ export function rewriteHistoryFile(path: string, fill: (src: number, size: numbe
       copied = size
     }
     // another prune or cap replaced the file meanwhile: renaming ours would undo its work
-    if (statSync(path).ino !== before.ino) return unchanged()
+    if (dir.stat(name)?.ino !== before.ino) return unchanged()
     const result = { bytes_before: before.size, bytes_after: fstatSync(out).size, appended_during: copied - before.size, rewritten: true }
-    fchmodSync(out, before.mode & 0o7777)
+    fchmodSync(out, before.mode & 0o777)
     fsyncSync(out)
-    chownIfRoot(tmp, { uid: before.uid, gid: before.gid })
-    renameSync(tmp, path)
+    dir.rename(tmp, name)
     // a check that opened the old file just before the rename may still land its line there
     const late = fstatSync(src).size
     if (late > copied) {
-      const fd = openSync(path, 'a')
+      const fd = dir.openOrCreate(name, O_WRONLY | O_APPEND)
       try {
         copyRange(src, fd, copied, late)
       } finally {
@@ -115,7 +117,7 @@ export function rewriteHistoryFile(path: string, fill: (src: number, size: numbe
     return result
   } catch (error) {
     try {
-      if (out !== undefined) unlinkSync(tmp)
+      if (out !== undefined) dir.unlink(tmp)
     } catch {}
     throw error
   } finally {
@@ -128,9 +130,11 @@ export function rewriteHistoryFile(path: string, fill: (src: number, size: numbe
  * Keep the checks at or after `cutoff` (ms). Unreadable lines go; legacy lines are written back
  * clean. A last line without its newline is left as it is (it may be a write in progress).
  */
-export function pruneHistory(path: string, options: { cutoff: number }): PruneResult | null {
+export function pruneHistory(home: string, options: { cutoff: number; owner?: Owner }): PruneResult | null {
   const counts = { kept: 0, removed: 0, invalid: 0, normalized: 0 }
-  const result = rewriteHistoryFile(path, (src, size, out) => {
+  const result = rewriteHistory(home, (src, size, out) => {
+    // a history larger than clmnt ever keeps was not written by it: only its newest part is read
+    const start = lineStartFrom(src, size - HISTORY_READ_MAX_BYTES, size)
     const scan = forEachLine(src, (line) => {
       let raw: unknown
       let repaired = false
@@ -151,26 +155,17 @@ export function pruneHistory(path: string, options: { cutoff: number }): PruneRe
           out.write(historyLine(check.record))
         }
       }
-    }, { end: size })
+    }, { start, end: size })
     counts.invalid += scan.overlong
-    return { consumed: scan.end, changed: counts.removed + counts.invalid + counts.normalized > 0 }
-  })
+    return { consumed: scan.end, changed: start > 0 || counts.removed + counts.invalid + counts.normalized > 0 }
+  }, options.owner)
   return result && { ...result, cutoff: new Date(options.cutoff).toISOString(), ...counts }
 }
 
 /** Keep about the newest `keepBytes` of whole lines: the automatic size cap of appendHistory. */
-export function capHistory(path: string, keepBytes: number): RewriteResult | null {
-  return rewriteHistoryFile(path, (src, size) => {
+export function capHistory(home: string, keepBytes: number, owner?: Owner): RewriteResult | null {
+  return rewriteHistory(home, (src, size) => {
     if (size <= keepBytes) return { consumed: 0, changed: false }
-    // start at the first line that begins at or after size - keepBytes
-    const buf = Buffer.allocUnsafe(64 * 1024)
-    for (let at = size - keepBytes - 1; at < size; ) {
-      const got = readSync(src, buf, 0, Math.min(buf.length, size - at), at)
-      if (got === 0) break
-      const newline = buf.subarray(0, got).indexOf(10)
-      if (newline >= 0) return { consumed: at + newline + 1, changed: true }
-      at += got
-    }
-    return { consumed: size, changed: true }
-  })
+    return { consumed: lineStartFrom(src, size - keepBytes, size), changed: true }
+  }, owner)
 }

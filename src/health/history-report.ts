@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 import type { Molt } from '../fleet/discover.ts'
-import { emptyStats, historyStats, type HistoryStats } from './history-stats.ts'
-import { recentChecks } from './history.ts'
-import { historyFile } from './paths.ts'
+import { openHomeFile } from '../lib/safe-fs.ts'
+import { emptyStats, historyStatsOf, type HistoryStats } from './history-stats.ts'
+import { recentChecksOf } from './history.ts'
+import { HISTORY_REL, historyFile } from './paths.ts'
 import type { HealthRecord } from './record.ts'
 
 /** What `molt health history <name> --json` prints and the dashboard's history endpoint serves. */
@@ -18,9 +19,14 @@ export interface HistoryReport {
 
 export function moltHistory(molt: Molt, options: { now: number; since: number | null; limit: number; stats?: boolean }): HistoryReport & { exists: boolean } {
   const file = historyFile(molt.home)
-  const exists = existsSync(file)
+  // one descriptor for both passes: opened without following links (safe-fs.ts)
+  const opened = openHomeFile(molt.home, HISTORY_REL)
   const statsOptions = { now: options.now, since: options.since }
-  const stats = options.stats === false ? null : exists ? historyStats(file, statsOptions) : emptyStats(statsOptions)
-  const recent = exists ? recentChecks(file, options.limit) : { checks: [], skipped: 0 }
-  return { molt: molt.name, file, exists, generated_at: new Date(options.now).toISOString(), stats, recent: recent.checks, recent_skipped: recent.skipped }
+  try {
+    const stats = options.stats === false ? null : opened ? historyStatsOf(opened.fd, statsOptions) : emptyStats(statsOptions)
+    const recent = opened ? recentChecksOf(opened.fd, options.limit) : { checks: [], skipped: 0 }
+    return { molt: molt.name, file, exists: opened !== null, generated_at: new Date(options.now).toISOString(), stats, recent: recent.checks, recent_skipped: recent.skipped }
+  } finally {
+    if (opened) closeSync(opened.fd)
+  }
 }

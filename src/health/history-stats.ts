@@ -1,5 +1,7 @@
-import { closeSync, openSync } from 'node:fs'
-import { parseJsonLine, scanLines, timestampMs, toCheck } from './history.ts'
+import { closeSync, fstatSync, openSync } from 'node:fs'
+import { openHomeFile } from '../lib/safe-fs.ts'
+import { HISTORY_READ_MAX_BYTES, lineStartFrom, parseJsonLine, scanLines, timestampMs, toCheck } from './history.ts'
+import { HISTORY_REL } from './paths.ts'
 import { isCleanRecord, type HealthStatus } from './record.ts'
 
 /**
@@ -201,38 +203,56 @@ export function statsFromLines(lines: Iterable<string>, options: StatsOptions = 
   return stats.result()
 }
 
-/** The whole file, streamed. A missing file throws ENOENT: the caller decides what that means. */
+/** A file by path (tests, tools), streamed. A missing file throws ENOENT. */
 export function historyStats(path: string, options: StatsOptions = {}): HistoryStats {
-  const stats = createStatsAccumulator(options)
-  const newlines: number[] = []
   const fd = openSync(path, 'r')
   try {
-    const { tail, overlong } = scanLines(fd, (buf, from, to) => {
-      // One JSON.parse per chunk (newlines turned into commas inside "[…]") costs a third less
-      // than one per line. The element count must equal the line count; otherwise (a blank or
-      // broken line) the chunk is read again line by line, which skips exactly the bad lines.
-      newlines.length = 0
-      for (let i = buf.indexOf(10, from); i >= 0 && i < to; i = buf.indexOf(10, i + 1)) {
-        newlines.push(i)
-        buf[i] = 44
-      }
-      let values: unknown = null
-      try {
-        values = JSON.parse(`[${buf.toString('utf8', from, to)}]`)
-      } catch {}
-      if (Array.isArray(values) && values.length === newlines.length + 1) {
-        for (let i = 0; i < values.length; i++) stats.value(values[i])
-        return
-      }
-      for (const i of newlines) buf[i] = 10
-      const lines = buf.toString('utf8', from, to).split('\n')
-      for (let i = 0; i < lines.length; i++) stats.line(lines[i]!)
-    })
-    stats.skip(overlong)
-    // a last line without its newline: a write cut short, or a record that only lacks the "\n"
-    if (tail) stats.line(tail)
+    return historyStatsOf(fd, options)
   } finally {
     closeSync(fd)
   }
+}
+
+/** A molt's history, opened without following links (safe-fs.ts); null when it has none. */
+export function moltHistoryStats(home: string, options: StatsOptions = {}): HistoryStats | null {
+  const file = openHomeFile(home, HISTORY_REL)
+  if (!file) return null
+  try {
+    return historyStatsOf(file.fd, options)
+  } finally {
+    closeSync(file.fd)
+  }
+}
+
+/** The whole file (its newest HISTORY_READ_MAX_BYTES at most), streamed. */
+export function historyStatsOf(fd: number, options: StatsOptions = {}): HistoryStats {
+  const stats = createStatsAccumulator(options)
+  const newlines: number[] = []
+  const size = fstatSync(fd).size
+  const start = lineStartFrom(fd, size - HISTORY_READ_MAX_BYTES, size)
+  const { tail, overlong } = scanLines(fd, (buf, from, to) => {
+    // One JSON.parse per chunk (newlines turned into commas inside "[…]") costs a third less
+    // than one per line. The element count must equal the line count; otherwise (a blank or
+    // broken line) the chunk is read again line by line, which skips exactly the bad lines.
+    newlines.length = 0
+    for (let i = buf.indexOf(10, from); i >= 0 && i < to; i = buf.indexOf(10, i + 1)) {
+      newlines.push(i)
+      buf[i] = 44
+    }
+    let values: unknown = null
+    try {
+      values = JSON.parse(`[${buf.toString('utf8', from, to)}]`)
+    } catch {}
+    if (Array.isArray(values) && values.length === newlines.length + 1) {
+      for (let i = 0; i < values.length; i++) stats.value(values[i])
+      return
+    }
+    for (const i of newlines) buf[i] = 10
+    const lines = buf.toString('utf8', from, to).split('\n')
+    for (let i = 0; i < lines.length; i++) stats.line(lines[i]!)
+  }, { start, end: size })
+  stats.skip(overlong)
+  // a last line without its newline: a write cut short, or a record that only lacks the "\n"
+  if (tail) stats.line(tail)
   return stats.result()
 }

@@ -1,9 +1,10 @@
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
-import { chownIfRoot, ensureDir, type Owner } from '../lib/atomic.ts'
+import { closeSync, readSync } from 'node:fs'
+import type { Owner } from '../lib/atomic.ts'
 import { parseLegacyJson } from '../lib/legacy.ts'
+import { inHomeDir, openHomeFile } from '../lib/safe-fs.ts'
 import { tailLines } from '../lib/tail.ts'
 import type { RewriteResult } from './history-prune.ts'
-import { historyFile, stateDir } from './paths.ts'
+import { HISTORY_REL, historyFile } from './paths.ts'
 import { historyLine, isCleanRecord, toRecord, type HealthRecord } from './record.ts'
 
 /**
@@ -12,6 +13,11 @@ import { historyLine, isCleanRecord, toRecord, type HealthRecord } from './recor
  */
 export const HISTORY_CAP_BYTES = 16 * 1024 * 1024
 export const HISTORY_KEEP_BYTES = 8 * 1024 * 1024
+/**
+ * Readers (statistics, prune) take at most the newest this-many bytes: a molt's user can make its
+ * history a sparse terabyte, and one molt must not stall the fleet.
+ */
+export const HISTORY_READ_MAX_BYTES = 64 * 1024 * 1024
 
 export interface AppendOptions {
   capBytes?: number
@@ -31,23 +37,13 @@ export interface AppendResult {
  * inside a line. The file is created owned by the molt's user when running as root.
  */
 export function appendHistory(home: string, record: HealthRecord, owner?: Owner, options: AppendOptions = {}): AppendResult {
-  ensureDir(stateDir(home), { owner })
   const path = historyFile(home)
-  const fd = openSync(path, 'a', 0o644)
-  let size: number
-  try {
-    const created = fstatSync(fd).size === 0
-    writeSync(fd, historyLine(record))
-    if (created) chownIfRoot(path, owner)
-    size = fstatSync(fd).size
-  } finally {
-    closeSync(fd)
-  }
+  const size = inHomeDir(home, HISTORY_REL, { owner, create: true }, (dir, name) => dir.append(name, historyLine(record)))
   if (size <= (options.capBytes ?? HISTORY_CAP_BYTES)) return { size }
   try {
     // loaded only when needed: `health watch` runs from cron for every molt and the cap is rare
     const { capHistory } = require('./history-prune.ts') as typeof import('./history-prune.ts')
-    const capped = capHistory(path, options.keepBytes ?? HISTORY_KEEP_BYTES) ?? undefined
+    const capped = capHistory(home, options.keepBytes ?? HISTORY_KEEP_BYTES, owner) ?? undefined
     return { size: capped?.bytes_after ?? size, capped }
   } catch (error) {
     return { size, capError: `could not cap ${path}: ${(error as Error).message}` }
@@ -93,12 +89,23 @@ export interface RecentChecks {
 }
 
 /**
- * The last `limit` checks, oldest first. Read from the end, so the cost grows with `limit`, not
- * with the file; unreadable lines are stepped over (reading a little further back).
+ * The last `limit` checks of a molt, oldest first; none when it has no history. Read from the
+ * end, so the cost grows with `limit`, not with the file; unreadable lines are stepped over
+ * (reading a little further back).
  */
-export function recentChecks(path: string, limit: number): RecentChecks {
+export function recentChecks(home: string, limit: number): RecentChecks {
+  const file = openHomeFile(home, HISTORY_REL)
+  if (!file) return { checks: [], skipped: 0 }
+  try {
+    return recentChecksOf(file.fd, limit)
+  } finally {
+    closeSync(file.fd)
+  }
+}
+
+export function recentChecksOf(fd: number, limit: number): RecentChecks {
   for (let want = limit; ; ) {
-    const lines = tailLines(path, want)
+    const lines = tailLines(fd, want)
     const checks: HealthRecord[] = []
     let skipped = 0
     for (let i = lines.length - 1; i >= 0 && checks.length < limit; i--) {
@@ -160,6 +167,20 @@ export function scanLines(fd: number, onLines: (buf: Buffer, from: number, to: n
   }
   if (dropping) overlong++
   return { end, tail: dropping ? '' : buf.toString('utf8', 0, carry), overlong }
+}
+
+/** The offset of the first line that begins at or after `from` (size when none does). */
+export function lineStartFrom(fd: number, from: number, size: number): number {
+  if (from <= 0) return 0
+  const buf = Buffer.allocUnsafe(64 * 1024)
+  for (let at = from - 1; at < size; ) {
+    const got = readSync(fd, buf, 0, Math.min(buf.length, size - at), at)
+    if (got === 0) break
+    const newline = buf.subarray(0, got).indexOf(10)
+    if (newline >= 0) return at + newline + 1
+    at += got
+  }
+  return size
 }
 
 /** scanLines, one decoded line at a time. */

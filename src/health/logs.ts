@@ -1,11 +1,17 @@
-import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs'
+import { closeSync, fstatSync, readSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { ClmntError } from '../lib/errors.ts'
+import { openHomeFile, safeFsMessage, statHomeFile } from '../lib/safe-fs.ts'
 import { tailLines } from '../lib/tail.ts'
-import { stateDir, watchLogFile } from './paths.ts'
+import { STATE_DIR, WATCH_LOG_REL } from './paths.ts'
 
-/** A molt's health log; `legacy` when it is the bash toolkit's cron.log rather than ours. */
+/**
+ * A molt's health log; `legacy` when it is the bash toolkit's cron.log rather than ours. Opened
+ * by `rel` inside `home` without following links (safe-fs.ts); `path` is for messages.
+ */
 export interface LogFile {
+  home: string
+  rel: string
   path: string
   legacy: boolean
 }
@@ -13,21 +19,23 @@ export interface LogFile {
 /** Where a molt's log may be, best first: molts set up by the bash toolkit only ever had cron.log. */
 export function logCandidates(home: string): LogFile[] {
   return [
-    { path: watchLogFile(home), legacy: false },
-    { path: join(stateDir(home), 'cron.log'), legacy: true },
-    { path: join(home, 'cron.log'), legacy: true },
+    { home, rel: WATCH_LOG_REL, path: join(home, WATCH_LOG_REL), legacy: false },
+    { home, rel: `${STATE_DIR}/cron.log`, path: join(home, STATE_DIR, 'cron.log'), legacy: true },
+    { home, rel: 'cron.log', path: join(home, 'cron.log'), legacy: true },
   ]
 }
 
 export function findLogFile(home: string): LogFile | null {
-  return logCandidates(home).find((c) => statFile(c.path) !== null) ?? null
+  return logCandidates(home).find((c) => statFile(c) !== null) ?? null
 }
 
-export function readLastLines(path: string, count: number): string[] {
+export function readLastLines(file: LogFile, count: number): string[] {
+  const opened = openLog(file)
+  if (!opened) throw new ClmntError(`cannot read ${file.path}: ENOENT`)
   try {
-    return tailLines(path, count)
-  } catch (error) {
-    throw readError(path, error)
+    return tailLines(opened.fd, count)
+  } finally {
+    closeSync(opened.fd)
   }
 }
 
@@ -112,8 +120,8 @@ export async function followLog(home: string, options: FollowOptions): Promise<v
         await drain(current)
         const f: Followed = current
         const ours = f.file.legacy ? logCandidates(home)[0]! : null
-        const onDisk = statFile(f.file.path)
-        if (ours && statFile(ours.path)) {
+        const onDisk = statFile(f.file)
+        if (ours && statFile(ours)) {
           await leave(f)
           current = openLog(ours)
           emit({ type: 'switched', from: f.file, file: ours })
@@ -141,21 +149,21 @@ export async function followLog(home: string, options: FollowOptions): Promise<v
 }
 
 function openLog(file: LogFile): Followed | null {
-  let fd: number
+  let opened: ReturnType<typeof openHomeFile>
   try {
-    fd = openSync(file.path, 'r')
+    opened = openHomeFile(file.home, file.rel)
   } catch (error) {
-    // gone between the look and the open: the next poll looks again
-    if (isMissing(error)) return null
     throw readError(file.path, error)
   }
-  const { dev, ino } = fstatSync(fd)
-  return { file, fd, dev, ino, offset: 0, carry: EMPTY }
+  // gone between the look and the open: the next poll looks again
+  if (!opened) return null
+  const { dev, ino } = opened.stats
+  return { file, fd: opened.fd, dev, ino, offset: 0, carry: EMPTY }
 }
 
 /**
- * Emit the last `count` whole lines and position after them. tailLines opens the file itself, so
- * retry while the file grows under it: otherwise lines appended meanwhile would be shown twice.
+ * Emit the last `count` whole lines and position after them; retry while the file grows under
+ * it: otherwise lines appended meanwhile would be shown twice.
  */
 async function emitTail(f: Followed, count: number, onLines: FollowOptions['onLines']): Promise<void> {
   let size = fstatSync(f.fd).size
@@ -164,10 +172,10 @@ async function emitTail(f: Followed, count: number, onLines: FollowOptions['onLi
   for (let attempt = 0; attempt < 3; attempt++) {
     const endsWithNewline = size === 0 || lastByte(f.fd, size) === 10
     // a final line without its newline is still being written: keep it back, finish it when it ends
-    lines = size === 0 ? [] : readLastLines(f.file.path, endsWithNewline ? count : count + 1)
+    lines = size === 0 ? [] : tailLines(f.fd, endsWithNewline ? count : count + 1)
     partial = endsWithNewline ? undefined : lines.pop()
     const now = fstatSync(f.fd).size
-    if (now === size && statFile(f.file.path)?.ino === f.ino) break
+    if (now === size) break
     size = now
   }
   f.offset = size
@@ -201,25 +209,20 @@ function lastByte(fd: number, size: number): number | undefined {
   return readSync(fd, one, 0, 1, size - 1) === 1 ? one[0] : undefined
 }
 
-function statFile(path: string): Stats | null {
+/** The log's entry, never followed: a regular file counts, a link or FIFO is refused when opened. */
+function statFile(file: LogFile): Stats | null {
   try {
-    const stats = statSync(path)
-    return stats.isFile() ? stats : null
+    const stats = statHomeFile(file.home, file.rel)
+    return stats && !stats.isDirectory() ? stats : null
   } catch (error) {
-    if (isMissing(error)) return null
-    throw readError(path, error)
+    throw readError(file.path, error)
   }
-}
-
-function isMissing(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code
-  return code === 'ENOENT' || code === 'ENOTDIR'
 }
 
 function readError(path: string, error: unknown): ClmntError {
   const err = error as NodeJS.ErrnoException
-  const reason = err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message)
-  return new ClmntError(`cannot read ${path}: ${reason}`, 1, { cause: error })
+  if (err.code === 'EACCES') return new ClmntError(`cannot read ${path}: permission denied`, 1, { cause: error })
+  return new ClmntError(safeFsMessage(error, path), 1, { cause: error })
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

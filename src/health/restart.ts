@@ -1,10 +1,11 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Molt } from '../fleet/discover.ts'
-import { chownIfRoot, ensureDir, type Owner } from '../lib/atomic.ts'
+import type { Owner } from '../lib/atomic.ts'
+import { inHomeDir, O_APPEND, O_RDWR } from '../lib/safe-fs.ts'
 import { userByUid } from '../lib/users.ts'
 import type { MoltOwner } from './gateway.ts'
-import { stateDir } from './paths.ts'
+import { STATE_DIR, stateDir } from './paths.ts'
 import { killGroupAfter } from '../lib/deadline.ts'
 
 /**
@@ -106,11 +107,12 @@ export async function runRestartCommand(
 ): Promise<CommandRun> {
   const started = performance.now()
   const full = options.user ? [findRunuser(), '-u', options.user, '--', ...argv] : argv
-  ensureDir(stateDir(molt.home), { owner: options.owner })
   const logPath = restartLogFile(molt.home)
-  rotateIfBig(logPath)
-  const fd = openSync(logPath, 'a+', 0o644)
-  chownIfRoot(logPath, options.owner)
+  // in the molt's home: never through a link, as the molt's user (safe-fs.ts)
+  const fd = inHomeDir(molt.home, `${STATE_DIR}/restart.log`, { owner: options.owner, create: true }, (dir, name) => {
+    if ((dir.stat(name)?.size ?? 0) > LOG_CAP_BYTES) dir.rename(name, `${name}.1`)
+    return dir.openOrCreate(name, O_RDWR | O_APPEND)
+  })
   const header = `--- ${new Date().toISOString()} attempt ${options.attempt}: ${JSON.stringify(full)}\n`
   writeSync(fd, header)
   const from = fstatSync(fd).size
@@ -150,12 +152,6 @@ function readFrom(fd: number, from: number): string {
   if (buf.length) readSync(fd, buf, 0, buf.length, start)
   const text = buf.toString('utf8').replace(/[\x00-\x1f\x7f]+/g, ' ').trim()
   return text.length > 300 ? `…${text.slice(-300)}` : text
-}
-
-function rotateIfBig(path: string): void {
-  try {
-    if (statSync(path).size > LOG_CAP_BYTES) renameSync(path, `${path}.1`)
-  } catch {}
 }
 
 function seconds(ms: number): string {

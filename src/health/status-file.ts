@@ -1,6 +1,7 @@
-import { ensureDir, writeFileAtomic, type Owner } from '../lib/atomic.ts'
-import { readJsonState } from '../lib/legacy.ts'
-import { stateDir, statusFile } from './paths.ts'
+import type { Owner } from '../lib/atomic.ts'
+import { readHomeJsonState } from '../lib/legacy.ts'
+import { inHomeDir } from '../lib/safe-fs.ts'
+import { STATUS_REL, statusFile } from './paths.ts'
 import { toRecord, type HealthRecord } from './record.ts'
 
 export interface StatusRead {
@@ -13,7 +14,7 @@ export interface StatusRead {
 
 export function readStatus(home: string): StatusRead {
   const path = statusFile(home)
-  const { raw, warning } = readJsonState(path)
+  const { raw, warning } = readHomeJsonState(home, STATUS_REL)
   if (raw === undefined) return { record: null, legacy: false, warning: warning && `${warning}; no data` }
   const parsed = toRecord(raw)
   if (!parsed) return { record: null, legacy: false, warning: `${path} is not a health record; no data` }
@@ -21,6 +22,5 @@ export function readStatus(home: string): StatusRead {
 }
 
 export function writeStatus(home: string, record: HealthRecord, owner?: Owner): void {
-  ensureDir(stateDir(home), { owner })
-  writeFileAtomic(statusFile(home), `${JSON.stringify(record, null, 2)}\n`, { owner })
+  inHomeDir(home, STATUS_REL, { owner, create: true }, (dir, name) => dir.writeAtomic(name, `${JSON.stringify(record, null, 2)}\n`))
 }

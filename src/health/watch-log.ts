@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, openSync, renameSync, statSync, writeSync } from 'node:fs'
-import { chownIfRoot, ensureDir, type Owner } from '../lib/atomic.ts'
-import { stateDir, watchLogFile } from './paths.ts'
+import type { Owner } from '../lib/atomic.ts'
+import { inHomeDir, type HomeDir } from '../lib/safe-fs.ts'
+import { WATCH_LOG_REL } from './paths.ts'
 
 /**
  * `.molt-state/health.log`: one line per watch run, what `health logs` shows. Appended with one
@@ -25,32 +25,21 @@ export function logLine(at: string, text: string): string {
 }
 
 export function appendWatchLog(home: string, line: string, options: WatchLogOptions = {}): void {
-  ensureDir(stateDir(home), { owner: options.owner })
-  const path = watchLogFile(home)
-  if (options.rotate) rotateLog(path, Buffer.byteLength(line), options.maxBytes ?? WATCH_LOG_MAX_BYTES, options.keep ?? WATCH_LOG_KEEP)
-  const fd = openSync(path, 'a', 0o644)
-  try {
-    if (fstatSync(fd).size === 0) chownIfRoot(path, options.owner)
-    writeSync(fd, line)
-  } finally {
-    closeSync(fd)
-  }
+  inHomeDir(home, WATCH_LOG_REL, { owner: options.owner, create: true }, (dir, name) => {
+    if (options.rotate) rotateLog(dir, name, Buffer.byteLength(line), options.maxBytes ?? WATCH_LOG_MAX_BYTES, options.keep ?? WATCH_LOG_KEEP)
+    dir.append(name, line)
+  })
 }
 
 /** Rotate when the next line would take the file past `maxBytes`. Returns true when it did. */
-export function rotateLog(path: string, incoming: number, maxBytes: number, keep: number): boolean {
-  let size: number
-  try {
-    size = statSync(path).size
-  } catch {
-    return false
-  }
+export function rotateLog(dir: HomeDir, name: string, incoming: number, maxBytes: number, keep: number): boolean {
+  const size = dir.stat(name)?.size ?? 0
   if (size === 0 || size + incoming <= maxBytes) return false
   for (let i = keep - 1; i >= 1; i--) {
     try {
-      renameSync(`${path}.${i}`, `${path}.${i + 1}`)
+      dir.rename(`${name}.${i}`, `${name}.${i + 1}`)
     } catch {}
   }
-  renameSync(path, `${path}.1`)
+  dir.rename(name, `${name}.1`)
   return true
 }

@@ -1,13 +1,13 @@
 import { join } from 'node:path'
 import type { AlertSettings, Dispatcher } from '../alert/deliver.ts'
 import type { Molt } from '../fleet/discover.ts'
-import { ensureDir } from '../lib/atomic.ts'
+import { inHomeDir, O_RDWR } from '../lib/safe-fs.ts'
 import { formatDuration } from '../lib/duration.ts'
-import { tryLock, type LockHolder } from '../lib/lock.ts'
+import { lockDescriptor, type LockHolder } from '../lib/lock.ts'
 import { checkMolt } from './check.ts'
 import { moltOwner } from './gateway.ts'
 import { appendHistory } from './history.ts'
-import { stateDir } from './paths.ts'
+import { WATCH_LOCK_REL } from './paths.ts'
 import type { HealthRecord } from './record.ts'
 import { writeStatus } from './status-file.ts'
 import {
@@ -22,7 +22,7 @@ import { readWatchState, writeWatchState } from './watch-state.ts'
  * `health check`) → decide → restart if due → save → deliver → save → one log line. The state is
  * saved before any delivery, so a run killed while mailing leaves its notices waiting for the next.
  */
-export const watchLockFile = (home: string) => join(stateDir(home), 'health-watch.lock')
+export const watchLockFile = (home: string) => join(home, WATCH_LOCK_REL)
 export const DEFAULT_INTERVAL_MINUTES = 5
 
 /** The whole run must end before cron starts the next one: the interval less 10 s, 20 s to 15 min. */
@@ -107,8 +107,8 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     return result
   }
 
-  ensureDir(stateDir(molt.home), { owner })
-  const attempt = tryLock(watchLockFile(molt.home), `health watch ${molt.name}`, owner)
+  const attempt = inHomeDir(molt.home, WATCH_LOCK_REL, { owner, create: true }, (dir, name) =>
+    lockDescriptor(dir.openOrCreate(name, O_RDWR), watchLockFile(molt.home), `health watch ${molt.name}`))
   if (!attempt.ok) {
     result.skipped = true
     result.holder = attempt.holder

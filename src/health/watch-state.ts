@@ -1,8 +1,9 @@
 import type { z } from 'zod'
-import { ensureDir, writeFileAtomic, type Owner } from '../lib/atomic.ts'
-import { legacyBoolean, legacyNumber, legacyString, readJsonState } from '../lib/legacy.ts'
+import type { Owner } from '../lib/atomic.ts'
+import { legacyBoolean, legacyNumber, legacyString, readHomeJsonState } from '../lib/legacy.ts'
+import { inHomeDir } from '../lib/safe-fs.ts'
 import { lazySchema } from '../lib/schema.ts'
-import { stateDir, watchStateFile } from './paths.ts'
+import { WATCH_STATE_REL, watchStateFile } from './paths.ts'
 import { HEALTH_STATUSES } from './record.ts'
 import { CHANNELS, initialState, NOTICE_KINDS, type WatchFile } from './watch.ts'
 
@@ -132,7 +133,7 @@ export function isQuietWatchState(raw: unknown): raw is WatchFile {
 
 export function readWatchState(home: string): WatchStateRead {
   const path = watchStateFile(home)
-  const { raw, warning } = readJsonState(path)
+  const { raw, warning } = readHomeJsonState(home, WATCH_STATE_REL)
   if (raw === undefined) return { state: null, warning: warning && `${warning}; ignoring it` }
   if (isQuietWatchState(raw)) return { state: raw as unknown as WatchState }
   const parsed = watchStateSchema().safeParse(raw)
@@ -143,6 +144,5 @@ export function readWatchState(home: string): WatchStateRead {
 /** Atomic: a crash at any point leaves the old state or the new, both parseable. Fields in a fixed order. */
 export function writeWatchState(home: string, state: WatchFile, owner?: Owner): void {
   const ordered = Object.fromEntries([...Object.keys(initialState(1)), ...Object.keys(state)].map((key) => [key, state[key]]))
-  ensureDir(stateDir(home), { owner })
-  writeFileAtomic(watchStateFile(home), `${JSON.stringify(ordered, null, 2)}\n`, { owner })
+  inHomeDir(home, WATCH_STATE_REL, { owner, create: true }, (dir, name) => dir.writeAtomic(name, `${JSON.stringify(ordered, null, 2)}\n`))
 }

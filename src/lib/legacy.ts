@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { readHomeFile, safeFsMessage } from './safe-fs.ts'
 
 /**
  * Coercions for files written by the earlier bash toolkit, which stored every value as a string:
@@ -74,6 +76,21 @@ export function readJsonState(path: string): { raw?: unknown; warning?: string }
     const code = (error as NodeJS.ErrnoException).code
     return code === 'ENOENT' ? {} : { warning: `cannot read ${path}: ${code}` }
   }
+  return parseJsonState(text, path)
+}
+
+/** The same for a file inside a molt home: read without following links, capped (see safe-fs.ts). */
+export function readHomeJsonState(home: string, rel: string): { raw?: unknown; warning?: string } {
+  let text: string | null
+  try {
+    text = readHomeFile(home, rel)
+  } catch (error) {
+    return { warning: safeFsMessage(error, join(home, rel)) }
+  }
+  return text === null ? {} : parseJsonState(text, join(home, rel))
+}
+
+function parseJsonState(text: string, path: string): { raw?: unknown; warning?: string } {
   if (text.trim() === '') return { warning: `${path} is empty` }
   try {
     return { raw: parseLegacyJson(text) }

@@ -1,5 +1,5 @@
 import { dlopen, read } from 'bun:ffi'
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
 import type { Owner } from './atomic.ts'
 import { chownIfRoot } from './atomic.ts'
 
@@ -34,15 +34,23 @@ export type LockAttempt = { ok: true; lock: Lock } | { ok: false; holder: LockHo
 
 /** Take the lock now or report who has it; never waits. `command` says what the holder is doing. */
 export function tryLock(path: string, command: string, owner?: Owner): LockAttempt {
+  return lockDescriptor(openSync(path, 'a+', 0o644), path, command, () => chownIfRoot(path, owner))
+}
+
+/**
+ * The same on a descriptor opened for reading and writing by the caller (a lock file inside a
+ * molt home is opened without following links, see safe-fs.ts). Closed when the lock is refused.
+ */
+export function lockDescriptor(fd: number, path: string, command: string, onTaken?: () => void): LockAttempt {
   libc ??= openLibc()
-  const fd = openSync(path, 'a+', 0o644)
   if (libc.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
     const errno = read.i32(libc.__errno_location()!, 0)
+    const holder = readHolder(fd)
     closeSync(fd)
     if (errno !== EWOULDBLOCK) throw new Error(`cannot lock ${path}: flock errno ${errno}`)
-    return { ok: false, holder: readHolder(path) }
+    return { ok: false, holder }
   }
-  chownIfRoot(path, owner)
+  onTaken?.()
   const holder: LockHolder = { pid: process.pid, command, since: new Date().toISOString() }
   ftruncateSync(fd, 0)
   writeSync(fd, `${JSON.stringify(holder)}\n`, 0)
@@ -59,9 +67,12 @@ export function tryLock(path: string, command: string, owner?: Owner): LockAttem
   }
 }
 
-function readHolder(path: string): LockHolder | null {
+/** The holder's line, read from the descriptor (at most 4 KiB: the file may be anyone's). */
+function readHolder(fd: number): LockHolder | null {
   try {
-    const holder = JSON.parse(readFileSync(path, 'utf8')) as LockHolder
+    const buf = Buffer.alloc(4096)
+    const n = readSync(fd, buf, 0, buf.length, 0)
+    const holder = JSON.parse(buf.toString('utf8', 0, n)) as LockHolder
     return typeof holder.pid === 'number' ? holder : null
   } catch {
     return null

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Molt } from '../fleet/discover.ts'
-import { historyFile, stateDir } from '../health/paths.ts'
+import { stateDir } from '../health/paths.ts'
 import { recentChecks } from '../health/history.ts'
 import { describeSchedule, exactnessNote, planSchedule, type SchedulePlan } from './cron-expr.ts'
 import { clmntCommand, cronCommand, isExecutableFile, watchArgs, type ClmntKind, type WatchOptions } from './job.ts'
@@ -80,7 +80,7 @@ export function cronBlock(p: MoltPlan): string[] {
 /** The newest check in the molt's history: "the last run seen". */
 export function lastRun(home: string): { timestamp: string; status: string } | null {
   try {
-    const record = recentChecks(historyFile(home), 1).checks.at(-1)
+    const record = recentChecks(home, 1).checks.at(-1)
     return record ? { timestamp: record.timestamp, status: record.status } : null
   } catch {
     return null

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { appendFileSync, chmodSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, rmSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { capHistory, pruneHistory, rewriteHistoryFile } from '../../src/health/history-prune.ts'
+import { capHistory, pruneHistory, rewriteHistory } from '../../src/health/history-prune.ts'
 import { appendHistory, parseHistoryLine } from '../../src/health/history.ts'
 import { historyFile } from '../../src/health/paths.ts'
 import { historyLine, type HealthRecord } from '../../src/health/record.ts'
@@ -39,7 +39,7 @@ describe('pruneHistory', () => {
   test('keeps checks at or after the cutoff, drops unreadable lines, writes legacy lines clean', () => {
     writeFileSync(path, [line(120), line(91, 'dead'), line(89), 'garbage\n', '\n', LEGACY, line(1)].join(''))
     chmodSync(path, 0o640)
-    const result = pruneHistory(path, { cutoff: NOW - 90 * DAY })!
+    const result = pruneHistory(home, { cutoff: NOW - 90 * DAY })!
     expect(result).toMatchObject({ kept: 3, removed: 2, invalid: 2, normalized: 1, rewritten: true, appended_during: 0, cutoff: new Date(NOW - 90 * DAY).toISOString() })
     expect(readFileSync(path, 'utf8')).toBe([line(89), historyLine({ ...record(NOW - DAY, 'unhealthy'), pid: 1234, reason: undefined, response_time_ms: null }), line(1)].join(''))
     expect(result.bytes_after).toBe(statSync(path).size)
@@ -50,26 +50,27 @@ describe('pruneHistory', () => {
   test('nothing to remove: the file is left alone (same inode)', () => {
     writeFileSync(path, line(10) + line(1))
     const inode = statSync(path).ino
-    expect(pruneHistory(path, { cutoff: NOW - 90 * DAY })).toMatchObject({ kept: 2, removed: 0, rewritten: false })
+    expect(pruneHistory(home, { cutoff: NOW - 90 * DAY })).toMatchObject({ kept: 2, removed: 0, rewritten: false })
     expect(statSync(path).ino).toBe(inode)
     expect(tempFiles()).toEqual([])
   })
 
   test('a last line without its newline is kept byte for byte (it may be a write in progress)', () => {
     writeFileSync(path, `${line(100)}${line(1)}{"timestamp":"2026-03-01T11:`)
-    pruneHistory(path, { cutoff: NOW - 90 * DAY })
+    pruneHistory(home, { cutoff: NOW - 90 * DAY })
     expect(readFileSync(path, 'utf8')).toBe(`${line(1)}{"timestamp":"2026-03-01T11:`)
   })
 
   test('a missing file: null', () => {
-    expect(pruneHistory(join(home, 'none.jsonl'), { cutoff: NOW })).toBeNull()
+    rmSync(path)
+    expect(pruneHistory(home, { cutoff: NOW })).toBeNull()
   })
 })
 
-describe('rewriteHistoryFile', () => {
+describe('rewriteHistory', () => {
   test('lines appended while rewriting are carried over, in order', () => {
     writeFileSync(path, line(100) + line(50))
-    const result = rewriteHistoryFile(path, (_src, size, out) => {
+    const result = rewriteHistory(home, (_src, size, out) => {
       // a concurrent `health check` lands two lines after we read the file
       appendHistory(home, record(NOW))
       appendHistory(home, record(NOW + 1000, 'dead'))
@@ -84,7 +85,7 @@ describe('rewriteHistoryFile', () => {
   test('if someone else replaced the file meanwhile, their version wins', () => {
     writeFileSync(path, line(100) + line(50))
     const other = join(home, 'other.jsonl')
-    const result = rewriteHistoryFile(path, (_src, size) => {
+    const result = rewriteHistory(home, (_src, size) => {
       writeFileSync(other, line(1))
       renameSync(other, path)
       return { consumed: size, changed: true }
@@ -97,7 +98,7 @@ describe('rewriteHistoryFile', () => {
   test('a failure leaves the original and no temp file', () => {
     writeFileSync(path, line(100))
     expect(() =>
-      rewriteHistoryFile(path, () => {
+      rewriteHistory(home, () => {
         throw new Error('disk full')
       }),
     ).toThrow('disk full')
@@ -129,13 +130,13 @@ describe('size cap', () => {
 
   test('capHistory starts at a line boundary and keeps at most keepBytes', () => {
     appendFileSync(path, Array.from({ length: 10 }, (_, i) => line(10 - i)).join(''))
-    const result = capHistory(path, one * 3 + 1)!
+    const result = capHistory(home, one * 3 + 1)!
     expect(result.rewritten).toBe(true)
     expect(readFileSync(path, 'utf8')).toBe(line(3) + line(2) + line(1))
   })
 
   test('below the cap nothing happens', () => {
     expect(appendHistory(home, record(NOW), undefined, { capBytes: 1 << 20 }).capped).toBeUndefined()
-    expect(capHistory(path, 1 << 20)).toMatchObject({ rewritten: false })
+    expect(capHistory(home, 1 << 20)).toMatchObject({ rewritten: false })
   })
 })

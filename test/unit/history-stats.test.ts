@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { historyStats, MAX_INCIDENTS, statsFromLines } from '../../src/health/history-stats.ts'
-import { forEachLine, recentChecks, timestampMs } from '../../src/health/history.ts'
+import { forEachLine, recentChecksOf, timestampMs } from '../../src/health/history.ts'
 import { historyLine, type HealthRecord, type HealthStatus } from '../../src/health/record.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
 
@@ -191,11 +191,19 @@ describe('forEachLine', () => {
   })
 })
 
-describe('recentChecks', () => {
+describe('recentChecksOf', () => {
+  const recentOf = (path: string, limit: number) => {
+    const fd = openSync(path, 'r')
+    try {
+      return recentChecksOf(fd, limit)
+    } finally {
+      closeSync(fd)
+    }
+  }
   const lines = Array.from({ length: 50 }, (_, i) => check((50 - i) * MIN))
   const path = file(`${lines.join('\n')}\ngarbage\n\n${check(0, 'dead')}\n`)
   test('the last N checks, oldest first, stepping over unreadable lines', () => {
-    const recent = recentChecks(path, 5)
+    const recent = recentOf(path, 5)
     expect(recent.skipped).toBe(2)
     expect(recent.checks.map((c) => c.timestamp)).toEqual([4, 3, 2, 1, 0].map((m) => new Date(NOW - m * MIN).toISOString()))
     expect(recent.checks.at(-1)!.status).toBe('dead')
@@ -205,7 +213,7 @@ describe('recentChecks', () => {
     [51, 51, 2],
     [1000, 51, 2],
   ])('limit %i → %i checks, %i skipped', (limit, count, skipped) => {
-    const recent = recentChecks(path, limit)
+    const recent = recentOf(path, limit)
     expect(recent.checks).toHaveLength(count)
     expect(recent.skipped).toBe(skipped)
   })

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { appendFileSync, copyFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { findLogFile, followLog, readLastLines, type FollowEvent } from '../../src/health/logs.ts'
+import { findLogFile, followLog, logCandidates, readLastLines, type FollowEvent } from '../../src/health/logs.ts'
 import { ClmntError } from '../../src/lib/errors.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
 
@@ -47,27 +47,27 @@ describe('findLogFile', () => {
       for (const file of c.files) writeFileSync(file(), 'x\n')
       const found = findLogFile(home)
       if (!c.expected) expect(found).toBeNull()
-      else expect(found).toEqual({ path: c.expected(), legacy: c.legacy! })
+      else expect(found).toMatchObject({ path: c.expected(), legacy: c.legacy! })
     })
   }
 
   test('a folder named health.log is not a log', () => {
     mkdirSync(healthLog())
     writeFileSync(homeCron(), 'x\n')
-    expect(findLogFile(home)).toEqual({ path: homeCron(), legacy: true })
+    expect(findLogFile(home)).toMatchObject({ path: homeCron(), legacy: true })
   })
 })
 
 describe('readLastLines', () => {
   test('the last N lines, all of them when there are fewer, none for 0', () => {
     writeFileSync(healthLog(), Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join('\n') + '\n')
-    expect(readLastLines(healthLog(), 3)).toEqual(['line 8', 'line 9', 'line 10'])
-    expect(readLastLines(healthLog(), 50)).toHaveLength(10)
-    expect(readLastLines(healthLog(), 0)).toEqual([])
+    expect(readLastLines(logCandidates(home)[0]!, 3)).toEqual(['line 8', 'line 9', 'line 10'])
+    expect(readLastLines(logCandidates(home)[0]!, 50)).toHaveLength(10)
+    expect(readLastLines(logCandidates(home)[0]!, 0)).toEqual([])
   })
 
   test('a missing file is an expected failure, not a crash', () => {
-    expect(() => readLastLines(healthLog(), 3)).toThrow(ClmntError)
+    expect(() => readLastLines(logCandidates(home)[0]!, 3)).toThrow(ClmntError)
   })
 })
 
@@ -81,7 +81,7 @@ describe('followLog', () => {
     await waitFor('appended lines', () => f.seen.length === 4)
     await f.stop()
     expect(f.seen).toEqual(['b', 'c', 'half done', 'd'])
-    expect(f.events).toEqual([{ type: 'opened', file: { path: healthLog(), legacy: false }, waited: false }])
+    expect(f.events).toMatchObject([{ type: 'opened', file: { path: healthLog(), legacy: false }, waited: false }])
   })
 
   test('survives rename rotation: drains the old file, then reads the new one from its start', async () => {
@@ -125,7 +125,7 @@ describe('followLog', () => {
     await f.stop()
     expect(f.seen).toEqual(['first', 'second'])
     expect(f.events[0]).toEqual({ type: 'waiting', looked: [healthLog(), stateCron(), homeCron()] })
-    expect(f.events[1]).toEqual({ type: 'opened', file: { path: healthLog(), legacy: false }, waited: true })
+    expect(f.events[1]).toMatchObject({ type: 'opened', file: { path: healthLog(), legacy: false }, waited: true })
   })
 
   test('leaves a legacy cron.log for health.log when the new watcher starts writing', async () => {

@@ -1,9 +1,10 @@
 import { defineCommand } from 'citty'
-import { existsSync } from 'node:fs'
+import { statHomeFile } from '../../../lib/safe-fs.ts'
+import { moltOwner } from '../../../health/gateway.ts'
 import { pruneHistory } from '../../../health/history-prune.ts'
 import { moltHistory } from '../../../health/history-report.ts'
 import type { HistoryStats, UptimeWindowName } from '../../../health/history-stats.ts'
-import { historyFile } from '../../../health/paths.ts'
+import { HISTORY_REL, historyFile } from '../../../health/paths.ts'
 import type { HealthRecord } from '../../../health/record.ts'
 import { formatMs, paintStatus } from '../../../health/render.ts'
 import { formatDuration, parseSince, requireDuration } from '../../../lib/duration.ts'
@@ -33,11 +34,11 @@ export default defineCommand({
     const keep = args.prune === undefined ? null : requireDuration(args.prune, '--prune')
     const molt = oneMolt(cli, args.name)
     const file = historyFile(molt.home)
-    const exists = existsSync(file)
+    const exists = statHomeFile(molt.home, HISTORY_REL) !== null
     if (!exists) cli.log.warn(`no history yet for ${molt.name}`)
 
     if (keep !== null) {
-      const result = exists ? pruneHistory(file, { cutoff: now - keep }) : null
+      const result = exists ? pruneHistory(molt.home, { cutoff: now - keep, owner: moltOwner(molt) ?? undefined }) : null
       const report = result ?? { cutoff: new Date(now - keep).toISOString(), kept: 0, removed: 0, invalid: 0, normalized: 0, bytes_before: 0, bytes_after: 0, appended_during: 0, rewritten: false }
       if (args.json) printJson(cli, { molt: molt.name, file, ...report })
       else if (result) {

@@ -26,7 +26,7 @@ export default defineCommand({
         return 0
       }
       if (file.legacy) cli.log.info(`showing the bash toolkit's log ${file.path}`)
-      print(readLastLines(file.path, count))
+      print(readLastLines(file, count))
       return 0
     }
 

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Molt } from '../../../fleet/discover.ts'
 import { moltOwner } from '../../../health/gateway.ts'
-import { stateDir } from '../../../health/paths.ts'
-import { ensureDir } from '../../../lib/atomic.ts'
+import { STATE_DIR, stateDir } from '../../../health/paths.ts'
+import { inHomeDir } from '../../../lib/safe-fs.ts'
 import { UsageError } from '../../../lib/errors.ts'
 import type { RunData } from '../../../runner.ts'
 import { nextRuns } from '../../../schedule/cron-expr.ts'
@@ -127,7 +127,8 @@ function printDiffs(ctx: Ctx, changes: CrontabChange[]): void {
 
 function prepareStateDir(cli: RunData, molt: Molt): void {
   try {
-    ensureDir(stateDir(molt.home), { owner: moltOwner(molt) ?? undefined })
+    const owner = moltOwner(molt) ?? undefined
+    inHomeDir(molt.home, `${STATE_DIR}/x`, { owner, create: true }, () => {})
   } catch (error) {
     cli.log.warn(`${molt.name}: cannot create ${stateDir(molt.home)}: ${(error as Error).message}`)
   }
