@@ -2,6 +2,7 @@ import { dlopen, read } from 'bun:ffi'
 import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, writeSync, type Stats } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import type { Owner } from './atomic.ts'
+import { ClmntError } from './errors.ts'
 
 /**
  * Files inside a molt's home, as root's clmnt must touch them: the molt's Linux user owns that
@@ -42,13 +43,16 @@ function openLibc() {
 }
 const sys = () => (libc ??= openLibc())
 
-/** An error shaped like node:fs's, so callers keep testing `code === 'ENOENT'`. */
-export class SafeFsError extends Error {
+/**
+ * Shaped like node:fs's errors, so callers keep testing `code === 'ENOENT'`; an expected failure
+ * (exit 1, one line) when it reaches the runner.
+ */
+export class SafeFsError extends ClmntError {
   constructor(
     readonly code: string,
     message: string,
   ) {
-    super(message)
+    super(message, 1)
     this.name = 'SafeFsError'
   }
 }
