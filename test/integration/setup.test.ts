@@ -176,7 +176,58 @@ describe.skipIf(!isRoot)('health setup with the real crontab (root)', () => {
     const text = crontab()
     expect(text).toBe(`${FOREIGN}${entryLines(text).join('\n')}\n${legacy('otherbot')}`)
     expect(text).not.toContain(`health-watch ${user}`)
+    // every argument of the old line is carried over: the address and the 5-minute interval
+    const command = parseCronCommand(entryLines(text)[1]!.split(' ').slice(5).join(' '))!
+    expect(command.argv.slice(command.argv.indexOf('molt'))).toEqual(['molt', 'health', 'watch', user, '--base-dir', base, '--interval', '5', '--alert-email', 'ops@example.com'])
+    expect(JSON.parse(r.stdout).carried).toEqual(['--interval 5m', '--alert-email ops@example.com'])
+    expect(r.stderr).toContain(`${user}: carried over from the bash toolkit's entry: --interval 5m, --alert-email ops@example.com`)
+    expect(r.stderr).toContain(`${user}: the old job appended to /home/op/health.log; the watch logs to .molt-state/health.log`)
   })
+
+  describe('migration of every legacy argument', () => {
+    // these tests leave legacy entries behind: the crontab the later tests expect is put back
+    let saved = ''
+    beforeAll(() => {
+      saved = crontab()
+    })
+    afterAll(() => setCrontab(user, saved))
+
+    test('migration: --alert-email=, --consecutive-failures and */10 carry over; options given on the line win', async () => {
+      const old = `# MOLT-HEALTH-WATCH - Health check every 10min\n*/10 * * * * "/opt/toolkit/.scripts/_molt/health-watch" ${user} --alert-email=a@example.org --alert-email b@example.org --consecutive-failures 3 --verbose >> /var/log/molt.log 2>&1\n`
+      setCrontab(user, `${FOREIGN}${old}`)
+      const r = await setup(user, '--consecutive-failures', '4', '--json')
+      expect(r.code).toBe(0)
+      const command = parseCronCommand(entryLines(crontab())[1]!.split(' ').slice(5).join(' '))!
+      expect(command.argv.slice(command.argv.indexOf('molt'))).toEqual(['molt', 'health', 'watch', user, '--base-dir', base, '--interval', '10', '--alert-email', 'a@example.org', '--alert-email', 'b@example.org', '--consecutive-failures', '4'])
+      expect(r.stderr).toContain("the old entry's --consecutive-failures 3 is replaced by the value given")
+      expect(r.stderr).toContain('--verbose is not carried over')
+    })
+
+    test.each([
+      ['--threshold 3', '"--threshold", which clmnt does not know'],
+      ['--alert-email', 'ends with --alert-email and no value'],
+      ["--alert-email 'x;y@b.io'", 'is not an address clmnt can schedule'],
+    ])('migration refuses loudly what it cannot carry over (%s), and changes nothing', async (args, message) => {
+      const old = `# MOLT-HEALTH-WATCH - Health check every 5min\n*/5 * * * * /home/op/.scripts/_molt/health-watch ${user} ${args} >> /home/op/health.log 2>&1\n`
+      setCrontab(user, `${FOREIGN}${old}`)
+      const r = await setup(user)
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain(`error ${user}: the bash toolkit's crontab entry `)
+      expect(r.stderr).toContain(message)
+      expect(r.stderr).toContain(`remove the old entry first (setup ${user} --remove)`)
+      expect(crontab()).toBe(`${FOREIGN}${old}`)
+    })
+
+    test('a legacy schedule that is no interval is refused unless --interval is given', async () => {
+      const old = `# MOLT-HEALTH-WATCH - Health check every 5min\n3 4 * * * /home/op/.scripts/_molt/health-watch ${user} --alert-email ops@example.com\n`
+      setCrontab(user, `${FOREIGN}${old}`)
+      const refused = await setup(user)
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toContain('runs on the schedule "3 4 * * *", which clmnt cannot carry over as an interval: give --interval')
+      expect(crontab()).toBe(`${FOREIGN}${old}`)
+    })
+  })
+
 
   test.each([
     ['--alert-email', 'a@b.io;touch /tmp/clmnt-pwned'],

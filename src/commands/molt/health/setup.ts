@@ -11,9 +11,10 @@ import { nextRuns } from '../../../schedule/cron-expr.ts'
 import { applyCronEdits, cronStatus, crontabProblem, type CrontabChange } from '../../../schedule/cron-setup.ts'
 import { readCrontab, type CrontabRead } from '../../../schedule/crontab.ts'
 import { scanCrontab } from '../../../schedule/crontab-edit.ts'
+import { legacySettings, mergeLegacy, type GivenOptions } from '../../../schedule/legacy.ts'
 import { clmntCommand } from '../../../schedule/job.ts'
 import { INSTALL_OPTIONS, setupRequest } from '../../../schedule/options.ts'
-import { cronBlock, planMolt } from '../../../schedule/plan.ts'
+import { cronBlock, planMolt, type SetupRequest } from '../../../schedule/plan.ts'
 import { installDetail, installTable, statusDetail, statusTable, type InstallView } from '../../../schedule/render.ts'
 import { describeTimer, unitNames, userUnitDir } from '../../../schedule/systemd.ts'
 import { installSystemd, removeSystemd, systemdStatus } from '../../../schedule/systemd-setup.ts'
@@ -64,7 +65,14 @@ export default defineCommand({
     if (mode === 'remove') return remove(ctx, molts, targets)
     const clmnt = clmntCommand()
     if (clmnt.warning) cli.log.warn(clmnt.warning)
-    const plans = molts.map((m) => planMolt(m, request!, clmnt))
+    // a bash-toolkit entry being replaced hands its settings on (or setup refuses, before any write)
+    const given = { interval: args.interval !== undefined, alertEmails: listArg(a['alert-email']).length > 0, consecutiveFailures: args['consecutive-failures'] !== undefined }
+    const migrations = ctx.systemd ? new Map() : legacyMigrations(molts, targets, request!, given)
+    const plans = molts.map((m) => planMolt(m, migrations.get(m.name)?.request ?? request!, clmnt))
+    for (const [molt, m] of migrations) {
+      if (m.carried.length) cli.log.info(`${molt}: carried over from the bash toolkit's entry: ${m.carried.join(', ')}`)
+      for (const note of m.notes) cli.log.warn(`${molt}: ${note}`)
+    }
     if (request!.offset !== undefined && molts.length > 1) cli.log.warn(`every molt gets --offset ${request!.offset}: they all run at the same minutes`)
     for (const p of plans) {
       for (const w of p.warnings) cli.log.warn(`${p.molt.name}: ${w}`)
@@ -84,7 +92,7 @@ export default defineCommand({
     const changes = applyCronEdits(plans.map((p) => ({ molt: p.molt.name, target: p.target, block: cronBlock(p) })), { dryRun: ctx.dryRun })
     const views = plans.map((p) => {
       const { change, outcome } = find(changes, p.molt.name)
-      return { ...outcome, where: `crontab of ${outcome.user}`, interval: p.plan.interval, offset: p.plan.offset, offset_from: p.offsetFrom, schedule: p.words, exact: p.plan.exact, note: p.note, next_runs: iso(nextRuns(p.plan.expressions, 3)), lines: cronBlock(p), diff: ctx.dryRun ? change.diff : undefined }
+      return { ...outcome, carried: migrations.get(p.molt.name)?.carried, where: `crontab of ${outcome.user}`, interval: p.plan.interval, offset: p.plan.offset, offset_from: p.offsetFrom, schedule: p.words, exact: p.plan.exact, note: p.note, next_runs: iso(nextRuns(p.plan.expressions, 3)), lines: cronBlock(p), diff: ctx.dryRun ? change.diff : undefined }
     })
     if (ctx.dryRun && !ctx.json) printDiffs(ctx, changes)
     return report(ctx, views, [])
@@ -123,6 +131,21 @@ function printDiffs(ctx: Ctx, changes: CrontabChange[]): void {
   for (const c of changes) {
     if (!c.error) ctx.cli.stdout(c.diff ? `# crontab of ${c.user}\n${c.diff}` : `# crontab of ${c.user}: no change\n`)
   }
+}
+
+/** Per molt with a bash-toolkit entry in its target crontab: the request with that entry's settings. */
+function legacyMigrations(molts: Molt[], targets: ScheduleTarget[], request: SetupRequest, given: GivenOptions): Map<string, ReturnType<typeof mergeLegacy>> {
+  const crontabs = new Map<string, CrontabRead>()
+  const out = new Map<string, ReturnType<typeof mergeLegacy>>()
+  molts.forEach((molt, i) => {
+    const target = targets[i]!
+    if (!crontabs.has(target.user)) crontabs.set(target.user, readCrontab(target.crontabArg))
+    const read = crontabs.get(target.user)!
+    if (!read.ok) return // the edit reports it
+    const entry = scanCrontab(read.text).entries.find((e) => e.molt === molt.name && e.kind === 'legacy')
+    if (entry) out.set(molt.name, mergeLegacy(request, given, legacySettings(entry)))
+  })
+  return out
 }
 
 function prepareStateDir(cli: RunData, molt: Molt): void {
