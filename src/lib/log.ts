@@ -1,7 +1,8 @@
 /**
  * Logging to stderr, so stdout carries only data (tables, JSON).
  * Not consola: it costs ~20 ms to import and `health watch` starts from cron for every molt
- * every few minutes. consola is loaded where it earns that cost (interactive prompts).
+ * every few minutes; and its prompt hangs under Bun when stdin is no terminal, while clmnt's one
+ * question (restore's y/N) is a line read that needs nothing more. So clmnt does not depend on it.
  */
 export type Level = 'quiet' | 'normal' | 'verbose'
 
