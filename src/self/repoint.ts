@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../lib/atomic.ts'
+import { backupEntries } from '../schedule/backup-schedule.ts'
 import { scanCrontab, splitLines, joinLines } from '../schedule/crontab-edit.ts'
 import { cronCommand, parseCronCommand, systemdQuote } from '../schedule/job.ts'
 import { readExecStart, unitNames, userUnitDir } from '../schedule/systemd.ts'
@@ -29,8 +30,12 @@ export interface Repointed {
 export function repointCrontab(text: string, program: string[]): { text: string; changed: Repointed[] } {
   const lines = splitLines(text)
   const changed: Repointed[] = []
-  for (const entry of scanCrontab(text).entries) {
-    if (entry.kind !== 'clmnt') continue
+  // the molts' watch entries, and fleet backup schedules (named by their base dir)
+  const blocks = [
+    ...scanCrontab(text).entries.filter((e) => e.kind === 'clmnt').map((e) => ({ molt: e.molt, start: e.start, end: e.end })),
+    ...backupEntries(text).map((e) => ({ molt: `fleet backup of ${e.baseDir}`, start: e.start, end: e.end })),
+  ]
+  for (const entry of blocks) {
     for (let i = entry.start + 1; i < entry.end; i++) {
       const job = /^(\s*(?:\S+\s+){4}\S+)\s+(.*)$/.exec(lines[i]!.text)
       const parsed = job ? parseCronCommand(job[2]!) : null

@@ -29,7 +29,10 @@ export default defineCommand({
     keep: { type: 'string', valueHint: 'n', description: 'after success, delete our oldest archives in that folder (and with --to, in the bucket) beyond the n newest (1-10000)' },
     to: { type: 'string', valueHint: 's3://bucket/prefix', description: 'also upload the archive to an S3-compatible store (endpoint and keys: AWS_* variables or "s3" in clmnt.json)' },
     'prom-file': { type: 'string', valueHint: 'file.prom', description: 'write the backup metrics there (node_exporter textfile collector)' },
-    'dry-run': { type: 'boolean', description: 'list what would go in, with sizes; write nothing' },
+    'dry-run': { type: 'boolean', description: 'list what would go in, with sizes; write nothing (with --schedule: show the change)' },
+    schedule: { type: 'enum', options: ['hourly', 'daily', 'weekly', 'off'], description: 'do not back up now: schedule this backup (with these options) in your crontab or as a systemd timer; off removes it' },
+    at: { type: 'string', valueHint: 'HH:MM', description: 'with --schedule: local time of the run (default 03:30; hourly uses the minutes)' },
+    scheduler: { type: 'enum', options: ['cron', 'systemd'], default: 'cron', description: 'with --schedule: where the schedule lives' },
     ...jsonArg,
   },
   async run({ args, data }) {
@@ -38,6 +41,8 @@ export default defineCommand({
     const keep = intOption(args.keep, '--keep', { min: 1, max: 10_000 })
     const select = args.select === undefined ? undefined : listArg(args.select)
     if (select && !select.length) throw new UsageError('--select needs molt names (a,b)')
+    if (args.schedule !== undefined) return (await import('./_backup-schedule.ts')).runBackupSchedule(cli, args)
+    if (args.at !== undefined) throw new UsageError('--at only applies with --schedule')
     const { dir } = cli.baseDir()
     // an archive of nothing would pass for a backup (and reset the "last backup" alert): refuse
     if (!select && !discoverFleet(dir).molts.length) throw new ClmntError(`no molts in ${dir}: nothing to back up (is -d/--base-dir the fleet's folder?)`)
