@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: procps for real processes, curl for the bash reference check,
 # msmtp (alerts through the real binary), cron (the real crontab binary), chromium (the dashboard in
 # a real browser), prometheus (promtool checks the alert rules), zsh and fish (completion scripts),
-# man-db (the installed man page is rendered by man).
-APT_PACKAGES=(procps curl msmtp cron chromium prometheus zsh fish man-db)
+# man-db (the installed man page is rendered by man), libarchive-tools, busybox, python3 and pigz
+# (the restore corpus: archives other tools wrote).
+APT_PACKAGES=(procps curl msmtp cron chromium prometheus zsh fish man-db libarchive-tools busybox python3 pigz)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -7,6 +7,7 @@ import { normalizeMemberName, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import { hardLinkTarget, judgeMember, type PolicyInput, type Scope } from './member-policy.ts'
 import { ArchiveReadError, readArchive } from './read.ts'
+import { fileTime } from './restore-fs.ts'
 import type { TarEntry } from './tar-parse.ts'
 
 export { legacyRel } from './member-policy.ts'
@@ -102,6 +103,7 @@ const MAX_GLOBAL = 16 << 20
 const MAX_CRONTAB = 1 << 20
 const MAX_PROBLEMS = 200
 const ZEROS = new Uint8Array(1 << 20)
+const HOLE = 64 << 10
 /**
  * Inflated chunks are garbage as soon as they are written, faster than the collector notices
  * (they are mostly outside the JS heap): besides read.ts's full collection every 32 MiB, a quick
@@ -232,7 +234,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
         } catch (error) {
           refuse(molt, `member ${shown}: cannot create the symlink (${(error as NodeJS.ErrnoException).code})`)
         }
-        lutimesSync(path, e.mtime, e.mtime)
+        lutimesSync(path, fileTime(e.mtime), fileTime(e.mtime))
       }
       tally.kinds.set(rel, { kind: 'symlink' })
       tally.links.set(rel, e.linkname)
@@ -281,11 +283,15 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       hashZeros(c, position)
       c.hasher.update(chunk)
       c.hashed = position + chunk.length
-      // runs of zeros become holes: an 8 GiB file of zeros costs no disk, as with GNU tar --sparse
-      if (c.fd !== null && !isZero(chunk)) {
-        written += chunk.length
-        if (written > spec.diskBudget) refuse(null, `not enough free space in the base dir's file system to restore ${shownName(c.name)} and what follows it`)
-        for (let at = 0; at < chunk.length; ) at += writeSync(c.fd, chunk, at, chunk.length - at, position + at)
+      // runs of 64 KiB of zeros become holes: an 8 GiB file of zeros costs no disk, as with GNU tar --sparse
+      if (c.fd !== null) {
+        for (let from = 0; from < chunk.length; from += HOLE) {
+          const part = chunk.subarray(from, from + HOLE)
+          if (isZero(part)) continue
+          written += part.length
+          if (written > spec.diskBudget) refuse(null, `not enough free space in the base dir's file system to restore ${shownName(c.name)} and what follows it`)
+          for (let at = 0; at < part.length; ) at += writeSync(c.fd, part, at, part.length - at, position + from + at)
+        }
       }
     } else if (c.kind === 'capture') {
       c.chunks.push(chunk.slice())
@@ -300,7 +306,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       hashZeros(c, e.size)
       if (c.fd !== null) {
         ftruncateSync(c.fd, e.size)
-        futimesSync(c.fd, e.mtime, e.mtime)
+        futimesSync(c.fd, fileTime(e.mtime), fileTime(e.mtime))
         closeSync(c.fd)
       }
       out.digests.set(c.name, c.hasher.digest('hex'))

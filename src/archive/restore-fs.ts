@@ -131,6 +131,14 @@ export function chownTree(root: string, uid: number, gid: number): number {
 }
 
 
+/**
+ * A time for utimes/futimes/lutimes: Bun takes a negative number of seconds as "now", so times
+ * before 1970 go as a Date (to the millisecond); the others as seconds, to the microsecond.
+ */
+export function fileTime(seconds: number): number | Date {
+  return seconds < 0 ? new Date(seconds * 1000) : seconds
+}
+
 export function pathExists(path: string): boolean {
   try {
     lstatSync(path)

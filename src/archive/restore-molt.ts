@@ -9,7 +9,7 @@ import { COMPONENTS, componentOf, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import type { MoltTally } from './restore-extract.ts'
 import { rewriteCrontab, rewriteOpenclawConfig, setMoltInfoValues, type PathMap } from './restore-fixes.ts'
-import { chownTree, exchangePaths, inodeOf, renameNoReplace, syncDir } from './restore-fs.ts'
+import { chownTree, exchangePaths, fileTime, inodeOf, renameNoReplace, syncDir } from './restore-fs.ts'
 import type { Staging } from './restore-journal.ts'
 import { isRoot, readUsers, type HostUser, type PlannedMolt } from './restore-plan.ts'
 
@@ -115,12 +115,12 @@ export function prepareMolt(ctx: MoltContext, planned: PlannedMolt, tally: MoltT
   for (const d of deferred) {
     const path = pathIn(stage, d.rel)
     chmodSync(path, d.mode)
-    utimesSync(path, d.mtime, d.mtime)
+    utimesSync(path, fileTime(d.mtime), fileTime(d.mtime))
   }
   chmodSync(stage, 0o700)
   if (fileOwner) lchownSync(stage, fileOwner.uid, fileOwner.gid)
   const rootTime = tally.rootMtime ?? Date.now() / 1000
-  utimesSync(stage, rootTime, rootTime)
+  utimesSync(stage, fileTime(rootTime), fileTime(rootTime))
 
   const base = ctx.archivedRegistry[name] && typeof ctx.archivedRegistry[name] === 'object' ? ctx.archivedRegistry[name] : {}
   const registry: RegistryEntry = { ...base, name, port: planned.port, home: planned.target, created: planned.archived.created ?? base.created ?? null }
