@@ -129,10 +129,11 @@ export function rewriteHistoryFile(dir: HomeDir, name: string, fill: Fill): Rewr
 /**
  * Keep the checks at or after `cutoff` (ms). Unreadable lines go; legacy lines are written back
  * clean. A last line without its newline is left as it is (it may be a write in progress).
+ * `dryRun` counts the same and opens nothing for writing (not even the temp file).
  */
-export function pruneHistory(home: string, options: { cutoff: number; owner?: Owner }): PruneResult | null {
+export function pruneHistory(home: string, options: { cutoff: number; owner?: Owner; dryRun?: boolean }): PruneResult | null {
   const counts = { kept: 0, removed: 0, invalid: 0, normalized: 0 }
-  const result = rewriteHistory(home, (src, size, out) => {
+  const fill: Fill = (src, size, out) => {
     // a history larger than clmnt ever keeps was not written by it: only its newest part is read
     const start = lineStartFrom(src, size - HISTORY_READ_MAX_BYTES, size)
     const scan = forEachLine(src, (line) => {
@@ -158,8 +159,28 @@ export function pruneHistory(home: string, options: { cutoff: number; owner?: Ow
     }, { start, end: size })
     counts.invalid += scan.overlong
     return { consumed: scan.end, changed: start > 0 || counts.removed + counts.invalid + counts.normalized > 0 }
-  }, options.owner)
+  }
+  const result = options.dryRun ? countHistory(home, fill, options.owner) : rewriteHistory(home, fill, options.owner)
   return result && { ...result, cutoff: new Date(options.cutoff).toISOString(), ...counts }
+}
+
+/** `fill` over the file with its output thrown away: what a rewrite would do, changing nothing. */
+function countHistory(home: string, fill: Fill, owner?: Owner): RewriteResult | null {
+  try {
+    return inHomeDir(home, HISTORY_REL, { owner }, (dir, name) => {
+      const { fd, stats } = dir.openRead(name)
+      try {
+        let bytes = 0
+        const { consumed } = fill(fd, stats.size, { write: (text: string) => void (bytes += Buffer.byteLength(text)), flush() {} } as unknown as HistoryOutput)
+        return { bytes_before: stats.size, bytes_after: bytes + (stats.size - consumed), appended_during: 0, rewritten: false }
+      } finally {
+        closeSync(fd)
+      }
+    })
+  } catch (error) {
+    if (isMissing(error)) return null
+    throw error
+  }
 }
 
 /** Keep about the newest `keepBytes` of whole lines: the automatic size cap of appendHistory. */

@@ -98,6 +98,20 @@ test('two backups in the same second get distinct names; --keep deletes only our
   expect(readdirSync(out)).toEqual(expect.arrayContaining(['notes.txt', 'fleet-2020-01-01-000000.tar.gz.partial', 'fleet-2020-01-01.tar.gz']))
 })
 
+test('--keep with --dry-run names what would be deleted once the new archive exists, and deletes nothing', async () => {
+  const out = join(dir, 'keep-dry')
+  mkdirSync(out)
+  for (let i = 0; i < 2; i++) expect((await backup(['--output', out, '-q'])).code).toBe(0)
+  const before = readdirSync(out).sort()
+  const listed = JSON.parse((await runCli(['fleet', 'list-backups', '--backup-dir', out, '--json'])).stdout) as { file: string }[]
+  const r = await backup(['--output', `${out}/`, '--keep', '2', '--dry-run', '--json'])
+  expect(r.code).toBe(0)
+  expect(JSON.parse(r.stdout).would_delete).toEqual([join(out, listed[1]!.file)])
+  const text = await backup(['--output', out, '--keep', '1', '--dry-run'])
+  expect(text.stdout).toContain(`--keep 1: would delete ${join(out, listed[0]!.file)}\n--keep 1: would delete ${join(out, listed[1]!.file)}\n`)
+  expect(readdirSync(out).sort()).toEqual(before)
+}, 30_000)
+
 test('a second backup while one runs is refused, naming the holder; the first one finishes', async () => {
   const big = join(dir, 'big')
   writeRichFleet(big, [{ name: 'alpha', port: 19001 }])

@@ -135,6 +135,21 @@ describe('clmnt molt health history --prune', () => {
   })
   afterAll(() => removeDir(dir))
 
+  test('--dry-run counts what --prune would do and changes nothing (no temp file either)', async () => {
+    const file = join(dir, 'gamma', '.molt-state', 'health-history.jsonl')
+    const before = { text: readFileSync(file, 'utf8'), entries: readdirSync(join(dir, 'gamma', '.molt-state')) }
+    const r = await runCli(['molt', 'health', 'history', 'gamma', '--prune', '90d', '--dry-run', '--json', '-d', dir])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ molt: 'gamma', kept: 3, removed: 2, invalid: 1, normalized: 1, rewritten: false, dry_run: true })
+    const text = await runCli(['molt', 'health', 'history', 'gamma', '--prune', '90d', '--dry-run', '-d', dir])
+    expect(text.stdout).toMatch(/^gamma: would keep 3 checks since .*, remove 2 and 1 unreadable; \d+ → \d+ bytes \(dry run: nothing was changed\)$/m)
+    expect(readFileSync(file, 'utf8')).toBe(before.text)
+    expect(readdirSync(join(dir, 'gamma', '.molt-state'))).toEqual(before.entries)
+    const alone = await runCli(['molt', 'health', 'history', 'gamma', '--dry-run', '-d', dir])
+    expect(alone.code).toBe(2)
+    expect(alone.stderr).toContain('--dry-run only applies with --prune')
+  })
+
   test('keeps what is newer than the cutoff, on disk, atomically', async () => {
     const r = await runCli(['molt', 'health', 'history', 'gamma', '--prune', '90d', '--json', '-d', dir])
     expect(r.code).toBe(0)

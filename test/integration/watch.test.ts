@@ -227,3 +227,15 @@ test.skipIf(process.getuid?.() !== 0)('as root, every file the watch creates in 
     expect([path, st.uid, st.gid]).toEqual([path, 4242, 4243])
   }
 })
+
+test('--dry-run: the check and the decision, and nothing recorded, sent or restarted', async () => {
+  fresh('hotel')
+  const dry = await watch('hotel', '--dry-run', '--consecutive-failures', '1', '--alert-email', 'ops@example.org', '--restart', '--restart-cmd', '/bin/false', '--json')
+  expect(dry.code).toBe(0)
+  expect(JSON.parse(dry.stdout)).toMatchObject({ molt: 'hotel', dry_run: true, record: { status: 'dead' }, from: 'up', to: 'down', consecutive_failures: 1, would_send: [{ kind: 'down', channels: ['email'] }], waiting: 0, would_restart: true })
+  expect(existsSync(join(home('hotel'), '.molt-state'))).toBe(false)
+  const text = await watch('hotel', '--dry-run', '--consecutive-failures', '2')
+  expect(text.stdout).toMatch(/^hotel: dead \(.*\); UP → PENDING, 1 failure\(s\) in a row\n {2}would send {2}nothing\n {2}would restart {2}no\n$/)
+  expect(text.stderr).toContain('dry run: nothing was recorded, sent or restarted')
+  expect(existsSync(join(home('hotel'), '.molt-state'))).toBe(false)
+})

@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty'
-import { resolve } from 'node:path'
+import { statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { backupFleet, UnreadableFilesError, type BackupResult } from '../../archive/backup.ts'
 import type { Compression } from '../../archive/compress.ts'
 import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
@@ -102,8 +103,12 @@ export default defineCommand({
     for (const warning of result.warnings) cli.log.warn(warning)
 
     if (result.dryRun) {
-      if (args.json) printJson(cli, { dry_run: true, manifest: result.manifest, notes: result.notes, to: remote?.url() ?? null })
-      else cli.stdout(renderPlan(result) + (remote ? `would upload to ${remote.url()} (reachable with these settings)\n` : ''))
+      const wouldDelete = keep === undefined ? [] : await wouldPrune(dir, args.output, keep)
+      if (args.json) printJson(cli, { dry_run: true, manifest: result.manifest, notes: result.notes, to: remote?.url() ?? null, would_delete: wouldDelete })
+      else {
+        cli.stdout(renderPlan(result) + (remote ? `would upload to ${remote.url()} (reachable with these settings)\n` : ''))
+        for (const path of wouldDelete) cli.stdout(`--keep ${keep}: would delete ${path}\n`)
+      }
       return 0
     }
     const ship = shipped as ShipReport | null
@@ -206,6 +211,23 @@ function renderSummary(r: BackupResult): string {
     `  files: ${formatCount(r.files)}, ${formatBytes(r.bytesIn)} → ${formatBytes(r.bytesOut)}${ratio}, in ${(r.durationMs / 1000).toFixed(1)} s`,
     '',
   ].join('\n')
+}
+
+/** What --keep would delete once the new archive is there: our good archives beyond the keep-1 newest (local only). */
+async function wouldPrune(baseDir: string, output: string | undefined, keep: number): Promise<string[]> {
+  const { defaultBackupDir, listBackups, OWN_ARCHIVE_NAME } = await import('../../archive/list.ts')
+  let dir = defaultBackupDir(baseDir)
+  if (output !== undefined) dir = output.endsWith('/') || isDirectory(resolve(output)) ? resolve(output) : dirname(resolve(output))
+  const own = (await listBackups(dir)).filter((l) => l.status === 'ok' && OWN_ARCHIVE_NAME.test(l.file))
+  return own.slice(keep - 1).map((l) => l.path)
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
 }
 
 function renderPlan(r: BackupResult): string {

@@ -8,6 +8,7 @@ import { HISTORY_REL, historyFile } from '../../../health/paths.ts'
 import type { HealthRecord } from '../../../health/record.ts'
 import { formatMs, paintStatus } from '../../../health/render.ts'
 import { formatDuration, parseSince, requireDuration } from '../../../lib/duration.ts'
+import { UsageError } from '../../../lib/errors.ts'
 import { intOption } from '../../../lib/numbers.ts'
 import { renderTable } from '../../../lib/table.ts'
 import type { RunData } from '../../../runner.ts'
@@ -24,6 +25,7 @@ export default defineCommand({
     since: { type: 'string', valueHint: '7d|24h|ISO', description: 'window for incidents and response times (default: all time)' },
     stats: { type: 'boolean', default: true, description: 'compute statistics', negativeDescription: 'skip the statistics pass: list the recent checks only' },
     prune: { type: 'string', valueHint: 'age', description: 'delete checks older than this (e.g. 90d), keeping the rest' },
+    'dry-run': { type: 'boolean', description: 'with --prune: count what would be removed, change nothing' },
     ...jsonArg,
   },
   async run({ args, data }) {
@@ -37,10 +39,13 @@ export default defineCommand({
     const exists = statHomeFile(molt.home, HISTORY_REL) !== null
     if (!exists) cli.log.warn(`no history yet for ${molt.name}`)
 
+    const dryRun = args['dry-run'] === true
+    if (dryRun && keep === null) throw new UsageError('--dry-run only applies with --prune (history changes nothing otherwise)')
     if (keep !== null) {
-      const result = exists ? pruneHistory(molt.home, { cutoff: now - keep, owner: moltOwner(molt) ?? undefined }) : null
+      const result = exists ? pruneHistory(molt.home, { cutoff: now - keep, owner: moltOwner(molt) ?? undefined, dryRun }) : null
       const report = result ?? { cutoff: new Date(now - keep).toISOString(), kept: 0, removed: 0, invalid: 0, normalized: 0, bytes_before: 0, bytes_after: 0, appended_during: 0, rewritten: false }
-      if (args.json) printJson(cli, { molt: molt.name, file, ...report })
+      if (args.json) printJson(cli, { molt: molt.name, file, ...report, dry_run: dryRun })
+      else if (result && dryRun) cli.stdout(`${molt.name}: would keep ${result.kept} checks since ${when(result.cutoff)}, remove ${result.removed}${result.invalid ? ` and ${result.invalid} unreadable` : ''}; ${result.bytes_before} → ${result.bytes_after} bytes (dry run: nothing was changed)\n`)
       else if (result) {
         const extra = [result.invalid && `${result.invalid} unreadable dropped`, result.normalized && `${result.normalized} legacy rewritten`].filter(Boolean)
         cli.stdout(`${molt.name}: kept ${result.kept} checks since ${when(result.cutoff)}, removed ${result.removed}${extra.length ? ` (${extra.join(', ')})` : ''}; ${result.bytes_before} → ${result.bytes_after} bytes\n`)

@@ -9,6 +9,7 @@ import { appendWatchLog, logLine } from '../../../health/watch-log.ts'
 import { durationOption, requireDuration } from '../../../lib/duration.ts'
 import { quote, UsageError } from '../../../lib/errors.ts'
 import { intOption } from '../../../lib/numbers.ts'
+import type { Molt } from '../../../fleet/discover.ts'
 import type { RunData } from '../../../runner.ts'
 import { minutesOption } from '../../../schedule/options.ts'
 import { VERSION } from '../../../runner.ts'
@@ -40,6 +41,7 @@ export default defineCommand({
     timeout: { type: 'string', valueHint: 'duration', default: '5s', description: 'HTTP timeout of the check, 1ms-10m (a bare number is ms)' },
     'heartbeat-url': { type: 'string', valueHint: 'url', description: 'after each run, ping this URL (Healthchecks.io convention: <url>/fail when the run failed); default: heartbeat_url of clmnt.json' },
     'prom-file': { type: 'string', valueHint: 'file.prom', description: "also write this molt's Prometheus metrics there (node_exporter textfile collector; other molts' series in it are kept)" },
+    'dry-run': { type: 'boolean', description: 'check and show what this run would do (phase, notices, restart); record, send and restart nothing' },
     ...jsonArg,
   },
   async run({ args, data }) {
@@ -105,6 +107,7 @@ export default defineCommand({
       dashboardUrl: config.dashboard?.url ?? null,
     }
     const heartbeatUrl = flagHeartbeat ?? config.heartbeat_url ?? null
+    if (args['dry-run']) return preview(cli, molt, options, args.json === true)
 
     // the budget bounds every step; this is the net under it (a blocked sync call, a bug)
     const watchdog = setTimeout(() => {
@@ -138,3 +141,17 @@ export default defineCommand({
     return result.problems.length ? 1 : 0
   },
 })
+
+async function preview(cli: RunData, molt: Molt, options: WatchRunOptions, json: boolean): Promise<number> {
+  const { previewWatch } = await import('../../../health/watch-preview.ts')
+  const p = await previewWatch(molt, options)
+  for (const warning of p.warnings) cli.log.warn(`${molt.name}: ${warning}`)
+  if (json) printJson(cli, p)
+  else {
+    const r = p.record
+    const send = p.would_send.length ? p.would_send.map((n) => `${n.kind} notice via ${n.channels.join(', ')}`).join('; ') : 'nothing'
+    cli.stdout(`${molt.name}: ${r.status}${r.reason ? ` (${r.reason})` : ''}; ${p.from.toUpperCase()} → ${p.to.toUpperCase()}, ${p.consecutive_failures} failure(s) in a row\n  would send  ${send}${p.waiting ? ` (and retry ${p.waiting} waiting)` : ''}\n  would restart  ${p.would_restart ? 'yes' : 'no'}\n`)
+    cli.log.info('dry run: nothing was recorded, sent or restarted')
+  }
+  return 0
+}
