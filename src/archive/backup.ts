@@ -10,9 +10,10 @@ import type { BackupNote } from './checksums.ts'
 import { planFleet, type MoltPlan, type Plan } from './collect.ts'
 import type { Compression } from './compress.ts'
 import { lockFleet } from './fleet-lock.ts'
-import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSION, GLOBAL_DIR, GLOBAL_DIR_FALLBACK } from './layout.ts'
+import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSION, GLOBAL_DIR, GLOBAL_DIR_FALLBACK, INDEX_MEMBER } from './layout.ts'
 import { archiveName, defaultBackupDir, nameIsFree, OWN_ARCHIVE_NAME, PARTIAL_SUFFIX, pruneBackups } from './list.ts'
 import { isoWithOffset, manifestSchema, type Manifest } from './manifest.ts'
+import { Spool } from './spool.ts'
 import { UnreadableFilesError, writeArchive } from './write.ts'
 
 export interface BackupOptions {
@@ -49,6 +50,8 @@ export interface BackupHooks {
   onProgress?(progress: BackupProgress): void
   /** called just before a file is opened (tests use it to change files under the backup's feet) */
   onFile?(member: string, path: string): void
+  /** tests: make reading this member fail part-way with this error code (no device here fails a read for real) */
+  readFault?(member: string): string | null
   signal?: AbortSignal
   /**
    * Once the archive is in place (renamed, --keep applied), still under the fleet lock: the
@@ -89,8 +92,12 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
 
   let lock: Lock | undefined
   if (!options.dryRun) lock = lockFleet(options.baseDir, 'fleet backup')
+  let spool: Spool | null = null
   try {
-    const plan = planFleet(options.baseDir, molts, { excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, crontab: options.crontab })
+    const target = options.dryRun ? null : resolveOutput(options, now, compression)
+    // the plan's entries wait in a spool file beside the archive; a dry run keeps only the totals
+    if (target) spool = new Spool(target.dir)
+    const plan = planFleet(options.baseDir, molts, { excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, crontab: options.crontab, spool })
     if (plan.unreadable.length && !options.allowPartial && !options.dryRun) throw new UnreadableFilesError(plan.unreadable)
     const manifest = buildManifest(plan, options, now, compression, level)
     const result: BackupResult = {
@@ -109,18 +116,17 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
       durationMs: 0,
       pruned: [],
     }
-    if (options.dryRun) {
+    if (!target) {
       result.durationMs = performance.now() - started
       return result
     }
-    const target = resolveOutput(options, now, compression)
     const stale = staleParts(target.dir, options)
     if (stale.length) warnings.push(`${stale.length} .partial file(s) in ${target.dir} were left by interrupted backups and are not archives: ${stale.join(', ')} (delete them)`)
     await writeArchive(target, plan, manifest, result, { ...options, compression, level }, hooks)
     result.partial = result.unreadable.length > 0
     result.path = target.finalPath
     if (options.keep !== undefined) {
-      const pruned = await pruneBackups(target.dir, options.keep)
+      const pruned = await pruneBackups(target.dir, { keep: options.keep, hostname: manifest.hostname ?? hostname(), baseDir: options.baseDir, justWritten: basename(target.finalPath) })
       result.pruned = pruned.deleted
       for (const failure of pruned.failed) warnings.push(`--keep: could not delete ${failure}`)
     }
@@ -128,6 +134,7 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
     await hooks.onArchived?.(result)
     return result
   } finally {
+    spool?.close()
     lock?.release()
   }
 }
@@ -164,7 +171,7 @@ function buildManifest(plan: Plan, options: BackupOptions, now: Date, compressio
       compression,
       compress_level: level,
     },
-    layout: { global: globalDir, checksums: CHECKSUMS_MEMBER, crontab: CRONTAB_FILE },
+    layout: { global: globalDir, checksums: CHECKSUMS_MEMBER, crontab: CRONTAB_FILE, index: INDEX_MEMBER },
     global_files: plan.global.map((g) => g.name),
     molts: plan.molts.map((m) => moltManifest(m)),
     total_size_bytes: plan.bytes,
@@ -175,7 +182,7 @@ function buildManifest(plan: Plan, options: BackupOptions, now: Date, compressio
 }
 
 function moltManifest(m: MoltPlan) {
-  const present = new Set(m.entries.map((e) => e.component))
+  const present = m.components
   return {
     name: m.molt.name,
     port: m.molt.port,

@@ -10,7 +10,12 @@
  * Notes reconcile the manifest (planned before streaming) with the content: a note with
  * `planned_size` was counted in the manifest; one with `archived_size` is in the archive at that size.
  */
-export type NoteKind = 'vanished' | 'unreadable' | 'changed' | 'grew' | 'shrank' | 'replaced' | 'skipped'
+/**
+ * `appeared`: archived though not planned (a message found under its Maildir-renamed name);
+ * `followed`: a top-level component symlink archived as the folder it leads to;
+ * `sqlite`: a database captured with SQLite's online backup (its size is the snapshot's).
+ */
+export type NoteKind = 'vanished' | 'unreadable' | 'changed' | 'grew' | 'shrank' | 'replaced' | 'skipped' | 'appeared' | 'followed' | 'sqlite'
 
 export interface BackupNote {
   kind: NoteKind
@@ -19,6 +24,8 @@ export interface BackupNote {
   detail: string
   planned_size?: number
   archived_size?: number
+  /** the member holds zeros where the file could not be read: it is not in the checksum list */
+  damaged?: boolean
 }
 
 export interface TrailerEnd {

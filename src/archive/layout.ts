@@ -1,4 +1,5 @@
 import { posix } from 'node:path'
+import { INDEX_MEMBER } from './index-file.ts'
 
 /**
  * What a fleet archive holds and where, shared by backup, verify, list-backups and restore.
@@ -7,27 +8,31 @@ import { posix } from 'node:path'
  *   global/                        molts.json and clmnt.json of the base dir (`layout.global` in the manifest)
  *   <molt>/…                       the molt's components, paths relative to its home
  *   <molt>/.clmnt-crontab          the molt user's crontab text (component "crontab"), never a home file
+ *   index.jsonl                    (format 3) type, mode, size, mtime, link target of every member (index-file.ts)
  *   checksums.sha256               last member: `sha256sum -c` lines, then `#clmnt-note` / `#clmnt-end` lines
  *
  * Legacy archives of the bash toolkit name the same things `./manifest.json`, `./<molt>/…`.
  */
-export const FORMAT_VERSION = '2'
+export const FORMAT_VERSION = '3'
+/** formats this clmnt reads as its own (2: no index.jsonl) */
+export const FORMAT_VERSIONS = ['2', '3'] as const
 export const MANIFEST_MEMBER = 'manifest.json'
 export const CHECKSUMS_MEMBER = 'checksums.sha256'
+export { INDEX_MEMBER }
 export const GLOBAL_DIR = 'global'
 /** used instead of `global/` when a molt is called "global" (a dot can never start a molt name) */
 export const GLOBAL_DIR_FALLBACK = '.global'
 export const CRONTAB_FILE = '.clmnt-crontab'
 export const GLOBAL_FILES = ['molts.json', 'clmnt.json'] as const
 
-export const COMPONENTS = ['config', 'skills', 'agents', 'mail-config', 'maildir', 'state', 'logs', 'crontab'] as const
+export const COMPONENTS = ['config', 'skills', 'agents', 'openclaw-state', 'mail-config', 'maildir', 'state', 'logs', 'crontab'] as const
 export type Component = (typeof COMPONENTS)[number]
 
 export function isComponent(name: string): name is Component {
   return (COMPONENTS as readonly string[]).includes(name)
 }
 
-/** Home entries the backup looks at; everything else in a home (caches, sandboxes, shells' dotfiles) stays out. */
+/** Home entries the backup looks at; everything else in a home (shells' dotfiles, caches) stays out. */
 export const HOME_ROOTS = ['.molt-info', '.openclaw', '.msmtprc', '.mbsyncrc', '.mail-state', 'Maildir', '.molt-state'] as const
 
 const LOG_FILE = /\.log(\.\d+)?$/
@@ -38,11 +43,21 @@ const TREES: Record<string, Component> = {
   '.openclaw/skills': 'skills',
   '.openclaw/workspace': 'agents',
   '.openclaw/agents': 'agents',
+  '.openclaw/logs': 'logs',
 }
+/**
+ * What OpenClaw itself calls regenerable and leaves out of `openclaw backup create` (2026.9):
+ * its managed runtime roots, the generated plugin-skills link index, plugin node_modules, agent
+ * tmp folders; plus caches, and sandboxes/ (the scratch workspaces of sandboxed tool runs, which
+ * clmnt has always left out and restore keeps live). Everything else in ~/.openclaw is the
+ * gateway's state: state/ (SQLite), credentials/, identity/, devices/, cron/, media …
+ */
+const REGENERABLE = new Set(['tmp', 'dev', 'git', 'npm', 'npm-runtime', 'tools', 'plugin-skills', 'cache', '.cache', 'sandboxes'])
 
 /**
  * The component of a path inside a molt home: a Component, `null` for folders that only hold
  * components (the home itself, `.openclaw`), `undefined` for what never goes into an archive.
+ * Paths may hold any bytes (as latin1 text): only their ASCII parts are looked at.
  */
 export function componentOf(rel: string, isDir: boolean): Component | null | undefined {
   if (rel === '' || (rel === '.openclaw' && isDir)) return null
@@ -51,13 +66,20 @@ export function componentOf(rel: string, isDir: boolean): Component | null | und
   if (rel === '.msmtprc' || rel === '.mbsyncrc') return 'mail-config'
   const base = posix.basename(rel)
   if (base === 'gateway.pid') return undefined
+  if (rel.startsWith('.openclaw/')) {
+    const parts = rel.split('/')
+    if (REGENERABLE.has(parts[1]!) || parts.includes('node_modules')) return undefined
+    // agents/<id>/agent/…/tmp: the product's agent temporary files
+    if (parts[1] === 'agents' && parts[3] === 'agent' && parts.slice(4).some((p) => p === 'tmp' || p === '.tmp')) return undefined
+  }
   for (const [root, component] of Object.entries(TREES)) {
     if (rel === root || rel.startsWith(`${root}/`)) return !isDir && LOG_FILE.test(base) ? 'logs' : component
   }
-  // top level of .openclaw: its configuration files and the gateway's logs; sandboxes and the rest stay out
-  if (posix.dirname(rel) === '.openclaw' && !isDir) {
-    if (LOG_FILE.test(base)) return 'logs'
-    if (base === '.env' || base.endsWith('.json')) return 'config'
+  if (rel.startsWith('.openclaw/')) {
+    if (!isDir && LOG_FILE.test(base)) return 'logs'
+    // top level of .openclaw: its configuration; everything else is the gateway's state
+    if (posix.dirname(rel) === '.openclaw' && !isDir && (base === '.env' || base.endsWith('.json'))) return 'config'
+    return 'openclaw-state'
   }
   return undefined
 }
@@ -104,6 +126,7 @@ export function symlinkStaysInside(linkRel: string, target: string): boolean {
 export type MemberPlace =
   | { kind: 'manifest' }
   | { kind: 'checksums' }
+  | { kind: 'index' }
   | { kind: 'global'; rel: string }
   | { kind: 'molt'; molt: string; rel: string }
   | { kind: 'outside' }
@@ -112,6 +135,7 @@ export function placeOf(name: string, layout: { global: string; molts: ReadonlyS
   const clean = normalizeMemberName(name)
   if (clean === MANIFEST_MEMBER) return { kind: 'manifest' }
   if (clean === CHECKSUMS_MEMBER) return { kind: 'checksums' }
+  if (clean === INDEX_MEMBER) return { kind: 'index' }
   const slash = clean.indexOf('/')
   const top = slash < 0 ? clean : clean.slice(0, slash)
   const rel = slash < 0 ? '' : clean.slice(slash + 1)

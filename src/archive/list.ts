@@ -17,6 +17,8 @@ export interface BackupListing {
   size_bytes: number
   molts: string[] | null
   hostname: string | null
+  /** the base dir of the fleet it holds, from its manifest */
+  base_dir: string | null
   clmnt_version: string | null
   format_version: string | null
   compression: Compression | null
@@ -75,6 +77,7 @@ export function blankListing(f: { file: string; path: string; status: BackupList
     size_bytes: f.size,
     molts: null,
     hostname: null,
+    base_dir: null,
     clmnt_version: null,
     format_version: null,
     compression: null,
@@ -103,6 +106,7 @@ async function describe(dir: string, file: string): Promise<BackupListing | null
       created: m.timestamp,
       molts: m.molts.map((molt) => molt.name),
       hostname: m.hostname,
+      base_dir: m.base_dir,
       clmnt_version: m.clmnt_version,
       format_version: m.version,
       compression: head.compression,
@@ -139,15 +143,34 @@ export async function latestBackup(dir: string): Promise<BackupListing | null> {
   return all.find((l) => l.status !== 'incomplete') ?? null
 }
 
+/** Whose archives `--keep` may delete: this host's fleet in this base dir, and the archive just written. */
+export interface PruneScope {
+  keep: number
+  hostname: string
+  baseDir: string
+  /** file name of the archive this backup wrote: never deleted, and one of the N */
+  justWritten: string
+}
+
 /**
- * `--keep N`: delete the oldest of our own good archives beyond the N newest. Never a `.partial`,
- * never a file named otherwise, never one that does not read as a good clmnt archive.
+ * What `--keep N` deletes, judged by what each archive says of itself, not by its name alone:
+ * only finished, good clmnt archives (named as clmnt names them) whose manifest gives this host
+ * and this base dir. The archive just written always stays and counts as one of the N; the others
+ * are ranked by their manifest's time, so an old archive with a clock in the future can take a
+ * place among the N but never push out the new one. Another fleet's archive, a foreign or broken
+ * file, a `.partial` are never touched.
  */
-export async function pruneBackups(dir: string, keep: number): Promise<{ deleted: string[]; failed: string[] }> {
-  const own = (await listBackups(dir)).filter((l) => l.status === 'ok' && OWN_ARCHIVE_NAME.test(l.file))
+export function archivesToPrune(listings: BackupListing[], scope: PruneScope): BackupListing[] {
+  const ours = listings
+    .filter((l) => l.status === 'ok' && OWN_ARCHIVE_NAME.test(l.file) && l.hostname === scope.hostname && l.base_dir === scope.baseDir && l.file !== scope.justWritten)
+    .sort(newestFirst)
+  return ours.slice(Math.max(0, scope.keep - 1))
+}
+
+export async function pruneBackups(dir: string, scope: PruneScope): Promise<{ deleted: string[]; failed: string[] }> {
   const deleted: string[] = []
   const failed: string[] = []
-  for (const old of own.slice(keep)) {
+  for (const old of archivesToPrune(await listBackups(dir), scope)) {
     try {
       unlinkSync(old.path)
       deleted.push(old.path)

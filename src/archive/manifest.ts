@@ -3,12 +3,13 @@ import { MOLT_NAME_PATTERN } from '../fleet/names.ts'
 import { InputError } from '../lib/errors.ts'
 import { legacyBoolean, legacyNumber, legacyString, parseLegacyJson } from '../lib/legacy.ts'
 import { lazySchema } from '../lib/schema.ts'
-import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSION, GLOBAL_DIR } from './layout.ts'
+import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSIONS, GLOBAL_DIR } from './layout.ts'
 
 /**
  * manifest.json, the first member of every archive: the one schema for backup, list-backups,
  * verify and restore. It also reads the bash toolkit's "1.0" manifests, whose numbers are strings.
  *
+ * v3 (archives with index.jsonl, layout.index) reads like v2.
  * v2 keeps every v1 field (version, timestamp, hostname, molts[].name/port/created/backup_size_bytes,
  * total_size_bytes) and adds the rest. Counts cover regular files only; sizes are content bytes as
  * planned before streaming; what changed after planning is in the notes of checksums.sha256.
@@ -46,6 +47,8 @@ export const manifestSchema = lazySchema((z) => {
     global: z.string().default(GLOBAL_DIR),
     checksums: text.default(null),
     crontab: text.default(null),
+    /** format 3: the member holding every member's metadata (index.jsonl) */
+    index: text.default(null),
   })
   return z
     .looseObject({
@@ -63,7 +66,7 @@ export const manifestSchema = lazySchema((z) => {
       total_files: count.default(null),
     })
     .superRefine((m, ctx) => {
-      if (!isLegacyVersion(m.version) && m.version !== FORMAT_VERSION) {
+      if (!isLegacyVersion(m.version) && !(FORMAT_VERSIONS as readonly string[]).includes(m.version)) {
         ctx.addIssue({ code: 'custom', path: ['version'], message: `unsupported manifest version ${JSON.stringify(m.version)}` })
       }
       if (Number.isNaN(Date.parse(m.timestamp))) ctx.addIssue({ code: 'custom', path: ['timestamp'], message: 'not an ISO 8601 time' })
@@ -72,7 +75,7 @@ export const manifestSchema = lazySchema((z) => {
         if (seen.has(molt.name)) ctx.addIssue({ code: 'custom', path: ['molts'], message: `molt ${JSON.stringify(molt.name)} listed twice` })
         seen.add(molt.name)
       }
-      if (m.version !== FORMAT_VERSION) return
+      if (isLegacyVersion(m.version)) return
       if (!/^[.]?[a-z_][a-z0-9_-]*$/.test(m.layout.global) || seen.has(m.layout.global)) {
         ctx.addIssue({ code: 'custom', path: ['layout', 'global'], message: 'unusable global folder name' })
       }

@@ -23,6 +23,8 @@ export type Verdict =
   | { kind: 'ignore' }
   | { kind: 'manifest' }
   | { kind: 'checksums' }
+  /** format 3's index.jsonl (index-file.ts) */
+  | { kind: 'index' }
   | { kind: 'global'; rel: string }
   | {
       kind: 'member'
@@ -61,6 +63,9 @@ export function judgeMember(e: TarEntry, input: PolicyInput): Verdict {
   const place = placeOf(name, layout)
   if (place.kind === 'manifest' || (place.kind === 'checksums' && !legacy)) {
     return e.type === 'file' && !e.sparse ? { kind: place.kind } : { kind: 'refuse', molt: null, reason: `member ${shown} is not a plain file` }
+  }
+  if (place.kind === 'index' && !legacy) {
+    return e.type === 'file' && !e.sparse ? { kind: 'index' } : { kind: 'refuse', molt: null, reason: `member ${shown} is not a plain file` }
   }
   if (place.kind === 'global') {
     if (place.rel === '' && e.type === 'directory') return { kind: 'ignore' }

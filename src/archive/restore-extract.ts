@@ -176,6 +176,11 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       current = capture(null, MAX_CHECKSUMS, (content) => (out.checksums = Buffer.from(content).toString('latin1')))
       return
     }
+    if (verdict.kind === 'index') {
+      // hashed against its checksum line like any file; what it says is not used here yet
+      current = capture(name, MAX_CHECKSUMS, () => {})
+      return
+    }
     if (verdict.kind === 'global') {
       if (e.size > MAX_GLOBAL) refuse(null, `member ${shown} is ${e.size} bytes: too big for a fleet file`)
       current = capture(name, MAX_GLOBAL, (content) => out.global.set(verdict.rel, content))

@@ -1,7 +1,8 @@
 import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync } from 'node:fs'
 import type { BackupNote } from './checksums.ts'
 import { CHUNK_SIZE, END_OF_ARCHIVE, type ParallelCompressor } from './compress.ts'
-import { encodeHeader, padded, type HeaderInput } from './tar.ts'
+import { dataSegments } from './holes.ts'
+import { encodeHeader, padded, sparseMap, type HeaderInput } from './tar.ts'
 
 /**
  * The uncompressed tar stream, cut into chunks for the compressor. File data is read straight into
@@ -118,48 +119,76 @@ export async function writeEnd(out: TarStream, compressor: ParallelCompressor): 
 }
 
 export interface FilePlan {
-  member: string
-  path: string
+  /** member name as bytes (any bytes: names need not be UTF-8) */
+  member: Uint8Array
+  /** the member name for notes */
+  shown: string
+  path: Buffer
   /** where the file must really be (realpath of the home + rel), checked when its inode changed */
   realPath: string
   size: number
   dev: number
   ino: number
+  /** read the data from here instead (a SQLite snapshot); the header still describes `path` */
+  contentPath?: string
+}
+
+/** What the member's header says: the index line is made from it. */
+export interface WrittenHeader {
+  mode: number
+  mtimeSec: number
+  mtimeNsec: number
+  /** content bytes (a sparse file's real size) */
+  size: number
+  sparse: boolean
 }
 
 export type FileOutcome =
-  | { archived: true; digest: string; size: number; note?: BackupNote; unreadable?: string }
+  | { archived: true; digest: string; size: number; header: WrittenHeader; note?: BackupNote; unreadable?: string; damaged?: boolean }
   | { archived: false; unreadable?: string; note: BackupNote }
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY
 const probe = new Uint8Array(1)
+const ZEROS = new Uint8Array(CHUNK_SIZE)
+/** below this a file is not worth asking for holes */
+const SPARSE_MIN = 64 << 10
+
+export interface StreamOptions {
+  failFast: boolean
+  /** tests: the read at this offset fails with this code (no device here can fail a read for real) */
+  readFault?: (member: string) => string | null
+}
 
 /**
  * Open, check and stream one regular file as a member. The header holds the size found when the
  * file is opened; if the file then grows or shrinks while being read, its data is cut or padded
- * with zeros to that size (tar needs the size up front) and a note says so.
+ * with zeros to that size (tar needs the size up front) and a note says so. A read that fails
+ * part-way leaves zeros in the member: it is marked damaged and its checksum is not listed.
+ * A file with holes is written sparse (GNU pax format 1.0): its holes are neither read nor stored.
  */
 export async function streamFile(
   out: TarStream,
   file: FilePlan,
   owner: (uid: number, gid: number) => { uname: string; gname: string },
-  options: { failFast: boolean },
+  options: StreamOptions,
 ): Promise<FileOutcome> {
   const planned = { planned_size: file.size }
+  const shown = file.shown
   let fd: number
   try {
     fd = openSync(file.path, OPEN_FLAGS)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { archived: false, note: { kind: 'vanished', path: file.member, detail: 'vanished before it could be read', ...planned } }
-    if (code === 'ELOOP') return { archived: false, note: { kind: 'replaced', path: file.member, detail: 'became a symlink after planning: not followed, not archived', ...planned } }
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { archived: false, note: { kind: 'vanished', path: shown, detail: 'vanished before it could be read', ...planned } }
+    if (code === 'ELOOP') return { archived: false, note: { kind: 'replaced', path: shown, detail: 'became a symlink after planning: not followed, not archived', ...planned } }
     // a socket or device node put in its place
-    if (code === 'ENXIO' || code === 'ENODEV') return { archived: false, note: { kind: 'replaced', path: file.member, detail: 'is no longer a regular file: not archived', ...planned } }
-    return { archived: false, unreadable: code ?? String(error), note: { kind: 'unreadable', path: file.member, detail: `cannot be read: ${code ?? error}`, ...planned } }
+    if (code === 'ENXIO' || code === 'ENODEV') return { archived: false, note: { kind: 'replaced', path: shown, detail: 'is no longer a regular file: not archived', ...planned } }
+    return { archived: false, unreadable: code ?? String(error), note: { kind: 'unreadable', path: shown, detail: `cannot be read: ${code ?? error}`, ...planned } }
   }
+  let dataFd = fd
   try {
     const st = fstatSync(fd, { bigint: true })
-    if (!st.isFile()) return { archived: false, note: { kind: 'replaced', path: file.member, detail: 'is no longer a regular file: not archived', ...planned } }
+    if (!st.isFile()) return { archived: false, note: { kind: 'replaced', path: shown, detail: 'is no longer a regular file: not archived', ...planned } }
     if (Number(st.ino) !== file.ino || Number(st.dev) !== file.dev) {
       // rewritten since planning (atomic rename) — or a folder on the way swapped for a symlink
       let real = ''
@@ -167,55 +196,83 @@ export async function streamFile(
         real = readlinkSync(`/proc/self/fd/${fd}`)
       } catch {}
       if (real !== file.realPath) {
-        return { archived: false, note: { kind: 'replaced', path: file.member, detail: `now resolves to ${JSON.stringify(real)} (a folder on its path was replaced): not archived`, ...planned } }
+        return { archived: false, note: { kind: 'replaced', path: shown, detail: `now resolves to ${JSON.stringify(real)} (a folder on its path was replaced): not archived`, ...planned } }
       }
     }
-    if (options.failFast) return { archived: true, digest: '', size: 0 }
-    const size = Number(st.size)
+    if (options.failFast) return { archived: true, digest: '', size: 0, header: { mode: 0, mtimeSec: 0, mtimeNsec: 0, size: 0, sparse: false } }
+    if (file.contentPath !== undefined) dataFd = openSync(file.contentPath, constants.O_RDONLY | constants.O_NOFOLLOW)
+    const size = file.contentPath !== undefined ? fstatSync(dataFd).size : Number(st.size)
     const uid = Number(st.uid)
     const gid = Number(st.gid)
-    await writeEntryHeader(out, { name: file.member, ...owner(uid, gid), type: 'file', size, mode: Number(st.mode) & 0o7777, mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), uid, gid })
-    const hasher = new Bun.CryptoHasher('sha256')
-    out.mark()
-    let remaining = size
-    let position = 0
-    let readError: string | null = null
-    while (remaining > 0) {
-      const space = out.space()
-      const want = Math.min(space.length, remaining)
-      let n: number
-      try {
-        n = readSync(fd, space, 0, want, position)
-      } catch (error) {
-        readError = (error as NodeJS.ErrnoException).code ?? String(error)
-        break
-      }
-      if (n === 0) break
-      hasher.update(space.subarray(0, n))
-      position += n
-      remaining -= n
-      const wait = out.advance(n)
+    const header: WrittenHeader = { mode: Number(st.mode) & 0o7777, mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), size, sparse: false }
+    // holes: only where the file has fewer blocks than its size needs
+    const segments = size >= SPARSE_MIN && Number(st.blocks) * 512 < size ? dataSegments(dataFd, size) : null
+    let map: Uint8Array | null = null
+    let stored = size
+    if (segments) {
+      // GNU tar ends the map with a zero-length segment at the end when the file ends in a hole
+      const last = segments.at(-1)
+      if (!last || last[0] + last[1] < size) segments.push([size, 0])
+      map = sparseMap(segments)
+      stored = map.length + segments.reduce((n, [, l]) => n + l, 0)
+      header.sparse = true
+    }
+    await writeEntryHeader(out, { name: file.member, ...owner(uid, gid), type: 'file', size: stored, mode: header.mode, mtimeSec: header.mtimeSec, mtimeNsec: header.mtimeNsec, uid, gid, sparse: map ? { realSize: size } : undefined })
+    if (map) {
+      const wait = out.write(map)
       if (wait) await wait
     }
+    const hasher = new Bun.CryptoHasher('sha256')
+    out.mark()
+    let readError: string | null = null
+    let shortBy = 0
+    let position = 0
+    const fault = options.readFault?.(shown) ?? null
+    for (const [offset, length] of segments ?? [[0, size] as [number, number]]) {
+      // the hole before this segment: zeros for the hash, nothing in the archive
+      for (let gap = offset - position; gap > 0; gap -= CHUNK_SIZE) hasher.update(gap >= CHUNK_SIZE ? ZEROS : ZEROS.subarray(0, gap))
+      position = offset
+      let remaining = length
+      while (remaining > 0 && !readError) {
+        const space = out.space()
+        const want = Math.min(space.length, remaining)
+        let n: number
+        try {
+          if (fault && position - offset >= Math.min(length, 4096)) throw Object.assign(new Error(fault), { code: fault })
+          n = readSync(dataFd, space, 0, want, position)
+        } catch (error) {
+          readError = (error as NodeJS.ErrnoException).code ?? String(error)
+          break
+        }
+        if (n === 0) break
+        hasher.update(space.subarray(0, n))
+        position += n
+        remaining -= n
+        const wait = out.advance(n)
+        if (wait) await wait
+      }
+      if (remaining > 0) {
+        // keep the member the size its header says: zeros, hashed like the rest
+        shortBy += remaining
+        for (let left = remaining; left > 0; left -= CHUNK_SIZE) hasher.update(left >= CHUNK_SIZE ? ZEROS : ZEROS.subarray(0, left))
+        const wait = out.zeros(remaining)
+        if (wait) await wait
+        position += remaining
+      }
+    }
+    for (let gap = size - position; gap > 0; gap -= CHUNK_SIZE) hasher.update(gap >= CHUNK_SIZE ? ZEROS : ZEROS.subarray(0, gap))
     const details: string[] = []
     let kind: BackupNote['kind'] = 'changed'
-    if (remaining > 0) {
-      // keep the member the size its header says: zeros, hashed like the rest
-      const zeros = new Uint8Array(Math.min(remaining, CHUNK_SIZE))
-      for (let left = remaining; left > 0; left -= zeros.length) hasher.update(left >= zeros.length ? zeros : zeros.subarray(0, left))
-      const wait = out.zeros(remaining)
-      if (wait) await wait
-      if (readError) {
-        kind = 'unreadable'
-        details.push(`read failed after ${position} bytes (${readError}); the rest of the member is zeros`)
-      } else {
-        kind = 'shrank'
-        details.push(`shrank while being read: ${position} of ${size} bytes read; padded with zeros`)
-      }
-    } else {
+    if (readError) {
+      kind = 'unreadable'
+      details.push(`read failed (${readError}) with ${shortBy} of ${size} bytes unread: the member holds zeros there, so it is NOT a copy of the file and is not in the checksum list`)
+    } else if (shortBy > 0) {
+      kind = 'shrank'
+      details.push(`shrank while being read: ${size - shortBy} of ${size} bytes read; padded with zeros`)
+    } else if (!segments) {
       let more = 0
       try {
-        more = readSync(fd, probe, 0, 1, size)
+        more = readSync(dataFd, probe, 0, 1, size)
       } catch {}
       if (more > 0) {
         kind = 'grew'
@@ -223,18 +280,21 @@ export async function streamFile(
       }
     }
     out.mark()
-    const pad = padded(size) - size
+    const pad = padded(stored) - stored
     if (pad) {
       const wait = out.zeros(pad)
       if (wait) await wait
     }
-    const after = fstatSync(fd)
-    if (!details.length && (Math.abs(after.mtimeMs - Number(st.mtimeNs) / 1e6) > 0.001 || after.size !== size)) details.push('changed while being read')
-    if (size !== file.size) details.unshift(`size changed since planning (${file.size} → ${size} bytes)`)
+    if (file.contentPath === undefined) {
+      const after = fstatSync(fd)
+      if (!details.length && (Math.abs(after.mtimeMs - Number(st.mtimeNs) / 1e6) > 0.001 || after.size !== size)) details.push('changed while being read')
+      if (size !== file.size) details.unshift(`size changed since planning (${file.size} → ${size} bytes)`)
+    }
     const digest = hasher.digest('hex')
-    const note: BackupNote | undefined = details.length ? { kind, path: file.member, detail: details.join('; '), ...planned, archived_size: size } : undefined
-    return readError ? { archived: true, digest, size, note, unreadable: readError } : { archived: true, digest, size, note }
+    const note: BackupNote | undefined = details.length ? { kind, path: shown, detail: details.join('; '), ...planned, archived_size: size, ...(readError ? { damaged: true } : {}) } : undefined
+    return readError ? { archived: true, digest, size, header, note, unreadable: readError, damaged: true } : { archived: true, digest, size, header, note }
   } finally {
+    if (dataFd !== fd) closeSync(dataFd)
     closeSync(fd)
   }
 }

@@ -9,8 +9,10 @@ export const BLOCK = 512
 export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo' | 'other'
 
 export interface HeaderInput {
-  name: string
+  /** text, or the raw bytes of a name that need not be UTF-8 (stored byte for byte) */
+  name: string | Uint8Array
   type: 'file' | 'directory' | 'symlink'
+  /** bytes of the member's data (for a sparse member: map block + data segments) */
   size: number
   mode: number
   /** seconds since the epoch and the nanoseconds within that second */
@@ -20,7 +22,9 @@ export interface HeaderInput {
   gid: number
   uname: string
   gname: string
-  linkname?: string
+  linkname?: string | Uint8Array
+  /** a sparse file in GNU's pax format 1.0: its real size; the data starts with the map block */
+  sparse?: { realSize: number }
 }
 
 export interface TarEntry {
@@ -44,34 +48,79 @@ export interface TarEntry {
 const encoder = new TextEncoder()
 const MAX_OCTAL_11 = 0o77777777777
 
-/** Header block(s) for one member: a pax 'x' header first when ustar fields cannot hold the values. */
+/** The pax `mtime` value for a time, or null when whole seconds fit the ustar field. */
+export function paxMtime(sec: number, nsec = 0): string | null {
+  return nsec ? `${sec}.${String(nsec).padStart(9, '0').replace(/0+$/, '')}` : null
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** A name as bytes, plus its text when the bytes are UTF-8 (null: store it as binary). */
+function nameForms(name: string | Uint8Array): { bytes: Uint8Array; text: string | null } {
+  if (typeof name === 'string') return { bytes: encoder.encode(name), text: name }
+  try {
+    return { bytes: name, text: strictUtf8.decode(name) }
+  } catch {
+    return { bytes: name, text: null }
+  }
+}
+
+/**
+ * Header block(s) for one member: a pax 'x' header first when ustar fields cannot hold the values.
+ * Names that are not UTF-8 go into pax `path`/`linkpath` as raw bytes, with `hdrcharset=BINARY`
+ * (what GNU tar writes and reads back byte for byte). A sparse member gets GNU's pax format 1.0
+ * records and the header name `<dir>/GNUSparseFile.<pid>/<base>`, as `tar --sparse --format=posix`.
+ */
 export function encodeHeader(h: HeaderInput): Uint8Array {
-  const pax: [string, string][] = []
-  let name = h.name
+  const pax: [string, Uint8Array][] = []
+  let binary = false
+  const full = nameForms(h.name)
+  const link = h.linkname === undefined ? null : nameForms(h.linkname)
+  let name = ''
   let prefix = ''
-  if (h.name.length > 100 || !ascii(h.name)) {
-    const split = ascii(h.name) ? splitName(h.name) : null
+  if (h.sparse) {
+    // the real name goes in GNU.sparse.name; the ustar name is a stand-in old readers extract as a plain file
+    pax.push(['GNU.sparse.major', encoder.encode('1')], ['GNU.sparse.minor', encoder.encode('0')], ['GNU.sparse.name', full.bytes], ['GNU.sparse.realsize', encoder.encode(String(h.sparse.realSize))])
+    if (full.text === null) binary = true
+    const text = latin1(full.bytes)
+    const slash = text.lastIndexOf('/')
+    const stand = `${slash >= 0 ? text.slice(0, slash + 1) : ''}GNUSparseFile.${process.pid}/${slash >= 0 ? text.slice(slash + 1) : text}`
+    const split = ascii(stand) && stand.length > 100 ? splitName(stand) : null
+    if (split) [prefix, name] = split
+    else name = asciiFallback(stand, 100)
+  } else if (full.text !== null && ascii(full.text) && full.text.length <= 100) name = full.text
+  else {
+    const split = full.text !== null && ascii(full.text) ? splitName(full.text) : null
     if (split) [prefix, name] = split
     else {
-      pax.push(['path', h.name])
-      name = asciiFallback(h.name, 100)
+      pax.push(['path', full.bytes])
+      if (full.text === null) binary = true
+      name = asciiFallback(latin1(full.bytes), 100)
     }
   }
-  let linkname = h.linkname ?? ''
-  if (linkname && (linkname.length > 100 || !ascii(linkname))) {
-    pax.push(['linkpath', linkname])
-    linkname = asciiFallback(linkname, 100)
+  let linkname = ''
+  if (link) {
+    if (link.text !== null && ascii(link.text) && link.text.length <= 100) linkname = link.text
+    else {
+      pax.push(['linkpath', link.bytes])
+      if (link.text === null) binary = true
+      linkname = asciiFallback(latin1(link.bytes), 100)
+    }
   }
-  if (h.size > MAX_OCTAL_11) pax.push(['size', String(h.size)])
-  if (h.mtimeNsec) pax.push(['mtime', `${h.mtimeSec}.${String(h.mtimeNsec).padStart(9, '0').replace(/0+$/, '')}`])
+  if (h.size > MAX_OCTAL_11) pax.push(['size', encoder.encode(String(h.size))])
+  const mtime = paxMtime(h.mtimeSec, h.mtimeNsec)
+  if (mtime) pax.push(['mtime', encoder.encode(mtime)])
   for (const [key, value] of [['uname', h.uname], ['gname', h.gname]] as const) {
-    if (value.length > 31 || !ascii(value)) pax.push([key, value])
+    if (value.length > 31 || !ascii(value)) pax.push([key, encoder.encode(value)])
   }
+  // GNU tar applies hdrcharset to the records after it: it goes first
+  if (binary) pax.unshift(['hdrcharset', encoder.encode('BINARY')])
   const block = ustar({ ...h, name, prefix, linkname, size: Math.min(h.size, MAX_OCTAL_11) })
   if (!pax.length) return block
-  const body = encoder.encode(pax.map(([k, v]) => paxRecord(k, v)).join(''))
+  const body = concatBytes(pax.map(([k, v]) => paxRecord(k, v)))
+  const base = latin1(full.bytes).replace(/\/$/, '').split('/').pop() || 'x'
   const paxHeader = ustar({
-    name: asciiFallback(`PaxHeaders/${h.name.replace(/\/$/, '').split('/').pop() ?? 'x'}`, 100),
+    name: asciiFallback(`PaxHeaders/${base}`, 100),
     prefix: '',
     linkname: '',
     type: 'pax',
@@ -87,6 +136,31 @@ export function encodeHeader(h: HeaderInput): Uint8Array {
   out.set(paxHeader, 0)
   out.set(body, BLOCK)
   out.set(block, BLOCK + padded(body.length))
+  return out
+}
+
+/**
+ * The map block at the start of a sparse member's data (GNU pax format 1.0): the number of
+ * segments, then offset and length of each, one decimal per line, NUL-padded to whole blocks.
+ */
+export function sparseMap(segments: readonly (readonly [offset: number, length: number])[]): Uint8Array {
+  const text = `${segments.length}\n${segments.map(([o, l]) => `${o}\n${l}\n`).join('')}`
+  const out = new Uint8Array(padded(text.length))
+  out.set(encoder.encode(text))
+  return out
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }
 
@@ -116,12 +190,16 @@ function asciiFallback(text: string, max: number): string {
   return text.replace(/[^\x20-\x7e]/g, '_').slice(0, max)
 }
 
-function paxRecord(key: string, value: string): string {
-  const rest = ` ${key}=${value}\n`
-  const restBytes = Buffer.byteLength(rest)
+function paxRecord(key: string, value: Uint8Array): Uint8Array {
+  const restBytes = key.length + value.length + 3 // " key=value\n"
   let length = restBytes + 1
   while (String(length).length + restBytes !== length) length = String(length).length + restBytes
-  return `${length}${rest}`
+  const head = encoder.encode(`${length} ${key}=`)
+  const out = new Uint8Array(length)
+  out.set(head)
+  out.set(value, head.length)
+  out[length - 1] = 0x0a
+  return out
 }
 
 interface UstarFields {

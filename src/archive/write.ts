@@ -1,19 +1,27 @@
-import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, realpathSync, unlinkSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { closeSync, fchmodSync, fsyncSync, openSync, realpathSync, unlinkSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { syncDir } from '../lib/atomic.ts'
 import { ClmntError } from '../lib/errors.ts'
 import type { BackupHooks, BackupOptions, BackupProgress, BackupResult, Target } from './backup.ts'
-import { CHECKSUMS_HEADER, checksumLine, endLine, noteLine } from './checksums.ts'
-import { KIND_DIR, KIND_SYMLINK, errorCode, groupName, nameOfUid, type Plan } from './collect.ts'
+import { CHECKSUMS_HEADER, checksumLine, endLine, noteLine, type BackupNote } from './checksums.ts'
+import { binaryPath, decodeEntry, displayPath, errorCode, fsPath, groupName, KIND_DIR, KIND_SYMLINK, nameOfUid, resolveRel, type MoltPlan, type Plan } from './collect.ts'
 import { ParallelCompressor, type Compression } from './compress.ts'
-import { CHECKSUMS_MEMBER, MANIFEST_MEMBER } from './layout.ts'
+import { indexLine, INDEX_MEMBER, type IndexEntry } from './index-file.ts'
+import { CHECKSUMS_MEMBER, CRONTAB_FILE, MANIFEST_MEMBER } from './layout.ts'
+import { maildirPlace, MaildirTracker, unarchivedMessages, withinMessages } from './live-mail.ts'
 import { serializeManifest, type Manifest } from './manifest.ts'
-import { streamFile, TarStream, writeEnd, writeEntryHeader, writeMember } from './stream.ts'
-import { syncDir } from '../lib/atomic.ts'
+import { renameNoReplace } from './restore-fs.ts'
+import { Spool } from './spool.ts'
+import { snapshotSqlite } from './sqlite.ts'
+import { streamFile, TarStream, writeEnd, writeEntryHeader, writeMember, type FileOutcome } from './stream.ts'
+import { paxMtime, type HeaderInput } from './tar.ts'
 
 /**
- * The archive, start to end, as `<name>.partial` (0600): manifest, global files, molts, checksums
- * and notes, end blocks; then fsync, and a link + unlink into place (a rename that cannot replace
- * a file that appeared meanwhile), and an fsync of the folder. On any failure the .partial goes.
+ * The archive, start to end, as `<name>.partial` (0600): manifest, global files, molts, then
+ * index.jsonl and checksums.sha256 (both built in spool files as members go by, so memory does
+ * not grow with the file count), end blocks; then fsync, a rename that never replaces (works on
+ * file systems without hard links: vfat, exFAT), and an fsync of the folder. On any failure the
+ * .partial goes.
  */
 /** Files that could not be read, and no --allow-partial: no archive is left behind. */
 export class UnreadableFilesError extends ClmntError {
@@ -22,6 +30,9 @@ export class UnreadableFilesError extends ClmntError {
     this.name = 'UnreadableFilesError'
   }
 }
+
+type Meta = { mode: number; mtimeSec: number; mtimeNsec?: number; uid: number; gid: number }
+const encoder = new TextEncoder()
 
 export async function writeArchive(
   target: Target,
@@ -39,13 +50,20 @@ export async function writeArchive(
   }
   let renamed = false
   const compressor = new ParallelCompressor({ fd, compression: options.compression, level: options.level, workers: options.workers })
+  const sums = new Spool(target.dir)
+  const index = new Spool(target.dir)
   try {
-    fchmodSync(fd, 0o600)
+    try {
+      fchmodSync(fd, 0o600)
+    } catch (error) {
+      // vfat/exFAT have no modes (the mount options decide): not a reason to fail
+      if (errorCode(error) !== 'EPERM') throw error
+    }
     const out = new TarStream(compressor)
     const nowSec = Math.floor(Date.now() / 1000)
     const rootOwner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
     const owner = (uid: number, gid: number) => ({ uid, gid, uname: nameOfUid(uid) ?? '', gname: groupName(gid) ?? '' })
-    const sums: string[] = [CHECKSUMS_HEADER]
+    sums.append(encoder.encode(CHECKSUMS_HEADER))
     const progress: BackupProgress = { filesDone: 0, filesTotal: plan.files, bytesDone: 0, bytesTotal: plan.bytes, bytesOut: 0, elapsedMs: 0 }
     // rate and ETA count from here: planning is behind us
     const streaming = performance.now()
@@ -54,24 +72,32 @@ export async function writeArchive(
       progress.elapsedMs = performance.now() - streaming
       hooks.onProgress?.(progress)
     }
-    const inMemory = async (name: string, content: Uint8Array, meta: { mode: number; mtimeSec: number; mtimeNsec?: number; uid: number; gid: number }) => {
-      const { mode, mtimeSec, mtimeNsec, uid, gid } = meta
-      const digest = await writeMember(out, { name, type: 'file', size: content.length, mode, mtimeSec, mtimeNsec, ...owner(uid, gid) }, content)
-      sums.push(checksumLine(digest, name))
-      return digest
+    /** names are latin1 text of their bytes from here on */
+    const listed = (name: string, entry: Omit<IndexEntry, 'path'>) => index.append(encoder.encode(indexLine({ ...entry, path: fsPath(name) })))
+    const summed = (digest: string, name: string) => sums.append(fsPath(checksumLine(digest, name)))
+    const header = (name: string, type: HeaderInput['type'], meta: Meta, extra: Partial<HeaderInput> = {}): HeaderInput => ({ name: fsPath(name), type, size: 0, mode: meta.mode, mtimeSec: meta.mtimeSec, mtimeNsec: meta.mtimeNsec, ...owner(meta.uid, meta.gid), ...extra })
+    const mtimeText = (meta: Meta) => paxMtime(meta.mtimeSec, meta.mtimeNsec) ?? String(meta.mtimeSec)
+    const inMemory = async (name: string, content: Uint8Array, meta: Meta, molt: string | null) => {
+      const digest = await writeMember(out, header(name, 'file', meta, { size: content.length }), content)
+      summed(digest, name)
+      listed(name, { type: 'file', mode: meta.mode, size: content.length, mtime: mtimeText(meta), molt })
+    }
+    const dir = async (name: string, meta: Meta, molt: string | null) => {
+      await writeEntryHeader(out, header(`${name}/`, 'directory', meta))
+      listed(name, { type: 'dir', mode: meta.mode, size: 0, mtime: mtimeText(meta), molt })
     }
 
     // 1. the manifest, alone in the first compressed chunk: list-backups inflates only that
-    await inMemory(MANIFEST_MEMBER, new TextEncoder().encode(serializeManifest(manifest)), { mode: 0o600, mtimeSec: nowSec, ...rootOwner })
-    let wait = out.flush()
+    await inMemory(MANIFEST_MEMBER, encoder.encode(serializeManifest(manifest)), { mode: 0o600, mtimeSec: nowSec, ...rootOwner }, null)
+    const wait = out.flush()
     if (wait) await wait
 
     // 2. global/
     const globalDir = manifest.layout.global
     if (plan.global.length) {
-      await writeEntryHeader(out, { name: `${globalDir}/`, type: 'directory', size: 0, mode: 0o700, mtimeSec: nowSec, ...owner(rootOwner.uid, rootOwner.gid) })
+      await dir(globalDir, { mode: 0o700, mtimeSec: nowSec, ...rootOwner }, null)
       for (const g of plan.global) {
-        await inMemory(`${globalDir}/${g.name}`, g.content, g)
+        await inMemory(`${globalDir}/${g.name}`, g.content, g, null)
         result.files++
         result.bytesIn += g.content.length
         progress.filesDone++
@@ -79,78 +105,142 @@ export async function writeArchive(
       }
     }
 
-    // 3. the molts
+    // 3. the molts, from the plan's spool
+    const lines = plan.spool?.lines()
     let failFast = false
     for (const moltPlan of plan.molts) {
       const name = moltPlan.molt.name
-      const realHome = safeRealpath(moltPlan.molt.home)
-      for (const entry of moltPlan.entries) {
-        if (hooks.signal?.aborted) throw new ClmntError('backup interrupted; no archive written', 1)
-        const member = entry.rel ? `${name}/${entry.rel}` : `${name}/`
-        const ids = owner(entry.uid, entry.gid)
-        if (entry.kind === KIND_DIR) {
-          if (!failFast) await writeEntryHeader(out, { name: entry.rel ? `${member}/` : member, type: 'directory', size: 0, mode: entry.mode, mtimeSec: entry.mtimeSec, mtimeNsec: entry.mtimeNsec, ...ids })
-          continue
+      const home = binaryPath(moltPlan.molt.home)
+      const realHome = binaryPath(safeRealpath(moltPlan.molt.home))
+      const pathOf = (rel: string) => fsPath(resolveRel(home, moltPlan.followed, rel))
+      const realOf = (rel: string) => displayPathBytes(resolveRel(realHome, moltPlan.followed, rel))
+      const mail = new MaildirTracker()
+
+      /** Stream one file (planned, or found by the Maildir rescan) and record what came of it. */
+      const file = async (rel: string, planned: { size: number; dev: number; ino: number; sqlite?: boolean }, appeared: boolean) => {
+        const member = `${name}/${rel}`
+        const shown = displayPath(member)
+        const path = pathOf(rel)
+        hooks.onFile?.(shown, path.toString('utf8'))
+        let outcome: FileOutcome
+        let snapshotNote: BackupNote | null = null
+        if (planned.sqlite && !failFast) {
+          let snapshot: ReturnType<typeof snapshotSqlite> | null = null
+          try {
+            snapshot = snapshotSqlite(path.toString('utf8'), target.dir)
+          } catch (error) {
+            outcome = { archived: false, unreadable: (error as Error).message, note: { kind: 'unreadable', path: shown, detail: `${(error as Error).message}; not archived (a raw copy of a live database can be torn)`, planned_size: planned.size } }
+          }
+          if (snapshot) {
+            try {
+              outcome = await streamFile(out, { member: fsPath(member), shown, path, realPath: realOf(rel), ...planned, contentPath: snapshot.path }, owner, { failFast, readFault: hooks.readFault })
+            } finally {
+              snapshot.cleanup()
+            }
+            if (outcome.archived) snapshotNote = { kind: 'sqlite', path: shown, detail: "captured with SQLite's online backup (VACUUM INTO): one consistent snapshot, committed WAL content included, no -wal/-shm", planned_size: planned.size, archived_size: outcome.size }
+          }
+        } else {
+          outcome = await streamFile(out, { member: fsPath(member), shown, path, realPath: realOf(rel), ...planned }, owner, { failFast, readFault: hooks.readFault })
         }
-        if (entry.kind === KIND_SYMLINK) {
-          if (!failFast) await writeEntryHeader(out, { name: member, type: 'symlink', size: 0, mode: entry.mode, mtimeSec: entry.mtimeSec, mtimeNsec: entry.mtimeNsec, linkname: entry.target, ...ids })
-          continue
+        outcome = outcome!
+        const place = maildirPlace(rel)
+        if (outcome.note) {
+          if (appeared && outcome.archived) delete outcome.note.planned_size
+          result.notes.push(outcome.note)
         }
-        if (entry.content) {
-          if (!failFast) await inMemory(member, entry.content, entry)
-          result.files++
-          result.bytesIn += entry.content.length
-          progress.filesDone++
-          progress.bytesDone += entry.content.length
-          continue
+        if (snapshotNote && !outcome.note) result.notes.push(snapshotNote)
+        if (appeared && outcome.archived && !outcome.note) {
+          result.notes.push({ kind: 'appeared', path: shown, detail: 'not planned: found when its Maildir folder was listed again (a message renamed during the backup)', archived_size: outcome.size })
         }
-        const path = join(moltPlan.molt.home, entry.rel)
-        hooks.onFile?.(member, path)
-        const outcome = await streamFile(
-          out,
-          { member, path, realPath: join(realHome, entry.rel), size: entry.size, dev: entry.dev, ino: entry.ino },
-          owner,
-          { failFast },
-        )
-        if (outcome.note) result.notes.push(outcome.note)
         if (outcome.unreadable) {
-          result.unreadable.push({ path: member, reason: outcome.unreadable })
+          result.unreadable.push({ path: shown, reason: outcome.unreadable })
           // without --allow-partial the archive is lost anyway: only find the other unreadable files
           if (!options.allowPartial) failFast = true
         }
+        if (!outcome.archived && outcome.note.kind === 'vanished' && place) mail.vanished++
+        if (outcome.archived && place) mail.keys.add(place.key)
         if (outcome.archived && !failFast) {
-          sums.push(checksumLine(outcome.digest, member))
+          if (!outcome.damaged) summed(outcome.digest, member)
+          const h = outcome.header
+          listed(member, { type: 'file', mode: h.mode, size: h.size, mtime: paxMtime(h.mtimeSec, h.mtimeNsec) ?? String(h.mtimeSec), sparse: h.sparse, molt: name })
           result.files++
           result.bytesIn += outcome.size
         }
         progress.filesDone++
-        progress.bytesDone += entry.size
+        progress.bytesDone += planned.size
         report()
+      }
+
+      /** Past a Maildir folder's cur/ and new/: archive what was renamed under our feet. */
+      const rescan = async () => {
+        for (let round = 0; mail.dir !== null && mail.vanished > 0 && round < 3; round++) {
+          mail.vanished = 0
+          for (const [rel, st] of unarchivedMessages(mail.dir, mail.keys, pathOf)) {
+            progress.filesTotal++
+            await file(rel, { size: st.size, dev: st.dev, ino: st.ino }, true)
+          }
+        }
+        mail.dir = null
+      }
+
+      for (let i = 0; i < moltPlan.entries; i++) {
+        if (hooks.signal?.aborted) throw new ClmntError('backup interrupted; no archive written', 1)
+        const entry = decodeEntry(lines!.next().value!)
+        if (mail.dir !== null && !withinMessages(entry.rel, mail.dir)) await rescan()
+        const member = entry.rel ? `${name}/${entry.rel}` : name
+        if (entry.kind === KIND_DIR) {
+          if (!failFast) await dir(member, entry, name)
+          continue
+        }
+        if (entry.kind === KIND_SYMLINK) {
+          if (!failFast) {
+            await writeEntryHeader(out, header(member, 'symlink', entry, { linkname: fsPath(entry.target!) }))
+            listed(member, { type: 'symlink', mode: entry.mode, size: 0, mtime: mtimeText(entry), link: fsPath(entry.target!), molt: name })
+          }
+          continue
+        }
+        const place = maildirPlace(entry.rel)
+        if (place && entry.component === 'maildir' && mail.dir !== place.dir) mail.enter(place.dir)
+        await file(entry.rel, entry, false)
+      }
+      if (mail.dir !== null) await rescan()
+      if (moltPlan.crontab) {
+        if (!failFast) await inMemory(`${name}/${CRONTAB_FILE}`, moltPlan.crontab, { mode: 0o600, mtimeSec: nowSec, ...moltPlan.owner }, name)
+        result.files++
+        result.bytesIn += moltPlan.crontab.length
+        progress.filesDone++
+        progress.bytesDone += moltPlan.crontab.length
       }
     }
     if (failFast) throw new UnreadableFilesError(result.unreadable)
 
-    // 4. checksums, then what the backup noticed, then the end marker; 5. the end-of-archive blocks, alone
-    for (const note of result.notes) sums.push(noteLine(note))
-    sums.push(endLine({ files: result.files, bytes: result.bytesIn, notes: result.notes.length, partial: result.unreadable.length > 0 }))
-    await writeMember(out, { name: CHECKSUMS_MEMBER, type: 'file', size: 0, mode: 0o600, mtimeSec: Math.floor(Date.now() / 1000), ...owner(rootOwner.uid, rootOwner.gid) }, new TextEncoder().encode(sums.join('')))
+    // 4. index.jsonl (listed in the checksums), then checksums, what the backup noticed and the
+    // end line; 5. the end-of-archive blocks
+    const indexMeta = { mode: 0o600, mtimeSec: Math.floor(Date.now() / 1000), ...rootOwner }
+    const indexDigest = await spoolMember(out, header(INDEX_MEMBER, 'file', indexMeta, { size: index.size }), index)
+    summed(indexDigest, INDEX_MEMBER)
+    for (const note of result.notes) sums.append(encoder.encode(noteLine(note)))
+    // the end line counts every file member but the manifest and this list: index.jsonl too
+    sums.append(encoder.encode(endLine({ files: result.files + 1, bytes: result.bytesIn + index.size, notes: result.notes.length, partial: result.unreadable.length > 0 })))
+    await spoolMember(out, header(CHECKSUMS_MEMBER, 'file', { ...indexMeta, mtimeSec: Math.floor(Date.now() / 1000) }, { size: sums.size }), sums)
     result.bytesOut = await writeEnd(out, compressor)
     result.tarBytes = out.bytes
     report()
     fsyncSync(fd)
     closeSync(fd)
     fd = -1
-    // link + unlink: a rename that cannot replace a file that appeared meanwhile
+    // a rename that never replaces a file that appeared meanwhile, and needs no hard links
     try {
-      linkSync(target.partialPath, target.finalPath)
+      renameNoReplace(target.partialPath, target.finalPath)
     } catch (error) {
       throw new ClmntError(`cannot put the archive in place as ${target.finalPath}: ${errorCode(error)}`, 1, { cause: error })
     }
     renamed = true
-    unlinkSync(target.partialPath)
     syncDir(dirname(target.finalPath))
   } finally {
     compressor.close()
+    sums.close()
+    index.close()
     if (fd >= 0) closeSync(fd)
     if (!renamed) {
       try {
@@ -160,6 +250,26 @@ export async function writeArchive(
   }
 }
 
+/** A member whose content is a spool file; returns its sha256. */
+async function spoolMember(out: TarStream, header: HeaderInput, spool: Spool): Promise<string> {
+  await writeEntryHeader(out, header)
+  const hasher = new Bun.CryptoHasher('sha256')
+  for (const block of spool.blocks()) {
+    hasher.update(block)
+    const wait = out.write(block)
+    if (wait) await wait
+  }
+  const pad = (512 - (spool.size % 512)) % 512
+  const wait = out.zeros(pad)
+  if (wait) await wait
+  return hasher.digest('hex')
+}
+
+/** What /proc/self/fd shows for a path given as latin1 text of its bytes. */
+function displayPathBytes(binary: string): string {
+  return fsPath(binary).toString('utf8')
+}
+
 function safeRealpath(path: string): string {
   try {
     return realpathSync(path)
@@ -167,4 +277,3 @@ function safeRealpath(path: string): string {
     return path
   }
 }
-

@@ -1,5 +1,5 @@
 import type { Compression } from '../archive/compress.ts'
-import { blankListing, isArchiveName, isGoodListing, newestFirst, OWN_ARCHIVE_NAME, PARTIAL_SUFFIX, type BackupListing } from '../archive/list.ts'
+import { archivesToPrune, blankListing, isArchiveName, isGoodListing, newestFirst, OWN_ARCHIVE_NAME, PARTIAL_SUFFIX, type BackupListing, type PruneScope } from '../archive/list.ts'
 import { isLegacyVersion } from '../archive/manifest.ts'
 import { mapLimit } from '../lib/pool.ts'
 import { MARKER_SUFFIX, markerName, parseMarker } from './marker.ts'
@@ -48,6 +48,7 @@ async function describe(remote: Remote, o: RemoteObject, byName: Map<string, Rem
     created: m.timestamp,
     molts: m.molts,
     hostname: m.hostname,
+    base_dir: m.base_dir ?? null,
     clmnt_version: m.clmnt_version,
     format_version: m.version,
     compression: m.compression === 'gzip' || m.compression === 'zstd' ? (m.compression as Compression) : null,
@@ -76,15 +77,16 @@ export interface RemotePrune {
 export const STALE_UPLOAD_MS = 24 * 3600_000
 
 /**
- * `--keep N` on the bucket: delete our oldest good archives beyond the N newest (marker first, so
- * an interrupted prune never leaves an archive that looks whole but is half gone), and our
- * unfinished uploads older than a day. Never an archive named otherwise.
+ * `--keep N` on the bucket: what the local folder's --keep deletes (archivesToPrune: this host's
+ * fleet only, judged by the manifest, never the archive just uploaded), marker first, so an
+ * interrupted prune never leaves an archive that looks whole but is half gone; and our unfinished
+ * uploads older than a day. Never an archive named otherwise.
  */
-export async function pruneRemote(remote: Remote, keep: number, now = Date.now()): Promise<RemotePrune> {
+export async function pruneRemote(remote: Remote, scope: PruneScope, now = Date.now()): Promise<RemotePrune> {
   const listings = await listRemoteBackups(remote)
   const own = (l: BackupListing) => OWN_ARCHIVE_NAME.test(l.file.endsWith(PARTIAL_SUFFIX) ? l.file.slice(0, -PARTIAL_SUFFIX.length) : l.file)
   const result: RemotePrune = { deleted: [], cleared: [], failed: [] }
-  for (const old of listings.filter((l) => l.status === 'ok' && own(l)).slice(keep)) {
+  for (const old of archivesToPrune(listings, scope)) {
     try {
       await remote.delete(markerName(old.file))
       await remote.delete(old.file)

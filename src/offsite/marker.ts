@@ -15,6 +15,8 @@ export interface MarkerManifest {
   clmnt_version: string | null
   timestamp: string
   hostname: string | null
+  /** the base dir of the fleet (--keep judges by host and base dir); absent in older markers */
+  base_dir?: string | null
   compression: string
   molts: string[]
   total_files: number | null
@@ -46,6 +48,7 @@ export const markerSchema = lazySchema((z) =>
       clmnt_version: z.string().nullable(),
       timestamp: z.string(),
       hostname: z.string().nullable(),
+      base_dir: z.string().nullable().optional(),
       compression: z.string(),
       molts: z.array(z.string()),
       total_files: z.number().int().min(0).nullable(),
@@ -73,6 +76,7 @@ export function buildMarker(input: { archive: string; sizeBytes: number; sha256:
       clmnt_version: m.clmnt_version,
       timestamp: m.timestamp,
       hostname: m.hostname,
+      base_dir: m.base_dir,
       compression: m.options.compression,
       molts: m.molts.map((molt) => molt.name),
       total_files: m.total_files,

@@ -45,7 +45,8 @@ export async function shipArchive(result: BackupResult, options: ShipOptions): P
     }
     if (report.upload && options.keep !== undefined) {
       try {
-        report.prune = await pruneRemote(options.remote, options.keep)
+        const m = result.manifest
+        report.prune = await pruneRemote(options.remote, { keep: options.keep, hostname: m.hostname ?? '', baseDir: m.base_dir ?? options.baseDir, justWritten: report.upload.archive })
         for (const failure of report.prune.failed) report.warnings.push(`--keep: could not delete ${failure}`)
       } catch (error) {
         report.warnings.push(`--keep on ${options.remote.url()}: ${(error as Error).message}`)

@@ -58,7 +58,7 @@ test.each(['gzip', 'zstd'] as const)('%s: round trip through GNU tar and sha256s
   expect(hard.isFile() && hard.nlink === 1).toBe(true)
   expect(readFileSync(join(extracted, 'global', 'clmnt.json'), 'utf8')).toBe(readFileSync(join(base, 'clmnt.json'), 'utf8'))
   const manifest = JSON.parse(readFileSync(join(extracted, 'manifest.json'), 'utf8'))
-  expect(manifest).toMatchObject({ version: '2', clmnt_version: expect.any(String), base_dir: base, options: { compression, compress_level: 6 } })
+  expect(manifest).toMatchObject({ version: '3', clmnt_version: expect.any(String), base_dir: base, options: { compression, compress_level: 6 } })
   expect(manifest.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$/)
   expect(existsSync(join(extracted, 'alpha', '.openclaw', 'gateway.pid'))).toBe(false)
   expect(existsSync(join(extracted, 'alpha', '.openclaw', 'sandboxes'))).toBe(false)
@@ -77,14 +77,18 @@ test('--output FILE is never overwritten; --output into a missing folder is refu
   expect(missing.stderr).toContain('does not exist')
 })
 
-test('two backups in the same second get distinct names; --keep deletes only our oldest good archives', async () => {
+test('two backups in the same second get distinct names; --keep deletes only our oldest good archives, never another fleet\'s', async () => {
   const out = join(dir, 'keep')
   mkdirSync(out)
   writeFileSync(join(out, 'notes.txt'), 'foreign')
   writeFileSync(join(out, 'fleet-2020-01-01-000000.tar.gz.partial'), 'dead')
   writeLegacyArchive(join(dir, 'legacy'), join(out, 'fleet-2020-01-01.tar.gz'), [{ name: 'old', port: 19001 }])
+  // another fleet (another base dir) shares the folder: its archive is older than all of ours
+  const other = join(dir, 'other-fleet')
+  writeRichFleet(other, [{ name: 'zulu', port: 19101 }])
+  expect((await backup(['--output', join(out, 'fleet-2019-01-01-000000.tar.gz'), '-q'], { base: other })).code).toBe(0)
   for (let i = 0; i < 3; i++) expect((await backup(['--output', out, '-q'])).code).toBe(0)
-  const ours = () => readdirSync(out).filter((n) => /^fleet-\d{4}-\d\d-\d\d-\d{6}(-\d+)?\.tar\.gz$/.test(n)).sort()
+  const ours = () => readdirSync(out).filter((n) => /^fleet-\d{4}-\d\d-\d\d-\d{6}(-\d+)?\.tar\.gz$/.test(n) && n !== 'fleet-2019-01-01-000000.tar.gz').sort()
   expect(ours()).toHaveLength(3)
   const newest = (await runCli(['fleet', 'list-backups', '--backup-dir', out, '--json'])).stdout
   const [first, second] = JSON.parse(newest) as { file: string }[]
@@ -95,8 +99,8 @@ test('two backups in the same second get distinct names; --keep deletes only our
   expect(left).toHaveLength(2)
   expect(left).toContain(first!.file)
   expect(left).not.toContain(second!.file)
-  expect(readdirSync(out)).toEqual(expect.arrayContaining(['notes.txt', 'fleet-2020-01-01-000000.tar.gz.partial', 'fleet-2020-01-01.tar.gz']))
-})
+  expect(readdirSync(out)).toEqual(expect.arrayContaining(['notes.txt', 'fleet-2020-01-01-000000.tar.gz.partial', 'fleet-2020-01-01.tar.gz', 'fleet-2019-01-01-000000.tar.gz']))
+}, 60_000)
 
 test('--keep with --dry-run names what would be deleted once the new archive exists, and deletes nothing', async () => {
   const out = join(dir, 'keep-dry')

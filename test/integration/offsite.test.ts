@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { verifyArchive } from '../../src/archive/verify.ts'
 import { parseExposition } from '../../src/metrics/parse.ts'
@@ -112,7 +113,7 @@ test('--keep N applies to the bucket too: the oldest of our good archives go, ma
   expect(listing.find((l) => l.file === 'fleet-2020-01-01-000000.tar.gz')).toMatchObject({ status: 'incomplete', reason: expect.stringContaining('no completion marker') })
 
   // a day later the unfinished upload of ours is cleared; the foreign file never is
-  const pruned = await pruneRemote(remoteAt(prefix), 2, Date.now() + STALE_UPLOAD_MS + 60_000)
+  const pruned = await pruneRemote(remoteAt(prefix), { keep: 2, hostname: hostname(), baseDir: small, justWritten: names[2]! }, Date.now() + STALE_UPLOAD_MS + 60_000)
   expect(pruned.cleared).toEqual([`s3://${s3.bucket}/${prefix}fleet-2020-01-01-000000.tar.gz`])
   expect(pruned.deleted).toEqual([])
   expect(await s3.keys(prefix)).toContain(`${prefix}someone-elses.tar.gz`)

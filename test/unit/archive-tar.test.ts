@@ -53,7 +53,7 @@ test.each([
   const entries: TarEntry[] = []
   parser.push(bytes)
   const [entry] = entries
-  expect(entry).toMatchObject({ name: byteNameOfText(header.name), size: header.type === 'symlink' ? 0 : header.size, mode: header.mode, uid: 1000, uname: header.uname, linkname: byteNameOfText(header.linkname ?? '') })
+  expect(entry).toMatchObject({ name: byteNameOfText(header.name as string), size: header.type === 'symlink' ? 0 : header.size, mode: header.mode, uid: 1000, uname: header.uname, linkname: byteNameOfText((header.linkname as string | undefined) ?? '') })
   expect(entry!.mtime).toBeCloseTo(header.mtimeSec + (header.mtimeNsec ?? 0) / 1e9, 6)
 })
 

@@ -1,0 +1,32 @@
+import { expect, test } from 'bun:test'
+import { archivesToPrune, blankListing, type BackupListing } from '../../src/archive/list.ts'
+
+// --keep judges archives by what their manifest says: host, base dir, time
+const HOST = 'claw1'
+const BASE = '/srv/fleet'
+function archive(file: string, created: string, over: Partial<BackupListing> = {}): BackupListing {
+  const l = blankListing({ file, path: `/b/${file}`, status: 'ok', size: 1, mtimeMs: 0 })
+  return { ...l, created, sort_ms: Date.parse(created), hostname: HOST, base_dir: BASE, ...over }
+}
+const scope = (keep: number, justWritten: string) => ({ keep, hostname: HOST, baseDir: BASE, justWritten })
+const names = (ls: BackupListing[]) => ls.map((l) => l.file).sort()
+
+const a1 = archive('fleet-2026-01-01-000000.tar.gz', '2026-01-01T00:00:00Z')
+const a2 = archive('fleet-2026-01-02-000000.tar.gz', '2026-01-02T00:00:00Z')
+const a3 = archive('fleet-2026-01-03-000000.tar.gz', '2026-01-03T00:00:00Z')
+const now = archive('fleet-2026-01-04-000000.tar.gz', '2026-01-04T00:00:00Z')
+
+test.each<[string, BackupListing[], number, string[]]>([
+  ['the oldest beyond N go', [a1, a2, a3, now], 2, [a1.file, a2.file]],
+  ['keep 1 keeps only the new one', [a1, a2, a3, now], 1, [a1.file, a2.file, a3.file]],
+  ['nothing to do', [a3, now], 5, []],
+  // an old archive whose manifest is dated in the future: it may take a place, never the new one's
+  ['a future-dated older archive never pushes out the one just written', [a1, archive('fleet-2020-01-01-000000.tar.gz', '2099-01-01T00:00:00Z'), now], 2, [a1.file]],
+  ['another fleet in the same folder is never touched', [a1, archive('fleet-2025-01-01-000000.tar.gz', '2025-01-01T00:00:00Z', { base_dir: '/srv/other' }), now], 1, [a1.file]],
+  ['another host is never touched', [a1, archive('fleet-2025-01-01-000000.tar.gz', '2025-01-01T00:00:00Z', { hostname: 'claw2' }), now], 1, [a1.file]],
+  ['an archive that does not say its base dir is never touched', [a1, archive('fleet-2025-01-01-000000.tar.gz', '2025-01-01T00:00:00Z', { base_dir: null }), now], 1, [a1.file]],
+  ['a broken, legacy or unfinished file is never touched', [a1, archive('fleet-2025-01-01-000000.tar.gz', '2025-01-01T00:00:00Z', { status: 'corrupt' }), archive('fleet-2025-01-02-000000.tar.gz', '2025-01-02T00:00:00Z', { status: 'legacy' }), now], 1, [a1.file]],
+  ['a file named otherwise is never touched', [a1, archive('mine.tar.gz', '2025-01-01T00:00:00Z'), now], 1, [a1.file]],
+])('%s', (_, listings, keep, expected) => {
+  expect(names(archivesToPrune(listings, scope(keep, now.file)))).toEqual(expected.sort())
+})
