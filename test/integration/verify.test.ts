@@ -3,6 +3,7 @@ import { linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'n
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { backupFleet } from '../../src/archive/backup.ts'
+import { TarParser } from '../../src/archive/tar-parse.ts'
 import { verifyArchive } from '../../src/archive/verify.ts'
 import { gunzipAll, rewriteArchive, run, writeLegacyArchive, writeRichFleet } from '../helpers/archive.ts'
 import { runCli } from '../helpers/cli.ts'
@@ -66,7 +67,12 @@ test('a truncated archive: cut in the middle, or cut cleanly at a tar block', as
   expect(report.problems[0]).toMatch(/gzip stream ends early \(truncated archive\)|tar stream ends/)
   const clean = join(dir, 'cut-clean.tar.gz')
   const tar = gunzipAll(good)
-  writeFileSync(clean, Bun.gzipSync(tar.slice(0, Math.floor(tar.length / 2 / 512) * 512)))
+  // the first member that starts past the middle: the cut falls between two members
+  const offsets: number[] = []
+  const parser = new TarParser({ entry: (e) => void offsets.push(e.offset) })
+  parser.push(tar)
+  const boundary = offsets.find((o) => o >= tar.length / 2)!
+  writeFileSync(clean, Bun.gzipSync(tar.slice(0, boundary)))
   // cut at a member boundary the tar stream itself looks whole (GNU tar reads it): the missing
   // checksum list and the manifest's counts tell
   const second = await verifyArchive(clean)
