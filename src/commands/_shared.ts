@@ -1,4 +1,5 @@
 import { discoverFleet, findMolt, type Molt } from '../fleet/discover.ts'
+import { requireDuration } from '../lib/duration.ts'
 import { UsageError } from '../lib/errors.ts'
 import type { RunData } from '../runner.ts'
 
@@ -11,6 +12,21 @@ export const moltOrAllArgs = {
   name: { type: 'positional', required: false, description: 'molt name (or --all)' },
   all: { type: 'boolean', description: 'every molt of the fleet' },
 } as const
+
+export const startupGraceArg = {
+  'startup-grace': {
+    type: 'string',
+    valueHint: 'duration',
+    description: 'a gateway not ready yet this soon after its start is "starting", not a failure (default 2m; 0: never)',
+  },
+} as const
+
+/** --startup-grace, else clmnt.json "startup_grace", else the default; "0" turns the grace off. */
+export function startupGraceMs(flag: string | undefined, config: string | undefined): number | undefined {
+  const text = flag ?? config
+  if (text === undefined) return undefined
+  return text === '0' ? 0 : requireDuration(text, flag !== undefined ? '--startup-grace' : 'startup_grace')
+}
 
 export const jsonArg = {
   json: { type: 'boolean', description: 'print JSON on stdout (and nothing else there)' },

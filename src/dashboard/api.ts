@@ -80,7 +80,7 @@ export class StatsCache {
 export function fleetOverview(baseDir: string, now: number, cache = new StatsCache()): MoltsResponse {
   const fleet = discoverFleet(baseDir)
   const rows = summarizeMolts(fleet.molts, now)
-  const counts: FleetCounts = { healthy: 0, unhealthy: 0, dead: 0, stopped: 0, unknown: 0, no_data: 0 }
+  const counts: FleetCounts = { healthy: 0, starting: 0, unhealthy: 0, dead: 0, stopped: 0, unknown: 0, no_data: 0 }
   const molts = fleet.molts.map((molt, i): DashboardMolt => {
     const row = rows[i]!
     const status = moltStatus(molt, now)

@@ -5,11 +5,18 @@ import { join } from 'node:path'
 import { writeRegistry } from '../fleet/registry.ts'
 
 /** How a demo molt behaves: a gateway mode, or no gateway at all. */
-export type DemoMode = 'healthy' | 'error' | 'hang' | 'refuse' | 'dead' | 'stopped'
+export type DemoMode = 'healthy' | 'starting' | 'not-ready' | 'error' | 'hang' | 'refuse' | 'dead' | 'stopped'
+export type GatewayMode = Exclude<DemoMode, 'dead' | 'stopped'>
 
 export interface DemoMoltSpec {
   name: string
   mode: DemoMode
+  /**
+   * A bash-toolkit host: the gateway's PID in `.openclaw/gateway.pid` and no lock file. Otherwise
+   * as the real OpenClaw: the gateway's own lock under `.openclaw/tmp/openclaw-<uid>/` (a dead
+   * molt's lock names an exited PID) and no gateway.pid.
+   */
+  pidFile?: boolean
 }
 
 export interface DemoMolt {
@@ -19,6 +26,8 @@ export interface DemoMolt {
   port: number
   /** the gateway's PID (running modes) or the PID of an exited process (dead) */
   pid: number | null
+  /** a bash-toolkit host: gateway.pid, no lock file */
+  pidFile: boolean
 }
 
 export interface DemoFleet {
@@ -26,17 +35,22 @@ export interface DemoFleet {
   molts: DemoMolt[]
   /** kill every gateway this fleet started (also those restarted with `restart`) and wait until they are gone */
   stop(): Promise<void>
-  /** kill a molt's gateway: its gateway.pid goes stale, the molt is dead */
+  /** kill a molt's gateway (SIGKILL): its lock (or gateway.pid) goes stale, the molt is dead */
   crash(name: string): Promise<void>
-  /** start a molt's gateway again on its port and write its new PID */
+  /** start a molt's gateway again on its port; it writes its lock (a bash-toolkit molt gets its gateway.pid) */
   restart(name: string): Promise<void>
 }
 
 const GATEWAY = join(import.meta.dir, 'openclaw-fake-gateway.ts')
 
-/** Start a fake gateway as a child process (port 0: any free one); resolves once it listens. */
-export function startGateway(mode: Exclude<DemoMode, 'dead' | 'stopped'>, cwd: string, port = 0): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [GATEWAY, '--mode', mode, '--port', String(port)], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
+/**
+ * Start a fake gateway as a child process in a molt home (its HOME, so its lock lands in
+ * `<home>/.openclaw/tmp/`); resolves once it listens. Its process title is the real one's.
+ */
+export function startGateway(mode: GatewayMode, home: string, options: { lock?: boolean; port?: number } = {}): Promise<{ child: ChildProcess; port: number }> {
+  const args = [GATEWAY, '--mode', mode, '--port', String(options.port ?? 0), ...(options.lock === false ? ['--no-lock'] : [])]
+  const { OPENCLAW_STATE_DIR: _ignored, ...env } = process.env
+  const child = spawn(process.execPath, args, { cwd: home, env: { ...env, HOME: home }, argv0: 'openclaw-gateway', stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -68,6 +82,15 @@ export function freePort(): Promise<number> {
 /** The PID of a process that has already exited: what a crashed gateway leaves in gateway.pid. */
 export function exitedPid(): number {
   return spawnSync('true').pid!
+}
+
+/** What a gateway killed with SIGKILL leaves behind: its lock, naming a PID that is gone. */
+export function writeStaleLock(home: string, pid: number): void {
+  const uid = process.getuid?.() ?? 0
+  const dir = join(home, '.openclaw', 'tmp', `openclaw-${uid}`)
+  mkdirSync(dir, { recursive: true })
+  const lock = { pid, createdAt: new Date(Date.now() - 3_600_000).toISOString(), configPath: join(home, '.openclaw', 'openclaw.json'), stateDir: join(home, '.openclaw') }
+  writeFileSync(join(dir, 'gateway.0badf00d.lock'), `${JSON.stringify(lock, null, 2)}\n`)
 }
 
 /** A molt home as the bash toolkit's `molt create` left it: .molt-info, openclaw config, mail config. */
@@ -102,14 +125,15 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
       if (spec.mode === 'dead' || spec.mode === 'stopped') {
         port = await freePort()
         if (spec.mode === 'dead') pid = exitedPid()
+        if (pid && !spec.pidFile) writeStaleLock(home, pid)
       } else {
-        const gateway = await startGateway(spec.mode, home)
+        const gateway = await startGateway(spec.mode, home, { lock: !spec.pidFile })
         children.set(spec.name, gateway.child)
         port = gateway.port
         pid = gateway.child.pid!
       }
-      writeMoltHome(home, { name: spec.name, port, pid })
-      molts.push({ name: spec.name, mode: spec.mode, home, port, pid })
+      writeMoltHome(home, { name: spec.name, port, pid: spec.pidFile ? pid : null })
+      molts.push({ name: spec.name, mode: spec.mode, home, port, pid, pidFile: Boolean(spec.pidFile) })
     }
   } catch (error) {
     await stop()
@@ -133,10 +157,10 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
     async restart(name) {
       const m = molt(name)
       const mode = m.mode === 'dead' || m.mode === 'stopped' ? 'healthy' : m.mode
-      const gateway = await startGateway(mode, m.home, m.port)
+      const gateway = await startGateway(mode, m.home, { port: m.port, lock: !m.pidFile })
       children.set(name, gateway.child)
       m.pid = gateway.child.pid!
-      writeFileSync(join(m.home, '.openclaw', 'gateway.pid'), `${m.pid}\n`)
+      if (m.pidFile) writeFileSync(join(m.home, '.openclaw', 'gateway.pid'), `${m.pid}\n`)
     },
   }
 }

@@ -22,7 +22,7 @@ export type Mailer = (typeof MAILERS)[number]
  *     "msmtp_config": "/etc/msmtprc", "from": "Claw Mountain <clmnt@example.org>",
  *     "consecutive_failures": 2, "remind": "1h", "notify_molt": "commander",
  *     "restart": false, "restart_unhealthy": false, "restart_cmd": "openclaw gateway restart",
- *     "restart_verify_seconds": 15 }
+ *     "restart_verify_seconds": 60, "startup_grace": "2m" }
  */
 export interface FleetConfig {
   alert_emails?: string[]
@@ -37,10 +37,12 @@ export interface FleetConfig {
   restart?: boolean
   restart_unhealthy?: boolean
   restart_cmd?: string
-  /** how long to wait for the gateway to answer after a restart command */
+  /** how long to wait for the gateway to be ready after a restart command */
   restart_verify_seconds?: number
   /** ping this URL after every watch run (Healthchecks.io convention; `/fail` appended when the run failed) */
   heartbeat_url?: string
+  /** how long a gateway that is not ready yet counts as `starting` after it started (a duration) */
+  startup_grace?: string
   /** `clmnt dashboard`: the token every request must carry (flag and environment override it) */
   dashboard?: DashboardConfig
   /** S3-compatible store for `fleet backup --to s3://…` (the environment's AWS_* variables win) */
@@ -70,6 +72,7 @@ const CHECKS: Record<string, { ok: (v: unknown) => boolean; expected: string }> 
   restart_cmd: { ok: (v) => typeof v === 'string' && commandError(v) === null, expected: 'a command without shell syntax' },
   restart_verify_seconds: { ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 300, expected: 'a whole number from 1 to 300' },
   heartbeat_url: { ok: (v) => typeof v === 'string' && isHttpUrl(v), expected: 'an http:// or https:// URL' },
+  startup_grace: { ok: (v) => typeof v === 'string' && (v === '0' || parseDuration(v) !== null), expected: 'a duration like 2m or 90s, or "0"' },
   dashboard: { ok: isDashboardConfig, expected: 'an object like {"token": "…", "url": "https://…"} (a token of printable characters without spaces)' },
   s3: { ok: (v) => s3ConfigProblem(v) === null, expected: 'an object: endpoint, region, access_key_id, secret_access_key, session_token, virtual_hosted_style' },
 }

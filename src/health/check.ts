@@ -11,6 +11,8 @@ export interface CheckOptions {
   timeoutMs: number
   /** false: probe only, write nothing (--no-record) */
   record: boolean
+  /** not ready within this long after the gateway's start is `starting`, not a failure */
+  startupGraceMs?: number
 }
 
 export interface CheckResult {
@@ -21,7 +23,7 @@ export interface CheckResult {
 
 /** Probe one molt and record the result: status file (atomic) + one history line. */
 export async function checkMolt(molt: Molt, options: CheckOptions, processes = new ProcessTable()): Promise<CheckResult> {
-  const record = await probeMolt(molt, { timeoutMs: options.timeoutMs, processes })
+  const record = await probeMolt(molt, { timeoutMs: options.timeoutMs, processes, startupGraceMs: options.startupGraceMs })
   if (!options.record) return { record }
   try {
     const owner = moltOwner(molt) ?? undefined

@@ -58,7 +58,8 @@ export interface StatsOptions {
 }
 
 // a gateway that is gone is worse than one that answers badly
-const SEVERITY: Record<HealthStatus, number> = { healthy: 0, unhealthy: 1, unknown: 2, stopped: 3, dead: 4 }
+// starting is not serving yet (it lowers uptime) but is the mildest way of not serving
+const SEVERITY: Record<HealthStatus, number> = { healthy: 0, starting: 1, unhealthy: 2, unknown: 3, stopped: 4, dead: 5 }
 
 /**
  * Response times in a fixed set of ~2,100 buckets: 0.1 ms wide below 100 ms, then 1 % wide (log

@@ -14,7 +14,8 @@ export interface NagiosResult {
   line: string
 }
 
-const CODE_OF: Record<HealthStatus, NagiosCode> = { healthy: 0, unhealthy: 1, dead: 2, stopped: 2, unknown: 3 }
+// starting is OK within its grace period (not a failure, says so in the text); after it, it is unhealthy
+const CODE_OF: Record<HealthStatus, NagiosCode> = { healthy: 0, starting: 0, unhealthy: 1, dead: 2, stopped: 2, unknown: 3 }
 
 /** Nagios ranks CRITICAL over WARNING over UNKNOWN over OK when several things are summed up. */
 const SEVERITY: Record<NagiosCode, number> = { 0: 0, 3: 1, 1: 2, 2: 3 }

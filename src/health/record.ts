@@ -1,7 +1,8 @@
 import { legacyHttpStatus, legacyNumber, legacyString } from '../lib/legacy.ts'
 import { lazySchema } from '../lib/schema.ts'
 
-export const HEALTH_STATUSES = ['healthy', 'unhealthy', 'dead', 'stopped', 'unknown'] as const
+/** `starting`: the gateway runs but is not ready yet, within its start-up grace: not a failure */
+export const HEALTH_STATUSES = ['healthy', 'starting', 'unhealthy', 'dead', 'stopped', 'unknown'] as const
 export type HealthStatus = (typeof HEALTH_STATUSES)[number]
 
 /**

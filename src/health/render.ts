@@ -2,6 +2,7 @@ import type { HealthStatus } from './record.ts'
 
 const COLOURS: Record<HealthStatus | 'pending', number> = {
   healthy: 32,
+  starting: 36,
   unhealthy: 33,
   pending: 33,
   dead: 31,

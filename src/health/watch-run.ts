@@ -34,6 +34,8 @@ export interface WatchRunOptions {
   baseDir: string
   /** HTTP timeout of the check */
   timeoutMs: number
+  /** not ready this soon after the gateway's start: `starting` (default 2 min) */
+  startupGraceMs?: number
   decide: DecideOptions
   restartArgv: string[]
   restartVerifyMs: number
@@ -121,7 +123,7 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     let state = upgradeState(read.state, options.decide.threshold, now())
     if (options.intervalMinutes !== null) state.interval_minutes = options.intervalMinutes
 
-    const check = await checkMolt(molt, { timeoutMs: bound(options.timeoutMs), record: true })
+    const check = await checkMolt(molt, { timeoutMs: bound(options.timeoutMs), record: true, startupGraceMs: options.startupGraceMs })
     if (check.writeError) result.problems.push(check.writeError)
     let record = check.record
     const first = decide(state, record, now(), options.decide)
@@ -255,7 +257,7 @@ async function restartAndVerify(
   const verifyEnd = performance.now() + (succeeded ? bound(options.restartVerifyMs) : 0)
   let record: HealthRecord
   for (;;) {
-    record = (await checkMolt(molt, { timeoutMs: bound(options.timeoutMs), record: false })).record
+    record = (await checkMolt(molt, { timeoutMs: bound(options.timeoutMs), record: false, startupGraceMs: options.startupGraceMs })).record
     if (record.status === 'healthy' || performance.now() + 250 >= verifyEnd) break
     await Bun.sleep(250)
   }

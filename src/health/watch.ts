@@ -8,6 +8,7 @@ import type { Facts, Flapping, Incident, Notice, NoticeKind, Phase, RestartAttem
  *
  *   UP ──fail──▶ PENDING (k of N) ──N-th fail──▶ DOWN ──healthy──▶ UP
  *                      └──healthy (a blip: nothing sent)──▶ UP
+ *   (`starting`, a gateway not ready yet within its start-up grace, leaves every phase as it is)
  *
  * One incident per run of failures: its id is the time of its first failing check. DOWN is sent
  * once per incident; RECOVERED once when it ends after a DOWN was due; reminders by time; a molt
@@ -128,6 +129,8 @@ export function decide(previous: WatchFile, record: HealthRecord, now: number, o
   s.threshold = N
   s.last_check = at
   s.last_status = record.status
+  // a gateway within its start-up grace is neither a failure nor a recovery: the count holds
+  if (record.status === 'starting') return { state: s, queued, dropped, restart, from, flapping }
   s.recent = (s.recent + (healthy ? 'S' : 'F')).slice(-FLAP_WINDOW)
 
   let flapEnded: Flapping | null = null
@@ -335,11 +338,26 @@ export function restartNote(incident: Incident): string {
   if (!incident.restarts.length) return ''
   const lines = incident.restarts.map((r) => {
     const how = r.error ?? (r.exit_code !== null ? `exit ${r.exit_code}` : `killed by ${r.signal}`)
-    return `Automatic restart ${r.attempt} of ${RESTART_MAX_ATTEMPTS} at ${when(r.at)}: ${r.command} (${how}); then ${r.result ?? 'not checked'}.`
+    return `Automatic restart ${r.attempt} of ${RESTART_MAX_ATTEMPTS} at ${when(r.at)}: ${r.command} (${how}); ${restartVerdict(r)}`
   })
   const last = incident.restarts.at(-1)!
   if (incident.restarts.length >= RESTART_MAX_ATTEMPTS && last.result !== 'healthy') lines.push(`Recovery failed after ${incident.restarts.length} attempts.`)
   return lines.join('\n')
+}
+
+/**
+ * A restart counts by what the check after it found, not by the command's exit code:
+ * `openclaw gateway restart` exits 0 when no service manager owns the gateway and nothing restarted.
+ */
+function restartVerdict(r: RestartAttempt): string {
+  if (r.result === 'healthy') return 'the check after it found the gateway back and ready.'
+  if (r.result === 'starting') return 'the check after it found a new gateway starting (not ready yet).'
+  if (r.result === null) return 'then not checked.'
+  const still = `the check after it still found it ${r.result}`
+  if (r.exit_code === 0 && (r.result === 'dead' || r.result === 'stopped')) {
+    return `${still}: the command restarted nothing (a gateway run in the foreground has no service to restart; set restart_cmd to what starts it).`
+  }
+  return `${still}.`
 }
 
 /** Undelivered notices matching `pick` leave the outbox; returns them. */

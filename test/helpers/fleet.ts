@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDemoFleet, type DemoFleet, type DemoMoltSpec } from '../../src/demo/fleet.ts'
 
-export { exitedPid, freePort, startGateway, writeMoltHome } from '../../src/demo/fleet.ts'
+export { exitedPid, freePort, startGateway, writeMoltHome, writeStaleLock } from '../../src/demo/fleet.ts'
 
 export function tempDir(prefix = 'clmnt-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))

@@ -16,14 +16,15 @@ beforeAll(async () => {
     { name: 'alpha', mode: 'healthy' },
     { name: 'bravo', mode: 'error' },
     { name: 'charlie', mode: 'hang' },
-    { name: 'delta', mode: 'dead' },
+    { name: 'delta', mode: 'dead', pidFile: true },
     { name: 'echo', mode: 'stopped' },
     { name: 'foxtrot', mode: 'refuse' },
   ])
 })
 afterAll(() => fleet.cleanup())
 
-const check = (...args: string[]) => runCli(['molt', 'health', 'check', ...args, '-d', fleet.baseDir, '--timeout', '1000'])
+// no start-up grace: these gateways have just started, and this table is about what is not starting (check-readiness.test.ts is)
+const check = (...args: string[]) => runCli(['molt', 'health', 'check', ...args, '-d', fleet.baseDir, '--timeout', '1000', '--startup-grace', '0'])
 
 describe('one check per molt, exit code and files as the state table says', () => {
   test.each([
@@ -31,7 +32,7 @@ describe('one check per molt, exit code and files as the state table says', () =
     ['bravo', 1, 'unhealthy', 500, 'bravo: unhealthy (HTTP 500)'],
     ['charlie', 1, 'unhealthy', null, 'charlie: unhealthy (no answer within 1000 ms)'],
     ['delta', 1, 'dead', null, 'delta: dead (PID'],
-    ['echo', 1, 'stopped', null, 'echo: stopped (no gateway.pid and no gateway process)'],
+    ['echo', 1, 'stopped', null, 'echo: stopped (no gateway lock, no gateway.pid and no gateway process)'],
     ['foxtrot', 1, 'unhealthy', null, 'foxtrot: unhealthy (connection refused)'],
   ])('%s', async (name, code, status, httpStatus, line) => {
     const result = await check(name)

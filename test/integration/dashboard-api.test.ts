@@ -67,7 +67,7 @@ describe('GET /api/molts', () => {
 
   test('every molt, with counts for the header', () => {
     expect(body.molts.map((m) => m.name)).toEqual(Object.keys(FIXTURE))
-    expect(body.counts).toEqual({ healthy: 1, unhealthy: 4, dead: 1, stopped: 0, unknown: 0, no_data: 1 })
+    expect(body.counts).toEqual({ healthy: 1, starting: 0, unhealthy: 4, dead: 1, stopped: 0, unknown: 0, no_data: 1 })
     for (const molt of body.molts) expect(molt.health).toBe(FIXTURE[molt.name as keyof typeof FIXTURE].status)
   })
 

@@ -13,7 +13,7 @@ beforeAll(async () => {
     { name: 'alpha', mode: 'healthy' },
     { name: 'bravo', mode: 'error' },
     { name: 'charlie', mode: 'hang' },
-    { name: 'delta', mode: 'dead' },
+    { name: 'delta', mode: 'dead', pidFile: true },
     { name: 'echo', mode: 'stopped' },
   ])
 })
@@ -27,7 +27,7 @@ describe('one molt: one line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN', () =
     ['bravo', 1, /^CLMNT WARNING - bravo unhealthy, HTTP 500 \| 'response_time'=[\d.]+s;;;0\n$/],
     ['charlie', 1, /^CLMNT WARNING - charlie unhealthy, no answer within 1000 ms\n$/],
     ['delta', 2, /^CLMNT CRITICAL - delta dead, PID \d+ from gateway\.pid is not running\n$/],
-    ['echo', 2, /^CLMNT CRITICAL - echo stopped, no gateway\.pid and no gateway process\n$/],
+    ['echo', 2, /^CLMNT CRITICAL - echo stopped, no gateway lock, no gateway\.pid and no gateway process\n$/],
   ])('%s', async (name, code, line) => {
     const result = await nagios(name)
     expect(result.stdout).toMatch(line)

@@ -68,7 +68,7 @@ describe('molt health check --all --prom-file', () => {
   test('per molt: up, one-hot status, response time, last check', () => {
     expect(series(families, 'clmnt_molt_up')).toEqual({ 'molt=alpha': 1, 'molt=bravo': 0, 'molt=delta': 0, 'molt=echo': 0 })
     const status = series(families, 'clmnt_molt_health_status')
-    expect(Object.keys(status).length).toBe(4 * 5)
+    expect(Object.keys(status).length).toBe(4 * 6)
     expect(Object.entries(status).filter(([, v]) => v === 1).map(([k]) => k).sort()).toEqual(['molt=alpha,status=healthy', 'molt=bravo,status=unhealthy', 'molt=delta,status=dead', 'molt=echo,status=stopped'])
     const times = series(families, 'clmnt_molt_response_time_seconds')
     expect(Object.keys(times).sort()).toEqual(['molt=alpha', 'molt=bravo'])

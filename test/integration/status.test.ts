@@ -85,7 +85,7 @@ describe('--all', () => {
 })
 
 test('after the watch declared an incident, status shows its phase and the incident', async () => {
-  const fleet = await buildFleet([{ name: 'delta', mode: 'dead' }])
+  const fleet = await buildFleet([{ name: 'delta', mode: 'dead', pidFile: true }])
   try {
     const watch = (n: string) => runCli(['molt', 'health', 'watch', 'delta', '--consecutive-failures', n, '-d', fleet.baseDir])
     await watch('3')

@@ -19,7 +19,7 @@ const watch = (args: string[], env: Record<string, string> = {}) =>
 
 beforeAll(async () => {
   fleet = await buildFleet([
-    { name: 'delta', mode: 'dead' },
+    { name: 'delta', mode: 'dead', pidFile: true },
     { name: 'echo', mode: 'stopped' },
     { name: 'foxtrot', mode: 'dead' },
   ])
@@ -183,7 +183,7 @@ describe('nodemailer (--mailer smtp)', () => {
     ])
     const [down, recovered] = sink.messages
     expect(recovered!.headers['in-reply-to']).toBe(down!.headers['message-id'])
-    expect(recovered!.body).toContain('first reason    no gateway.pid and no gateway process')
+    expect(recovered!.body).toContain('first reason    no gateway lock, no gateway.pid and no gateway process')
     expect(recovered!.body).toContain('The DOWN alert went out at')
   })
 

@@ -94,7 +94,7 @@ test('at most one attempt per 5 minutes, 3 per incident, then "recovery failed a
   expect(lines(join(home('delta'), 'restarts.txt'))).toHaveLength(3)
   expect(outputs[0]).toStartWith('[Claw Mountain] molt delta is DOWN (dead)')
   expect(outputs[0]).toContain('Automatic restart 1 of 3 at ')
-  expect(outputs[0]).toContain('(exit 3); then dead.')
+  expect(outputs[0]).toContain('(exit 3); the check after it still found it dead.')
   expect(outputs[4]).toStartWith('[Claw Mountain] molt delta is DOWN (dead): recovery failed after 3 attempts')
   expect(outputs[4]).toContain('Recovery failed after 3 attempts.')
   expect(outputs[4]).toContain(join(home('delta'), '.molt-state', 'restart.log'))
@@ -112,7 +112,7 @@ test('a command that exits 0 but brings nothing back: waited for (restart_verify
     rmSync(join(home('delta'), '.molt-state'), { recursive: true, force: true })
     const result = await watch('delta')
     expect(JSON.parse(result.stdout).restart).toMatchObject({ attempt: 1, exit_code: 0, result: 'dead' })
-    expect(result.stderr).toContain('(exit 0); then dead.')
+    expect(result.stderr).toContain('(exit 0); the check after it still found it dead: the command restarted nothing')
   } finally {
     rmSync(join(fleet.baseDir, 'clmnt.json'))
   }

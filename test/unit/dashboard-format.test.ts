@@ -60,7 +60,7 @@ test('formatMs', () => {
 })
 
 describe('summaryText', () => {
-  const counts = (c: Partial<FleetCounts>): FleetCounts => ({ healthy: 0, unhealthy: 0, dead: 0, stopped: 0, unknown: 0, no_data: 0, ...c })
+  const counts = (c: Partial<FleetCounts>): FleetCounts => ({ healthy: 0, starting: 0, unhealthy: 0, dead: 0, stopped: 0, unknown: 0, no_data: 0, ...c })
   test('the non-zero counts, healthy first', () => {
     expect(summaryText(counts({ healthy: 18, unhealthy: 1, dead: 1 }))).toBe('18 healthy · 1 unhealthy · 1 dead')
   })

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findMolt } from '../../src/fleet/discover.ts'
 import { gatewayState } from '../../src/health/gateway.ts'
 import { ProcessTable } from '../../src/lib/proc.ts'
-import { exitedPid, freePort, removeDir, startGateway, tempDir, writeMoltHome } from '../helpers/fleet.ts'
+import { exitedPid, freePort, removeDir, startGateway, tempDir, writeMoltHome, writeStaleLock } from '../helpers/fleet.ts'
 
 // Real processes: a fake gateway per molt, and an unrelated `sleep` to stand in for a reused PID.
 let dir: string
@@ -16,8 +17,9 @@ let sleeper: ChildProcess
 beforeAll(async () => {
   dir = tempDir()
   for (const name of ['alpha', 'bravo']) mkdirSync(join(dir, name))
-  alpha = await startGateway('healthy', join(dir, 'alpha'))
-  bravo = await startGateway('healthy', join(dir, 'bravo'))
+  // bash-toolkit hosts: gateway.pid, no lock file
+  alpha = await startGateway('healthy', join(dir, 'alpha'), { lock: false })
+  bravo = await startGateway('healthy', join(dir, 'bravo'), { lock: false })
   writeMoltHome(join(dir, 'alpha'), { name: 'alpha', port: alpha.port })
   writeMoltHome(join(dir, 'bravo'), { name: 'bravo', port: bravo.port })
   sleeper = spawn('sleep', ['60'])
@@ -89,3 +91,97 @@ describe('which process is the molt gateway', () => {
     }
   })
 })
+
+describe("the real gateway's own lock file", () => {
+  // as OpenClaw 2026.9 runs: no gateway.pid, a lock under ~/.openclaw/tmp/openclaw-<uid>/, title openclaw-gateway
+  let home: string
+  let gateway: { child: ChildProcess; port: number }
+  const state = () => gatewayState(findMolt(home, 'charlie').molt, new ProcessTable())
+  const lockDir = () => join(home, 'charlie', '.openclaw', 'tmp', `openclaw-${process.getuid!()}`)
+  const lockFile = () => join(lockDir(), readdirSync(lockDir()).find((n) => n.endsWith('.lock'))!)
+
+  beforeAll(async () => {
+    home = tempDir()
+    mkdirSync(join(home, 'charlie'))
+    gateway = await startGateway('healthy', join(home, 'charlie'))
+    writeMoltHome(join(home, 'charlie'), { name: 'charlie', port: gateway.port })
+  })
+  afterAll(() => {
+    gateway.child.kill('SIGKILL')
+    removeDir(home)
+  })
+
+  test('the lock names the gateway: JSON with pid and createdAt, the process titled openclaw-gateway', () => {
+    const lock = JSON.parse(readFileSync(lockFile(), 'utf8'))
+    expect(lock).toMatchObject({ pid: gateway.child.pid, createdAt: expect.any(String), port: gateway.port })
+    expect(readFileSync(`/proc/${gateway.child.pid}/cmdline`, 'utf8').split('\0')[0]).toBe('openclaw-gateway')
+    expect(state()).toEqual({ state: 'running', pid: gateway.child.pid!, via: 'lock-file' })
+  })
+
+  test('the lock wins over a stale gateway.pid left by the bash toolkit', () => {
+    writeFileSync(join(home, 'charlie', '.openclaw', 'gateway.pid'), `${exitedPid()}\n`)
+    try {
+      expect(state()).toEqual({ state: 'running', pid: gateway.child.pid!, via: 'lock-file' })
+    } finally {
+      rmSync(join(home, 'charlie', '.openclaw', 'gateway.pid'))
+    }
+  })
+
+  test('a lock whose PID now belongs to a later process (start time differs) is not trusted', () => {
+    const original = readFileSync(lockFile(), 'utf8')
+    const lock = JSON.parse(original)
+    writeFileSync(lockFile(), JSON.stringify({ ...lock, startTime: lock.startTime - 1 }))
+    try {
+      // the process is still found, by the scan: a gateway process of the molt's user with its cwd in the home
+      expect(state()).toEqual({ state: 'running', pid: gateway.child.pid!, via: 'process-scan' })
+    } finally {
+      writeFileSync(lockFile(), original)
+    }
+  })
+
+  test('a lock left by a killed gateway makes the molt dead, with the lock named', async () => {
+    const other = tempDir()
+    try {
+      writeMoltHome(join(other, 'delta'), { name: 'delta', port: await freePort() })
+      writeStaleLock(join(other, 'delta'), exitedPid())
+      const dead = gatewayState(findMolt(other, 'delta').molt, new ProcessTable())
+      expect(dead).toMatchObject({ state: 'stale', reason: expect.stringMatching(/^PID \d+ from the gateway lock \.openclaw\/tmp\/openclaw-\d+\/gateway\.0badf00d\.lock is not running/) })
+    } finally {
+      removeDir(other)
+    }
+  })
+
+  test.each([
+    ['a symlink', (path: string) => symlinkSync('/etc/passwd', path)],
+    ['a FIFO', (path: string) => execFileSync('mkfifo', [path])],
+    ['not JSON', (path: string) => writeFileSync(path, 'pid=12')],
+    ['a PID out of range', (path: string) => writeFileSync(path, '{"pid": 99999999}')],
+  ])('a lock file that is %s is no lock (and never blocks)', async (_label, plant) => {
+    const other = tempDir()
+    try {
+      writeMoltHome(join(other, 'echo'), { name: 'echo', port: await freePort() })
+      const dir = join(other, 'echo', '.openclaw', 'tmp', `openclaw-${process.getuid!()}`)
+      mkdirSync(dir, { recursive: true })
+      plant(join(dir, 'gateway.deadbeef.lock'))
+      expect(gatewayState(findMolt(other, 'echo').molt, new ProcessTable())).toEqual({ state: 'stopped' })
+    } finally {
+      removeDir(other)
+    }
+  })
+
+  test('SIGTERM: the gateway removes its lock on the way out, and the molt is stopped', async () => {
+    const other = tempDir()
+    try {
+      mkdirSync(join(other, 'foxtrot'))
+      const g = await startGateway('healthy', join(other, 'foxtrot'))
+      writeMoltHome(join(other, 'foxtrot'), { name: 'foxtrot', port: g.port })
+      const exited = new Promise((resolve) => g.child.once('exit', resolve))
+      g.child.kill('SIGTERM')
+      await exited
+      expect(gatewayState(findMolt(other, 'foxtrot').molt, new ProcessTable())).toEqual({ state: 'stopped' })
+    } finally {
+      removeDir(other)
+    }
+  })
+})
+

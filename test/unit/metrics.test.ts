@@ -98,7 +98,7 @@ describe('clmnt families', () => {
     for (const molt of ['mybot', 'dead-one']) {
       const hot = Object.entries(status).filter(([k, v]) => JSON.parse(k).molt === molt && v === 1)
       expect(hot.length).toBe(1)
-      expect(Object.keys(status).filter((k) => JSON.parse(k).molt === molt).length).toBe(5)
+      expect(Object.keys(status).filter((k) => JSON.parse(k).molt === molt).length).toBe(6)
     }
     expect(status['{"molt":"dead-one","status":"dead"}']).toBe(1)
     expect(values(text, 'clmnt_molt_response_time_seconds')).toEqual({ '{"molt":"mybot"}': 0.012 })

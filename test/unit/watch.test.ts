@@ -250,8 +250,21 @@ describe('restarts', () => {
     expect(second.state.outbox.map((n) => n.kind)).toEqual(['recovered'])
     expect(second.dropped.map((n) => n.kind)).toEqual(['down'])
     const recovered = second.state.outbox[0]!
-    expect(recovered.facts.restart_note).toBe('Automatic restart 1 of 3 at 2026-02-02 10:05:00 UTC: openclaw gateway restart (exit 0); then healthy.')
+    expect(recovered.facts.restart_note).toBe('Automatic restart 1 of 3 at 2026-02-02 10:05:00 UTC: openclaw gateway restart (exit 0); the check after it found the gateway back and ready.')
     expect(recovered.facts.down_alert).toBe('No DOWN alert went out: the molt was back before one was sent.')
+  })
+
+  test('"exit 0" is not a restart: the check after it decides what the notice says', () => {
+    const opts = { ...OPTIONS, ...restartOptions }
+    const state = simulate('F', restartOptions).state
+    const now = T0 + 5 * MIN
+    const first = decide(state, record('stopped', now), now, opts)
+    const nothing = recordRestart(first.state, attempt(1, now, 'stopped', 0))
+    expect(nothing.outbox[0]!.facts.restart_note).toContain('(exit 0); the check after it still found it stopped: the command restarted nothing')
+    const back = recordRestart(first.state, attempt(1, now, 'starting', 0))
+    expect(back.outbox[0]!.facts.restart_note).toContain('(exit 0); the check after it found a new gateway starting (not ready yet).')
+    const failed = recordRestart(first.state, attempt(1, now, 'dead', 3))
+    expect(failed.outbox[0]!.facts.restart_note).toContain('(exit 3); the check after it still found it dead.')
   })
 
   test('at most one attempt per 5 minutes and 3 per incident; then "recovery failed after 3 attempts"', () => {
@@ -311,5 +324,31 @@ describe('legacy state of the bash toolkit', () => {
     const start = upgradeState(legacy({ last_success: '2026-02-01T00:00:00Z' }), 2, T0)
     expect(start).toMatchObject({ phase: 'up', incident: null, last_success: '2026-02-01T00:00:00Z', recent: 'S' })
     expect(kinds(simulate('FS', { start }))).toEqual([])
+  })
+})
+
+describe('starting: a gateway within its start-up grace', () => {
+  test('neither a failure nor a recovery: the count, the incident and the flap window hold', () => {
+    const pending = simulate('F').state
+    const now = T0 + 5 * MIN
+    const held = decide(pending, record('starting', now), now, OPTIONS)
+    expect(held.queued).toEqual([])
+    expect(held.restart).toBeNull()
+    expect(held.state).toMatchObject({ phase: 'pending', consecutive_failures: 1, recent: pending.recent, last_status: 'starting', last_check: at(now) })
+    expect(held.state.incident).toEqual(pending.incident)
+    // the next real failure is the N-th: DOWN, as if the starting check had not been there
+    const next = decide(held.state, record('dead', now + 5 * MIN), now + 5 * MIN, OPTIONS)
+    expect(next.queued.map((n) => n.kind)).toEqual(['down'])
+  })
+
+  test('a DOWN molt that is starting again is not RECOVERED until it is ready, and is not restarted', () => {
+    const opts = { ...OPTIONS, restart: { enabled: true, unhealthy: true } }
+    const down = simulate('FF').state
+    const now = T0 + 10 * MIN
+    const starting = decide(down, record('starting', now), now, opts)
+    expect(starting.queued).toEqual([])
+    expect(starting.restart).toBeNull()
+    expect(starting.state.phase).toBe('down')
+    expect(decide(starting.state, record('healthy', now + MIN), now + MIN, opts).queued.map((n) => n.kind)).toEqual(['recovered'])
   })
 })

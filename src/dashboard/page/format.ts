@@ -5,7 +5,7 @@ import type { BackupEntry, FleetCounts, RecentPoint } from '../types.ts'
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'none'
 
-/** green healthy, amber unhealthy, red dead/stopped, grey unknown or never checked */
+/** green healthy, amber unhealthy, red dead/stopped, grey starting (within its grace), unknown or never checked */
 export function toneOf(status: HealthStatus | null): Tone {
   switch (status) {
     case 'healthy':
@@ -65,7 +65,7 @@ export function duration(ms: number): string {
 }
 
 /** "18 healthy · 1 unhealthy · 1 dead": the non-zero counts, worst last, as the header says them. */
-export const SUMMARY_ORDER = ['healthy', 'unhealthy', 'dead', 'stopped', 'unknown', 'no_data'] as const
+export const SUMMARY_ORDER = ['healthy', 'starting', 'unhealthy', 'dead', 'stopped', 'unknown', 'no_data'] as const
 
 export function summaryParts(counts: FleetCounts): { key: (typeof SUMMARY_ORDER)[number]; text: string; tone: Tone }[] {
   return SUMMARY_ORDER.filter((key) => counts[key] > 0).map((key) => ({

@@ -9,18 +9,20 @@ import { intOption } from '../../../lib/numbers.ts'
 import { renderTable } from '../../../lib/table.ts'
 import type { RunData, UsageErrorHandler } from '../../../runner.ts'
 import { VERSION } from '../../../runner.ts'
-import { jsonArg, moltOrAllArgs, printJson, selectMolts } from '../../_shared.ts'
+import { readFleetConfig } from '../../../fleet/config.ts'
+import { jsonArg, moltOrAllArgs, printJson, selectMolts, startupGraceArg, startupGraceMs } from '../../_shared.ts'
 
 export const FORMATS = ['text', 'nagios'] as const
 
 const command = defineCommand({
-  meta: { name: 'check', description: "Check a molt's gateway now (PID + GET /health) and record the result" },
+  meta: { name: 'check', description: "Check a molt's gateway now (process, GET /health and /readyz) and record the result" },
   args: {
     ...moltOrAllArgs,
     timeout: { type: 'string', valueHint: 'duration', default: '5s', description: 'HTTP timeout covering connect and response, 1ms-10m (a bare number is ms)' },
     record: { type: 'boolean', default: true, description: 'record the result', negativeDescription: 'probe only: write no status or history' },
     concurrency: { type: 'string', valueHint: 'n', default: '16', description: 'with --all: molts checked at once, 1-256' },
-    format: { type: 'enum', options: [...FORMATS], default: 'text', description: 'nagios: one plugin line and exit 0 OK, 1 WARNING (unhealthy), 2 CRITICAL (dead, stopped), 3 UNKNOWN' },
+    ...startupGraceArg,
+    format: { type: 'enum', options: [...FORMATS], default: 'text', description: 'nagios: one plugin line and exit 0 OK (healthy, starting), 1 WARNING (unhealthy), 2 CRITICAL (dead, stopped), 3 UNKNOWN' },
     'prom-file': { type: 'string', valueHint: 'file.prom', description: "also write Prometheus metrics there (node_exporter textfile collector; replaced atomically)" },
     ...jsonArg,
   },
@@ -39,7 +41,8 @@ const command = defineCommand({
       cli.stdout(`${r.molt}: ${paintStatus(r.status, cli.color)} (${detail})\n`)
     }
     if (promProblem) cli.log.error(promProblem)
-    return records.every((r) => r.status === 'healthy') && !promProblem ? 0 : 1
+    // starting is within its grace: not a failure (--startup-grace 0 makes it one)
+    return records.every((r) => r.status === 'healthy' || r.status === 'starting') && !promProblem ? 0 : 1
   },
 })
 
@@ -62,6 +65,7 @@ interface CheckArgs {
   timeout?: string
   record?: boolean
   concurrency?: string
+  'startup-grace'?: string
   json?: boolean
   'prom-file'?: string
 }
@@ -77,7 +81,10 @@ async function check(cli: RunData, args: CheckArgs): Promise<{ records: HealthRe
     if (problem) throw new UsageError(`invalid --prom-file: ${problem}`)
   }
   const { molts, all } = selectMolts(cli, { name: args.name, all: args.all })
-  const results = await checkMolts(molts, { timeoutMs, record: args.record !== false }, concurrency)
+  const fleetConfig = readFleetConfig(cli.baseDir().dir)
+  for (const warning of fleetConfig.warnings) cli.log.warn(warning)
+  const startupGrace = startupGraceMs(args['startup-grace'], fleetConfig.config.startup_grace)
+  const results = await checkMolts(molts, { timeoutMs, record: args.record !== false, startupGraceMs: startupGrace }, concurrency)
   for (const { writeError } of results) if (writeError) cli.log.warn(writeError)
   const records = results.map((r) => r.record)
   let promProblem: string | null = null

@@ -13,7 +13,7 @@ import type { Molt } from '../../../fleet/discover.ts'
 import type { RunData } from '../../../runner.ts'
 import { minutesOption } from '../../../schedule/options.ts'
 import { VERSION } from '../../../runner.ts'
-import { jsonArg, listArg, moltArg, oneMolt, printJson } from '../../_shared.ts'
+import { jsonArg, listArg, moltArg, oneMolt, printJson, startupGraceArg, startupGraceMs } from '../../_shared.ts'
 
 /**
  * What cron runs for every molt every few minutes. Quiet when all is well: stdout only with
@@ -40,6 +40,7 @@ export default defineCommand({
     interval: { type: 'string', valueHint: 'duration', description: 'time between scheduled runs, 1m-24h in whole minutes (a bare number is minutes): recorded for status, and sets the run time budget (default 5m)' },
     timeout: { type: 'string', valueHint: 'duration', default: '5s', description: 'HTTP timeout of the check, 1ms-10m (a bare number is ms)' },
     'heartbeat-url': { type: 'string', valueHint: 'url', description: 'after each run, ping this URL (Healthchecks.io convention: <url>/fail when the run failed); default: heartbeat_url of clmnt.json' },
+    ...startupGraceArg,
     'prom-file': { type: 'string', valueHint: 'file.prom', description: "also write this molt's Prometheus metrics there (node_exporter textfile collector; other molts' series in it are kept)" },
     'dry-run': { type: 'boolean', description: 'check and show what this run would do (phase, notices, restart); record, send and restart nothing' },
     ...jsonArg,
@@ -84,13 +85,15 @@ export default defineCommand({
     const options: WatchRunOptions = {
       baseDir,
       timeoutMs,
+      startupGraceMs: startupGraceMs(args['startup-grace'], config.startup_grace),
       decide: {
         threshold: flagThreshold ?? config.consecutive_failures ?? 2,
         remindMs: flagRemind !== undefined ? flagRemind : config.remind && config.remind !== 'off' ? requireDuration(config.remind, 'remind') : null,
         restart: { enabled: (args.restart ?? config.restart ?? false) || restartUnhealthy, unhealthy: restartUnhealthy },
       },
       restartArgv: flagRestartArgv ?? splitCommand(config.restart_cmd ?? DEFAULT_RESTART_COMMAND),
-      restartVerifyMs: (config.restart_verify_seconds ?? 15) * 1000,
+      // the real gateway takes 20-60 s from start to ready
+      restartVerifyMs: (config.restart_verify_seconds ?? 60) * 1000,
       intervalMinutes,
       budgetMs,
       alerts: {
