@@ -124,7 +124,8 @@ export class Dispatcher {
       const commander = this.commander()
       if ('error' in commander) return { ok: false, permanent: true, error: commander.error }
       const hook = agentHook(`clmnt health: ${this.context.molt.name} ${notice.kind}`, plainText(rendered))
-      return sendToCommander(commander.molt, hook, budget(WEBHOOK_TIMEOUT_MS))
+      // the notice id keeps its value across retries: the commander replays, it does not run twice
+      return sendToCommander(commander.molt, hook, notice.id, budget(WEBHOOK_TIMEOUT_MS))
     }
     const route = this.route()
     if (route.kind === 'none') return { ok: false, permanent: true, error: route.error }

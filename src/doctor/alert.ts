@@ -5,7 +5,7 @@ import { parseMailbox } from '../alert/address.ts'
 import { chooseMailRoute, type AlertSettings } from '../alert/deliver.ts'
 import { buildMessage, defaultFrom, mailHost } from '../alert/message.ts'
 import { chooseMsmtpConfig, findMsmtp, msmtpArgv, sendWithMsmtp, type MsmtpConfigChoice } from '../alert/msmtp.ts'
-import { gatewayToken } from '../alert/webhook.ts'
+import { agentHook, commanderHooks, sendToCommander, WEBHOOK_TIMEOUT_MS } from '../alert/webhook.ts'
 import type { FleetConfig } from '../fleet/config.ts'
 import { findMolt, type Molt } from '../fleet/discover.ts'
 import type { Notice, NoticeKind } from '../health/watch.ts'
@@ -66,7 +66,11 @@ export async function alertChecks(molt: Molt, ctx: DoctorContext, target: Schedu
     findings.push(mail.finding)
     if (ctx.sendTestAlert) findings.push(await testAlert(molt, settings, mail.route, shared))
   } else findings.push(ok('monitoring.alert', 'alert route', 'no mail: the commander molt only'))
-  if (settings.notifyMolt) findings.push(await webhookCheck(settings.notifyMolt, ctx))
+  if (settings.notifyMolt) {
+    const route = await webhookCheck(settings.notifyMolt, ctx)
+    findings.push(route)
+    if (ctx.sendTestAlert) findings.push(route.level === 'ok' ? await testWebhook(molt, settings.notifyMolt, ctx, shared) : skip('monitoring.test-webhook', 'test alert to the commander', 'the commander route has a problem (above)'))
+  }
   if (ctx.sendTestAlert && !settings.emails.length) findings.push(skip('monitoring.test-alert', 'test alert', 'no alert address to send it to'))
   return findings
 }
@@ -142,10 +146,43 @@ async function webhookCheck(name: string, ctx: DoctorContext): Promise<Finding> 
     return fail(id, title, (error as Error).message, 'fix notify_molt (clmnt.json or --notify-molt in setup)')
   }
   if (commander.port === null) return fail(id, title, `${name}: gateway port unknown`, `set MOLT_PORT in ${join(commander.home, '.molt-info')}`)
-  if (!gatewayToken(commander.home)) return fail(id, title, `${name} has no gateway token to authorise the alert with`, `set gateway.auth.token in ${join(commander.home, '.openclaw', 'openclaw.json')}`)
+  const hooks = commanderHooks(commander.home)
+  if ('error' in hooks) return fail(id, title, `${name}: ${hooks.error}`, hooks.advice)
   const tcp = await tcpConnect('127.0.0.1', commander.port, ctx.timeoutMs)
   if (!tcp.ok) return fail(id, title, `${name} on 127.0.0.1:${commander.port}: ${tcp.error}`, `start the commander's gateway: alerts to it wait until it answers`)
-  return ok(id, title, `${name} on 127.0.0.1:${commander.port} answers, token set`)
+  return ok(id, title, `${name} on 127.0.0.1:${commander.port} answers, hooks on at ${hooks.path} with a token`)
+}
+
+/**
+ * --send-test-alert through the commander: a real agent turn on its hooks, as the watch sends one,
+ * so a 401 (token), 404 (hooks off or another path) or 400 (payload, agent) shows up now.
+ */
+async function testWebhook(molt: Molt, name: string, ctx: DoctorContext, shared: AlertShared): Promise<Finding> {
+  const id = 'monitoring.test-webhook'
+  const title = 'test alert to the commander'
+  const key = `webhook:${name}`
+  const earlier = shared.testAlerts.get(key)
+  if (earlier) {
+    const finding = await earlier.finding
+    return { ...finding, detail: `same commander as ${earlier.molt}: ${finding.detail}` }
+  }
+  const finding = (async (): Promise<Finding> => {
+    let commander: Molt
+    try {
+      commander = findMolt(ctx.baseDir!.dir, name).molt
+    } catch (error) {
+      return skip(id, title, (error as Error).message)
+    }
+    const host = mailHost()
+    const now = new Date().toISOString()
+    const message = `[Claw Mountain] test alert from ${host}\n\nThis is a test of the alert route of ${molt.name}, sent by \`clmnt doctor --send-test-alert\` at ${now}. Nothing is wrong; no action is needed.`
+    const result = await sendToCommander(commander, agentHook(`clmnt doctor: test alert from ${host}`, message), `doctor-${Date.now().toString(36)}`, WEBHOOK_TIMEOUT_MS)
+    return result.ok
+      ? ok(id, title, `admitted by ${name}'s gateway as an agent turn`)
+      : fail(id, title, `not admitted: ${result.error}`, "fix the commander's hooks settings; the watch would fail the same way")
+  })()
+  shared.testAlerts.set(key, { molt: molt.name, finding })
+  return finding
 }
 
 /** One test mail per distinct route and recipients, through the same senders the watch uses. */

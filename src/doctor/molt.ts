@@ -168,10 +168,12 @@ function bindCheck(files: MoltFiles, ctx: DoctorContext): Finding {
 function pidCheck(molt: Molt, gateway: GatewayState): Finding {
   const id = 'molt.pid'
   const file = pidFile(molt.home)
+  // the real gateway keeps its PID in its lock file; gateway.pid is the bash toolkit's
+  if (gateway.state === 'running' && gateway.via === 'lock-file') return ok(id, 'gateway process', `PID ${gateway.pid} from the gateway's lock file is the molt's openclaw gateway`)
   if (gateway.state === 'running' && gateway.via === 'pid-file') return ok(id, 'gateway process', `PID ${gateway.pid} from gateway.pid is the molt's openclaw gateway`)
-  if (gateway.state === 'running') return warn(id, 'gateway process', `running as PID ${gateway.pid}, but gateway.pid is missing or wrong`, `write ${gateway.pid} to ${file} (or restart the gateway so it does)`)
+  if (gateway.state === 'running') return warn(id, 'gateway process', `running as PID ${gateway.pid}, but neither its lock file nor gateway.pid names it`, `restart the gateway so it writes its lock (or write ${gateway.pid} to ${file} on a bash-toolkit host)`)
   if (gateway.state === 'stale') return fail(id, 'gateway process', gateway.reason, `start the gateway as ${molt.name} (openclaw gateway restart), then check its log: ${join(molt.home, '.openclaw', 'gateway.log')}`)
-  return fail(id, 'gateway process', 'not running: no gateway.pid and no openclaw process of the molt', `start it as ${molt.name}: openclaw gateway start`)
+  return fail(id, 'gateway process', 'not running: no gateway lock, no gateway.pid and no openclaw gateway process of the molt', `start it as ${molt.name}: openclaw gateway start`)
 }
 
 async function networkChecks(molt: Molt, ctx: DoctorContext): Promise<Finding[]> {
@@ -202,8 +204,8 @@ async function tokenCheck(molt: Molt, port: number, ctx: DoctorContext): Promise
   if (!token) return skip(id, 'gateway token', 'none configured (gateway.auth.token, OPENCLAW_GATEWAY_TOKEN)')
   const probe = await probeToken(port, token, ctx.timeoutMs)
   if (probe.result === 'unknown') return skip(id, 'gateway token', probe.reason)
-  if (probe.result === 'rejected') return fail(id, 'gateway token', `rejected: GET ${TOKEN_PROBE_PATH} answers ${probe.with} with it`, 'the gateway runs with another token: make openclaw.json and .openclaw/.env agree, then restart the gateway')
-  return ok(id, 'gateway token', `accepted (GET ${TOKEN_PROBE_PATH}: ${probe.without} without it, ${probe.with} with it)`)
+  if (probe.result === 'rejected') return fail(id, 'gateway token', `rejected: POST ${TOKEN_PROBE_PATH} answers ${probe.with} with it`, 'the gateway runs with another token: make openclaw.json and .openclaw/.env agree, then restart the gateway')
+  return ok(id, 'gateway token', `accepted (POST ${TOKEN_PROBE_PATH}: ${probe.without} without it, ${probe.with} with it)`)
 }
 
 function uptimeCheck(gateway: GatewayState): Finding {

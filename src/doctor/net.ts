@@ -23,7 +23,7 @@ export function tcpConnect(host: string, port: number, timeoutMs: number): Promi
   })
 }
 
-export const TOKEN_PROBE_PATH = '/hooks/agent'
+export const TOKEN_PROBE_PATH = '/tools/invoke'
 
 export type TokenProbe =
   | { result: 'accepted'; without: number; with: number }
@@ -32,18 +32,19 @@ export type TokenProbe =
   | { result: 'unknown'; reason: string }
 
 /**
- * Is the token the gateway's? The hook endpoint takes POSTs only; a GET can start nothing. It is
- * asked twice: without a token (an authenticated endpoint says 401/403) and with the molt's token
- * (accepted: anything but 401/403, typically 404 or 405 for the wrong method).
+ * Is the token the gateway's? OpenClaw's `POST /tools/invoke` (docs/gateway/tools-invoke-http-api.md)
+ * takes the gateway token; an empty request names no tool, so nothing runs. It is asked twice:
+ * without a token (401) and with the molt's token (accepted: anything but 401/403, 400 "requires
+ * name" from OpenClaw). The hooks do not serve: they have a token of their own.
  */
 export async function probeToken(port: number, token: string, timeoutMs: number): Promise<TokenProbe> {
-  const get = async (authorization?: string): Promise<number | string> => {
+  const post = async (authorization?: string): Promise<number | string> => {
     const controller = new AbortController()
     const timer = setTimeout(() => controller.abort(), timeoutMs)
     try {
-      const headers: Record<string, string> = { 'user-agent': 'clmnt-doctor' }
+      const headers: Record<string, string> = { 'user-agent': 'clmnt-doctor', 'content-type': 'application/json' }
       if (authorization) headers.authorization = authorization
-      const response = await fetch(`http://127.0.0.1:${port}${TOKEN_PROBE_PATH}`, { method: 'GET', headers, signal: controller.signal, redirect: 'manual' })
+      const response = await fetch(`http://127.0.0.1:${port}${TOKEN_PROBE_PATH}`, { method: 'POST', headers, body: '{}', signal: controller.signal, redirect: 'manual' })
       await response.arrayBuffer()
       return response.status
     } catch (error) {
@@ -53,10 +54,10 @@ export async function probeToken(port: number, token: string, timeoutMs: number)
     }
   }
   const denied = (status: number) => status === 401 || status === 403
-  const without = await get()
-  if (typeof without === 'string') return { result: 'unknown', reason: `GET ${TOKEN_PROBE_PATH}: ${without}` }
-  if (!denied(without)) return { result: 'unknown', reason: `GET ${TOKEN_PROBE_PATH} answers ${without} without a token: no authenticated endpoint to try it on` }
-  const withToken = await get(`Bearer ${token}`)
-  if (typeof withToken === 'string') return { result: 'unknown', reason: `GET ${TOKEN_PROBE_PATH} with the token: ${withToken}` }
+  const without = await post()
+  if (typeof without === 'string') return { result: 'unknown', reason: `POST ${TOKEN_PROBE_PATH}: ${without}` }
+  if (!denied(without)) return { result: 'unknown', reason: `POST ${TOKEN_PROBE_PATH} answers ${without} without a token: no authenticated endpoint to try it on` }
+  const withToken = await post(`Bearer ${token}`)
+  if (typeof withToken === 'string') return { result: 'unknown', reason: `POST ${TOKEN_PROBE_PATH} with the token: ${withToken}` }
   return { result: denied(withToken) ? 'rejected' : 'accepted', without, with: withToken }
 }

@@ -117,7 +117,7 @@ describe('commander molt and the watch traces', () => {
     config({ notify_molt: 'commander' })
     let { report } = await doctor('alpha')
     expect(find(report, 'monitoring.alert', 'alpha')).toMatchObject({ level: 'ok', detail: 'no mail: the commander molt only' })
-    expect(find(report, 'monitoring.webhook', 'alpha')).toMatchObject({ level: 'ok', detail: `commander on 127.0.0.1:${commander.port} answers, token set` })
+    expect(find(report, 'monitoring.webhook', 'alpha')).toMatchObject({ level: 'ok', detail: `commander on 127.0.0.1:${commander.port} answers, hooks on at /hooks with a token` })
     config({ notify_molt: 'nobody' })
     ;({ report } = await doctor('alpha'))
     expect(find(report, 'monitoring.webhook', 'alpha')).toMatchObject({ level: 'fail', detail: expect.stringContaining('unknown molt "nobody"') })
@@ -140,6 +140,46 @@ describe('commander molt and the watch traces', () => {
     expect(find(report, 'monitoring.watch-state', 'alpha')).toMatchObject({ level: 'warn', detail: '1 alert notice(s) not delivered: down: msmtp exit 75: cannot connect' })
     expect(find(report, 'monitoring.last-run', 'alpha')).toMatchObject({ level: 'warn', detail: '3h ago (every 5 min): more than 3 intervals ago; nothing schedules it any more' })
     rmSync(join(home, '.molt-state'), { recursive: true, force: true })
+  })
+
+  test("the commander's hooks off, or without a token: said, with what to set", async () => {
+    config({ notify_molt: 'commander' })
+    const file = join(commander.home, '.openclaw', 'openclaw.json')
+    const original = readFileSync(file, 'utf8')
+    try {
+      const off = JSON.parse(original)
+      off.hooks.enabled = false
+      writeFileSync(file, JSON.stringify(off))
+      let { report } = await doctor('alpha')
+      expect(find(report, 'monitoring.webhook', 'alpha')).toMatchObject({ level: 'fail', detail: 'commander: its hooks are off (hooks.enabled is not true in openclaw.json)', advice: expect.stringContaining('"hooks": {"enabled": true, "token": "<long random>", "path": "/hooks"}') })
+      const tokenless = JSON.parse(original)
+      delete tokenless.hooks.token
+      writeFileSync(file, JSON.stringify(tokenless))
+      ;({ report } = await doctor('alpha', '--send-test-alert'))
+      expect(find(report, 'monitoring.webhook', 'alpha')).toMatchObject({ level: 'fail', detail: expect.stringContaining('its hooks have no token') })
+      expect(find(report, 'monitoring.test-webhook', 'alpha')).toMatchObject({ level: 'skip' })
+      expect(commander.requests).toEqual([])
+    } finally {
+      writeFileSync(file, original)
+    }
+  })
+
+  test('--send-test-alert proves the commander route: one agent turn per commander, admitted', async () => {
+    config({ notify_molt: 'commander' })
+    commander.requests.length = 0
+    const { report } = await doctor('--send-test-alert')
+    for (const molt of ['alpha', 'bravo']) expect(find(report, 'monitoring.test-webhook', molt)).toMatchObject({ level: 'ok', detail: expect.stringContaining("admitted by commander's gateway as an agent turn") })
+    // the doctor also tries the commander's own gateway token (POST /tools/invoke): only hook requests count here
+    const hooks = commander.requests.filter((r) => r.path.startsWith('/hooks/'))
+    expect(hooks).toHaveLength(1)
+    expect(hooks[0]).toMatchObject({ path: '/hooks/agent', authorization: `Bearer ${commander.hooksToken}`, body: { name: expect.stringContaining('clmnt doctor: test alert'), deliver: false } })
+    commander.hooksToken = 'rotated-on-the-gateway'
+    try {
+      const refused = await doctor('alpha', '--send-test-alert')
+      expect(find(refused.report, 'monitoring.test-webhook', 'alpha')).toMatchObject({ level: 'fail', detail: expect.stringContaining('not admitted: commander commander answered HTTP 401') })
+    } finally {
+      commander.hooksToken = 'hook-token-commander'
+    }
   })
 
   test('no alert address: --send-test-alert has nothing to do', async () => {

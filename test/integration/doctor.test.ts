@@ -37,10 +37,10 @@ beforeAll(async () => {
   writeFileSync(join(home('delta'), '.openclaw', 'openclaw.json'), '{ "gateway": { "port": 1')
   // echo: a home every user can read
   chmodSync(home('echo'), 0o755)
-  // two gateways that check a bearer token on /hooks/agent: hotel's matches its openclaw.json, india's does not
+  // two gateways that check the gateway token on POST /tools/invoke: hotel's matches its openclaw.json, india's does not
   good = startCommander(fleet.baseDir, 'hotel')
   badToken = startCommander(fleet.baseDir, 'india')
-  badToken.token = 'the-token-the-gateway-really-has'
+  badToken.gatewayToken = 'the-token-the-gateway-really-has'
   // juliet: a folder with .molt-info but no registry entry; kilo: an entry without a folder
   writeMoltHome(home('juliet'), { name: 'juliet', port: 19901 })
   chmodSync(home('juliet'), 0o700)
@@ -91,8 +91,8 @@ describe('a fleet with broken molts', () => {
     }
     expect(find(report, 'molt.http', 'alpha').detail).toMatch(/^HTTP 200 in [\d.]+ ms$/)
     expect(find(report, 'molt.uptime', 'alpha').detail).toMatch(/^up \d+s \(PID \d+\)$/)
-    // the demo gateway has no authenticated endpoint: nothing to try the token on
-    expect(find(report, 'molt.token', 'alpha')).toMatchObject({ level: 'skip', detail: expect.stringContaining('answers 404 without a token') })
+    // the stand-in takes its openclaw.json's gateway token on POST /tools/invoke, as the real one does
+    expect(find(report, 'molt.token', 'alpha')).toMatchObject({ level: 'ok', detail: 'accepted (POST /tools/invoke: 401 without it, 400 with it)' })
   })
 
   test.each([
@@ -106,8 +106,8 @@ describe('a fleet with broken molts', () => {
     ['foxtrot', 'molt.tcp', 'fail', 'connection refused'],
     ['foxtrot', 'molt.http', 'skip', 'no TCP connection'],
     ['golf', 'molt.http', 'fail', 'HTTP 500'],
-    ['hotel', 'molt.token', 'ok', 'accepted (GET /hooks/agent: 401 without it, 404 with it)'],
-    ['india', 'molt.token', 'fail', 'rejected: GET /hooks/agent answers 401 with it'],
+    ['hotel', 'molt.token', 'ok', 'accepted (POST /tools/invoke: 401 without it, 400 with it)'],
+    ['india', 'molt.token', 'fail', 'rejected: POST /tools/invoke answers 401 with it'],
     ['kilo', 'molt.home', 'fail', 'ENOENT'],
     ['kilo', 'molt.molt-info', 'warn', 'missing'],
   ])('%s: %s is %s', (molt, id, level, detail) => {

@@ -179,8 +179,9 @@ describe('transports', () => {
     expect(asUser[0]).toEndWith('runuser')
   })
 
-  test('the webhook body is an isolated agent turn that delivers nothing by itself', () => {
-    expect(agentHook('clmnt health: mybot down', 'text')).toEqual({ name: 'clmnt health: mybot down', sessionTarget: 'isolated', wakeMode: 'now', payload: { kind: 'agentTurn', message: 'text', deliver: false } })
+  test("the webhook body is OpenClaw's hook agent payload: message, name, deliver false, agentId when given", () => {
+    expect(agentHook('clmnt health: mybot down', 'text')).toEqual({ message: 'text', name: 'clmnt health: mybot down', deliver: false })
+    expect(agentHook('n', 'text', 'ops')).toEqual({ message: 'text', name: 'n', deliver: false, agentId: 'ops' })
   })
 
   const settings = (over: Partial<AlertSettings> = {}): AlertSettings => ({ emails: [], mailer: 'auto', msmtpConfig: null, smtpUrl: null, from: null, notifyMolt: null, ...over })

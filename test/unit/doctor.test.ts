@@ -156,8 +156,9 @@ describe('network probes', () => {
       hostname: '127.0.0.1',
       port: 0,
       fetch(request) {
-        if (request.method !== 'GET') return new Response('a probe must only GET', { status: 500 })
-        return request.headers.get('authorization') === 'Bearer right' ? new Response('method not allowed', { status: 405 }) : new Response('unauthorized', { status: 401 })
+        // POST /tools/invoke with an empty request, which names no tool and so runs nothing
+        if (request.method !== 'POST' || new URL(request.url).pathname !== '/tools/invoke') return new Response('a probe must only POST /tools/invoke', { status: 500 })
+        return request.headers.get('authorization') === 'Bearer right' ? Response.json({ ok: false, error: { message: 'tools.invoke requires name' } }, { status: 400 }) : new Response('unauthorized', { status: 401 })
       },
     })
   })
@@ -169,7 +170,7 @@ describe('network probes', () => {
   })
 
   test('token: accepted, rejected; a gateway without the endpoint says nothing', async () => {
-    expect(await probeToken(server.port!, 'right', 1000)).toEqual({ result: 'accepted', without: 401, with: 405 })
+    expect(await probeToken(server.port!, 'right', 1000)).toEqual({ result: 'accepted', without: 401, with: 400 })
     expect(await probeToken(server.port!, 'wrong', 1000)).toEqual({ result: 'rejected', without: 401, with: 401 })
     const closed = await probeToken(await freePort(), 'x', 500)
     expect(closed.result).toBe('unknown')
