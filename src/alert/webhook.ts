@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import type { Molt } from '../fleet/discover.ts'
 import { readOpenclawConfig } from '../fleet/openclaw-config.ts'
 import { parseMoltInfo } from '../fleet/molt-info.ts'
