@@ -8,7 +8,7 @@
  *   ./scripts/demo.sh --keep     leave the gateways, the SMTP sink and the dashboard running until Ctrl-C
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDemoFleet, freePort, type DemoMoltSpec } from '../src/demo/fleet.ts'
@@ -114,7 +114,8 @@ try {
   const port = await freePort()
   dashboard = spawn(process.execPath, [CLI, 'dashboard', '--port', String(port), '-d', baseDir], { stdio: ['ignore', 'ignore', 'inherit'] })
   const url = `http://127.0.0.1:${port}/`
-  const api = await waitFor(`${url}api/molts`)
+  // the dashboard makes its token on first start (it prints the login link on stderr, above)
+  const api = await waitFor(`${url}api/molts`, join(baseDir, '.clmnt-dashboard-token'))
   if (api === null) problems.push(`the dashboard did not answer at ${url}`)
   else console.log(`${bold(url)}  (GET /api/molts answers: ${api.molts.map((m) => m.name).join(', ')})`)
 } catch (error) {
@@ -133,11 +134,12 @@ if (problems.length) {
 }
 process.exit(0)
 
-/** GET the dashboard's molt list, retrying while the server starts; null after ~10 s. */
-async function waitFor(url: string): Promise<{ molts: { name: string }[] } | null> {
+/** GET the dashboard's molt list with its token, retrying while the server starts; null after ~10 s. */
+async function waitFor(url: string, tokenFile: string): Promise<{ molts: { name: string }[] } | null> {
   for (let attempt = 0; attempt < 100; attempt++) {
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) })
+      const token = readFileSync(tokenFile, 'utf8').trim()
+      const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000) })
       if (response.ok) return (await response.json()) as { molts: { name: string }[] }
     } catch {}
     await Bun.sleep(100)

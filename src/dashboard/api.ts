@@ -1,16 +1,14 @@
-import { closeSync } from 'node:fs'
 import { defaultBackupDir, listBackups } from '../archive/list.ts'
 import { discoverFleet, findMolt, type Molt } from '../fleet/discover.ts'
 import { summarizeMolts } from '../fleet/list.ts'
 import { isMoltName } from '../fleet/names.ts'
 import { checkMolt } from '../health/check.ts'
-import { emptyStats, historyStatsOf, type HistoryStats } from '../health/history-stats.ts'
-import { recentChecks } from '../health/history.ts'
-import { HISTORY_REL, historyFile } from '../health/paths.ts'
-import { openHomeFile, safeFsMessage } from '../lib/safe-fs.ts'
+import { historyFile } from '../health/paths.ts'
+import { safeFsMessage } from '../lib/safe-fs.ts'
 import type { HealthRecord } from '../health/record.ts'
 import { moltStatus, type MoltStatus } from '../health/status.ts'
 import { InputError } from '../lib/errors.ts'
+import type { Timelines, TrailingIncident } from './timeline.ts'
 import type { BackupEntry, DashboardMolt, FleetCounts, MoltsResponse, OngoingIncident } from './types.ts'
 
 /**
@@ -20,8 +18,9 @@ import type { BackupEntry, DashboardMolt, FleetCounts, MoltsResponse, OngoingInc
 
 /** Checks on a card's sparkline. */
 export const SPARKLINE_POINTS = 30
-/** Uptime over a whole history file is a full pass; reuse it while the file is unchanged. */
-const STATS_MAX_AGE_MS = 60_000
+const DAY = 86_400_000
+/** "check now" runs at most once per molt in this time, whoever asks: clicks must not skew uptime. */
+export const CHECK_MIN_INTERVAL_MS = 30_000
 
 /** A request's fault: the server answers with this status and the message as `{error}`. */
 export class HttpError extends Error {
@@ -46,56 +45,28 @@ export function lookupMolt(baseDir: string, name: string): Molt {
   }
 }
 
-interface CachedStats {
-  size: number
-  mtimeMs: number
-  at: number
-  stats: HistoryStats
-}
-
-/** Whole-history statistics per molt, recomputed when its history changes or after a minute. */
-export class StatsCache {
-  private readonly entries = new Map<string, CachedStats>()
-
-  get(home: string, now: number): HistoryStats | null {
-    const file = openHomeFile(home, HISTORY_REL)
-    if (!file) {
-      this.entries.delete(home)
-      return null
-    }
-    try {
-      const { size, mtimeMs } = file.stats
-      const hit = this.entries.get(home)
-      if (hit && hit.size === size && hit.mtimeMs === mtimeMs && now - hit.at < STATS_MAX_AGE_MS) return hit.stats
-      const stats = historyStatsOf(file.fd, { now, since: null })
-      this.entries.set(home, { size, mtimeMs, at: now, stats })
-      return stats
-    } finally {
-      closeSync(file.fd)
-    }
-  }
-}
-
-/** `GET /api/molts`: every molt as `molt list --json` has it, plus what a card shows. */
-export function fleetOverview(baseDir: string, now: number, cache = new StatsCache()): MoltsResponse {
+/**
+ * `GET /api/molts`: every molt as `molt list --json` has it, plus what a card shows. Built off the
+ * request path (see snapshot.ts); `pause` lets other requests in between molts.
+ */
+export async function fleetOverview(baseDir: string, now: number, timelines: Timelines, pause: () => Promise<void> = async () => {}): Promise<MoltsResponse> {
   const fleet = discoverFleet(baseDir)
   const rows = summarizeMolts(fleet.molts, now)
   const counts: FleetCounts = { healthy: 0, starting: 0, unhealthy: 0, dead: 0, stopped: 0, unknown: 0, no_data: 0 }
-  const molts = fleet.molts.map((molt, i): DashboardMolt => {
+  const molts: DashboardMolt[] = []
+  for (const [i, molt] of fleet.molts.entries()) {
+    if (i % 25 === 24) await pause()
     const row = rows[i]!
     const status = moltStatus(molt, now)
-    let stats: HistoryStats | null = null
-    let recent: HealthRecord[] = []
     const warnings = [...molt.warnings, ...status.warnings]
     try {
-      stats = cache.get(molt.home, now)
-      if (stats) recent = recentChecks(molt.home, SPARKLINE_POINTS).checks
+      timelines.update(molt.home, now)
     } catch (error) {
+      timelines.forget(molt.home)
       warnings.push(safeFsMessage(error, historyFile(molt.home)))
     }
-    const uptime = (stats ?? emptyStats({ now })).uptime
     counts[status.status ?? 'no_data']++
-    return {
+    molts.push({
       ...row,
       stale: status.stale,
       http_status: status.record?.http_status ?? null,
@@ -104,26 +75,25 @@ export function fleetOverview(baseDir: string, now: number, cache = new StatsCac
       consecutive_failures: status.watch?.consecutive_failures ?? null,
       phase: status.watch?.phase ?? null,
       threshold: status.watch?.threshold ?? null,
-      incident: ongoingIncident(status, stats, now),
-      uptime: { '24h': uptime['24h'], '7d': uptime['7d'] },
-      recent: recent.map((c) => ({ timestamp: c.timestamp, status: c.status, response_time_ms: c.response_time_ms })),
+      incident: ongoingIncident(status, timelines.incident(molt.home), now),
+      uptime: { '24h': timelines.uptime(molt.home, DAY, now), '7d': timelines.uptime(molt.home, 7 * DAY, now) },
+      recent: timelines.recent(molt.home, SPARKLINE_POINTS),
       warnings,
-    }
-  })
+    })
+  }
   return { generated_at: new Date(now).toISOString(), counts, molts, warnings: fleet.warnings }
 }
 
 /** The watch state knows an incident best; without one, a failing run at the end of the history is one. */
-export function ongoingIncident(status: MoltStatus, stats: HistoryStats | null, now: number): OngoingIncident | null {
+export function ongoingIncident(status: MoltStatus, trailing: TrailingIncident | null, now: number): OngoingIncident | null {
   if (!status.status || status.status === 'healthy') return null
   const watched = status.watch?.incident
   if (watched) {
     const since = Date.parse(watched.since)
     return { since: watched.since, duration_ms: Math.max(0, now - since), status: asStatus(watched.first_status), reason: watched.first_reason, source: 'watch' }
   }
-  const last = stats?.incidents.at(-1)
-  if (last?.ongoing) {
-    return { since: last.start, duration_ms: Math.max(0, now - Date.parse(last.start)), status: last.worst, reason: status.record?.reason ?? null, source: 'history' }
+  if (trailing) {
+    return { since: trailing.start, duration_ms: Math.max(0, now - Date.parse(trailing.start)), status: trailing.worst, reason: status.record?.reason ?? null, source: 'history' }
   }
   return null
 }
@@ -143,19 +113,31 @@ export async function fleetBackups(baseDir: string): Promise<BackupEntry[]> {
 
 /**
  * `POST /api/molts/:name/check`: `molt health check <name> --json`. Clicks on the same molt while
- * a check runs share it, so a stuck button cannot pile up probes of a hung gateway.
+ * a check runs share it, so a stuck button cannot pile up probes of a hung gateway; after one, the
+ * molt is not checked again for CHECK_MIN_INTERVAL_MS (429): a client hammering the button during
+ * an outage would otherwise fill the history with failures and drag the molt's uptime down.
  */
 export class Checker {
   private readonly running = new Map<string, Promise<HealthRecord>>()
+  private readonly lastStarted = new Map<string, number>()
 
   constructor(
     private readonly timeoutMs: number,
     private readonly onWarning: (message: string) => void,
+    private readonly minIntervalMs = CHECK_MIN_INTERVAL_MS,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   check(molt: Molt): Promise<HealthRecord> {
     const running = this.running.get(molt.name)
     if (running) return running
+    const now = this.clock()
+    const last = this.lastStarted.get(molt.name)
+    if (last !== undefined && now - last < this.minIntervalMs) {
+      const wait = Math.ceil((this.minIntervalMs - (now - last)) / 1000)
+      throw new HttpError(429, `${molt.name} was checked ${Math.round((now - last) / 1000)} s ago; the next check can run in ${wait} s`, { 'Retry-After': String(wait) })
+    }
+    this.lastStarted.set(molt.name, now)
     const job = checkMolt(molt, { timeoutMs: this.timeoutMs, record: true })
       .then(({ record, writeError }) => {
         if (writeError) this.onWarning(writeError)

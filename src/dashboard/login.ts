@@ -19,10 +19,11 @@ button{margin-top:1rem;width:100%;font:inherit;font-weight:600;padding:.6rem;bor
 `
 
 // fixed texts only: nothing a request sent is ever echoed into this page
-export type LoginMessage = 'wrong-token' | 'cross-site' | null
+export type LoginMessage = 'wrong-token' | 'cross-site' | 'too-many' | null
 const MESSAGES: Record<Exclude<LoginMessage, null>, string> = {
   'wrong-token': 'That token is not the dashboard token.',
   'cross-site': 'The login form must be sent from this dashboard.',
+  'too-many': 'Too many wrong tokens from this address: wait a little, then try again.',
 }
 
 export function loginPage(message: LoginMessage): string {
@@ -31,7 +32,7 @@ export function loginPage(message: LoginMessage): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark"><title>clmnt · log in</title><link rel="icon" href="data:,">
 <style>${STYLE}</style></head>
-<body><main><h1>Claw Mountain</h1><p>This fleet dashboard needs its token (clmnt dashboard --token, CLMNT_DASHBOARD_TOKEN, or dashboard.token in clmnt.json).</p>
+<body><main><h1>Claw Mountain</h1><p>This fleet dashboard needs its token: CLMNT_DASHBOARD_TOKEN, dashboard.token in clmnt.json, or the .clmnt-dashboard-token file in the base dir.</p>
 ${error}<form method="post" action="/login"><input type="text" name="username" value="clmnt dashboard" autocomplete="username" hidden><label for="token">Token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Log in</button></form></main></body></html>

@@ -4,10 +4,12 @@ import { parseSince } from '../lib/duration.ts'
 import type { Logger } from '../lib/log.ts'
 import { intOption } from '../lib/numbers.ts'
 import { moltHistory } from '../health/history-report.ts'
-import { Checker, fleetBackups, fleetOverview, HttpError, lookupMolt, moltHealth, StatsCache } from './api.ts'
+import { Checker, fleetBackups, HttpError, lookupMolt, moltHealth } from './api.ts'
 import { loadPage, type Asset, type PageAssets } from './assets.ts'
-import { authenticate, crossSiteReason, hostOfHeader, isLoopbackHost, safeEqual, sessionCookie, sessionValue, tokenProblem, type AuthResult } from './auth.ts'
+import { authenticate, bearerOf, cookieValue, crossSiteReason, hostOfHeader, isLoopbackHost, safeEqual, SESSION_COOKIE, sessionCookie, tokenProblem, type AuthResult } from './auth.ts'
 import { loginPage, loginStyleHash, type LoginMessage } from './login.ts'
+import { LoginLimiter, SessionStore } from './sessions.ts'
+import { FleetSnapshot } from './snapshot.ts'
 
 /**
  * `clmnt dashboard`'s HTTP server: the page, its JSON API and the login form, all through one
@@ -21,8 +23,14 @@ export interface DashboardOptions {
   host: string
   /** 0: any free port */
   port: number
-  /** null: no authentication, which is allowed on loopback only */
+  /** null: no authentication (the operator opted out), which is allowed on loopback only */
   token: string | null
+  /** PEM files: serve https (Bun.serve's tls) */
+  tls?: { cert: string; key: string }
+  /** "check now" at most once per molt in this time (default 30 s) */
+  checkMinIntervalMs?: number
+  /** `/api/molts` may serve data this old (default 1 s; 0: read the files for every request) */
+  freshMs?: number
   /** "check now": HTTP timeout of the probe (as `health check --timeout`) */
   checkTimeoutMs?: number
   log?: Logger
@@ -39,14 +47,12 @@ export interface Dashboard {
 
 export const DEFAULT_CHECK_TIMEOUT_MS = 5000
 const MAX_BODY_BYTES = 16 * 1024
-/** A wrong token in the login form costs this much: guessing online gets slow. */
-const FAILED_LOGIN_DELAY_MS = 300
 /** The history endpoint's defaults are the CLI's (`history --limit 20`, all time). */
 const HISTORY_DEFAULT_LIMIT = '20'
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   if (options.token === null && !isLoopbackHost(options.host)) {
-    throw new UsageError(`refusing to listen on ${options.host} without a token: anyone who can reach it could read the fleet and run checks. Set one with --token, CLMNT_DASHBOARD_TOKEN or "dashboard": {"token": …} in clmnt.json, or listen on 127.0.0.1`)
+    throw new UsageError(`refusing to listen on ${options.host} without a token: anyone who can reach it could read the fleet and run checks`)
   }
   if (options.token !== null) {
     const problem = tokenProblem(options.token)
@@ -54,9 +60,16 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   }
   const page = await loadPage()
   const handler = createHandler(options, page)
+  const tls = options.tls && { cert: readPem(options.tls.cert, '--tls-cert'), key: readPem(options.tls.key, '--tls-key') }
   let server: Server<undefined>
   try {
-    server = Bun.serve({ hostname: options.host, port: options.port, fetch: handler.handle, maxRequestBodySize: MAX_BODY_BYTES })
+    server = Bun.serve({
+      hostname: options.host,
+      port: options.port,
+      fetch: (req, srv) => handler.handle(req, srv.requestIP(req)?.address ?? 'unknown'),
+      maxRequestBodySize: MAX_BODY_BYTES,
+      ...(tls ? { tls } : {}),
+    })
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const why = code === 'EADDRINUSE' ? 'the port is in use, or the host name is not an address of this machine' : code === 'EADDRNOTAVAIL' ? 'that address is not on this machine' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (error as Error).message
@@ -65,7 +78,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const port = server.port!
   const host = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]` : options.host
   return {
-    url: `http://${host}:${port}/`,
+    url: `${tls ? 'https' : 'http'}://${host}:${port}/`,
     port,
     async stop() {
       await server.stop(true)
@@ -127,16 +140,34 @@ function queryOf(url: string, allowed: string[]): URLSearchParams {
   return query
 }
 
+/** A certificate or key file (the operator's, not a molt's): one line when it is missing or empty. */
+function readPem(path: string, flag: string): string {
+  let text: string
+  try {
+    text = require('node:fs').readFileSync(path, 'utf8') as string
+  } catch (error) {
+    throw new UsageError(`${flag} ${JSON.stringify(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+  }
+  if (!text.includes('-----BEGIN ')) throw new UsageError(`${flag} ${JSON.stringify(path)} is not a PEM file`)
+  return text
+}
+
 export function createHandler(options: DashboardOptions, page: PageAssets) {
   const token = options.token
   const log = options.log
-  const cache = new StatsCache()
-  const checker = new Checker(options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, (message) => log?.warn(message))
+  const scheme = options.tls ? 'https:' : 'http:'
+  const secure = Boolean(options.tls)
+  const sessions = new SessionStore()
+  const limiter = new LoginLimiter()
+  const snapshot = new FleetSnapshot(options.baseDir, options.freshMs)
+  const checker = new Checker(options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, (message) => log?.warn(message), options.checkMinIntervalMs)
   const loginCsp = `default-src 'none'; style-src ${loginStyleHash()}; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`
   const login = (status: number, message: LoginMessage, headers: Record<string, string> = {}) =>
     new Response(loginPage(message), { status, headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': loginCsp, ...headers } })
 
-  async function route(req: Request): Promise<Response> {
+  const tooMany = (wait: number) => ({ 'Retry-After': String(Math.ceil(wait / 1000)) })
+
+  async function route(req: Request, client: string): Promise<Response> {
     const path = rawPath(req.url)
     const method = req.method === 'HEAD' ? 'GET' : req.method
 
@@ -147,17 +178,30 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
       if (host === null || !isLoopbackHost(host)) return fail(403, 'this dashboard has no token and answers only to a loopback address (127.0.0.1, localhost, [::1])')
     }
     if (method === 'POST') {
-      const reason = crossSiteReason(req.headers)
+      const reason = crossSiteReason(req.headers, scheme)
       if (reason) return path === '/login' ? login(403, 'cross-site') : fail(403, `cross-site request refused (${reason})`)
     }
 
-    if (path === '/login') return loginRoute(req, method)
+    if (path === '/login') return loginRoute(req, method, client)
     if (path === '/logout') {
       if (method !== 'POST') return fail(405, 'use POST', { Allow: 'POST' })
-      return redirect('/', { 'Set-Cookie': sessionCookie(null) })
+      // the session ends on the server: a copy of the cookie is worth nothing after this
+      const id = cookieValue(req.headers.get('cookie'), SESSION_COOKIE)
+      if (id) sessions.revoke(id)
+      return redirect('/', { 'Set-Cookie': sessionCookie(null, secure) })
     }
 
-    const auth = authenticate(req.headers, token)
+    // a client that keeps sending wrong tokens waits before its token is even looked at
+    const bearer = token === null ? null : bearerOf(req.headers)
+    if (bearer !== null) {
+      const wait = limiter.wait(client)
+      if (wait > 0) return fail(429, `too many wrong tokens from ${client}: try again in ${Math.ceil(wait / 1000)} s`, tooMany(wait))
+    }
+    const auth = authenticate(req.headers, token, sessions)
+    if (bearer !== null) {
+      if (auth === null) limiter.failed(client)
+      else limiter.succeeded(client)
+    }
     if (auth === null) {
       // Prometheus and scripts get a plain 401 they can act on, not the login page
       if (path.startsWith('/api/') || path === '/metrics' || method !== 'GET') return fail(401, 'authentication required: send "Authorization: Bearer <token>", or log in at /login', { 'WWW-Authenticate': 'Bearer realm="clmnt dashboard"' })
@@ -178,18 +222,27 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
     return fail(404, 'not found')
   }
 
-  async function loginRoute(req: Request, method: string): Promise<Response> {
+  async function loginRoute(req: Request, method: string, client: string): Promise<Response> {
     if (token === null) return redirect('/')
-    if (method === 'GET') return authenticate(req.headers, token) ? redirect('/') : login(200, null)
-    if (method !== 'POST') return fail(405, 'use GET or POST', { Allow: 'GET, HEAD, POST' })
-    let given: FormDataEntryValue | null = null
-    try {
-      given = (await req.formData()).get('token')
-    } catch {
-      return fail(400, 'expected a form with a token field')
+    // the URL printed when the token was made (/login?token=…) logs in once and leaves the address bar clean
+    const fromUrl = method === 'GET' ? new URL(req.url).searchParams.get('token') : null
+    if (method === 'GET' && fromUrl === null) return authenticate(req.headers, token, sessions) ? redirect('/') : login(200, null)
+    if (method !== 'POST' && method !== 'GET') return fail(405, 'use GET or POST', { Allow: 'GET, HEAD, POST' })
+    const wait = limiter.wait(client)
+    if (wait > 0) return login(429, 'too-many', tooMany(wait))
+    let given: FormDataEntryValue | null = fromUrl
+    if (method === 'POST') {
+      try {
+        given = (await req.formData()).get('token')
+      } catch {
+        return fail(400, 'expected a form with a token field')
+      }
     }
-    if (typeof given === 'string' && safeEqual(given.trim(), token)) return redirect('/', { 'Set-Cookie': sessionCookie(sessionValue(token)) })
-    await Bun.sleep(FAILED_LOGIN_DELAY_MS)
+    if (typeof given === 'string' && safeEqual(given.trim(), token)) {
+      limiter.succeeded(client)
+      return redirect('/', { 'Set-Cookie': sessionCookie(sessions.create(), secure) })
+    }
+    limiter.failed(client)
     return login(401, 'wrong-token')
   }
 
@@ -202,7 +255,11 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
     if (path === '/api/molts') {
       only('GET')
       queryOf(req.url, [])
-      return json(200, fleetOverview(options.baseDir, now, cache), { 'X-Clmnt-Auth': auth ?? 'open' })
+      const snap = await snapshot.get()
+      const gzip = /\bgzip\b/.test(req.headers.get('accept-encoding') ?? '')
+      return new Response(gzip ? snap.gzip : snap.json, {
+        headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', Vary: 'Accept-Encoding', 'X-Clmnt-Auth': auth ?? 'open', ...(gzip ? { 'Content-Encoding': 'gzip' } : {}) },
+      })
     }
     if (path === '/api/backups') {
       only('GET')
@@ -227,21 +284,36 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
         const { exists: _exists, ...report } = moltHistory(molt, { now, since, limit })
         return json(200, report)
       }
-      return json(200, await checker.check(molt))
+      const record = await checker.check(molt)
+      snapshot.invalidate()
+      return json(200, record)
     }
     return fail(404, 'not found')
   }
 
-  async function handle(req: Request): Promise<Response> {
+  async function handle(req: Request, client = 'unknown'): Promise<Response> {
     const started = performance.now()
     let response: Response
     try {
-      response = await route(req)
+      response = await gzipped(req, await route(req, client))
     } catch (error) {
       response = errorResponse(error)
     }
     log?.debug(`${req.method} ${rawPath(req.url)} ${response.status} ${Math.round(performance.now() - started)} ms`)
     return response
+  }
+
+  /** Text the client accepts gzipped, gzipped (the snapshot comes compressed already). */
+  async function gzipped(req: Request, response: Response): Promise<Response> {
+    const type = response.headers.get('content-type') ?? ''
+    if (response.headers.has('content-encoding') || !response.body || !/json|text|javascript|svg/.test(type)) return response
+    if (!/\bgzip\b/.test(req.headers.get('accept-encoding') ?? '')) return response
+    const body = new Uint8Array(await response.arrayBuffer())
+    const headers = new Headers(response.headers)
+    headers.append('Vary', 'Accept-Encoding')
+    if (body.length < 1024) return new Response(body, { status: response.status, headers })
+    headers.set('Content-Encoding', 'gzip')
+    return new Response(Bun.gzipSync(body), { status: response.status, headers })
   }
 
   function errorResponse(error: unknown): Response {

@@ -43,7 +43,7 @@ export interface FleetConfig {
   heartbeat_url?: string
   /** how long a gateway that is not ready yet counts as `starting` after it started (a duration) */
   startup_grace?: string
-  /** `clmnt dashboard`: the token every request must carry (flag and environment override it) */
+  /** `clmnt dashboard`: the token every request must carry ($CLMNT_DASHBOARD_TOKEN overrides it) */
   dashboard?: DashboardConfig
   /** S3-compatible store for `fleet backup --to s3://…` (the environment's AWS_* variables win) */
   s3?: S3ConfigSection

@@ -12,7 +12,7 @@ import { runCli } from '../helpers/cli.ts'
 // The JSON API over a real fleet (real fake gateways, legacy files, planted markup), compared with
 // what the CLI prints for the same files.
 
-const TOKEN = 'dashboard-test-token-0123456789'
+const TOKEN = 'dashboard-test-token-0123456789-Kq8ZrW'
 let fleet: Awaited<ReturnType<typeof dashboardFleet>>
 let open: Dashboard
 let locked: Dashboard

@@ -10,7 +10,7 @@ import { removeDir, tempDir, writeState } from '../helpers/fleet.ts'
 // The page in a real browser: Debian's Chromium driven by playwright-core. A missing Chromium fails
 // these tests (launchBrowser says which package to install); it never skips them.
 
-const TOKEN = 'browser-test-token-0123456789'
+const TOKEN = 'browser-test-token-0123456789-Kq8ZrWx3'
 let fleet: Awaited<ReturnType<typeof dashboardFleet>>
 let server: Dashboard
 let browser: Browser
@@ -241,7 +241,8 @@ describe('the dashboard page', () => {
 
 describe('refreshing', () => {
   test('updates by itself without a reload, and says so when the server is gone', async () => {
-    const own = await startDashboard({ baseDir: fleet.baseDir, host: '127.0.0.1', port: 0, token: null })
+    // freshMs 0: the file written below shows on the very next refresh, however soon it comes
+    const own = await startDashboard({ baseDir: fleet.baseDir, host: '127.0.0.1', port: 0, token: null, freshMs: 0 })
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const page = await context.newPage()
     await page.clock.install()

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { CLI, runCli } from '../helpers/cli.ts'
@@ -45,47 +45,88 @@ async function startCli(args: string[], options: { env?: Record<string, string |
   return { proc, url: out.trim(), stderr: () => stderr }
 }
 
+const ENV_TOKEN = 'env-token-0123456789abcdefghijklmnopqrstuv'
+const CONFIG_TOKEN = 'config-token-0123456789abcdefghijklmnopq'
+
 describe('clmnt dashboard', () => {
-  test('prints its URL, serves the fleet, and stops cleanly on SIGINT (exit 0)', async () => {
-    const run = await startCli([])
+  test('first start: makes a token (0600), prints the login URL once, and every request needs it; SIGINT stops it (exit 0)', async () => {
+    const file = join(fleet.baseDir, '.clmnt-dashboard-token')
     try {
-      expect(run.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
-      const molts = await (await fetch(new URL('/api/molts', run.url))).json()
-      expect(molts.molts.map((m: { name: string }) => m.name)).toEqual(['alpha', 'delta'])
-      expect((await fetch(run.url)).status).toBe(200)
+      const run = await startCli([])
+      let token: string
+      try {
+        expect(run.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+        token = readFileSync(file, 'utf8').trim()
+        expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+        expect(statSync(file).mode & 0o777).toBe(0o600)
+        expect((await fetch(new URL('/api/molts', run.url))).status).toBe(401)
+        const molts = await (await fetch(new URL('/api/molts', run.url), { headers: { Authorization: `Bearer ${token}` } })).json()
+        expect(molts.molts.map((m: { name: string }) => m.name)).toEqual(['alpha', 'delta'])
+        // the printed link logs a browser in and takes the token out of the address bar
+        const login = await fetch(new URL(`/login?token=${token}`, run.url), { redirect: 'manual' })
+        expect(login.status).toBe(303)
+        expect(login.headers.get('location')).toBe('/')
+        const cookie = login.headers.get('set-cookie')!.split(';')[0]!
+        expect(cookie).not.toContain(token)
+        expect((await fetch(new URL('/api/molts', run.url), { headers: { Cookie: cookie } })).status).toBe(200)
+      } finally {
+        run.proc.kill('SIGINT')
+      }
+      expect(await run.proc.exited).toBe(0)
+      const stderr = await run.stderr()
+      expect(stderr).toContain(`log in once with: ${run.url}login?token=${token}`)
+      expect(stderr).toContain('SIGINT: stopping the dashboard')
+      expect(stderr).not.toContain('error')
+      await expect(fetch(run.url)).rejects.toThrow()
+
+      // the next start uses the stored token and never shows it again
+      const again = await startCli(['--host', 'localhost'])
+      try {
+        expect((await fetch(new URL('/api/molts', again.url), { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200)
+      } finally {
+        again.proc.kill('SIGTERM')
+      }
+      expect(await again.proc.exited).toBe(0)
+      const second = await again.stderr()
+      expect(second).not.toContain(token)
+      expect(second).toContain(`token required (from ${file})`)
     } finally {
-      run.proc.kill('SIGINT')
+      removeDir(file)
+    }
+  })
+
+  test('--insecure-no-auth: open on loopback, with a loud warning; refused anywhere else', async () => {
+    const run = await startCli(['--insecure-no-auth'])
+    try {
+      expect((await fetch(new URL('/api/molts', run.url))).status).toBe(200)
+    } finally {
+      run.proc.kill('SIGTERM')
     }
     expect(await run.proc.exited).toBe(0)
-    const stderr = await run.stderr()
-    expect(stderr).toContain('no token: loopback only')
-    expect(stderr).toContain('SIGINT: stopping the dashboard')
-    expect(stderr).not.toContain('error')
-    await expect(fetch(run.url)).rejects.toThrow()
+    expect(await run.stderr()).toContain('NO AUTHENTICATION')
+    for (const host of ['0.0.0.0', '::', '192.0.2.1']) {
+      const r = await runCli(['dashboard', '--insecure-no-auth', '--host', host, '--port', '0', '-d', fleet.baseDir])
+      expect(r.code).toBe(2)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toContain(`--insecure-no-auth is for loopback only, not ${host}`)
+    }
   })
 
-  test('SIGTERM stops it too (exit 0)', async () => {
-    const run = await startCli(['--host', 'localhost'])
-    expect(run.url).toMatch(/^http:\/\/localhost:\d+\/$/)
-    run.proc.kill('SIGTERM')
-    expect(await run.proc.exited).toBe(0)
-  })
-
-  test.each([['0.0.0.0'], ['::'], ['192.0.2.1']])('--host %s without a token: refuses to start (exit 2), says why and what to do', async (host) => {
-    const r = await runCli(['dashboard', '--host', host, '--port', '0', '-d', fleet.baseDir], { env: { CLMNT_DASHBOARD_TOKEN: undefined } })
-    expect(r.code).toBe(2)
-    expect(r.stdout).toBe('')
-    expect(r.stderr).toContain(`refusing to listen on ${host} without a token`)
-    expect(r.stderr).toContain('--token')
-    expect(r.stderr).toContain('CLMNT_DASHBOARD_TOKEN')
+  test('--token is refused, whatever its value, saying why and where a token goes', async () => {
+    for (const value of [ENV_TOKEN, 'short', '']) {
+      const r = await runCli(['dashboard', '--port', '0', '-d', fleet.baseDir, '--token', value])
+      expect(r.code).toBe(2)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toContain('--token is not accepted: a token on the command line is visible to every user in ps')
+      expect(r.stderr).toContain('CLMNT_DASHBOARD_TOKEN')
+    }
   })
 
   test('a token from CLMNT_DASHBOARD_TOKEN: every request needs it', async () => {
-    const token = 'env-token-0123456789abcdef'
-    const run = await startCli([], { env: { CLMNT_DASHBOARD_TOKEN: token } })
+    const run = await startCli([], { env: { CLMNT_DASHBOARD_TOKEN: ENV_TOKEN } })
     try {
       expect((await fetch(new URL('/api/molts', run.url))).status).toBe(401)
-      expect((await fetch(new URL('/api/molts', run.url), { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200)
+      expect((await fetch(new URL('/api/molts', run.url), { headers: { Authorization: `Bearer ${ENV_TOKEN}` } })).status).toBe(200)
     } finally {
       run.proc.kill('SIGTERM')
     }
@@ -93,36 +134,41 @@ describe('clmnt dashboard', () => {
     expect(await run.stderr()).toContain('token required (from CLMNT_DASHBOARD_TOKEN)')
   })
 
-  test('a token from clmnt.json; --token overrides it; a short one is warned about', async () => {
+  test('a token from clmnt.json; the environment overrides it; a short or patterned one is refused', async () => {
     const config = join(fleet.baseDir, 'clmnt.json')
-    writeFileSync(config, JSON.stringify({ dashboard: { token: 'config-token-0123456789' } }))
+    writeFileSync(config, JSON.stringify({ dashboard: { token: CONFIG_TOKEN } }))
     chmodSync(config, 0o600)
     try {
       const fromConfig = await startCli([])
       try {
-        expect((await fetch(new URL('/api/molts', fromConfig.url), { headers: { Authorization: 'Bearer config-token-0123456789' } })).status).toBe(200)
+        expect((await fetch(new URL('/api/molts', fromConfig.url), { headers: { Authorization: `Bearer ${CONFIG_TOKEN}` } })).status).toBe(200)
         expect((await fetch(new URL('/api/molts', fromConfig.url))).status).toBe(401)
       } finally {
         fromConfig.proc.kill('SIGTERM')
       }
       expect(await fromConfig.proc.exited).toBe(0)
 
-      const fromFlag = await startCli(['--token', 'short'])
+      const fromEnv = await startCli([], { env: { CLMNT_DASHBOARD_TOKEN: ENV_TOKEN } })
       try {
-        expect((await fetch(new URL('/api/molts', fromFlag.url), { headers: { Authorization: 'Bearer config-token-0123456789' } })).status).toBe(401)
-        expect((await fetch(new URL('/api/molts', fromFlag.url), { headers: { Authorization: 'Bearer short' } })).status).toBe(200)
+        expect((await fetch(new URL('/api/molts', fromEnv.url), { headers: { Authorization: `Bearer ${CONFIG_TOKEN}` } })).status).toBe(401)
+        expect((await fetch(new URL('/api/molts', fromEnv.url), { headers: { Authorization: `Bearer ${ENV_TOKEN}` } })).status).toBe(200)
       } finally {
-        fromFlag.proc.kill('SIGTERM')
+        fromEnv.proc.kill('SIGTERM')
       }
-      expect(await fromFlag.proc.exited).toBe(0)
-      expect(await fromFlag.stderr()).toContain('shorter than 16 characters')
+      expect(await fromEnv.proc.exited).toBe(0)
+
+      for (const [token, message] of [['short-token-0123456789', 'at least 32'], ['ab'.repeat(20), 'not random'], ['has space 0123456789abcdefghijklmnopq', 'printable ASCII']] as const) {
+        const r = await runCli(['dashboard', '--port', '0', '-d', fleet.baseDir], { env: { CLMNT_DASHBOARD_TOKEN: token } })
+        expect(r.code).toBe(2)
+        expect(r.stderr).toContain(message)
+      }
     } finally {
       removeDir(config)
     }
   })
 
   test('with a token, any host is allowed', async () => {
-    const run = await startCli(['--host', '0.0.0.0', '--token', 'any-host-token-0123456789'])
+    const run = await startCli(['--host', '0.0.0.0'], { env: { CLMNT_DASHBOARD_TOKEN: ENV_TOKEN } })
     try {
       expect(run.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\/$/)
       const port = new URL(run.url).port
@@ -133,14 +179,39 @@ describe('clmnt dashboard', () => {
     expect(await run.proc.exited).toBe(0)
   })
 
+  test('TLS with --tls-cert/--tls-key (a self-signed certificate made by openssl): https, Secure cookie', async () => {
+    const dir = tempDir()
+    try {
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' })
+      expect(made.status).toBe(0)
+      const run = await startCli(['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], { env: { CLMNT_DASHBOARD_TOKEN: ENV_TOKEN } })
+      try {
+        expect(run.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/)
+        const tls = { rejectUnauthorized: false }
+        expect((await fetch(new URL('/api/molts', run.url), { tls } as RequestInit)).status).toBe(401)
+        expect((await fetch(new URL('/api/molts', run.url), { tls, headers: { Authorization: `Bearer ${ENV_TOKEN}` } } as RequestInit)).status).toBe(200)
+        const login = await fetch(new URL('/login', run.url), { tls, method: 'POST', body: new URLSearchParams({ token: ENV_TOKEN }), headers: { Origin: new URL(run.url).origin }, redirect: 'manual' } as RequestInit)
+        expect(login.status).toBe(303)
+        expect(login.headers.get('set-cookie')).toContain('Secure')
+        // plain http on the TLS port gets nothing
+        await expect(fetch(run.url.replace('https:', 'http:'))).rejects.toThrow()
+      } finally {
+        run.proc.kill('SIGTERM')
+      }
+      expect(await run.proc.exited).toBe(0)
+    } finally {
+      removeDir(dir)
+    }
+  })
+
   test.each([
     [['--port', '70000'], /invalid value "70000" for --port/],
     [['--port', 'http'], /invalid value "http" for --port/],
-    [['--token', ''], /the dashboard token is empty/],
-    [['--token', 'has space'], /printable ASCII/],
     [['--host', ''], /--host is empty/],
+    [['--tls-cert', '/nonexistent.pem'], /--tls-cert and --tls-key go together/],
+    [['--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.key'], /--tls-cert "\/nonexistent.pem": ENOENT/],
   ])('%p: a usage error (exit 2)', async (args, message) => {
-    const r = await runCli(['dashboard', '-d', fleet.baseDir, ...args])
+    const r = await runCli(['dashboard', '-d', fleet.baseDir, ...args], { env: { CLMNT_DASHBOARD_TOKEN: ENV_TOKEN } })
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(message)
   })
@@ -169,7 +240,7 @@ describe('clmnt dashboard', () => {
     const r = await runCli(['dashboard', '--help'])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('Usage: clmnt dashboard [options]')
-    for (const option of ['--host <addr>', '--port <n>', '--token <T>']) expect(r.stdout).toContain(option)
+    for (const option of ['--host <addr>', '--port <n>', '--tls-cert <file>', '--tls-key <file>', '--insecure-no-auth']) expect(r.stdout).toContain(option)
   })
 })
 
@@ -183,7 +254,7 @@ describe('the compiled binary (bun run build)', () => {
   afterAll(() => removeDir(out))
 
   test('serves the bundled page, its script and style, and the API', async () => {
-    const run = await startCli([], { command: [join(out, 'clmnt')] })
+    const run = await startCli(['--insecure-no-auth'], { command: [join(out, 'clmnt')] })
     try {
       const page = await fetch(run.url)
       expect(page.status).toBe(200)

@@ -11,14 +11,14 @@ import {
   safeEqual,
   SESSION_COOKIE,
   sessionCookie,
-  sessionValue,
   tokenProblem,
 } from '../../src/dashboard/auth.ts'
+import { LoginLimiter, MAX_LOCK_MS, SESSION_IDLE_MS, SESSION_MAX_AGE_MS, SessionStore } from '../../src/dashboard/sessions.ts'
 import { readFleetConfig } from '../../src/fleet/config.ts'
 import { InputError } from '../../src/lib/errors.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
 
-const TOKEN = 'correct-horse-battery-staple'
+const TOKEN = 'correct-horse-battery-staple-9Xq2LmZ7vR4'
 
 describe('safeEqual', () => {
   test.each([
@@ -47,11 +47,50 @@ describe('safeEqual', () => {
   })
 })
 
-test('the session cookie is derived from the token, is not the token, and changes with it', () => {
-  expect(sessionValue(TOKEN)).toBe(sessionValue(TOKEN))
-  expect(sessionValue(TOKEN)).not.toContain(TOKEN)
-  expect(sessionValue(TOKEN)).not.toBe(sessionValue(`${TOKEN}2`))
-  expect(sessionValue(TOKEN)).toMatch(/^[A-Za-z0-9_-]{43}$/)
+describe('sessions: random, revocable, expiring', () => {
+  test('ids are 256 random bits, never the token, never twice the same', () => {
+    const store = new SessionStore()
+    const ids = Array.from({ length: 100 }, () => store.create())
+    expect(new Set(ids).size).toBe(100)
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/)
+  })
+  test('a revoked session is dead', () => {
+    const store = new SessionStore()
+    const id = store.create()
+    expect(store.check(id)).toBe(true)
+    store.revoke(id)
+    expect(store.check(id)).toBe(false)
+  })
+  test('unused for a day, or a week old in all: expired', () => {
+    let now = 0
+    const store = new SessionStore(() => now)
+    const idle = store.create()
+    now = SESSION_IDLE_MS + 1
+    expect(store.check(idle)).toBe(false)
+    const used = store.create()
+    for (now += 1; now < SESSION_IDLE_MS * 6; now += SESSION_IDLE_MS / 2) expect(store.check(used)).toBe(true)
+    now = SESSION_IDLE_MS + 1 + SESSION_MAX_AGE_MS + 1
+    expect(store.check(used)).toBe(false)
+  })
+})
+
+describe('LoginLimiter: per client, with a growing wait', () => {
+  test('five free mistakes, then 1 s, 2 s, 4 s … capped; another client is not affected; success clears', () => {
+    let now = 0
+    const limiter = new LoginLimiter(() => now)
+    for (let i = 0; i < 5; i++) limiter.failed('a')
+    expect(limiter.wait('a')).toBe(0)
+    const waits: number[] = []
+    for (let i = 0; i < 14; i++) {
+      limiter.failed('a')
+      waits.push(limiter.wait('a'))
+    }
+    expect(waits.slice(0, 4)).toEqual([1000, 2000, 4000, 8000])
+    expect(waits.at(-1)).toBe(MAX_LOCK_MS)
+    expect(limiter.wait('b')).toBe(0)
+    limiter.succeeded('a')
+    expect(limiter.wait('a')).toBe(0)
+  })
 })
 
 test('Set-Cookie: HttpOnly, SameSite=Strict, whole site; logout expires it', () => {
@@ -66,6 +105,8 @@ test('Set-Cookie: HttpOnly, SameSite=Strict, whole site; logout expires it', () 
 
 describe('authenticate', () => {
   const headers = (h: Record<string, string>) => new Headers(h)
+  const sessions = new SessionStore()
+  const live = sessions.create()
   test.each([
     ['no token configured: open', {}, null, 'open'],
     ['nothing sent', {}, TOKEN, null],
@@ -73,12 +114,12 @@ describe('authenticate', () => {
     ['bearer in lower case', { authorization: `bearer ${TOKEN}` }, TOKEN, 'bearer'],
     ['Bearer, wrong', { authorization: 'Bearer nope' }, TOKEN, null],
     ['Basic is not Bearer', { authorization: `Basic ${btoa(`x:${TOKEN}`)}` }, TOKEN, null],
-    ['cookie, right', { cookie: `a=b; ${SESSION_COOKIE}=${sessionValue(TOKEN)}` }, TOKEN, 'cookie'],
+    ['cookie, a live session', { cookie: `a=b; ${SESSION_COOKIE}=${live}` }, TOKEN, 'cookie'],
     ['cookie holding the token itself', { cookie: `${SESSION_COOKIE}=${TOKEN}` }, TOKEN, null],
-    ['cookie of another token', { cookie: `${SESSION_COOKIE}=${sessionValue('other-token-value')}` }, TOKEN, null],
-    ['a wrong Bearer is not rescued by a right cookie', { authorization: 'Bearer nope', cookie: `${SESSION_COOKIE}=${sessionValue(TOKEN)}` }, TOKEN, null],
+    ['cookie of a made-up session', { cookie: `${SESSION_COOKIE}=${'x'.repeat(43)}` }, TOKEN, null],
+    ['a wrong Bearer is not rescued by a right cookie', { authorization: 'Bearer nope', cookie: `${SESSION_COOKIE}=${live}` }, TOKEN, null],
   ] as const)('%s', (_, sent, token, result) => {
-    expect(authenticate(headers(sent), token)).toBe(result)
+    expect(authenticate(headers(sent), token, sessions)).toBe(result)
   })
 })
 
@@ -141,32 +182,33 @@ describe('crossSiteReason', () => {
   })
 })
 
-test('tokenProblem: printable ASCII without spaces, 1-512 characters', () => {
+test('tokenProblem: printable ASCII without spaces, 32-512 characters, not a repeated pattern', () => {
   expect(tokenProblem(TOKEN)).toBeNull()
+  expect(tokenProblem('short-token-0123456789')).toContain('at least 32')
+  expect(tokenProblem('x'.repeat(31))).toContain('at least 32')
+  expect(tokenProblem('ab'.repeat(32))).toContain('not random')
+  expect(tokenProblem('0123456789'.repeat(4))).toContain('not random')
   expect(tokenProblem('')).toContain('empty')
   expect(tokenProblem('with space')).toContain('printable')
   expect(tokenProblem('line\nbreak')).toContain('printable')
   expect(tokenProblem('x'.repeat(513))).toContain('512')
 })
 
-describe('resolveToken: --token, then CLMNT_DASHBOARD_TOKEN, then clmnt.json', () => {
+describe('resolveToken: CLMNT_DASHBOARD_TOKEN, then clmnt.json, then the token file', () => {
   const never = () => {
-    throw new Error('clmnt.json must not be read')
+    throw new Error('must not be read')
   }
-  test('the flag wins and clmnt.json is not read', () => {
-    expect(resolveToken({ flag: 'f', env: 'e', config: never })).toEqual({ token: 'f', source: '--token' })
+  test('the environment wins and no file is read', () => {
+    expect(resolveToken({ env: 'e', config: never, file: never })).toEqual({ token: 'e', source: 'CLMNT_DASHBOARD_TOKEN' })
   })
-  test('then the environment', () => {
-    expect(resolveToken({ env: 'e', config: never })).toEqual({ token: 'e', source: 'CLMNT_DASHBOARD_TOKEN' })
+  test('an empty environment variable counts as unset; clmnt.json before the token file', () => {
+    expect(resolveToken({ env: '', config: () => 'c', file: never })).toEqual({ token: 'c', source: 'clmnt.json' })
   })
-  test('an empty environment variable counts as unset', () => {
-    expect(resolveToken({ env: '', config: () => 'c' })).toEqual({ token: 'c', source: 'clmnt.json' })
+  test('then the token file', () => {
+    expect(resolveToken({ config: () => undefined, file: () => 'f' })).toEqual({ token: 'f', source: 'token file' })
   })
   test('none anywhere', () => {
-    expect(resolveToken({ config: () => undefined })).toBeNull()
-  })
-  test('an empty --token is kept, so that it is refused rather than ignored', () => {
-    expect(resolveToken({ flag: '', config: never })).toEqual({ token: '', source: '--token' })
+    expect(resolveToken({ config: () => undefined, file: () => undefined })).toBeNull()
   })
 })
 
