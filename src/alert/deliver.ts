@@ -7,7 +7,7 @@ import { findMolt } from '../fleet/discover.ts'
 import { restartLogFile } from '../health/restart.ts'
 import type { Channel, DeliveryOutcome, Facts, Notice } from '../health/watch.ts'
 import type { Mailbox } from './address.ts'
-import { buildMessage, defaultFrom, plainText, renderNotice, type RenderedNotice } from './message.ts'
+import { buildMail, defaultFrom, messageId, oneLine, plainText, renderNotice, type MailParts, type RenderedNotice } from './message.ts'
 import { chooseMsmtpConfig, findMsmtp, MSMTP_TIMEOUT_MS, sendWithMsmtp, type MsmtpConfigChoice } from './msmtp.ts'
 import { agentHook, sendToCommander, WEBHOOK_TIMEOUT_MS } from './webhook.ts'
 
@@ -114,6 +114,16 @@ export class Dispatcher {
 
   async send(notice: Notice, channel: Channel): Promise<DeliveryOutcome> {
     const rendered = this.render(notice)
+    const { host, molt } = this.context
+    const parent = notice.in_reply_to ? messageId({ id: notice.in_reply_to }, molt.name, host) : null
+    const headers: [string, string][] = [['X-Clmnt-Molt', molt.name], ['X-Clmnt-Notice', notice.kind]]
+    if (notice.incident) headers.push(['X-Clmnt-Incident', oneLine(notice.incident, 64)])
+    const parts: MailParts = { date: notice.created_at, messageId: messageId(notice, molt.name, host), references: parent ? [parent] : [], headers }
+    return this.sendRendered(channel, rendered, parts, `clmnt health: ${molt.name} ${notice.kind}`, notice.id)
+  }
+
+  /** Any clmnt mail (a notice, or a digest of several) over one channel; `title` names the agent turn. */
+  async sendRendered(channel: Channel, rendered: RenderedNotice, parts: MailParts, title: string, idempotencyKey: string): Promise<DeliveryOutcome> {
     const budget = (ms: number) => Math.max(1, Math.min(ms, this.context.remaining()))
     if (channel === 'stderr') {
       const note = 'no alert channel configured (--alert-email, --notify-molt or clmnt.json): this output is the alert'
@@ -123,21 +133,34 @@ export class Dispatcher {
     if (channel === 'webhook') {
       const commander = this.commander()
       if ('error' in commander) return { ok: false, permanent: true, error: commander.error }
-      const hook = agentHook(`clmnt health: ${this.context.molt.name} ${notice.kind}`, plainText(rendered))
-      // the notice id keeps its value across retries: the commander replays, it does not run twice
-      return sendToCommander(commander.molt, hook, notice.id, budget(WEBHOOK_TIMEOUT_MS))
+      const hook = agentHook(title, plainText(rendered))
+      // the key keeps its value across retries: the commander replays, it does not run twice
+      return sendToCommander(commander.molt, hook, idempotencyKey, budget(WEBHOOK_TIMEOUT_MS))
     }
     const route = this.route()
     if (route.kind === 'none') return { ok: false, permanent: true, error: route.error }
-    const { settings, host, molt } = this.context
+    const { settings, host } = this.context
     const from = settings.from ?? defaultFrom(host)
     if (route.kind === 'msmtp') {
-      const message = buildMessage(notice, rendered, { from, to: settings.emails, host, molt: molt.name, eol: '\n' })
+      const message = buildMail(parts, rendered, { from, to: settings.emails, eol: '\n' })
       return sendWithMsmtp(message, { msmtp: route.msmtp, config: route.config, readEnvelopeFrom: settings.from !== null, timeoutMs: budget(MSMTP_TIMEOUT_MS) })
     }
-    const message = buildMessage(notice, rendered, { from, to: settings.emails, host, molt: molt.name })
+    const message = buildMail(parts, rendered, { from, to: settings.emails })
     const { sendWithSmtp } = await import('./smtp.ts')
     return sendWithSmtp(message, { url: route.url, envelope: { from: from.address, to: settings.emails }, timeoutMs: budget(60_000) })
+  }
+
+  /** Why the channel cannot take anything with these settings (for the fleet outbox: refuse before queueing). */
+  problem(channel: Channel): string | null {
+    if (channel === 'email') {
+      const route = this.route()
+      return route.kind === 'none' ? route.error : null
+    }
+    if (channel === 'webhook') {
+      const commander = this.commander()
+      return 'error' in commander ? commander.error : null
+    }
+    return null
   }
 
   private route(): MailRoute {

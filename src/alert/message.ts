@@ -93,28 +93,41 @@ export interface MessageOptions {
 
 /** The whole message. Date and Message-ID come from the notice, so a retry is the same message. */
 export function buildMessage(notice: Notice, rendered: RenderedNotice, options: MessageOptions): string {
+  const parent = notice.in_reply_to ? messageId({ id: notice.in_reply_to }, options.molt, options.host) : null
+  const extra: [string, string][] = [['X-Clmnt-Molt', options.molt], ['X-Clmnt-Notice', notice.kind]]
+  if (notice.incident) extra.push(['X-Clmnt-Incident', oneLine(notice.incident, 64)])
+  return buildMail({ date: notice.created_at, messageId: messageId(notice, options.molt, options.host), references: parent ? [parent] : [], headers: extra }, rendered, options)
+}
+
+export interface MailParts {
+  /** ISO time of the Date header */
+  date: string
+  messageId: string
+  /** Message-IDs this one answers, the direct parent first (In-Reply-To is the first) */
+  references: string[]
+  /** X-Clmnt-… headers */
+  headers: [string, string][]
+}
+
+/** Any clmnt mail (a notice, a digest of notices): headers from validated or cleaned values only. */
+export function buildMail(parts: MailParts, rendered: RenderedNotice, options: Pick<MessageOptions, 'from' | 'to' | 'eol'>): string {
   const eol = options.eol ?? '\r\n'
   const headers: [string, string][] = [
-    ['Date', rfc5322Date(notice.created_at)],
+    ['Date', rfc5322Date(parts.date)],
     ['From', formatMailbox(options.from)],
     ['To', options.to.join(', ')],
     ['Subject', encodeHeader(rendered.subject)],
-    ['Message-ID', messageId(notice, options.molt, options.host)],
+    ['Message-ID', parts.messageId],
   ]
-  if (notice.in_reply_to) {
-    const parent = messageId({ id: notice.in_reply_to }, options.molt, options.host)
-    headers.push(['In-Reply-To', parent], ['References', parent])
-  }
+  if (parts.references.length) headers.push(['In-Reply-To', parts.references[0]!], ['References', parts.references.join(' ')])
   const ascii = !/[^\x00-\x7f]/.test(rendered.body)
   headers.push(
     ['MIME-Version', '1.0'],
     ['Content-Type', 'text/plain; charset=utf-8'],
     ['Content-Transfer-Encoding', ascii ? '7bit' : 'quoted-printable'],
     ['Auto-Submitted', 'auto-generated'],
-    ['X-Clmnt-Molt', options.molt],
-    ['X-Clmnt-Notice', notice.kind],
+    ...parts.headers,
   )
-  if (notice.incident) headers.push(['X-Clmnt-Incident', oneLine(notice.incident, 64)])
   // headers are built from validated or cleaned values; this is the last line of defence
   for (const [name, value] of headers) if (/[\r\n]/.test(value)) throw new Error(`header ${name} would span lines`)
   const body = ascii ? rendered.body : quotedPrintable(rendered.body)

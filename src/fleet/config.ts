@@ -10,6 +10,7 @@ import { s3ConfigProblem, type S3ConfigSection } from '../offsite/settings.ts'
 import { isMoltName } from './names.ts'
 
 export const FLEET_CONFIG_FILE = 'clmnt.json'
+export const DEFAULT_DIGEST_WAIT_MS = 30_000
 export const MAILERS = ['auto', 'msmtp', 'smtp'] as const
 export type Mailer = (typeof MAILERS)[number]
 
@@ -71,6 +72,7 @@ const CHECKS: Record<string, { ok: (v: unknown) => boolean; expected: string }> 
   restart_unhealthy: { ok: (v) => typeof v === 'boolean', expected: 'true or false' },
   restart_cmd: { ok: (v) => typeof v === 'string' && commandError(v) === null, expected: 'a command without shell syntax' },
   restart_verify_seconds: { ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 300, expected: 'a whole number from 1 to 300' },
+  digest_wait: { ok: (v) => typeof v === 'string' && parseDigestWait(v) !== undefined, expected: 'a duration from 0s to 10m (e.g. 30s), or "off"' },
   heartbeat_url: { ok: (v) => typeof v === 'string' && isHttpUrl(v), expected: 'an http:// or https:// URL' },
   startup_grace: { ok: (v) => typeof v === 'string' && (v === '0' || parseDuration(v) !== null), expected: 'a duration like 2m or 90s, or "0"' },
   dashboard: { ok: isDashboardConfig, expected: 'an object like {"token": "…", "url": "https://…"} (a token of printable characters without spaces)' },
@@ -81,6 +83,15 @@ function isDashboardConfig(v: unknown): boolean {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return false
   const { token, url } = v as DashboardConfig
   return (token === undefined || (typeof token === 'string' && /^[\x21-\x7e]{1,512}$/.test(token))) && (url === undefined || (typeof url === 'string' && isHttpUrl(url)))
+}
+
+/** The digest wait: "30s", "2m", "0s" → ms; "off" → null (no digests); anything else → undefined. */
+export function parseDigestWait(text: string): number | null | undefined {
+  if (text === 'off') return null
+  const match = /^(\d{1,4})(s|m)$/.exec(text)
+  if (!match) return undefined
+  const ms = Number(match[1]) * (match[2] === 'm' ? 60_000 : 1000)
+  return ms <= 10 * 60_000 ? ms : undefined
 }
 
 export function isHttpUrl(value: string): boolean {

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { AlertSettings, Dispatcher } from '../alert/deliver.ts'
+import type { AlertSettings } from '../alert/deliver.ts'
 import type { Molt } from '../fleet/discover.ts'
 import { inHomeDir, O_RDWR } from '../lib/safe-fs.ts'
 import { formatDuration } from '../lib/duration.ts'
@@ -14,6 +14,9 @@ import {
   countAttempt, decide, dueNotices, recordDelivery, recordRestart, RESTART_MAX_ATTEMPTS, retryAfterSettingsChange, settleOutbox, upgradeState, wasDelivered,
   type Channel, type DecideOptions, type Decision, type Incident, type Notice, type NoticeKind, type Phase, type RestartAttempt, type WatchFile,
 } from './watch.ts'
+import type { FlushReport } from '../alert/fleet-flush.ts'
+import type { NoticeSender } from '../alert/fleet-queue.ts'
+import { senderFor, settleFleetOutbox, type FleetAlerting } from './watch-fleet.ts'
 import { appendWatchLog, logLine } from './watch-log.ts'
 import { readWatchState, writeWatchState } from './watch-state.ts'
 
@@ -49,6 +52,8 @@ export interface WatchRunOptions {
   now?: () => number
   /** where the stderr channel and loud failures go */
   stderr(text: string): void
+  /** digests: how long the fleet outbox gathers notices (null: off, notices go out one by one) */
+  digestWaitMs?: number | null
   /** `dashboard.url` of clmnt.json: alerts link to it */
   dashboardUrl?: string | null
   /** --prom-file: this molt's series in a Prometheus textfile, after the state is saved */
@@ -80,6 +85,8 @@ export interface WatchRunResult {
   flapping?: 'started' | 'ended' | 'ongoing' | null
   restart?: RestartAttempt | null
   notices: NoticeReport[]
+  /** what this run sent from the fleet outbox (digests) */
+  fleet_outbox?: FlushReport
   /** notices the outbox still holds after this run */
   waiting: number
   /** what went wrong: a notice not delivered, a file not written, the budget overrun (exit 1) */
@@ -143,6 +150,8 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     result.from = first.from
     saveState(molt, state, owner, result)
 
+    const fleet: FleetAlerting = { baseDir: options.baseDir, waitMs: options.digestWaitMs ?? null, host: options.host ?? '', now, remaining, stderr: options.stderr }
+    let sender: NoticeSender | null = null
     if (decisions.some((d) => d.queued.length) || state.outbox.length) {
       // loaded only when there is something to send: most runs have nothing to say
       const { Dispatcher, channelsFor, settingsFingerprint } = await import('../alert/deliver.ts')
@@ -153,8 +162,10 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
         const { mailHost } = await import('../alert/message.ts')
         const { noticeActions } = await import('../alert/actions.ts')
         const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null })
-        const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: options.host ?? mailHost(), settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr, extra })
-        state = await deliver(state, due, channels, dispatcher, result, remaining, now)
+        fleet.host ||= mailHost()
+        const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: fleet.host, settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr, extra })
+        sender = await senderFor(dispatcher, fleet, result.warnings)
+        state = await deliver(state, due, channels, sender, result, remaining, now)
         state = countAttempt(state, due.map((n) => n.id))
       }
       state = settleOutbox(state, channels).state
@@ -165,6 +176,15 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
         result.problems.push(`${notice.kind} notice ${notice.id} is waiting undelivered (${why || 'no channel took it'}); fix the alert settings and the next run tries again`)
       }
       saveState(molt, state, owner, result)
+    }
+    if (fleet.waitMs !== null) {
+      if (!fleet.host) fleet.host = (await import('../alert/message.ts')).mailHost()
+      const flushed = await settleFleetOutbox(sender, fleet)
+      if (flushed) {
+        result.fleet_outbox = flushed
+        result.problems.push(...flushed.problems)
+        result.warnings.push(...flushed.warnings)
+      }
     }
     for (const decision of decisions) {
       for (const notice of decision.dropped) {
@@ -208,7 +228,7 @@ function saveState(molt: Molt, state: WatchFile, owner: { uid: number; gid: numb
 }
 
 /** Oldest first; a channel that failed for now is not tried again this run (its server is down). */
-async function deliver(state: WatchFile, due: Notice[], channels: Channel[], sender: Dispatcher, result: WatchRunResult, remaining: () => number, now: () => number): Promise<WatchFile> {
+async function deliver(state: WatchFile, due: Notice[], channels: Channel[], sender: NoticeSender, result: WatchRunResult, remaining: () => number, now: () => number): Promise<WatchFile> {
   const resting = new Set<Channel>()
   for (const notice of due) {
     const report: NoticeReport = { id: notice.id, kind: notice.kind, subject: sender.render(notice).subject, delivered: [], errors: [], pending: true }
@@ -297,11 +317,13 @@ function describeRun(name: string, state: WatchFile, record: HealthRecord, resul
   const r = result.restart
   if (r) parts.push(`restart ${r.attempt}/${RESTART_MAX_ATTEMPTS}: ${r.command}${r.user ? ` as ${r.user}` : ''} ${r.error ?? (r.exit_code !== null ? `exit ${r.exit_code}` : `killed by ${r.signal}`)}, then ${r.result}`)
   for (const n of result.notices) {
-    const sent = n.delivered.length ? [`sent via ${n.delivered.join(', ')}`] : []
+    const verb = result.fleet_outbox ? 'handed to the fleet outbox for' : 'sent via'
+    const sent = n.delivered.length ? [`${verb} ${n.delivered.join(', ')}`] : []
     const failed = n.errors.map((e) => `${e.permanent ? 'FAILED for good' : 'not delivered'} via ${e.channel} (${e.error})`)
     const kept = !n.pending ? '' : n.errors.some((e) => !e.permanent) ? ', will retry' : ', kept until the alert settings change'
     parts.push(`${n.kind} notice: ${[...sent, ...failed].join(', ')}${kept}`)
   }
+  for (const m of result.fleet_outbox?.sent ?? []) parts.push(`${m.digest ? `digest of ${m.notices} notices` : 'fleet outbox notice'} sent via ${m.channel}: ${m.subject}`)
   if (result.waiting && !result.notices.length) parts.push(`${result.waiting} notice(s) waiting`)
   for (const p of result.problems) if (!/ notice \S+ via /.test(p)) parts.push(`ERROR ${p}`)
   return parts.join('; ')

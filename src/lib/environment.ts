@@ -11,6 +11,7 @@ export interface EnvVar {
 export const ENVIRONMENT: EnvVar[] = [
   { names: ['CLMNT_BASE_DIR'], description: 'the fleet base directory when -d/--base-dir is not given (else the nearest folder above holding molts.json, else the current one)' },
   { names: ['CLMNT_SMTP_URL'], description: 'SMTP server for alerts, e.g. smtps://user:pw@mail.example.org:465 (overrides "smtp_url" in clmnt.json)' },
+  { names: ['CLMNT_DIGEST_WAIT'], description: 'how long `health watch` gathers the fleet\'s notices into one digest: 0s-10m or off (overrides "digest_wait" in clmnt.json; --digest-wait wins)' },
   { names: ['CLMNT_DASHBOARD_TOKEN'], description: 'token the dashboard requires (at least 32 random characters; overrides "dashboard.token" in clmnt.json and the generated .clmnt-dashboard-token)' },
   { names: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'], description: 'S3 credentials for --to/--from s3://… (else the "s3" section of clmnt.json)' },
   { names: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'S3_ENDPOINT'], description: 'S3-compatible endpoint, first one set wins (default: AWS)' },

@@ -10,7 +10,7 @@ export interface CliResult {
 
 /** Run the real CLI as a child process (`bun src/cli.ts …`), the way an operator or cron does. */
 export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<CliResult> {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CLMNT_BASE_DIR: undefined, ...options.env }
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CLMNT_BASE_DIR: undefined, CLMNT_DIGEST_WAIT: 'off', ...options.env }
   const proc = Bun.spawn([process.execPath, CLI, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: env as Record<string, string>,

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty'
 import { resolve } from 'node:path'
 import { isMailAddress, parseMailbox } from '../../../alert/address.ts'
-import { isHttpUrl, MAILERS, readFleetConfig, type FleetConfig, type Mailer } from '../../../fleet/config.ts'
+import { DEFAULT_DIGEST_WAIT_MS, isHttpUrl, MAILERS, parseDigestWait, readFleetConfig, type FleetConfig, type Mailer } from '../../../fleet/config.ts'
 import { assertMoltName } from '../../../fleet/names.ts'
 import { DEFAULT_RESTART_COMMAND, splitCommand } from '../../../health/restart.ts'
 import { DEFAULT_INTERVAL_MINUTES, runBudgetMs, runWatch, type WatchRunOptions } from '../../../health/watch-run.ts'
@@ -39,6 +39,7 @@ export default defineCommand({
     'restart-cmd': { type: 'string', valueHint: 'cmd', description: `restart command, run without a shell as the molt's user (default: ${DEFAULT_RESTART_COMMAND})` },
     interval: { type: 'string', valueHint: 'duration', description: 'time between scheduled runs, 1m-24h in whole minutes (a bare number is minutes): recorded for status, and sets the run time budget (default 5m)' },
     timeout: { type: 'string', valueHint: 'duration', default: '5s', description: 'HTTP timeout of the check, 1ms-10m (a bare number is ms)' },
+    'digest-wait': { type: 'string', valueHint: 'duration', description: 'gather the fleet\'s notices this long into one digest per channel, 0s-10m, or off (default 30s; digest_wait in clmnt.json, $CLMNT_DIGEST_WAIT)' },
     'heartbeat-url': { type: 'string', valueHint: 'url', description: 'after each run, ping this URL (Healthchecks.io convention: <url>/fail when the run failed); default: heartbeat_url of clmnt.json' },
     ...startupGraceArg,
     'prom-file': { type: 'string', valueHint: 'file.prom', description: "also write this molt's Prometheus metrics there (node_exporter textfile collector; other molts' series in it are kept)" },
@@ -72,6 +73,10 @@ export default defineCommand({
 
     const flagHeartbeat = args['heartbeat-url']
     if (flagHeartbeat !== undefined && !isHttpUrl(flagHeartbeat)) throw new UsageError(`invalid value ${quote(flagHeartbeat)} for --heartbeat-url: expected an http:// or https:// URL`)
+
+    const waitText = args['digest-wait'] ?? process.env.CLMNT_DIGEST_WAIT ?? undefined
+    const flagWait = waitText === undefined || waitText === '' ? undefined : parseDigestWait(waitText)
+    if (flagWait === undefined && waitText) throw new UsageError(`invalid value ${quote(waitText)} for ${args['digest-wait'] !== undefined ? '--digest-wait' : 'CLMNT_DIGEST_WAIT'}: expected a duration from 0s to 10m (e.g. 30s), or off`)
 
     const molt = oneMolt(cli, args.name)
     const baseDir = cli.baseDir().dir
@@ -108,6 +113,7 @@ export default defineCommand({
       stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
       metrics: promFile ? { promFile, version: VERSION } : undefined,
       dashboardUrl: config.dashboard?.url ?? null,
+      digestWaitMs: flagWait !== undefined ? flagWait : typeof config.digest_wait === 'string' ? parseDigestWait(config.digest_wait) ?? null : DEFAULT_DIGEST_WAIT_MS,
     }
     const heartbeatUrl = flagHeartbeat ?? config.heartbeat_url ?? null
     if (args['dry-run']) return preview(cli, molt, options, args.json === true)
