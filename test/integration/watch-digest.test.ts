@@ -70,9 +70,9 @@ test.skipIf(!MSMTP)('20 molts down at once: one digest per channel, then one "UP
   }
   expect(mail.body).toContain('This digest groups 20 notices')
   expect(commander.requests).toHaveLength(1)
-  const turn = commander.requests[0]!.body as { name: string; payload: { message: string } }
+  const turn = commander.requests[0]!.body as { name: string; message: string }
   expect(turn.name).toBe('clmnt health: digest of 20 notices')
-  expect(turn.payload.message).toStartWith('[Claw Mountain] 20 of 25 molts DOWN since ')
+  expect(turn.message).toStartWith('[Claw Mountain] 20 of 25 molts DOWN since ')
   // the next runs of the still-down molts send nothing more
   expect((await watch('storm01')).code).toBe(0)
   expect(sink.messages).toHaveLength(1)
