@@ -74,6 +74,8 @@ export interface MoltTally {
   dirsMade: Set<string>
   /** with --only: folders like .openclaw, made (with these modes and times) only when needed */
   containers: Map<string, Deferred>
+  /** folders made for members inside them that have no member of their own */
+  implicit: Map<string, Deferred>
   /** what each path of the home is, as the archive builds it */
   kinds: Map<string, Kind>
   rootMtime: number | null
@@ -124,7 +126,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
   const out: Extracted = { digests: new Map(), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false }
   for (const [name, home] of spec.molts) {
     if (home) mkdirSync(home, { mode: 0o700 })
-    out.molts.set(name, { files: 0, bytes: 0, dirs: 0, symlinks: 0, byComponent: new Map(), links: new Map(), deferred: [], dirsMade: new Set(['']), containers: new Map(), kinds: new Map(), rootMtime: null, crontab: null })
+    out.molts.set(name, { files: 0, bytes: 0, dirs: 0, symlinks: 0, byComponent: new Map(), links: new Map(), deferred: [], dirsMade: new Set(['']), containers: new Map(), implicit: new Map(), kinds: new Map(), rootMtime: null, crontab: null })
   }
   const declaredLimit = legacy || manifest.total_size_bytes === null ? Number.POSITIVE_INFINITY : 2 * manifest.total_size_bytes + 2 ** 30
   const seen = new Set<string>()
@@ -225,6 +227,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       ensureParent(tally, home, rel, shown, refuse, molt)
       makeDir(tally, home, rel, shown, refuse, molt)
       tally.kinds.set(rel, { kind: 'directory' })
+      tally.implicit.delete(rel)
       tally.deferred.push({ rel, mode: verdict.mode, mtime: e.mtime })
       tally.dirs++
       return
@@ -416,7 +419,12 @@ function ensureParent(tally: MoltTally, home: string | null, rel: string, shown:
   if (parent === '.' || tally.dirsMade.has(parent)) return
   ensureParent(tally, home, parent, shown, refuse, molt)
   makeDir(tally, home, parent, shown, refuse, molt)
-  if (!tally.kinds.has(parent)) tally.kinds.set(parent, { kind: 'directory' })
+  if (!tally.kinds.has(parent)) {
+    tally.kinds.set(parent, { kind: 'directory' })
+    // a folder the archive has no member for gets what GNU tar gives it (0777 less the usual umask 022);
+    // a member for it later sets its own mode and time
+    if (!tally.containers.has(parent)) tally.implicit.set(parent, { rel: parent, mode: 0o755, mtime: Date.now() / 1000 })
+  }
 }
 
 function makeDir(tally: MoltTally, home: string | null, rel: string, shown: string, refuse: Refuse, molt: string): void {

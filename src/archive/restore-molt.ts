@@ -111,7 +111,7 @@ export function prepareMolt(ctx: MoltContext, planned: PlannedMolt, tally: MoltT
   }
 
   // folder modes and times last: writing into a folder moves its mtime
-  const deferred = [...tally.deferred].sort((a, b) => depth(b.rel) - depth(a.rel))
+  const deferred = [...tally.deferred, ...tally.implicit.values()].sort((a, b) => depth(b.rel) - depth(a.rel))
   for (const d of deferred) {
     const path = pathIn(stage, d.rel)
     chmodSync(path, d.mode)

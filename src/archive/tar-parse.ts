@@ -252,7 +252,8 @@ export class TarParser {
       return
     }
     if (typeflag === 'V') {
-      // a volume label: GNU tar does not extract it
+      // a volume label (tar -V), only ever the first header: GNU tar does not extract it
+      if (headerOffset !== 0) throw new TarError('a volume label in the middle of the archive', headerOffset)
       this.#pending = {}
       this.#skipData(headerSize)
       return
@@ -287,7 +288,8 @@ export class TarParser {
       mtime = Number(paxMtime)
       mtimeText = paxMtime
     }
-    if (!Number.isFinite(mtime)) throw new TarError('invalid member mtime', headerOffset)
+    // beyond ±2^53 s a date is not exact (GNU tar refuses what int64 cannot hold; file systems stop at 2446)
+    if (!Number.isFinite(mtime) || Math.abs(mtime) >= 2 ** 53) throw new TarError(`invalid or out-of-range mtime ${JSON.stringify(mtimeText)}`, headerOffset)
     const mode = parseNumber(h, 100, 8)
     if (!Number.isSafeInteger(mode) || mode < 0) throw new TarError('invalid member mode', headerOffset)
 
@@ -307,6 +309,8 @@ export class TarParser {
       size = number(major !== undefined ? 'GNU.sparse.realsize' : pax.has('GNU.sparse.realsize') ? 'GNU.sparse.realsize' : 'GNU.sparse.size', -1)
       if (size < 0) throw new TarError('a GNU sparse member without its real size', headerOffset)
       if (pax.has('GNU.sparse.name')) name = pax.get('GNU.sparse.name')!
+      // GNU tar reads a 1.0 map only after a POSIX header; after another it misreads the data
+      if (major !== undefined && !ustar) throw new TarError('a GNU sparse 1.0 member whose header is not POSIX ustar', headerOffset)
       if (major !== undefined) sparseMap = true
       else sparse = paxSparseMap(this.#pending.pax?.sparse ?? [], pax.get('GNU.sparse.map'), headerOffset)
     }
@@ -320,8 +324,8 @@ export class TarParser {
       mode,
       mtime,
       mtimeText,
-      uid: number('uid', parseNumber(h, 108, 8)),
-      gid: number('gid', parseNumber(h, 116, 8)),
+      uid: number('uid', parseNumber(h, 108, 8) || 0),
+      gid: number('gid', parseNumber(h, 116, 8) || 0),
       uname: pax.get('uname') ?? readBytes(h, 265, 32),
       gname: pax.get('gname') ?? readBytes(h, 297, 32),
       linkname,
@@ -432,8 +436,9 @@ export class TarParser {
     const body = concat(meta.chunks, meta.size)
     if (meta.kind === 'pax') this.#pending.pax = parsePax(body, this.#pending.pax)
     else if (meta.kind === 'paxGlobal') {
+      // extended headers before a global one were its own (GNU tar reads them so): they end here
       this.#global = parsePax(body, this.#global)
-      this.#pending.offset = undefined
+      this.#pending = {}
     } else if (meta.kind === 'longname') this.#pending.longname = cString(body)
     else this.#pending.longlink = cString(body)
     this.#meta = null
@@ -491,8 +496,8 @@ function parseNumber(h: Uint8Array, offset: number, length: number): number {
     if (first === 0xff) n -= 1n << BigInt(8 * length)
     return Number(n)
   }
+  // a blank field is an error, as in GNU tar ("Blanks in header where numeric value expected")
   const digits = readBytes(h, offset, length).trim()
-  if (digits === '') return 0
   return /^[0-7]+$/.test(digits) ? parseInt(digits, 8) : NaN
 }
 
