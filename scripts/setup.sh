@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # a real browser), prometheus (promtool checks the alert rules), zsh and fish (completion scripts),
 # man-db (the installed man page is rendered by man), libarchive-tools, busybox, python3 and pigz
 # (the restore corpus: archives other tools wrote).
-APT_PACKAGES=(procps curl msmtp cron chromium prometheus zsh fish man-db libarchive-tools busybox python3 pigz)
+APT_PACKAGES=(procps curl msmtp cron chromium prometheus zsh fish man-db libarchive-tools busybox python3 pigz strace)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { defineCommand } from 'citty'
 import { statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -213,13 +214,12 @@ function renderSummary(r: BackupResult): string {
   ].join('\n')
 }
 
-/** What --keep would delete once the new archive is there: our good archives beyond the keep-1 newest (local only). */
+/** What --keep would delete once the new archive is there (the same rule as a real run; local only). */
 async function wouldPrune(baseDir: string, output: string | undefined, keep: number): Promise<string[]> {
-  const { defaultBackupDir, listBackups, OWN_ARCHIVE_NAME } = await import('../../archive/list.ts')
+  const { archivesToPrune, defaultBackupDir, listBackups } = await import('../../archive/list.ts')
   let dir = defaultBackupDir(baseDir)
   if (output !== undefined) dir = output.endsWith('/') || isDirectory(resolve(output)) ? resolve(output) : dirname(resolve(output))
-  const own = (await listBackups(dir)).filter((l) => l.status === 'ok' && OWN_ARCHIVE_NAME.test(l.file))
-  return own.slice(keep - 1).map((l) => l.path)
+  return archivesToPrune(await listBackups(dir), { keep, hostname: hostname(), baseDir, justWritten: '' }).map((l) => l.path)
 }
 
 function isDirectory(path: string): boolean {
