@@ -235,10 +235,11 @@ export async function streamFile(
       let remaining = length
       while (remaining > 0 && !readError) {
         const space = out.space()
-        const want = Math.min(space.length, remaining)
+        // an injected fault lets the first 4 KiB through, then fails
+        const want = Math.min(space.length, remaining, fault ? 4096 : Number.POSITIVE_INFINITY)
         let n: number
         try {
-          if (fault && position - offset >= Math.min(length, 4096)) throw Object.assign(new Error(fault), { code: fault })
+          if (fault && position - offset >= 4096) throw Object.assign(new Error(fault), { code: fault })
           n = readSync(dataFd, space, 0, want, position)
         } catch (error) {
           readError = (error as NodeJS.ErrnoException).code ?? String(error)

@@ -173,3 +173,58 @@ test('a registry entry whose home is gone is skipped with a note; the other molt
   expect(result.notes).toContainEqual({ kind: 'skipped', path: 'bravo/', detail: `home ${join(base, 'bravo')} does not exist: molt not archived` })
   expect((await verifyArchive(result.path!)).ok).toBe(true)
 })
+
+// No device here can fail a read part-way for real (no device-mapper, no FUSE): the read fault is injected.
+test('a read that fails part-way (EIO) with allowPartial: the zero-filled member is marked damaged and left out of the checksums', async () => {
+  const target = 'alpha/.openclaw/workspace/MEMORY.md'
+  writeFileSync(join(base, 'alpha', '.openclaw', 'workspace', 'MEMORY.md'), 'x'.repeat(20_000))
+  const failed = await backup({ readFault: (member) => (member === target ? 'EIO' : null) }).catch((e) => e)
+  expect(failed).toBeInstanceOf(UnreadableFilesError)
+  const result = await backup({ readFault: (member) => (member === target ? 'EIO' : null) }, { allowPartial: true, output: join(dir, 'partial.tar.gz') })
+  expect(result.partial).toBe(true)
+  expect(result.unreadable).toEqual([{ path: target, reason: 'EIO' }])
+  expect(result.notes).toContainEqual(expect.objectContaining({ kind: 'unreadable', path: target, damaged: true, archived_size: 20_000 }))
+  const x = join(dir, 'x')
+  mkdirSync(x)
+  await tar.x({ file: result.path!, cwd: x })
+  const sums = readFileSync(join(x, 'checksums.sha256'), 'utf8')
+  expect(sums).not.toMatch(new RegExp(`^[0-9a-f]{64}  ${target}$`, 'm'))
+  expect(sums).toContain('"damaged":true')
+  // what was read is there; no checksum vouches for the zeros after it
+  expect(readFileSync(join(x, target), 'utf8').startsWith('x'.repeat(4096))).toBe(true)
+  expect(readFileSync(join(x, target)).subarray(4096).every((b) => b === 0)).toBe(true)
+})
+
+test('a symlinked Maildir owned by the molt user is followed and archived as a folder; one that is not fails the backup loudly', async () => {
+  const elsewhere = join(dir, 'mail-volume')
+  renameSync(join(base, 'alpha', 'Maildir'), elsewhere)
+  symlinkSync(elsewhere, join(base, 'alpha', 'Maildir'))
+  const result = await backup()
+  expect(result.notes).toContainEqual(expect.objectContaining({ kind: 'followed', path: 'alpha/Maildir' }))
+  const seen = await members(result.path!)
+  expect(seen.get('alpha/Maildir/')).toBe('Directory')
+  expect(seen.get('alpha/Maildir/cur/msg with spaces:2,S')).toBe('File')
+  expect((await verifyArchive(result.path!)).problems).toEqual([])
+  // the folder it leads to belongs to someone else: no archive, and the reason
+  if (process.getuid?.() === 0) {
+    const { chownSync } = await import('node:fs')
+    chownSync(elsewhere, 65534, 65534)
+    const error = await backup({}, { output: join(dir, 'other.tar.gz') }).catch((e) => e)
+    expect(error).toBeInstanceOf(UnreadableFilesError)
+    expect((error as UnreadableFilesError).unreadable).toEqual([{ path: 'alpha/Maildir', reason: expect.stringContaining("the folder it leads to is not the molt user's") }])
+  }
+})
+
+test('the whole ~/.openclaw but what OpenClaw calls regenerable: state, credentials, identity in; tmp, plugin-skills, node_modules out', async () => {
+  const oc = join(base, 'alpha', '.openclaw')
+  const files = ['state/openclaw.sqlite-journal-free.txt', 'credentials/whatsapp/default/creds.json', 'identity/device.json', 'cron/jobs.json', 'tmp/openclaw-0/gateway.lock', 'plugin-skills/x/SKILL.md', 'extensions/p/node_modules/dep/index.js', 'extensions/p/index.js', 'agents/main/agent/tmp/scratch', 'npm-runtime/x', 'logs/stability/b.json']
+  for (const rel of files) {
+    mkdirSync(join(oc, rel, '..'), { recursive: true })
+    writeFileSync(join(oc, rel), rel)
+  }
+  const result = await backup()
+  const seen = await members(result.path!)
+  for (const rel of ['state/openclaw.sqlite-journal-free.txt', 'credentials/whatsapp/default/creds.json', 'identity/device.json', 'cron/jobs.json', 'extensions/p/index.js', 'logs/stability/b.json']) expect([rel, seen.has(`alpha/.openclaw/${rel}`)]).toEqual([rel, true])
+  for (const rel of ['tmp/openclaw-0/gateway.lock', 'plugin-skills/x/SKILL.md', 'extensions/p/node_modules/dep/index.js', 'agents/main/agent/tmp/scratch', 'npm-runtime/x']) expect([rel, seen.has(`alpha/.openclaw/${rel}`)]).toEqual([rel, false])
+  expect(result.manifest.molts[0]!.components).toContain('openclaw-state')
+})
