@@ -115,7 +115,7 @@ const GC_EVERY = 8 << 20
 
 type Current =
   | { kind: 'skip' }
-  | { kind: 'file'; fd: number | null; hasher: Bun.CryptoHasher; hashed: number; name: string; rel: string; tally: MoltTally; component: string }
+  | { kind: 'file'; fd: number | null; hasher: Bun.CryptoHasher | null; hashed: number; name: string; rel: string; tally: MoltTally; component: string }
   | { kind: 'capture'; chunks: Uint8Array[]; hasher: Bun.CryptoHasher; name: string | null; limit: number; done(content: Uint8Array): void }
 
 class Refusal extends Error {}
@@ -280,7 +280,8 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       }
     }
     tally.kinds.set(rel, { kind: 'file', name, size: e.size, written: true })
-    current = { kind: 'file', fd, hasher: new Bun.CryptoHasher('sha256'), hashed: 0, name, rel, tally, component: component ?? 'other' }
+    // the bash toolkit's archives list no checksums: nothing to hash files for
+    current = { kind: 'file', fd, hasher: legacy ? null : new Bun.CryptoHasher('sha256'), hashed: 0, name, rel, tally, component: component ?? 'other' }
   }
 
   const capture = (name: string | null, limit: number, done: (content: Uint8Array) => void): Current => ({ kind: 'capture', chunks: [], hasher: new Bun.CryptoHasher('sha256'), name, limit, done })
@@ -288,9 +289,11 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
   const data = (chunk: Uint8Array, position: number): void => {
     const c = current
     if (c.kind === 'file') {
-      hashZeros(c, position)
-      c.hasher.update(chunk)
-      c.hashed = position + chunk.length
+      if (c.hasher) {
+        hashZeros(c, position)
+        c.hasher.update(chunk)
+        c.hashed = position + chunk.length
+      }
       // runs of 64 KiB of zeros become holes: an 8 GiB file of zeros costs no disk, as with GNU tar --sparse
       if (c.fd !== null) {
         for (let from = 0; from < chunk.length; from += HOLE) {
@@ -311,13 +314,13 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     const c = current
     current = { kind: 'skip' }
     if (c.kind === 'file') {
-      hashZeros(c, e.size)
+      if (c.hasher) hashZeros(c, e.size)
       if (c.fd !== null) {
         ftruncateSync(c.fd, e.size)
         futimesSync(c.fd, fileTime(e.mtime), fileTime(e.mtime))
         closeSync(c.fd)
       }
-      out.digests.set(c.name, c.hasher.digest('hex'))
+      if (c.hasher) out.digests.set(c.name, c.hasher.digest('hex'))
       count(c.tally, c.component, e.size)
       filesDone++
       spec.onProgress?.({ files: filesDone, bytes: written })
@@ -392,7 +395,8 @@ function closeCurrent(c: Current): void {
   }
 }
 
-function hashZeros(c: { hasher: Bun.CryptoHasher; hashed: number }, upTo: number): void {
+function hashZeros(c: { hasher: Bun.CryptoHasher | null; hashed: number }, upTo: number): void {
+  if (!c.hasher) return
   for (let left = upTo - c.hashed; left > 0; left -= ZEROS.length) c.hasher.update(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left))
   c.hashed = Math.max(c.hashed, upTo)
 }
