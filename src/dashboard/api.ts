@@ -1,5 +1,5 @@
 import { defaultBackupDir, listBackups } from '../archive/list.ts'
-import { discoverFleet, findMolt, type Molt } from '../fleet/discover.ts'
+import { findMolt, fleetNames, type Molt } from '../fleet/discover.ts'
 import { summarizeMolts } from '../fleet/list.ts'
 import { isMoltName } from '../fleet/names.ts'
 import { checkMolt } from '../health/check.ts'
@@ -8,6 +8,7 @@ import { safeFsMessage } from '../lib/safe-fs.ts'
 import type { HealthRecord } from '../health/record.ts'
 import { moltStatus, type MoltStatus } from '../health/status.ts'
 import { InputError } from '../lib/errors.ts'
+import { ProcessTable } from '../lib/proc.ts'
 import type { Timelines, TrailingIncident } from './timeline.ts'
 import type { BackupEntry, DashboardMolt, FleetCounts, MoltsResponse, OngoingIncident } from './types.ts'
 
@@ -47,16 +48,17 @@ export function lookupMolt(baseDir: string, name: string): Molt {
 
 /**
  * `GET /api/molts`: every molt as `molt list --json` has it, plus what a card shows. Built off the
- * request path (see snapshot.ts); `pause` lets other requests in between molts.
+ * request path (see snapshot.ts); `pause` is awaited before each molt, to let other requests in.
  */
 export async function fleetOverview(baseDir: string, now: number, timelines: Timelines, pause: () => Promise<void> = async () => {}): Promise<MoltsResponse> {
-  const fleet = discoverFleet(baseDir)
-  const rows = summarizeMolts(fleet.molts, now)
+  const fleet = fleetNames(baseDir)
+  const processes = new ProcessTable()
   const counts: FleetCounts = { healthy: 0, starting: 0, unhealthy: 0, dead: 0, stopped: 0, unknown: 0, no_data: 0 }
   const molts: DashboardMolt[] = []
-  for (const [i, molt] of fleet.molts.entries()) {
-    if (i % 25 === 24) await pause()
-    const row = rows[i]!
+  for (const name of fleet.names) {
+    await pause()
+    const molt = fleet.load(name)
+    const row = summarizeMolts([molt], now, processes)[0]!
     const status = moltStatus(molt, now)
     const warnings = [...molt.warnings, ...status.warnings]
     try {

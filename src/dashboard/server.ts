@@ -29,8 +29,8 @@ export interface DashboardOptions {
   tls?: { cert: string; key: string }
   /** "check now" at most once per molt in this time (default 30 s) */
   checkMinIntervalMs?: number
-  /** `/api/molts` may serve data this old (default 1 s; 0: read the files for every request) */
-  freshMs?: number
+  /** `/api/molts` is rebuilt in the background this often while in use (default 2 s; 0: for every request) */
+  refreshMs?: number
   /** "check now": HTTP timeout of the probe (as `health check --timeout`) */
   checkTimeoutMs?: number
   log?: Logger
@@ -68,6 +68,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       port: options.port,
       fetch: (req, srv) => handler.handle(req, srv.requestIP(req)?.address ?? 'unknown'),
       maxRequestBodySize: MAX_BODY_BYTES,
+      // the first /api/molts after the start waits for every molt's last week of history to be read
+      idleTimeout: 60,
       ...(tls ? { tls } : {}),
     })
   } catch (error) {
@@ -75,12 +77,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const why = code === 'EADDRINUSE' ? 'the port is in use, or the host name is not an address of this machine' : code === 'EADDRNOTAVAIL' ? 'that address is not on this machine' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (error as Error).message
     throw new ClmntError(`cannot listen on ${options.host}:${options.port}: ${why}`, 1, { cause: error })
   }
+  // the first page load should not wait for every molt's history to be read
+  handler.snapshot.warm()
   const port = server.port!
   const host = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]` : options.host
   return {
     url: `${tls ? 'https' : 'http'}://${host}:${port}/`,
     port,
     async stop() {
+      handler.snapshot.stop()
       await server.stop(true)
       await handler.checker.settle()
     },
@@ -159,7 +164,7 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
   const secure = Boolean(options.tls)
   const sessions = new SessionStore()
   const limiter = new LoginLimiter()
-  const snapshot = new FleetSnapshot(options.baseDir, options.freshMs)
+  const snapshot = new FleetSnapshot(options.baseDir, options.refreshMs)
   const checker = new Checker(options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, (message) => log?.warn(message), options.checkMinIntervalMs)
   const loginCsp = `default-src 'none'; style-src ${loginStyleHash()}; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`
   const login = (status: number, message: LoginMessage, headers: Record<string, string> = {}) =>
@@ -329,5 +334,5 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
     return fail(500, 'internal error: see the dashboard\'s log')
   }
 
-  return { handle, checker }
+  return { handle, checker, snapshot }
 }

@@ -35,6 +35,15 @@ const MOLT_INFO_MAX_BYTES = 64 * 1024
 
 /** Every molt: registry entries plus folders of the base dir that hold a `.molt-info`. Sorted by name. */
 export function discoverFleet(baseDir: string): Fleet {
+  const { names, warnings, load } = fleetNames(baseDir)
+  return { baseDir, molts: names.map(load), warnings }
+}
+
+/**
+ * The fleet's molt names (sorted) and a loader for each: discoverFleet in two steps, so a caller
+ * with a large fleet (the dashboard) can load molt by molt and let other work in between.
+ */
+export function fleetNames(baseDir: string): { names: string[]; warnings: string[]; load(name: string): Molt } {
   const warnings: string[] = []
   const { registry, warning } = readRegistry(baseDir)
   if (warning) warnings.push(warning)
@@ -56,8 +65,7 @@ export function discoverFleet(baseDir: string): Fleet {
     if (isMoltName(entry.name)) names.add(entry.name)
     else warnings.push(`skipping folder ${quote(entry.name)}: holds ${MOLT_INFO} but is not a valid molt name`)
   }
-  const molts = [...names].sort().map((name) => loadMolt(baseDir, name, registry))
-  return { baseDir, molts, warnings }
+  return { names: [...names].sort(), warnings, load: (name) => loadMolt(baseDir, name, registry) }
 }
 
 /** One molt by name, without scanning the fleet. Invalid or unknown names are exit-2 errors. */

@@ -17,8 +17,7 @@ export interface MoltSummary {
   age_seconds: number | null
 }
 
-export function summarizeMolts(molts: Molt[], now = Date.now()): MoltSummary[] {
-  const processes = new ProcessTable()
+export function summarizeMolts(molts: Molt[], now = Date.now(), processes = new ProcessTable()): MoltSummary[] {
   return molts.map((molt) => {
     const gateway = gatewayState(molt, processes)
     const { record } = readStatus(molt.home)

@@ -241,8 +241,8 @@ describe('the dashboard page', () => {
 
 describe('refreshing', () => {
   test('updates by itself without a reload, and says so when the server is gone', async () => {
-    // freshMs 0: the file written below shows on the very next refresh, however soon it comes
-    const own = await startDashboard({ baseDir: fleet.baseDir, host: '127.0.0.1', port: 0, token: null, freshMs: 0 })
+    // refreshMs 0: the file written below shows on the very next refresh, however soon it comes
+    const own = await startDashboard({ baseDir: fleet.baseDir, host: '127.0.0.1', port: 0, token: null, refreshMs: 0 })
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const page = await context.newPage()
     await page.clock.install()
