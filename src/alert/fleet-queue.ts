@@ -40,35 +40,57 @@ export class QueueingSender implements NoticeSender {
     if (channel === 'stderr') return this.dispatcher.send(notice, channel)
     const problem = this.dispatcher.problem(channel)
     if (problem) return { ok: false, permanent: true, error: problem }
-    const { molt, host, settings } = this.dispatcher.context
+    const { molt, host } = this.dispatcher.context
     const rendered = this.render(notice)
-    const now = new Date(this.options.now()).toISOString()
     const reason = notice.kind === 'down' && typeof notice.facts.reason === 'string' ? `: ${notice.facts.reason}` : ''
-    const entry: OutboxEntry = {
+    const entry = this.entry(channel, {
       key: `${molt.name}/${notice.id}/${channel}`,
-      molt: molt.name,
       kind: notice.kind,
       incident: notice.incident,
-      channel,
-      group: JSON.stringify([channel, this.dispatcher.describe(channel), channel === 'email' ? settings.emails : settings.notifyMolt, settings.from?.address ?? null]),
-      settings,
-      subject: rendered.subject,
-      body: rendered.body,
-      summary: `${rendered.subject.replace(/^\[Claw Mountain\] (molt )?/, '')}${reason}`.slice(0, 200),
+      rendered,
+      summary: `${rendered.subject.replace(/^\[Claw Mountain\] (molt )?/, '')}${reason}`,
       message_id: messageId(notice, molt.name, host),
       in_reply_to: notice.in_reply_to ? messageId({ id: notice.in_reply_to }, molt.name, host) : null,
       created_at: notice.created_at,
-      queued_at: now,
-      attempts: 0,
-      last_error: null,
-    }
+    })
+    const queued = await this.queue(entry)
+    if (queued) return { ok: true }
+    this.warnings.push(`sending the ${notice.kind} notice directly`)
+    return this.dispatcher.send(notice, channel)
+  }
+
+  /** Hand over a prepared entry; false (with a warning) when the outbox cannot be written. */
+  async queue(entry: OutboxEntry): Promise<boolean> {
     const queued = await queueEntry(this.dir, entry, this.options.waitMs, this.options.now())
     if ('error' in queued) {
-      this.warnings.push(`${queued.error}; sending the ${notice.kind} notice directly`)
-      return this.dispatcher.send(notice, channel)
+      this.warnings.push(queued.error)
+      return false
     }
     this.queued.push(queued)
     this.keys.push(entry.key)
-    return { ok: true }
+    return true
+  }
+
+  /** An outbox entry of this run's molt and settings. */
+  entry(channel: 'email' | 'webhook', e: { key: string; kind: string; incident: string | null; rendered: RenderedNotice; summary: string; message_id: string; in_reply_to: string | null; created_at: string }): OutboxEntry {
+    const { molt, settings } = this.dispatcher.context
+    return {
+      key: e.key,
+      molt: molt.name,
+      kind: e.kind,
+      incident: e.incident,
+      channel,
+      group: JSON.stringify([channel, this.dispatcher.describe(channel), channel === 'email' ? settings.emails : settings.notifyMolt, settings.from?.address ?? null]),
+      settings,
+      subject: e.rendered.subject,
+      body: e.rendered.body,
+      summary: e.summary.slice(0, 200),
+      message_id: e.message_id,
+      in_reply_to: e.in_reply_to,
+      created_at: e.created_at,
+      queued_at: new Date(this.options.now()).toISOString(),
+      attempts: 0,
+      last_error: null,
+    }
   }
 }

@@ -17,6 +17,7 @@ import {
 import type { FlushReport } from '../alert/fleet-flush.ts'
 import type { NoticeSender } from '../alert/fleet-queue.ts'
 import { senderFor, settleFleetOutbox, type FleetAlerting } from './watch-fleet.ts'
+import { holdNotices, sendSilenceSummaries, silenceFor, summaryDue } from './watch-silence.ts'
 import { appendWatchLog, logLine } from './watch-log.ts'
 import { readWatchState, writeWatchState } from './watch-state.ts'
 
@@ -85,6 +86,10 @@ export interface WatchRunResult {
   flapping?: 'started' | 'ended' | 'ongoing' | null
   restart?: RestartAttempt | null
   notices: NoticeReport[]
+  /** the silence over this molt: its notices were held */
+  silenced?: { id: string; until: string; held: string[] }
+  /** silences whose end this run reported */
+  silence_summaries?: string[]
   /** what this run sent from the fleet outbox (digests) */
   fleet_outbox?: FlushReport
   /** notices the outbox still holds after this run */
@@ -150,6 +155,20 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     result.from = first.from
     saveState(molt, state, owner, result)
 
+    const silenced = await silenceFor(options.baseDir, molt.name, now())
+    if (silenced.warning) result.warnings.push(silenced.warning)
+    if (silenced.silence && state.outbox.length) {
+      const { mailHost, renderNotice } = await import('../alert/message.ts')
+      const host = options.host ?? mailHost()
+      try {
+        const held = await holdNotices(options.baseDir, state, silenced.silence, (n) => renderNotice(n, { host, extra: { molt: molt.name } }), molt.name, now())
+        state = held.state
+        result.silenced = { id: silenced.silence.id, until: silenced.silence.end, held: held.held.map((n) => n.kind) }
+        saveState(molt, state, owner, result)
+      } catch (error) {
+        result.problems.push(`cannot hold the notices under silence ${silenced.silence.id}: ${(error as Error).message}`)
+      }
+    } else if (silenced.silence) result.silenced = { id: silenced.silence.id, until: silenced.silence.end, held: [] }
     const fleet: FleetAlerting = { baseDir: options.baseDir, waitMs: options.digestWaitMs ?? null, host: options.host ?? '', now, remaining, stderr: options.stderr }
     let sender: NoticeSender | null = null
     if (decisions.some((d) => d.queued.length) || state.outbox.length) {
@@ -176,6 +195,20 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
         result.problems.push(`${notice.kind} notice ${notice.id} is waiting undelivered (${why || 'no channel took it'}); fix the alert settings and the next run tries again`)
       }
       saveState(molt, state, owner, result)
+    }
+    if (summaryDue(options.baseDir, now())) {
+      const { Dispatcher, channelsFor } = await import('../alert/deliver.ts')
+      const { mailHost } = await import('../alert/message.ts')
+      const { noticeActions } = await import('../alert/actions.ts')
+      fleet.host ||= mailHost()
+      const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null })
+      const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: fleet.host, settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr, extra })
+      sender ??= await senderFor(dispatcher, fleet, result.warnings)
+      try {
+        result.silence_summaries = await sendSilenceSummaries(options.baseDir, now(), sender, dispatcher, channelsFor(options.alerts), result.problems)
+      } catch (error) {
+        result.problems.push(`cannot send the summary of an ended silence: ${(error as Error).message}`)
+      }
     }
     if (fleet.waitMs !== null) {
       if (!fleet.host) fleet.host = (await import('../alert/message.ts')).mailHost()
@@ -323,6 +356,8 @@ function describeRun(name: string, state: WatchFile, record: HealthRecord, resul
     const kept = !n.pending ? '' : n.errors.some((e) => !e.permanent) ? ', will retry' : ', kept until the alert settings change'
     parts.push(`${n.kind} notice: ${[...sent, ...failed].join(', ')}${kept}`)
   }
+  if (result.silenced) parts.push(`silenced until ${result.silenced.until} (${result.silenced.id})${result.silenced.held.length ? `: held ${result.silenced.held.join(', ')} notice` : ''}`)
+  for (const id of result.silence_summaries ?? []) parts.push(`silence ${id} is over: summary handed over`)
   for (const m of result.fleet_outbox?.sent ?? []) parts.push(`${m.digest ? `digest of ${m.notices} notices` : 'fleet outbox notice'} sent via ${m.channel}: ${m.subject}`)
   if (result.waiting && !result.notices.length) parts.push(`${result.waiting} notice(s) waiting`)
   for (const p of result.problems) if (!/ notice \S+ via /.test(p)) parts.push(`ERROR ${p}`)

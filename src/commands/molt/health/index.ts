@@ -9,5 +9,6 @@ export default defineCommand({
     logs: () => import('./logs.ts').then((m) => m.default),
     watch: () => import('./watch.ts').then((m) => m.default),
     setup: () => import('./setup.ts').then((m) => m.default),
+    silence: () => import('./silence.ts').then((m) => m.default),
   },
 })

@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty'
 import { formatMs, paintStatus } from '../../../health/render.ts'
+import { activeSilence, fleetSilences } from '../../../health/silence.ts'
 import { moltStatus, type MoltStatus } from '../../../health/status.ts'
 import { formatAgo, formatDuration } from '../../../lib/duration.ts'
 import { renderTable } from '../../../lib/table.ts'
@@ -13,7 +14,11 @@ export default defineCommand({
     const cli: RunData = data
     const { molts, all } = selectMolts(cli, { name: args.name, all: args.all })
     const now = Date.now()
-    const statuses = molts.map((molt) => moltStatus(molt, now))
+    const silences = fleetSilences(cli.baseDir().dir)
+    const statuses = molts.map((molt) => {
+      const silence = activeSilence(silences, molt.name, now)
+      return { ...moltStatus(molt, now), silenced: silence && { id: silence.id, until: silence.end, reason: silence.reason, held: silence.held.filter((h) => h.molt === molt.name).length } }
+    })
     for (const s of statuses) for (const warning of s.warnings) cli.log.warn(`${s.molt}: ${warning}`)
 
     if (args.json) printJson(cli, all ? statuses : statuses[0])
@@ -25,10 +30,12 @@ export default defineCommand({
 
 const when = (s: MoltStatus, now: number) => (s.checked_at ? `${s.checked_at} (${formatAgo(Date.parse(s.checked_at), now)})` : 'never')
 
-function fleetTable(statuses: MoltStatus[], color: boolean, now: number): string {
+type Shown = MoltStatus & { silenced: { id: string; until: string; reason: string | null; held: number } | null }
+
+function fleetTable(statuses: Shown[], color: boolean, now: number): string {
   const rows = statuses.map((s) => [
     s.molt,
-    paintStatus(s.status ?? 'no data', color),
+    paintStatus(s.status ?? 'no data', color) + (s.silenced ? ' (silenced)' : ''),
     s.checked_at ? formatAgo(Date.parse(s.checked_at), now) + (s.stale ? ' (stale)' : '') : 'never',
     String(s.record?.pid ?? '-'),
     String(s.record?.port ?? '-'),
@@ -39,11 +46,12 @@ function fleetTable(statuses: MoltStatus[], color: boolean, now: number): string
   return renderTable(['MOLT', 'STATUS', 'CHECKED', 'PID', 'PORT', 'HTTP', 'TIME', 'FAILS'], rows)
 }
 
-function detail(s: MoltStatus, color: boolean, now: number): string {
+function detail(s: Shown, color: boolean, now: number): string {
   const r = s.record
   const lines = [`${s.molt}: ${paintStatus(s.status ?? 'no data', color)}${s.stale && r ? ' (stale)' : ''}`]
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(10)}${value}`)
   row('checked', when(s, now))
+  if (s.silenced) row('silenced', `until ${s.silenced.until} (${formatDuration(Date.parse(s.silenced.until) - now)} left)${s.silenced.reason ? `: ${s.silenced.reason}` : ''}; ${s.silenced.held} notice(s) held`)
   if (r) {
     row('pid', String(r.pid ?? '-'))
     row('port', String(r.port ?? '-'))

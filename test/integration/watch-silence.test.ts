@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { historyFile } from '../../src/health/paths.ts'
+import { runCli } from '../helpers/cli.ts'
+import { buildFleet, startGateway, writeMoltHome } from '../helpers/fleet.ts'
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
+
+// A silence over an outage: the checks are recorded, no notice goes out, one summary at the end.
+const MSMTP = ['/usr/bin/msmtp', '/usr/local/bin/msmtp'].find((p) => existsSync(p))
+let fleet: Awaited<ReturnType<typeof buildFleet>>
+let sink: SmtpSink
+let rc: string
+const restarted: { kill(): void }[] = []
+const cli = (args: string[]) => runCli([...args, '-d', fleet.baseDir])
+const watch = (name: string) =>
+  cli(['molt', 'health', 'watch', name, '--timeout', '2000', '--consecutive-failures', '1', '--alert-email', 'ops@example.org', '--msmtp-config', rc, '--digest-wait', '0s'])
+
+beforeAll(async () => {
+  fleet = await buildFleet([{ name: 'delta', mode: 'healthy' }, { name: 'kilo', mode: 'healthy' }])
+  sink = await startSmtpSink()
+  rc = sink.msmtprc(fleet.baseDir, 'clmnt@example.org')
+})
+afterAll(async () => {
+  for (const g of restarted) g.kill()
+  fleet.cleanup()
+  await sink.close()
+})
+
+test.skipIf(!MSMTP)('silence → outage → recovery: checks recorded, no notice; --end → one summary, sent once', async () => {
+  const delta = fleet.molts.find((m) => m.name === 'delta')!
+  expect((await watch('delta')).code).toBe(0)
+  const silenced = await cli(['molt', 'health', 'silence', 'delta', '2h', '--reason', 'gateway upgrade'])
+  expect(silenced.code).toBe(0)
+  expect(silenced.stdout).toMatch(/^silenced molt delta until \d{4}-\d\d-\d\d \d\d:\d\d UTC \(2h\): gateway upgrade\n/)
+
+  const status = await cli(['molt', 'health', 'status', 'delta'])
+  expect(status.stdout).toMatch(/silenced +until .* left\): gateway upgrade; 0 notice\(s\) held/)
+  const table = await cli(['molt', 'health', 'status', '--all'])
+  expect(table.stdout).toContain('healthy (silenced)')
+
+  // the outage, then the recovery, all under the silence
+  process.kill(delta.pid!, 'SIGKILL')
+  const down = await watch('delta')
+  expect(down.code).toBe(0)
+  const gateway = await startGateway('healthy', delta.home)
+  restarted.push({ kill: () => gateway.child.kill('SIGKILL') })
+  writeMoltHome(delta.home, { name: 'delta', port: gateway.port, pid: gateway.child.pid! })
+  expect((await watch('delta')).code).toBe(0)
+  expect(sink.messages).toHaveLength(0)
+  const history = readFileSync(historyFile(delta.home), 'utf8').trim().split('\n').map((l) => JSON.parse(l).status)
+  expect(history.slice(-3)).toEqual(['healthy', 'dead', 'healthy'])
+  const log = readFileSync(join(delta.home, '.molt-state', 'health.log'), 'utf8')
+  expect(log).toContain(': held down notice')
+  expect(log).toContain(': held recovered notice')
+
+  const listed = await cli(['molt', 'health', 'silence', '--list'])
+  expect(listed.stdout).toMatch(/delta +active .* 2 +gateway upgrade/)
+
+  const ended = await cli(['molt', 'health', 'silence', 'delta', '--end'])
+  expect(ended.code).toBe(0)
+  expect(ended.stdout).toContain('2 notice(s) held')
+  // whatever runs next sends the summary: here the watch of another molt
+  expect((await watch('kilo')).code).toBe(0)
+  expect(sink.messages).toHaveLength(1)
+  const summary = sink.messages[0]!
+  expect(summary.headers.subject).toBe('[Claw Mountain] silence on molt delta over: 2 notice(s) held; delta is up')
+  expect(summary.body).toContain('Reason: gateway upgrade')
+  expect(summary.body).toMatch(/ {2}\d{4}-\d\d-\d\d \d\d:\d\d UTC {2}molt delta is DOWN \(dead\)/)
+  expect(summary.body).toMatch(/ {2}\d{4}-\d\d-\d\d \d\d:\d\d UTC {2}molt delta is UP again/)
+  expect(summary.body).toContain(`-d ${fleet.baseDir} molt health status --all`)
+  // once
+  expect((await watch('delta')).code).toBe(0)
+  expect((await watch('kilo')).code).toBe(0)
+  expect(sink.messages).toHaveLength(1)
+  expect((await cli(['molt', 'health', 'silence', '--list'])).stdout).toMatch(/delta +ended/)
+}, 60_000)
+
+test('bad silences are usage errors', async () => {
+  const cases: [string[], string][] = [
+    [['delta'], 'missing duration'],
+    [['delta', 'soon'], 'invalid value "soon"'],
+    [['delta', '31d'], 'longer than 30d'],
+    [['nosuch', '1h'], 'nosuch'],
+    [['--all', 'delta', '1h'], 'not both'],
+    [['--list', 'delta'], '--list takes no molt'],
+  ]
+  for (const [args, message] of cases) {
+    const result = await cli(['molt', 'health', 'silence', ...args])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(message)
+  }
+  const none = await cli(['molt', 'health', 'silence', 'kilo', '--end'])
+  expect(none.code).toBe(1)
+  expect(none.stderr).toContain('no active silence on molt kilo')
+})
