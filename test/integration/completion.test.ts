@@ -174,7 +174,7 @@ describe.skipIf(!ZSH)('zsh (skipped when zsh is not installed: apt-get install z
 
   test.each([
     [['clmnt', 'mo'], ['molt', 'fleet', 'dashboard', 'doctor', 'completion', 'self', 'help', 'version']],
-    [['clmnt', 'molt', 'health', 'ch'], ['check', 'status', 'history', 'logs', 'watch', 'setup']],
+    [['clmnt', 'molt', 'health', 'ch'], ['check', 'status', 'history', 'logs', 'watch', 'setup', 'silence']],
     [['clmnt', 'molt', 'health', 'check', ''], ['alpha', 'bravo', 'charlie']],
     [['clmnt', 'molt', 'health', 'setup', 'x', '--scheduler', ''], ['cron', 'systemd']],
     [['clmnt', 'molt', 'health', 'setup', 'x', '--scheduler=sy'], ['cron', 'systemd']],
