@@ -278,6 +278,13 @@ function reportError(error: unknown, log: Logger, path: string): number {
     return error.exitCode
   }
   const err = error instanceof Error ? error : new Error(String(error))
+  // a molt home is 0700 and its user's: as anyone but root (or that user) reading it fails here
+  const errno = err as NodeJS.ErrnoException
+  if (errno.code === 'EACCES' || errno.code === 'EPERM') {
+    log.error(`permission denied${errno.path ? `: ${errno.path}` : ''}: run as root${process.getuid?.() === 0 ? '' : ' (sudo)'}`)
+    if (log.level === 'verbose') process.stderr.write(`${err.stack ?? ''}\n`)
+    return 1
+  }
   log.error(`internal error: ${err.message}`)
   if (log.level === 'verbose') process.stderr.write(`${err.stack ?? ''}\n`)
   else process.stderr.write('Run again with -v for details.\n')

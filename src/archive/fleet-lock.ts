@@ -11,6 +11,8 @@ export function lockFleet(baseDir: string, command: string): Lock {
   try {
     attempt = tryLock(path, command)
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM') throw new ClmntError(`permission denied: cannot take the fleet lock ${path}: run as root`, 1, { cause: error })
     throw new ClmntError(`cannot take the fleet lock ${path}: ${(error as Error).message}`, 1, { cause: error })
   }
   if (!attempt.ok) {

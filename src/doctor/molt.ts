@@ -172,6 +172,7 @@ function pidCheck(molt: Molt, gateway: GatewayState): Finding {
   if (gateway.state === 'running' && gateway.via === 'lock-file') return ok(id, 'gateway process', `PID ${gateway.pid} from the gateway's lock file is the molt's openclaw gateway`)
   if (gateway.state === 'running' && gateway.via === 'pid-file') return ok(id, 'gateway process', `PID ${gateway.pid} from gateway.pid is the molt's openclaw gateway`)
   if (gateway.state === 'running') return warn(id, 'gateway process', `running as PID ${gateway.pid}, but neither its lock file nor gateway.pid names it`, `restart the gateway so it writes its lock (or write ${gateway.pid} to ${file} on a bash-toolkit host)`)
+  if (gateway.state === 'unreadable') return skip(id, 'gateway process', gateway.reason)
   if (gateway.state === 'stale') return fail(id, 'gateway process', gateway.reason, `start the gateway as ${molt.name} (openclaw gateway restart), then check its log: ${join(molt.home, '.openclaw', 'gateway.log')}`)
   return fail(id, 'gateway process', 'not running: no gateway lock, no gateway.pid and no openclaw gateway process of the molt', `start it as ${molt.name}: openclaw gateway start`)
 }

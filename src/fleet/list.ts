@@ -10,7 +10,7 @@ export interface MoltSummary {
   port: number | null
   port_source: Molt['portSource']
   home: string
-  gateway: 'running' | 'stale PID' | 'stopped'
+  gateway: 'running' | 'stale PID' | 'stopped' | 'unknown'
   pid: number | null
   health: HealthStatus | null
   checked_at: string | null
@@ -27,7 +27,7 @@ export function summarizeMolts(molts: Molt[], now = Date.now(), processes = new 
       port: molt.port,
       port_source: molt.portSource,
       home: molt.home,
-      gateway: gateway.state === 'stale' ? 'stale PID' : gateway.state,
+      gateway: gateway.state === 'stale' ? 'stale PID' : gateway.state === 'unreadable' ? 'unknown' : gateway.state,
       pid: gateway.state === 'stopped' ? null : gateway.pid,
       health: record?.status ?? null,
       checked_at: Number.isNaN(checked) ? null : new Date(checked).toISOString(),

@@ -13,6 +13,8 @@ export type GatewayState =
   /** a lock or PID file that points at nothing usable: gone, not a gateway, another user's, or not a number */
   | { state: 'stale'; pid: number | null; reason: string }
   | { state: 'stopped' }
+  /** gateway.pid cannot be read (a 0700 home of another user) and no process of the molt was found: nobody can tell */
+  | { state: 'unreadable'; pid: null; reason: string }
 
 export interface MoltOwner {
   uid: number
@@ -60,10 +62,14 @@ export function gatewayState(molt: Molt, processes: ProcessTable): GatewayState 
     if (proc && isGatewayOf(proc, molt, owner, lock)) return { state: 'running', pid: lock.pid, via: 'lock-file' }
   }
   let text: string | null = null
+  let denied = false
   try {
     // the molt's own file: never followed, never blocking, capped (safe-fs.ts)
     text = readHomeFile(molt.home, PID_REL, { maxBytes: 4096 })
-  } catch {}
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    denied = code === 'EACCES' || code === 'EPERM'
+  }
   let stale: GatewayState | null = null
   if (text !== null) {
     const trimmed = text.trim()
@@ -86,6 +92,8 @@ export function gatewayState(molt: Molt, processes: ProcessTable): GatewayState 
     const why = !proc || proc.zombie ? 'is not running (the gateway crashed or was killed)' : 'is another process now (not this molt\'s openclaw gateway)'
     return { state: 'stale', pid: lock.pid, reason: `PID ${lock.pid} from the gateway lock ${lock.file} ${why}` }
   }
+  // "stopped" would be a guess: the PID file may be there, behind a home we may not enter
+  if (!stale && denied) return { state: 'unreadable', pid: null, reason: 'permission denied: cannot read gateway.pid in a home of another user: run as root' }
   return stale ?? { state: 'stopped' }
 }
 

@@ -99,6 +99,7 @@ export async function probeMolt(molt: Molt, options: ProbeOptions): Promise<Heal
   })
   if (gateway.state === 'stale') return record('dead', gateway.pid, gateway.reason)
   if (gateway.state === 'stopped') return record('stopped', null, 'no gateway lock, no gateway.pid and no gateway process')
+  if (gateway.state === 'unreadable') return record('unknown', null, gateway.reason)
   const pid = gateway.pid
   if (molt.port === null) return record('unknown', pid, 'port unknown (.molt-info MOLT_PORT, openclaw.json, molts.json)')
   // a stopped process cannot answer: say so instead of waiting out the timeout

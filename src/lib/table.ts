@@ -9,3 +9,16 @@ export function renderTable(header: string[], rows: string[][]): string {
       .trimEnd()
   return [line(header), ...rows.map(line)].join('\n') + '\n'
 }
+
+/**
+ * The columns a molt table may have, in the one order every command uses (`molt list`, `health
+ * check`, `health status`, …): whatever a table shows of these, it shows in this order, MOLT first.
+ */
+export const MOLT_COLUMNS = ['MOLT', 'STATUS', 'PORT', 'PID', 'GATEWAY', 'HTTP', 'TIME', 'CHECKED', 'FAILS', 'REASON', 'HOME'] as const
+
+/** The header for `columns` after checking that they follow MOLT_COLUMNS (a typo or a reorder fails at once). */
+export function moltHeader(...columns: (typeof MOLT_COLUMNS)[number][]): string[] {
+  const at = columns.map((c) => MOLT_COLUMNS.indexOf(c))
+  if (at.some((i, k) => k > 0 && i <= at[k - 1]!)) throw new Error(`molt table columns out of order: ${columns.join(' ')}`)
+  return columns
+}

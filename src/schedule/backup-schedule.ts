@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { InputError, UsageError, quote } from '../lib/errors.ts'
 import { joinLines, splitLines } from './crontab-edit.ts'
 import { cronCommand } from './job.ts'
+import { fnv1a } from './plan.ts'
 
 /**
  * `clmnt fleet backup --schedule daily|weekly|hourly`: one scheduled backup per base dir, in the
@@ -100,6 +100,6 @@ export function setBackupEntry(text: string, baseDir: string, block: string[] | 
 
 /** Unit names per base dir: several fleets on one host each get their own timer. */
 export function backupUnitNames(baseDir: string): { service: string; timer: string } {
-  const id = createHash('sha256').update(baseDir).digest('hex').slice(0, 8)
+  const id = fnv1a(baseDir).toString(16).padStart(8, '0')
   return { service: `clmnt-backup-${id}.service`, timer: `clmnt-backup-${id}.timer` }
 }

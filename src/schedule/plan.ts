@@ -43,9 +43,14 @@ export function defaultOffset(molt: { name: string; port: number | null }, inter
   if (molt.port !== null && molt.port >= FIRST_PORT && (molt.port - FIRST_PORT) % PORT_STEP === 0) {
     return { offset: ((molt.port - FIRST_PORT) / PORT_STEP) % interval, from: 'port' }
   }
+  return { offset: fnv1a(molt.name) % interval, from: 'name' }
+}
+
+/** FNV-1a, 32 bits: a stable little hash of a name or a path (no crypto import on cron's start-up path). */
+export function fnv1a(text: string): number {
   let hash = 0x811c9dc5
-  for (const c of Buffer.from(molt.name)) hash = Math.imul(hash ^ c, 0x01000193) >>> 0
-  return { offset: hash % interval, from: 'name' }
+  for (const c of Buffer.from(text)) hash = Math.imul(hash ^ c, 0x01000193) >>> 0
+  return hash
 }
 
 /** Throws (InputError) when a value cannot be scheduled safely; nothing is written before all molts are planned. */

@@ -24,9 +24,9 @@ test('molt list: name, port, home, gateway state, PID, last health and its age',
   ])
   const table = await runCli(['molt', 'list', '-d', fleet.baseDir])
   const rows = table.stdout.trim().split('\n').map((r) => r.split(/\s{2,}/))
-  expect(rows[0]).toEqual(['NAME', 'PORT', 'GATEWAY', 'PID', 'HEALTH', 'CHECKED', 'HOME'])
-  expect(rows[1]).toEqual(['alpha', String(alpha!.port), 'running', String(alpha!.pid), 'healthy', 'just now', alpha!.home])
-  expect(rows[2]!.slice(0, 3)).toEqual(['delta', String(delta!.port), 'stale PID'])
+  expect(rows[0]).toEqual(['MOLT', 'STATUS', 'PORT', 'PID', 'GATEWAY', 'CHECKED', 'HOME'])
+  expect(rows[1]).toEqual(['alpha', 'healthy', String(alpha!.port), String(alpha!.pid), 'running', 'just now', alpha!.home])
+  expect(rows[2]!.slice(0, 5)).toEqual(['delta', '-', String(delta!.port), String(delta!.pid), 'stale PID'])
 })
 
 test('an empty base dir lists nothing, with a note on stderr', async () => {

@@ -65,7 +65,7 @@ describe('--all', () => {
     const result = await status('--all')
     expect(result.code).toBe(1)
     const rows = result.stdout.trim().split('\n').map((r) => r.split(/\s{2,}/))
-    expect(rows[0]).toEqual(['MOLT', 'STATUS', 'CHECKED', 'PID', 'PORT', 'HTTP', 'TIME', 'FAILS'])
+    expect(rows[0]).toEqual(['MOLT', 'STATUS', 'PORT', 'PID', 'HTTP', 'TIME', 'CHECKED', 'FAILS'])
     expect(rows.slice(1).map((r) => [r[0], r[1]])).toEqual([
       ['corrupt', 'no data'],
       ['empty', 'no data'],

@@ -3,7 +3,7 @@ import { discoverFleet } from '../../fleet/discover.ts'
 import { summarizeMolts } from '../../fleet/list.ts'
 import { paintStatus } from '../../health/render.ts'
 import { formatAgo } from '../../lib/duration.ts'
-import { renderTable } from '../../lib/table.ts'
+import { moltHeader, renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
 import { jsonArg, printJson } from '../_shared.ts'
 
@@ -28,14 +28,16 @@ export default defineCommand({
     }
     const table = rows.map((m) => [
       m.name,
-      String(m.port ?? '?'),
-      m.gateway,
-      String(m.pid ?? '-'),
       m.health ? paintStatus(m.health, cli.color) : '-',
+      String(m.port ?? '?'),
+      String(m.pid ?? '-'),
+      m.gateway,
       m.checked_at ? formatAgo(Date.parse(m.checked_at), now) : 'never',
       m.home,
     ])
-    cli.stdout(renderTable(['NAME', 'PORT', 'GATEWAY', 'PID', 'HEALTH', 'CHECKED', 'HOME'], table))
+    cli.stdout(renderTable(moltHeader('MOLT', 'STATUS', 'PORT', 'PID', 'GATEWAY', 'CHECKED', 'HOME'), table))
+    const unknown = rows.filter((m) => m.gateway === 'unknown').length
+    if (unknown) cli.log.warn(`permission denied: ${unknown} molt home(s) cannot be read as this user, so their gateways show as unknown: run as root`)
     return 0
   },
 })

@@ -30,7 +30,7 @@ function time(iso: string, text = localTime(iso)): HTMLElement {
 
 export function renderCardBody(body: HTMLElement, m: DashboardMolt, now: number): void {
   const pid = m.pid ? ` ${m.pid}` : ''
-  const gateway = m.gateway === 'running' ? `gateway running, pid${pid}` : m.gateway === 'stale PID' ? `gateway gone (stale PID${pid})` : 'gateway stopped'
+  const gateway = m.gateway === 'running' ? `gateway running, pid${pid}` : m.gateway === 'stale PID' ? `gateway gone (stale PID${pid})` : m.gateway === 'unknown' ? 'gateway unknown (permission denied)' : 'gateway stopped'
   const chips: HTMLElement[] = []
   if (m.stale && m.checked_at) chips.push(chip('stale', 'none', 'the last check is older than 3 × the watch interval: is the schedule running?'))
   if (m.phase === 'pending') chips.push(chip(`pending ${m.consecutive_failures ?? '?'} of ${m.threshold ?? '?'}`, 'warn', 'failing, not yet DOWN: no alert sent yet'))

@@ -6,7 +6,7 @@ import { formatMs, paintStatus } from '../../../health/render.ts'
 import { durationOption } from '../../../lib/duration.ts'
 import { ClmntError, UsageError } from '../../../lib/errors.ts'
 import { intOption } from '../../../lib/numbers.ts'
-import { renderTable } from '../../../lib/table.ts'
+import { moltHeader, renderTable } from '../../../lib/table.ts'
 import type { RunData, UsageErrorHandler } from '../../../runner.ts'
 import { VERSION } from '../../../runner.ts'
 import { readFleetConfig } from '../../../fleet/config.ts'
@@ -33,7 +33,7 @@ const command = defineCommand({
     if (args.json) printJson(cli, args.all ? records : records[0])
     else if (args.all) {
       const rows = records.map((r) => [r.molt ?? '', paintStatus(r.status, cli.color), String(r.port ?? '-'), String(r.pid ?? '-'), String(r.http_status ?? '-'), formatMs(r.response_time_ms), r.reason ?? ''])
-      cli.stdout(renderTable(['MOLT', 'STATUS', 'PORT', 'PID', 'HTTP', 'TIME', 'REASON'], rows))
+      cli.stdout(renderTable(moltHeader('MOLT', 'STATUS', 'PORT', 'PID', 'HTTP', 'TIME', 'REASON'), rows))
       if (!records.length) cli.log.warn(`no molts found in ${cli.baseDir().dir}`)
     } else {
       const r = records[0]!

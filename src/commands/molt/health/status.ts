@@ -3,7 +3,7 @@ import { formatMs, paintStatus } from '../../../health/render.ts'
 import { activeSilence, fleetSilences } from '../../../health/silence.ts'
 import { moltStatus, type MoltStatus } from '../../../health/status.ts'
 import { formatAgo, formatDuration } from '../../../lib/duration.ts'
-import { renderTable } from '../../../lib/table.ts'
+import { moltHeader, renderTable } from '../../../lib/table.ts'
 import type { RunData } from '../../../runner.ts'
 import { jsonArg, moltOrAllArgs, printJson, selectMolts } from '../../_shared.ts'
 
@@ -36,14 +36,14 @@ function fleetTable(statuses: Shown[], color: boolean, now: number): string {
   const rows = statuses.map((s) => [
     s.molt,
     paintStatus(s.status ?? 'no data', color) + (s.silenced ? ' (silenced)' : ''),
-    s.checked_at ? formatAgo(Date.parse(s.checked_at), now) + (s.stale ? ' (stale)' : '') : 'never',
-    String(s.record?.pid ?? '-'),
     String(s.record?.port ?? '-'),
+    String(s.record?.pid ?? '-'),
     String(s.record?.http_status ?? '-'),
     formatMs(s.record?.response_time_ms),
+    s.checked_at ? formatAgo(Date.parse(s.checked_at), now) + (s.stale ? ' (stale)' : '') : 'never',
     s.watch ? String(s.watch.consecutive_failures) : '-',
   ])
-  return renderTable(['MOLT', 'STATUS', 'CHECKED', 'PID', 'PORT', 'HTTP', 'TIME', 'FAILS'], rows)
+  return renderTable(moltHeader('MOLT', 'STATUS', 'PORT', 'PID', 'HTTP', 'TIME', 'CHECKED', 'FAILS'), rows)
 }
 
 function detail(s: Shown, color: boolean, now: number): string {
