@@ -21,6 +21,7 @@ export const ENVIRONMENT: EnvVar[] = [
   { names: ['TERM'], description: 'dumb: no colours and no Unicode marks' },
   { names: ['LC_ALL', 'LC_CTYPE', 'LANG'], description: 'a UTF-8 locale lets doctor print ✓ ! ✗ instead of [ OK ] [WARN] [FAIL]' },
   { names: ['PATH'], description: 'where msmtp, crontab, tee and openclaw are looked up (schedules write absolute paths)' },
+  { names: ['SUDO_USER'], description: 'who is named as having silenced a molt (health silence) when run through sudo' },
   { names: ['HOME'], description: 'your home, when /etc/passwd has no entry for your uid' },
 ]
 

@@ -27,7 +27,7 @@ test('`clmnt help <command…>` is `<command…> --help`; `clmnt help` is the to
   const bad = await runCli(['help', 'bogus'])
   expect(bad.code).toBe(2)
   expect(bad.stderr).toContain('unknown command "bogus"')
-})
+}, 60_000)
 
 test('`clmnt version` names the version, the commit, Bun and the platform; --json has the same', async () => {
   const r = await runCli(['version'])
