@@ -1,5 +1,6 @@
 import { posix } from 'node:path'
 import { shownName } from './byte-names.ts'
+import { checkIndex } from './restore-index.ts'
 import { parseChecksumList, type BackupNote, type TrailerEnd } from './checksums.ts'
 import { CHECKSUMS_MEMBER, componentOf, placeOf, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
@@ -130,6 +131,7 @@ export function checkStaged(input: CheckInput): CheckResult {
     if (m.dirs !== null && tally.dirs !== m.dirs) problems.push({ molt: m.name, text: `molt ${m.name}: the manifest says ${m.dirs} folders, the archive holds ${tally.dirs}` })
     if (m.symlinks !== null && tally.symlinks !== m.symlinks) problems.push({ molt: m.name, text: `molt ${m.name}: the manifest says ${m.symlinks} symlinks, the archive holds ${tally.symlinks}` })
   }
+  if (manifest.layout.index !== null) problems.push(...checkIndex(extracted.index, extracted.headers, restoring))
   // the manifest against itself, last: a molt's own line says more
   const sum = (key: 'files' | 'backup_size_bytes') => manifest.molts.reduce((total, m) => total + (m[key] ?? 0), 0)
   const globalBytes = [...extracted.global.values()].reduce((total, g) => total + g.length, 0)

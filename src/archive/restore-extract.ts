@@ -8,6 +8,7 @@ import type { Manifest } from './manifest.ts'
 import { hardLinkTarget, judgeMember, type PolicyInput, type Scope } from './member-policy.ts'
 import { ArchiveReadError, readArchive } from './read.ts'
 import { fileTime } from './restore-fs.ts'
+import type { HeaderFacts } from './restore-index.ts'
 import type { TarEntry } from './tar-parse.ts'
 
 export { legacyRel } from './member-policy.ts'
@@ -97,6 +98,9 @@ export interface Extracted {
   archiveFiles: number
   archiveBytes: number
   manifestFirst: boolean
+  /** format 3: index.jsonl's text, and what the headers of the checked members say */
+  index: string | null
+  headers: Map<string, HeaderFacts>
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
@@ -123,12 +127,13 @@ class Refusal extends Error {}
 export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
   const { manifest, legacy } = spec
   const input: PolicyInput = { legacy, layout: { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) } }
-  const out: Extracted = { digests: new Map(), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false }
+  const out: Extracted = { digests: new Map(), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null, headers: new Map() }
   for (const [name, home] of spec.molts) {
     if (home) mkdirSync(home, { mode: 0o700 })
     out.molts.set(name, { files: 0, bytes: 0, dirs: 0, symlinks: 0, byComponent: new Map(), links: new Map(), deferred: [], dirsMade: new Set(['']), containers: new Map(), implicit: new Map(), kinds: new Map(), rootMtime: null, crontab: null })
   }
   const declaredLimit = legacy || manifest.total_size_bytes === null ? Number.POSITIVE_INFINITY : 2 * manifest.total_size_bytes + 2 ** 30
+  const indexed = !legacy && manifest.layout.index !== null
   const seen = new Set<string>()
   const dropped = new Map<string, string[]>()
   const outside = new Map<string, string[]>()
@@ -154,8 +159,12 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     const verdict = judgeMember(e, input)
     const name = normalizeMemberName(e.name)
     if (verdict.kind === 'refuse') refuse(verdict.molt, verdict.reason)
-    if (verdict.kind === 'ignore') return
     const scope = verdict.kind === 'member' ? verdict.molt : null
+    // format 3: what each header says, for the check against index.jsonl
+    if (indexed && verdict.kind !== 'index' && verdict.kind !== 'checksums' && (scope === null || spec.molts.has(scope))) {
+      out.headers.set(name, { type: e.type === 'directory' ? 'dir' : (e.type as HeaderFacts['type']), mode: e.mode & 0o7777, size: e.size, mtime: e.mtimeText, link: e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : '', sparse: e.sparse !== null, molt: scope })
+    }
+    if (verdict.kind === 'ignore') return
     if (seen.has(name)) refuse(scope, `member ${shown} appears twice in the archive`)
     seen.add(name)
     if (e.type === 'file' && verdict.kind !== 'manifest' && verdict.kind !== 'checksums') {
@@ -179,8 +188,8 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       return
     }
     if (verdict.kind === 'index') {
-      // hashed against its checksum line like any file; what it says is not used here yet
-      current = capture(name, MAX_CHECKSUMS, () => {})
+      // hashed against its checksum line like any file; read against the headers by checkIndex
+      current = capture(name, MAX_CHECKSUMS, (content) => (out.index = new TextDecoder().decode(content)))
       return
     }
     if (verdict.kind === 'global') {

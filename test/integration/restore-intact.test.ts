@@ -41,6 +41,11 @@ const variants: Variant[] = [
     mkdirSync(x)
     sh(`tar -xzf '${original}' -C '${x}' && cd '${x}' && tar --format=posix -czf '${out}' manifest.json global alpha bravo $(ls | grep -v -e manifest.json -e global -e alpha -e bravo -e checksums.sha256) checksums.sha256`)
   }, null],
+  ['re-tarred by GNU tar --format=gnu (whole seconds only)', (out, work) => {
+    const x = join(work, 'x')
+    mkdirSync(x)
+    sh(`tar -xzf '${original}' -C '${x}' && cd '${x}' && tar --format=gnu -czf '${out}' manifest.json global alpha bravo $(ls | grep -v -e manifest.json -e global -e alpha -e bravo -e checksums.sha256) checksums.sha256`)
+  }, null],
   ['zeros after the gzip stream', (out) => writeFileSync(out, Buffer.concat([readFileSync(original), Buffer.alloc(4096)])), null],
   ['junk after the end-of-archive blocks', (out) => writeFileSync(out, Bun.gzipSync(Buffer.concat([gunzipAll(original), Buffer.from('junk\n')]))), /non-zero bytes follow the end-of-archive blocks: ignored, as GNU tar does/],
   ['no end-of-archive blocks', (out) => {

@@ -84,10 +84,35 @@ test('a member removed: listed in the checksums, missing from the archive', asyn
   const path = join(dir, 'removed.tar.gz')
   rewriteArchive(good, path, (tarPath) => run('tar', ['--delete', '-f', tarPath, 'alpha/.molt-info']))
   const report = await verifyArchive(path)
-  expect(report.problems).toHaveLength(3)
+  expect(report.problems).toHaveLength(4)
   expect(report.problems[0]).toBe('"alpha/.molt-info": listed in checksums.sha256 but missing from the archive')
   expect(report.problems[1]).toMatch(/^checksums\.sha256 says \d+ files \/ \d+ bytes; the archive holds \d+ \/ \d+$/)
   expect(report.problems[2]).toMatch(/^molt alpha: the manifest accounts for \d+ files \/ \d+ bytes, the archive holds \d+ \/ \d+$/)
+  expect(report.problems[3]).toBe('"alpha/.molt-info": in index.jsonl but not in the archive')
+})
+
+test('format 3: a header changed where the checksums cannot see it (mode, mtime, link target) is caught against index.jsonl', async () => {
+  const tar = Buffer.from(gunzipAll(good))
+  const edits: [member: string, offset: number, value: string, problem: RegExp][] = [
+    ['alpha/.msmtprc', 100, '0000666\0', /^"alpha\/\.msmtprc": its header is not what index.jsonl says \(mode 0600 → 0666\)$/],
+    ['alpha/.openclaw/workspace/current', 157, 'MEMORY-hardlink.md\0', /^"alpha\/\.openclaw\/workspace\/current": its header is not what index.jsonl says \(link target "MEMORY\.md" → "MEMORY-hardlink\.md"\)$/],
+    ['alpha/Maildir/cur/msg with spaces:2,S', 136, '00000000001\0', /^"alpha\/Maildir\/cur\/msg with spaces:2,S": its header is not what index\.jsonl says \(mtime 1600000000 → 1\)$/],
+  ]
+  for (const [member, offset, value, problem] of edits) {
+    const copy = Buffer.from(tar)
+    const at = copy.indexOf(Buffer.from(`${member}\0`))
+    expect(at % 512).toBe(0)
+    copy.write(value, at + offset, 'latin1')
+    copy.fill(0x20, at + 148, at + 156)
+    let sum = 0
+    for (let i = at; i < at + 512; i++) sum += copy[i]!
+    copy.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 'latin1')
+    const path = join(dir, `header-${offset}.tar.gz`)
+    writeFileSync(path, Bun.gzipSync(copy))
+    const report = await verifyArchive(path)
+    expect(report.problems).toEqual([expect.stringMatching(problem)])
+    expect(report.molts.find((m) => m.name === 'alpha')!.ok).toBe(false)
+  }
 })
 
 test('a manifest that lies (its checksum line updated to match): the content check catches it', async () => {
