@@ -209,4 +209,4 @@ test("'latest' is the newest finished archive of <base-dir>/backups; not an arch
   const result = await runCli(['fleet', 'verify', junk])
   expect(result.code).toBe(1)
   expect(result.stdout).toBe(`${junk}: not a gzip or zstd file\n`)
-})
+}, 30_000)
