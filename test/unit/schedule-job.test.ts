@@ -126,6 +126,12 @@ describe('setupRequest validates every value before anything happens', () => {
     expect(setupRequest(ok, '/srv')).toMatchObject({ interval: 5, offset: undefined, alertEmails: [], restart: false, baseDir: '/srv' })
   })
 
+  test('intervals take the one unit style; a bare number is minutes', () => {
+    expect(setupRequest({ ...ok, interval: '5m' }, '/srv').interval).toBe(5)
+    expect(setupRequest({ ...ok, interval: '2h' }, '/srv').interval).toBe(120)
+    expect(setupRequest({ ...ok, interval: '15' }, '/srv').interval).toBe(15)
+  })
+
   test('values pass through, duplicates dropped', () => {
     expect(setupRequest({ ...ok, remind: 'off' }, '/srv').remind).toBe('off')
     const r = setupRequest({ interval: '90', offset: '45', alertEmails: ['a@b.io', 'x.y+z@mail.example.org', 'a@b.io'], consecutiveFailures: '3', remind: '2h', notifyMolt: 'boss', restart: true, timeout: '3000' }, '/srv')
@@ -135,7 +141,8 @@ describe('setupRequest validates every value before anything happens', () => {
   test.each<[string, Record<string, unknown>, typeof UsageError | typeof InputError]>([
     ['interval 0', { interval: '0' }, UsageError],
     ['interval 1441', { interval: '1441' }, UsageError],
-    ['interval 5m', { interval: '5m' }, UsageError],
+    ['interval 5x', { interval: '5x' }, UsageError],
+    ['interval 90s (not whole minutes)', { interval: '90s' }, UsageError],
     ['offset = interval', { interval: '7', offset: '7' }, UsageError],
     ['offset against the default interval', { offset: '5' }, UsageError],
     ['offset -1', { offset: '-1' }, UsageError],
