@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, readSync, type Stats } from 'node:fs'
+import { openHomeFile, openRegularFile } from '../lib/safe-fs.ts'
 import { join } from 'node:path'
 import { readOpenclawConfig } from '../fleet/openclaw-config.ts'
 
@@ -33,20 +34,24 @@ export interface GatewayLogTail {
 }
 
 /**
- * The last lines of the first candidate that is a regular file of the molt's user. Opened with
- * O_NOFOLLOW|O_NONBLOCK: the molt's user may plant a link or a FIFO there, and this runs as root.
- * Reads at most the last 64 KiB; lines come back on one line each, at most 240 characters.
+ * The last lines of the first candidate that is a regular file of the molt's user. The molt's
+ * user may plant a link or a FIFO there, and this runs as root: one inside the home is opened from
+ * the home without following links, one elsewhere without following its last component, and
+ * either is judged by fstat before it is read (safe-fs.ts). Reads at most the last 64 KiB; lines
+ * come back on one line each, at most 240 characters.
  */
 export function tailGatewayLog(home: string, owner: LogOwner | null, count = 10): GatewayLogTail | null {
   for (const path of gatewayLogCandidates(home, owner)) {
     let fd: number
+    let st: Stats
     try {
-      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+      const inHome = path.startsWith(`${home}/`) ? openHomeFile(home, path.slice(home.length + 1)) : openRegularFile(path)
+      if (!inHome) continue
+      ;({ fd, stats: st } = inHome)
     } catch {
       continue
     }
     try {
-      const st = fstatSync(fd)
       if (!st.isFile() || (owner && st.uid !== owner.uid)) continue
       const size = Math.min(st.size, 64 * 1024)
       const buf = Buffer.alloc(size)

@@ -133,8 +133,8 @@ export class HomeDir {
    * cannot hang a read either). Throws ENOENT when missing, EUNSAFE for anything but a regular
    * file of the molt's user or root.
    */
-  openRead(name: string): { fd: number; stats: Stats } {
-    return this.reopen(name, O_RDONLY | O_NONBLOCK | O_NOCTTY)
+  openRead(name: string, options: { anyOwner?: boolean } = {}): { fd: number; stats: Stats } {
+    return this.reopen(name, O_RDONLY | O_NONBLOCK | O_NOCTTY, options.anyOwner)
   }
 
   /**
@@ -215,13 +215,13 @@ export class HomeDir {
   }
 
   /** O_PATH + fstat, judged, then reopened through /proc/self/fd with the wanted flags. */
-  private reopen(name: string, flags: number): { fd: number; stats: Stats } {
+  private reopen(name: string, flags: number, anyOwner = false): { fd: number; stats: Stats } {
     const full = `${this.path}/${name}`
     const pathFd = sys().openat(this.fd, cName(name), O_PATH | O_NOFOLLOW | O_CLOEXEC, 0)
     if (pathFd < 0) fail('open', full)
     try {
       const stats = fstatSync(pathFd)
-      judge(stats, full, 'file', this.owner)
+      judge(stats, full, 'file', anyOwner ? { uid: stats.uid, gid: stats.gid } : this.owner)
       // reopening the O_PATH descriptor opens exactly the inode judged above, whatever the name points at now
       const fd = openSync(`/proc/self/fd/${pathFd}`, flags)
       return { fd, stats }
@@ -363,11 +363,12 @@ export function safeFsMessage(error: unknown, path: string): string {
 }
 
 /**
- * A file named by an absolute path that may lie in a molt home (an msmtp configuration, say):
- * the last component is not followed, a FIFO or device is refused before it is read, the read is
- * capped. Returns its stats and text; throws like readHomeFile (ENOENT when missing).
+ * A file named by an absolute path that may lie in a molt home (an msmtp configuration, a gateway
+ * log under /tmp): the last component is not followed, a FIFO or device is refused before it is
+ * opened (O_PATH, then fstat, then a reopen of exactly that inode). The caller closes `fd`.
+ * Throws ENOENT when missing, EUNSAFE for anything but a regular file.
  */
-export function readRegularFile(path: string, maxBytes = READ_CAP_BYTES): { stats: Stats; text: string } {
+export function openRegularFile(path: string): { fd: number; stats: Stats } {
   const slash = path.lastIndexOf('/')
   const dir = path.slice(0, slash) || '/'
   const dirFd = openSync(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -375,20 +376,24 @@ export function readRegularFile(path: string, maxBytes = READ_CAP_BYTES): { stat
     const holder = new HomeDir(dirFd, dir.replace(/\/$/, ''), { uid: -1, gid: -1 })
     const stats = holder.stat(path.slice(slash + 1))
     if (!stats) throw new SafeFsError('ENOENT', `cannot read ${path}: ENOENT`)
+    // any owner will do here (the caller judges it); the kind of file may not
     if (!stats.isFile()) judge(stats, path, 'file', { uid: stats.uid, gid: stats.gid })
-    if (stats.size > maxBytes) throw new SafeFsError('EFBIG', `refusing ${path}: ${stats.size} bytes, more than ${maxBytes}`)
-    const fd = openSync(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC)
-    try {
-      const now = fstatSync(fd)
-      if (!now.isFile() || now.ino !== stats.ino) throw new SafeFsError('EUNSAFE', `refusing ${path}: it changed while being read`)
-      const buf = Buffer.allocUnsafe(Math.min(maxBytes, now.size))
-      let got = 0
-      for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, got)) > 0; ) got += n
-      return { stats: now, text: buf.toString('utf8', 0, got) }
-    } finally {
-      closeSync(fd)
-    }
+    return holder.openRead(path.slice(slash + 1), { anyOwner: true })
   } finally {
     closeSync(dirFd)
+  }
+}
+
+/** openRegularFile, read whole: refused when larger than `maxBytes`. */
+export function readRegularFile(path: string, maxBytes = READ_CAP_BYTES): { stats: Stats; text: string } {
+  const { fd, stats } = openRegularFile(path)
+  try {
+    if (stats.size > maxBytes) throw new SafeFsError('EFBIG', `refusing ${path}: ${stats.size} bytes, more than ${maxBytes}`)
+    const buf = Buffer.allocUnsafe(Math.min(maxBytes, stats.size))
+    let got = 0
+    for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, got)) > 0; ) got += n
+    return { stats, text: buf.toString('utf8', 0, got) }
+  } finally {
+    closeSync(fd)
   }
 }

@@ -1,7 +1,6 @@
-import { existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Molt } from '../fleet/discover.ts'
-import { ensureDir, writeFileAtomic } from '../lib/atomic.ts'
+import { inHomeDir, readHomeFile, statHomeFile } from '../lib/safe-fs.ts'
 import { nextRuns, planSchedule } from './cron-expr.ts'
 import { commandExists, lastRun, type MoltPlan, type ScheduleStatusBase } from './plan.ts'
 import {
@@ -27,15 +26,25 @@ export interface SystemdOutcome {
   warnings: string[]
 }
 
+/** The units live in the user's home (a molt's, as a rule): every path below it goes through safe-fs.ts. */
+const UNIT_REL = '.config/systemd/user'
+
 const paths = (target: ScheduleTarget, molt: string) => {
   const dir = userUnitDir(target.home)
   const names = unitNames(molt)
-  return { dir, service: join(dir, names.service), timer: join(dir, names.timer), wants: join(dir, 'timers.target.wants', names.timer) }
+  return {
+    dir,
+    service: join(dir, names.service),
+    timer: join(dir, names.timer),
+    wants: join(dir, 'timers.target.wants', names.timer),
+    rel: { service: `${UNIT_REL}/${names.service}`, timer: `${UNIT_REL}/${names.timer}`, wants: `${UNIT_REL}/timers.target.wants/${names.timer}` },
+  }
 }
 
-const read = (path: string) => {
+/** A unit file of the user's home: never through a link, never a FIFO; null when absent or unusable. */
+const read = (home: string, rel: string) => {
   try {
-    return readFileSync(path, 'utf8')
+    return readHomeFile(home, rel, { maxBytes: 64 * 1024 })
   } catch {
     return null
   }
@@ -45,7 +54,7 @@ export function installSystemd(p: MoltPlan, options: { dryRun: boolean }): Syste
   const { target } = p
   const at = paths(target, p.molt.name)
   const units = renderUnits({ molt: p.molt.name, plan: p.plan, argv: p.argv })
-  const before = { service: read(at.service), timer: read(at.timer) }
+  const before = { service: read(target.home, at.rel.service), timer: read(target.home, at.rel.timer) }
   const action: SystemdAction = before.service === null && before.timer === null ? 'installed' : before.service === units.service && before.timer === units.timer ? 'unchanged' : 'replaced'
   const outcome: SystemdOutcome = {
     molt: p.molt.name, user: target.user, action, dir: at.dir, systemctl: false, commands: [], warnings: [],
@@ -54,10 +63,12 @@ export function installSystemd(p: MoltPlan, options: { dryRun: boolean }): Syste
   const commands = enableCommands(target, p.molt.name)
   if (options.dryRun) return { ...outcome, commands: commands.map(formatCommand) }
   try {
+    // as the user, never through a link it planted (a ~/.config pointing at /etc/systemd would do)
     const owner = { uid: target.uid, gid: target.gid }
-    ensureDir(at.dir, { owner })
-    writeFileAtomic(at.service, units.service, { owner })
-    writeFileAtomic(at.timer, units.timer, { owner })
+    inHomeDir(target.home, `${UNIT_REL}/-`, { owner, create: true }, (dir) => {
+      dir.writeAtomic(unitNames(p.molt.name).service, units.service)
+      dir.writeAtomic(unitNames(p.molt.name).timer, units.timer)
+    })
   } catch (error) {
     return { ...outcome, action: 'failed', error: `cannot write the units in ${at.dir}: ${(error as Error).message}` }
   }
@@ -79,8 +90,9 @@ function enable(outcome: SystemdOutcome, [linger, ...rest]: string[][]): Systemd
 
 export function removeSystemd(molt: string, target: ScheduleTarget, options: { dryRun: boolean }): SystemdOutcome {
   const at = paths(target, molt)
-  const present = [at.service, at.timer].filter((f) => existsSync(f))
-  const linked = isLink(at.wants)
+  const owner = { uid: target.uid, gid: target.gid }
+  const present = [at.rel.service, at.rel.timer].filter((rel) => isThere(target.home, rel, 'file'))
+  const linked = isThere(target.home, at.rel.wants, 'link')
   const outcome: SystemdOutcome = { molt, user: target.user, action: present.length || linked ? 'removed' : 'absent', dir: at.dir, units: [], systemctl: false, commands: [], warnings: [] }
   if (outcome.action === 'absent') return outcome
   const disable = disableCommands(target, molt)
@@ -93,7 +105,7 @@ export function removeSystemd(molt: string, target: ScheduleTarget, options: { d
     if (!ran.ok) outcome.warnings.push(ran.error)
   }
   try {
-    for (const file of [...present, ...(linked ? [at.wants] : [])]) unlinkSync(file)
+    for (const rel of [...present, ...(linked ? [at.rel.wants] : [])]) inHomeDir(target.home, rel, { owner }, (dir, name) => dir.unlink(name))
   } catch (error) {
     return { ...outcome, action: 'failed', error: `cannot remove the units from ${at.dir}: ${(error as Error).message}` }
   }
@@ -107,9 +119,11 @@ export function removeSystemd(molt: string, target: ScheduleTarget, options: { d
   return { ...outcome, systemctl: true }
 }
 
-function isLink(path: string): boolean {
+/** A regular file, or the enabling symlink, at `rel`: looked at without following anything. */
+function isThere(home: string, rel: string, kind: 'file' | 'link'): boolean {
   try {
-    return lstatSync(path).isSymbolicLink()
+    const st = statHomeFile(home, rel)
+    return Boolean(st && (kind === 'file' ? st.isFile() : st.isSymbolicLink()))
   } catch {
     return false
   }
@@ -125,8 +139,8 @@ export interface SystemdStatus extends ScheduleStatusBase {
 
 export function systemdStatus(molt: Molt, target: ScheduleTarget, now = new Date()): SystemdStatus {
   const at = paths(target, molt.name)
-  const service = read(at.service)
-  const timer = read(at.timer)
+  const service = read(target.home, at.rel.service)
+  const timer = read(target.home, at.rel.timer)
   const status: SystemdStatus = {
     molt: molt.name, scheduler: 'systemd', user: target.user, installed: service !== null && timer !== null, dir: at.dir,
     interval: null, offset: null, schedule: null, note: null, next_runs: [], command: null, command_exists: null,
@@ -146,7 +160,7 @@ export function systemdStatus(molt: Molt, target: ScheduleTarget, now = new Date
   if (status.installed) {
     const state = timerState(target, molt.name)
     if (state) Object.assign(status, state)
-    else status.enabled = isLink(at.wants) ? 'enabled (link present; systemd not running here)' : null
+    else status.enabled = isThere(target.home, at.rel.wants, 'link') ? 'enabled (link present; systemd not running here)' : null
   }
   return status
 }

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileAtomic } from '../lib/atomic.ts'
+import { inHomeDir, readHomeFile } from '../lib/safe-fs.ts'
 import { backupEntries } from '../schedule/backup-schedule.ts'
 import { scanCrontab, splitLines, joinLines } from '../schedule/crontab-edit.ts'
 import { cronCommand, parseCronCommand, systemdQuote } from '../schedule/job.ts'
@@ -51,18 +50,23 @@ export function repointCrontab(text: string, program: string[]): { text: string;
 /** The systemd service of a molt's watch, re-pointed; null when there is none or it already points there. */
 export function repointService(home: string, molt: string, program: string[]): { path: string; content: string; change: Repointed } | null {
   const path = join(userUnitDir(home), unitNames(molt).service)
-  let service: string
+  let service: string | null
   try {
-    service = readFileSync(path, 'utf8')
+    // in the molt's home: never through a link, never a FIFO (safe-fs.ts)
+    service = readHomeFile(home, serviceRel(molt), { maxBytes: 64 * 1024 })
   } catch {
     return null
   }
+  if (service === null) return null
   const split = splitCommand(readExecStart(service) ?? [])
   if (!split || split.program.join('\0') === program.join('\0')) return null
   const exec = [...program, ...split.args].map(systemdQuote).join(' ')
   return { path, content: service.replace(/^ExecStart=.*$/m, () => `ExecStart=${exec}`), change: { molt, from: split.program, to: program } }
 }
 
-export function writeService(path: string, content: string, owner: { uid: number; gid: number }): void {
-  writeFileAtomic(path, content, { mode: 0o644, owner })
+/** Replace the unit as its user, never through a link it planted (safe-fs.ts). */
+export function writeService(home: string, molt: string, content: string, owner: { uid: number; gid: number }): void {
+  inHomeDir(home, serviceRel(molt), { owner }, (dir, name) => dir.writeAtomic(name, content, 0o644))
 }
+
+const serviceRel = (molt: string) => `.config/systemd/user/${unitNames(molt).service}`

@@ -42,7 +42,7 @@ export function repointSchedules(baseDir: string, program: string[], options: { 
     outcomes.push(outcome)
     if (options.dryRun) continue
     try {
-      writeService(service.path, service.content, { uid: target.uid, gid: target.gid })
+      writeService(target.home, molt.name, service.content, { uid: target.uid, gid: target.gid })
       if (systemdAvailability().ok) {
         const reload = runCommands([reloadCommand(target)])
         if (!reload.ok) warnings.push(`${molt.name}: ${reload.error}: the timer runs the old path until systemd reloads`)

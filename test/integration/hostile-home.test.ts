@@ -68,7 +68,7 @@ function resetHome(port: number): void {
 function plant(kind: Kind): void {
   const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
   if (kind === 'folder-link') {
-    asUser(`rm -rf .molt-state .openclaw && ln -s ${sh(join(outside, 'dir'))} .molt-state && ln -s ${sh(join(outside, 'dir2'))} .openclaw`)
+    asUser(`rm -rf .molt-state .openclaw .config && ln -s ${sh(join(outside, 'dir'))} .molt-state && ln -s ${sh(join(outside, 'dir2'))} .openclaw && ln -s ${sh(join(outside, 'dir3'))} .config`)
     return
   }
   const script: string[] = []
@@ -128,7 +128,7 @@ hostile('a molt user plants links, FIFOs, devices and huge files; root runs clmn
     chmodSync(base, 0o755)
     outside = tempDir('clmnt-outside-')
     chmodSync(outside, 0o755)
-    for (const dir of ['dir', 'dir2']) mkdirSync(join(outside, dir))
+    for (const dir of ['dir', 'dir2', 'dir3']) mkdirSync(join(outside, dir))
     FILES.forEach((_, i) => writeFileSync(join(outside, `victim-${i}`), `root's file ${i}\n`, { mode: 0o644 }))
     writeFileSync(join(outside, 'dir', 'health-status.json'), '{"root":"file"}\n', { mode: 0o644 })
     const good = await createDemoFleet(base, [{ name: 'good', mode: 'healthy' }])
@@ -174,6 +174,8 @@ hostile('a molt user plants links, FIFOs, devices and huge files; root runs clmn
         ['history --prune', ['molt', 'health', 'history', user, '--prune', '90d']],
         ['logs', ['molt', 'health', 'logs', user, '-n', '5']],
         ['doctor', ['doctor', '--all', '--json']],
+        // the systemd units go to ~/.config/systemd/user: written as the user, never through a link
+        ['setup --scheduler systemd', ['molt', 'health', 'setup', user, '--scheduler', 'systemd']],
       ]
       if (kind !== 'huge') runs.push(['logs -f', ['molt', 'health', 'logs', user, '-f']])
       for (const [what, args] of runs) {
