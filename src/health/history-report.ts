@@ -25,7 +25,9 @@ export function moltHistory(molt: Molt, options: { now: number; since: number | 
   try {
     const stats = options.stats === false ? null : opened ? historyStatsOf(opened.fd, statsOptions) : emptyStats(statsOptions)
     const recent = opened ? recentChecksOf(opened.fd, options.limit) : { checks: [], skipped: 0 }
-    return { molt: molt.name, file, exists: opened !== null, generated_at: new Date(options.now).toISOString(), stats, recent: recent.checks, recent_skipped: recent.skipped }
+    // a history line leaves out the molt (the file is the molt's); the printed check has it, as everywhere
+    const checks = recent.checks.map(({ timestamp, molt: _molt, ...rest }) => ({ timestamp, molt: molt.name, ...rest }))
+    return { molt: molt.name, file, exists: opened !== null, generated_at: new Date(options.now).toISOString(), stats, recent: checks, recent_skipped: recent.skipped }
   } finally {
     if (opened) closeSync(opened.fd)
   }

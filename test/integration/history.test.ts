@@ -73,7 +73,7 @@ describe('clmnt molt health history', () => {
     expect(s.response_time_ms).toEqual({ count: 102, p50: 10, p95: 10, max: 50 })
     expect(s.incidents[2].duration_ms).toBeGreaterThanOrEqual(10 * MIN)
     expect(out.recent).toHaveLength(2)
-    expect(out.recent[1]).toEqual({ timestamp: new Date(NOW - 5 * MIN).toISOString(), status: 'stopped', pid: 4242, port: 19001, http_status: null, response_time_ms: null, reason: 'connection refused' })
+    expect(out.recent[1]).toEqual({ timestamp: new Date(NOW - 5 * MIN).toISOString(), molt: 'alpha', status: 'stopped', pid: 4242, port: 19001, http_status: null, response_time_ms: null, reason: 'connection refused' })
   })
 
   test('--since 24h narrows incidents and response times, not uptime', async () => {
