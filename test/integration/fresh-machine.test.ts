@@ -20,6 +20,13 @@ import { removeDir, tempDir } from '../helpers/fleet.ts'
  * installs nothing. .ci/run on a really fresh machine is what exercises those two lines.
  */
 
+/** The two commands of the README's quick start, as written there. */
+function readmeCommands(): string[][] {
+  const readme = readFileSync(join(import.meta.dir, '..', '..', 'README.md'), 'utf8')
+  const block = /## Quick start[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
+  return block.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean).map((l) => l.split(/\s+/))
+}
+
 let dir = ''
 let clone = ''
 let home = ''
@@ -64,7 +71,9 @@ test('./scripts/demo.sh: set-up from nothing, the whole walk, exit 0, nothing le
   const env = { HOME: home, PATH: shims, NO_COLOR: '1', LANG: 'C.UTF-8', TMPDIR: dir }
   const hidden = spawnSync(join(shims, 'bash'), ['-c', 'command -v crontab msmtp zsh fish promtool chromium'], { env, encoding: 'utf8' })
   expect(hidden.stdout).toBe('')
-  const demo = spawnSync('./scripts/demo.sh', [], { cwd: clone, env, encoding: 'utf8', timeout: 300_000 })
+  const [demoCommand] = readmeCommands()
+  expect(demoCommand).toEqual(['./scripts/demo.sh'])
+  const demo = spawnSync(demoCommand![0]!, demoCommand!.slice(1), { cwd: clone, env, encoding: 'utf8', timeout: 300_000 })
   expect(demo.stderr).toContain('setup: npm dependencies installed from bun.lock')
   expect(demo.stderr).toContain('setup: Debian packages: all present')
   expect(demo.stderr).not.toContain('demo problem')
@@ -79,10 +88,12 @@ test('./scripts/demo.sh: set-up from nothing, the whole walk, exit 0, nothing le
   expect(processesOfClone()).toEqual([])
 }, 300_000)
 
-test('`bun test` in the clone passes (a small subset: the suite does not run itself)', () => {
+test("the README's test command passes in the clone (on a small subset: the suite does not run itself)", () => {
+  const [, testCommand] = readmeCommands()
+  expect(testCommand!.slice(0, 2)).toEqual(['bun', 'test'])
   const env = { HOME: home, PATH: `${shims}:/usr/sbin:/usr/bin:/sbin:/bin`, NO_COLOR: '1', TMPDIR: dir }
   const files = ['test/unit/duration.test.ts', 'test/integration/cli-conventions.test.ts', 'test/integration/completion.test.ts']
-  const run = spawnSync('bun', ['test', ...files], { cwd: clone, env, encoding: 'utf8', timeout: 240_000 })
+  const run = spawnSync(testCommand![0]!, [...testCommand!.slice(1), ...files], { cwd: clone, env, encoding: 'utf8', timeout: 240_000 })
   const summary = run.stderr + run.stdout
   expect(summary).toMatch(/^ *0 fail$/m)
   expect(Number(/^ *(\d+) pass$/m.exec(summary)?.[1])).toBeGreaterThan(50)
