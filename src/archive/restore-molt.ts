@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { chmodSync, linkSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs'
+import { chmodSync, lchownSync, lstatSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { parseMoltInfo } from '../fleet/molt-info.ts'
 import type { RegistryEntry } from '../fleet/registry.ts'
@@ -8,6 +8,7 @@ import { pathIn } from './byte-names.ts'
 import { COMPONENTS, componentOf, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import type { MoltTally } from './restore-extract.ts'
+import { catchUpKept, cloneKept, type KeptLinks } from './restore-keep.ts'
 import { rewriteCrontab, rewriteOpenclawConfig, setMoltInfoValues, type PathMap } from './restore-fixes.ts'
 import { chownTree, exchangePaths, fileTime, inodeOf, renameNoReplace, syncDir } from './restore-fs.ts'
 import type { Staging } from './restore-journal.ts'
@@ -41,6 +42,10 @@ export interface PreparedMolt {
   /** a crontab waits in staging/cron */
   crontab: boolean
   kept: number
+  /** what was linked from the old home, for the catch-up after the exchange */
+  keptLinks: KeptLinks
+  /** entries the catch-up added to / removed from the new home */
+  caughtUp?: { added: number; removed: number }
   warnings: string[]
   registry: RegistryEntry
 }
@@ -66,8 +71,9 @@ export function prepareMolt(ctx: MoltContext, planned: PlannedMolt, tally: MoltT
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
   if (owner && isRoot() && (owner.uid !== me.uid || owner.gid !== me.gid)) chownTree(stage, owner.uid, owner.gid)
 
-  let kept = 0
-  if (planned.action === 'overwrite') kept = cloneKept(planned.target, stage, tally, ctx.only ?? new Set(COMPONENTS))
+  const keptLinks: KeptLinks = new Map()
+  if (planned.action === 'overwrite') cloneKept(planned.target, stage, tally, ctx.only ?? new Set(COMPONENTS), keptLinks)
+  const kept = keptLinks.size
 
   // paths: where the backup was made → where the molt now lives
   const info = readText(join(stage, MOLT_INFO))
@@ -124,7 +130,7 @@ export function prepareMolt(ctx: MoltContext, planned: PlannedMolt, tally: MoltT
 
   const base = ctx.archivedRegistry[name] && typeof ctx.archivedRegistry[name] === 'object' ? ctx.archivedRegistry[name] : {}
   const registry: RegistryEntry = { ...base, name, port: planned.port, home: planned.target, created: planned.archived.created ?? base.created ?? null }
-  return { owner, userCreated, crontab, kept, warnings, registry }
+  return { owner, userCreated, crontab, kept, keptLinks, warnings, registry }
 }
 
 /** The commit: journal first, then one exchange (or a no-replace rename for a new molt). */
@@ -140,6 +146,8 @@ export function commitMolt(ctx: MoltContext, planned: PlannedMolt, prepared: Pre
   } else renameNoReplace(stage, planned.target)
   syncDir(ctx.baseDir)
   ctx.staging.setMolt(name, { state: 'committed' })
+  // mail delivered (or moved) in the old home since it was cloned goes to the new one, now live
+  if (existed) prepared.caughtUp = catchUpKept(ctx.staging.old(name), planned.target, ctx.only ?? new Set(COMPONENTS), prepared.keptLinks)
 }
 
 function createUser(name: string, home: string): void {
@@ -157,59 +165,6 @@ function createUser(name: string, home: string): void {
   }
   if (result.error) throw new MoltFailure(`cannot run useradd: ${(result.error as NodeJS.ErrnoException).code ?? result.error.message}`)
   if (result.status !== 0) throw new MoltFailure(`useradd ${name} failed: ${result.stderr.trim().split('\n')[0] || `exit ${result.status}`}`)
-}
-
-/**
- * Carry over, as hard links, what the old home holds outside the restored components (shell
- * files, ssh keys, sandboxes, caches …): a restore replaces what a backup holds and nothing else.
- * A restored component's folder is replaced as a whole. Folders are made in staging; nothing is
- * copied, and nothing in the old home changes. gateway.pid is dropped: that gateway is gone.
- */
-export function cloneKept(liveHome: string, stage: string, tally: MoltTally, restored: ReadonlySet<Component>): number {
-  try {
-    if (!lstatSync(liveHome).isDirectory()) return 0
-  } catch {
-    return 0
-  }
-  let kept = 0
-  const stack = ['']
-  while (stack.length) {
-    const rel = stack.pop()!
-    let names: string[]
-    try {
-      // names as bytes: a Latin-1 file name of the old home is kept under its own bytes
-      names = readdirSync(pathIn(liveHome, rel), { encoding: 'buffer' }).map((n) => n.toString('latin1'))
-    } catch (error) {
-      throw new MoltFailure(`cannot read ${join(liveHome, rel)} to keep what the backup does not hold: ${(error as NodeJS.ErrnoException).code}`)
-    }
-    for (const entry of names) {
-      const child = rel ? `${rel}/${entry}` : entry
-      if (child === '.openclaw/gateway.pid') continue
-      const live = pathIn(liveHome, child)
-      const staged = pathIn(stage, child)
-      const st = lstatSync(live)
-      const component = componentOf(child, st.isDirectory())
-      if (component && restored.has(component)) continue
-      let there: ReturnType<typeof lstatSync> | null = null
-      try {
-        there = lstatSync(staged)
-      } catch {}
-      if (st.isDirectory()) {
-        if (there && !there.isDirectory()) continue // the archive put something else there: it wins
-        if (!there) {
-          mkdirSync(staged, { mode: 0o700 })
-          lchownSync(staged, st.uid, st.gid)
-          tally.deferred.push({ rel: child, mode: st.mode & 0o7777, mtime: st.mtimeMs / 1000 })
-        }
-        stack.push(child)
-        continue
-      }
-      if (there) continue
-      linkSync(live, staged)
-      kept++
-    }
-  }
-  return kept
 }
 
 function readText(path: string): string | null {

@@ -13,6 +13,7 @@ import { blocking } from './verify.ts'
 import { extractArchive, RestoreRefused, type Extracted } from './restore-extract.ts'
 import { inodeOf, removeTree } from './restore-fs.ts'
 import { describeStale, finishCommitted, findStaleStaging, recoverStale, Staging } from './restore-journal.ts'
+import { KeepFailure } from './restore-keep.ts'
 import { commitMolt, MoltFailure, prepareMolt, type MoltContext } from './restore-molt.ts'
 import { planRestore, restoringMolts, type RestoreOptions, type RestorePlan, type UserAction } from './restore-plan.ts'
 
@@ -179,7 +180,7 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
             result.warnings.push(`after the swap: ${(error as Error).message}`)
             continue
           }
-          result.reason = error instanceof MoltFailure ? error.message : `${(error as NodeJS.ErrnoException).code ?? 'error'}: ${(error as Error).message}`
+          result.reason = error instanceof MoltFailure || error instanceof KeepFailure ? error.message : `${(error as NodeJS.ErrnoException).code ?? 'error'}: ${(error as Error).message}`
           staging.setMolt(m.name, { state: 'failed' })
           removeTree(staging.stage(m.name))
         }

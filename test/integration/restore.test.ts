@@ -85,7 +85,7 @@ test('round trip: backup, wipe, restore gives the same trees (content, modes, mt
   // restoring again (--force) replaces RESTORED=, never adds a second one
   expect((await runCli(['fleet', 'restore', '-d', base, '--from', own, '--yes', '--skip-users', '--force', '-q'])).code).toBe(0)
   expect(readFileSync(join(base, 'alpha', '.molt-info'), 'utf8').match(/^RESTORED=/gm)).toHaveLength(1)
-})
+}, 30_000)
 
 test('into a different base dir: MOLT_HOME, openclaw.json paths and molts.json point at the new place', async () => {
   const base = await restoredBase('moved')
@@ -97,7 +97,7 @@ test('into a different base dir: MOLT_HOME, openclaw.json paths and molts.json p
   expect(config.gateway.port).toBe(19001)
   const registry = JSON.parse(readFileSync(join(base, 'molts.json'), 'utf8'))
   expect(registry.molts.alpha.home).toBe(join(base, 'alpha'))
-})
+}, 30_000)
 
 test('--select restores only the named molts; unknown or invalid names are refused with exit 2 before anything happens', async () => {
   const base = await restoredBase('select', ['--select', 'bravo'])
@@ -112,7 +112,7 @@ test('--select restores only the named molts; unknown or invalid names are refus
   expect(invalid.code).toBe(2)
   expect(invalid.stderr).toContain('invalid molt name "Bad!"')
   expect(readdirSync(empty)).toEqual([])
-})
+}, 30_000)
 
 test('--only maildir: a new molt gets its Maildir (and a .molt-info); an existing one, with --force, gets its Maildir back and keeps the rest', async () => {
   const fresh = await restoredBase('only-new', ['--only', 'maildir', '--select', 'alpha'])
@@ -131,7 +131,7 @@ test('--only maildir: a new molt gets its Maildir (and a .molt-info); an existin
   expect(existsSync(join(home, 'Maildir', 'new', 'local-only:2,S'))).toBe(false)
   expect(readFileSync(join(home, '.msmtprc'), 'utf8')).toBe('account changed-since\n')
   expect(treeDiff(readTree(join(source, 'alpha', 'Maildir')), readTree(join(home, 'Maildir')))).toEqual([])
-})
+}, 30_000)
 
 test('existing molts without --force: left untouched; all of them existing → exit 1 before doing anything', async () => {
   const base = await restoredBase('exists')
@@ -151,7 +151,7 @@ test('existing molts without --force: left untouched; all of them existing → e
   expect(mixed.stderr).toContain('warn alpha: skipped: exists (molt home); --force replaces it')
   expect(treeDiff(alphaBefore, readTree(join(partial, 'alpha')))).toEqual([])
   expect(existsSync(join(partial, 'bravo', '.molt-info'))).toBe(true)
-})
+}, 30_000)
 
 test('--force: a molt whose gateway runs is refused (and told how to stop it); unselected molts are never touched; files a backup never holds stay', async () => {
   const base = await restoredBase('force')
@@ -188,7 +188,7 @@ test('--force: a molt whose gateway runs is refused (and told how to stop it); u
   } finally {
     gateway.child.kill('SIGKILL')
   }
-})
+}, 30_000)
 
 test('not on a terminal and no --yes: refused in one line, exit 2, nothing written (not even the lock file)', async () => {
   const base = emptyBase('no-yes')
@@ -198,7 +198,7 @@ test('not on a terminal and no --yes: refused in one line, exit 2, nothing writt
   expect(result.stderr).toBe('warn the backup was made in ' + source + ': absolute paths in .molt-info, openclaw.json and crontabs are rewritten to ' + base + '\nerror refusing to restore without confirmation: not on a terminal; run again with --yes (check the plan first with --dry-run)\n')
   expect(fullListing(base)).toEqual(before)
   expect(readdirSync(base)).toEqual([])
-})
+}, 30_000)
 
 test('on a terminal: asked once, default no; "n" cancels with exit 1, "y" restores', async () => {
   const base = emptyBase('tty')
@@ -211,7 +211,7 @@ test('on a terminal: asked once, default no; "n" cancels with exit 1, "y" restor
   const yes = ask('y\n')
   expect(yes.status).toBe(0)
   expect(readdirSync(base).sort()).toEqual(['.clmnt-fleet.lock', 'alpha', 'bravo', 'clmnt.json', 'molts.json'])
-})
+}, 30_000)
 
 test('--dry-run leaves no trace: the same listing (mtimes included), no user, no staging folder; --json gives the plan', async () => {
   const base = await restoredBase('dry', ['--select', 'alpha'])
@@ -234,7 +234,7 @@ test('--dry-run leaves no trace: the same listing (mtimes included), no user, no
   expect(statSync(base, { bigint: true }).mtimeNs).toBe(baseMtime)
   expect(readFileSync('/etc/passwd', 'utf8')).toBe(passwd)
   expect(readFileSync('/etc/group', 'utf8')).toBe(group)
-})
+}, 30_000)
 
 test('a legacy archive of the bash toolkit, made with GNU tar, restores (with a warning that nothing can be verified)', async () => {
   const legacy = join(dir, 'legacy.tar.gz')
@@ -250,7 +250,7 @@ test('a legacy archive of the bash toolkit, made with GNU tar, restores (with a 
   expect(JSON.parse(readFileSync(join(base, 'molts.json'), 'utf8')).molts.oldbot).toMatchObject({ port: 19101, home: join(base, 'oldbot') })
   const listed = await runCli(['molt', 'list', '-d', base, '--json'])
   expect(listed.stdout).toContain('oldbot')
-})
+}, 30_000)
 
 test('--from latest, a port taken by another molt, and a staging folder left by a dead run', async () => {
   const base = emptyBase('latest')
@@ -271,7 +271,7 @@ test('--from latest, a port taken by another molt, and a staging folder left by 
   expect(real.stderr).toContain(`an interrupted restore left ${stale}`)
   expect(existsSync(stale)).toBe(false)
   expect(real.stderr).toContain('warn alpha: port 19001 is also used by molt charlie')
-})
+}, 30_000)
 
 test('--json on a real run: the plan and the outcome as data, nothing else on stdout', async () => {
   const base = emptyBase('json')
@@ -281,4 +281,4 @@ test('--json on a real run: the plan and the outcome as data, nothing else on st
   expect(data.result.ok).toBe(true)
   expect(data.result.molts).toEqual([expect.objectContaining({ name: 'alpha', outcome: 'restored', owner: 'root' })])
   expect(data.result.verified).toBeGreaterThan(10)
-})
+}, 30_000)
