@@ -74,4 +74,4 @@ test.skipIf(!isRoot)('as root: the user is created (useradd, /bin/bash, home in 
   expect(lines[2]).toEndWith(`'${join(base, name)}/.molt-state/cron.err'`)
   expect(lines[3]).toBe(`0 3 * * * ${oldBase}/bin/nightly.sh`)
   expect(result.stderr).toContain('other crontab line(s) mention the old base dir')
-})
+}, 30_000)
