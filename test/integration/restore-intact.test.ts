@@ -114,6 +114,8 @@ test('one damaged molt: verify names it and says the other restores; --select of
     { name: 'alpha', ok: true, problems: [], notes: expect.any(Array) },
     { name: 'bravo', ok: false, problems: ['"bravo/Maildir/cur/msg with spaces:2,S": sha256 mismatch (its content is not what was backed up)'], notes: expect.any(Array) },
   ])
+  const text = await runCli(['fleet', 'verify', archive])
+  expect(text.stderr).toContain('warn restore would refuse bravo; --select alpha restores the rest')
   const all = await runCli(['fleet', 'restore', '-d', work, '--from', archive, '--yes', '--skip-users', '--skip-cron'])
   expect(all.code).toBe(1)
   expect(all.stderr).toContain('restore refused: "bravo/Maildir/cur/msg with spaces:2,S": sha256 mismatch')

@@ -30,6 +30,12 @@ export default defineCommand({
     for (const line of report.problems) cli.stdout(`${path}: ${line}\n`)
     for (const line of report.info) cli.log.warn(line)
     if (!report.ok) {
+      // what restore would do: a problem of one molt leaves the others restorable with --select
+      const good = report.molts.filter((m) => m.ok).map((m) => m.name)
+      if (good.length && good.length < report.molts.length) {
+        const bad = report.molts.filter((m) => !m.ok).map((m) => m.name)
+        cli.log.warn(`restore would refuse ${bad.join(', ')}; --select ${good.join(',')} restores the rest`)
+      }
       cli.log.error(`${path}: ${report.problems.length} problem(s); do not rely on this archive`)
       return 1
     }
