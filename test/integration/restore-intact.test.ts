@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
+import { noteLine } from '../../src/archive/checksums.ts'
 import { listBackups } from '../../src/archive/list.ts'
 import { gunzipAll, writeRichFleet } from '../helpers/archive.ts'
 import { runCli } from '../helpers/cli.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
+import { moltFiles, writeFleetArchive } from '../helpers/hostile.ts'
 
 // clmnt's own archives after the things operators do to files: recompressed, re-tarred by GNU tar,
 // padded, followed by junk; `latest` with a damaged newest archive; one damaged molt and --select.
@@ -124,4 +126,31 @@ test('one damaged molt: verify names it and says the other restores; --select of
   const one = await runCli(['fleet', 'restore', '-d', work, '--from', archive, '--select', 'alpha', '--yes', '--skip-users', '--skip-cron'])
   expect(one.code).toBe(0)
   expect(readdirSync(work).filter((n) => !n.startsWith('.')).sort()).toEqual(['alpha', 'bad-bravo.tar.gz', 'clmnt.json', 'molts.json'])
+}, 60_000)
+
+test('a log that grew 40 MiB during the backup (the notes account for it): verifies, restores, and --select of another molt too', async () => {
+  const work = join(root, 'grew')
+  mkdirSync(work)
+  const archive = join(work, 'grew.tar.gz')
+  const planned = 1000
+  const grown = 40 << 20
+  const files = (name: string, port: number) => ({ ...moltFiles(name, port, work), '.openclaw/gateway.log': name === 'alpha' ? 'x'.repeat(grown) : 'log\n' })
+  writeFleetArchive(archive, {
+    baseDir: work,
+    molts: [{ name: 'alpha', port: 19001, files: files('alpha', 19001) }, { name: 'bravo', port: 19021, files: files('bravo', 19021) }],
+    // the manifest was planned with the log at 1000 bytes; the checksum list's note says it grew
+    editManifest: (m) => {
+      m.molts[0].backup_size_bytes -= grown - planned
+      m.molts[0].component_stats.logs.bytes -= grown - planned
+      m.total_size_bytes -= grown - planned
+    },
+    editChecksums: (text) => text.replace(/^#clmnt-end /m, `${noteLine({ kind: 'grew', path: 'alpha/.openclaw/gateway.log', detail: `grew while being read; archived its first ${grown} bytes`, planned_size: planned, archived_size: grown })}#clmnt-end `),
+  })
+  const verify = await runCli(['fleet', 'verify', archive])
+  expect({ code: verify.code, stdout: verify.stdout }).toEqual({ code: 0, stdout: expect.stringContaining(': OK (2 molts') })
+  const one = await runCli(['fleet', 'restore', '-d', work, '--from', archive, '--select', 'bravo', '--yes', '--skip-users', '--skip-cron'])
+  expect(one.code).toBe(0)
+  const alpha = await runCli(['fleet', 'restore', '-d', work, '--from', archive, '--select', 'alpha', '--yes', '--skip-users', '--skip-cron'])
+  expect(alpha.code).toBe(0)
+  expect(statSync(join(work, 'alpha', '.openclaw', 'gateway.log')).size).toBe(grown)
 }, 60_000)
