@@ -103,7 +103,10 @@ export class HomeDir {
     readonly fd: number,
     /** for messages */
     readonly path: string,
+    /** the molt's user: files here must be its own or root's */
     readonly owner: Owner,
+    /** whose rights changes here are made with (undefined: our own) */
+    readonly writer: Owner | undefined,
   ) {}
 
   close(): void {
@@ -144,7 +147,7 @@ export class HomeDir {
   openOrCreate(name: string, flags: number, mode = 0o644): number {
     for (let attempt = 0; ; attempt++) {
       try {
-        return asOwner(this.owner, () => this.reopen(name, flags | O_NONBLOCK | O_NOCTTY)).fd
+        return asOwner(this.writer, () => this.reopen(name, flags | O_NONBLOCK | O_NOCTTY)).fd
       } catch (error) {
         if (!isMissing(error) || attempt > 2) throw error
       }
@@ -159,7 +162,7 @@ export class HomeDir {
 
   /** Create a new file (never an existing one, never through a link), as the molt's user. */
   create(name: string, mode = 0o644, flags = O_WRONLY): number {
-    const fd = asOwner(this.owner, () => sys().openat(this.fd, cName(name), flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode))
+    const fd = asOwner(this.writer, () => sys().openat(this.fd, cName(name), flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode))
     if (fd < 0) fail('create', `${this.path}/${name}`)
     return fd
   }
@@ -200,12 +203,12 @@ export class HomeDir {
 
   /** renameat within this folder, as the molt's user (never follows: rename works on names). */
   rename(from: string, to: string): void {
-    const ok = asOwner(this.owner, () => sys().renameat(this.fd, cName(from), this.fd, cName(to)))
+    const ok = asOwner(this.writer, () => sys().renameat(this.fd, cName(from), this.fd, cName(to)))
     if (ok !== 0) fail(`rename ${this.path}/${from} to`, to)
   }
 
   unlink(name: string): void {
-    const ok = asOwner(this.owner, () => sys().unlinkat(this.fd, cName(name), 0))
+    const ok = asOwner(this.writer, () => sys().unlinkat(this.fd, cName(name), 0))
     if (ok !== 0) fail('remove', `${this.path}/${name}`)
   }
 
@@ -231,12 +234,21 @@ export class HomeDir {
   }
 }
 
+/**
+ * Changes in a folder are made as the molt's user, except in a folder of root's that no one else
+ * may write to (a `.molt-state` the bash toolkit made as root): nothing in it can be swapped by the
+ * molt's user, and as that user we could not write there at all.
+ */
+function writerFor(dir: Stats, owner: Owner): Owner | undefined {
+  return dir.uid === 0 && (dir.mode & 0o022) === 0 ? undefined : owner
+}
+
 function openChild(parent: HomeDir, name: string, options: { create?: boolean; mode?: number }): HomeDir {
   const full = `${parent.path}/${name}`
   const flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
   let fd = sys().openat(parent.fd, cName(name), flags, 0)
   if (fd < 0 && options.create) {
-    const made = asOwner(parent.owner, () => sys().mkdirat(parent.fd, cName(name), options.mode ?? 0o755))
+    const made = asOwner(parent.writer, () => sys().mkdirat(parent.fd, cName(name), options.mode ?? 0o755))
     if (made !== 0 && lastErrno() !== osConstants.errno.EEXIST) fail('create folder', full)
     fd = sys().openat(parent.fd, cName(name), flags, 0)
   }
@@ -255,7 +267,7 @@ function openChild(parent: HomeDir, name: string, options: { create?: boolean; m
     closeSync(fd)
     throw error
   }
-  return new HomeDir(fd, full, parent.owner)
+  return new HomeDir(fd, full, parent.owner, writerFor(fstatSync(fd), parent.owner))
 }
 
 /**
@@ -276,7 +288,8 @@ function judge(stats: Stats, path: string, want: 'file' | 'folder', owner: Owner
 export function openHome(home: string, options: HomeOptions = {}): HomeDir {
   const fd = openSync(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
   const stats = fstatSync(fd)
-  return new HomeDir(fd, home, options.owner ?? { uid: stats.uid, gid: stats.gid })
+  const owner = options.owner ?? { uid: stats.uid, gid: stats.gid }
+  return new HomeDir(fd, home, owner, writerFor(stats, owner))
 }
 
 /** Split "a/b/c" into folders and a last name; refuses absolute paths, "." and "..". */
@@ -373,7 +386,7 @@ export function openRegularFile(path: string): { fd: number; stats: Stats } {
   const dir = path.slice(0, slash) || '/'
   const dirFd = openSync(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
   try {
-    const holder = new HomeDir(dirFd, dir.replace(/\/$/, ''), { uid: -1, gid: -1 })
+    const holder = new HomeDir(dirFd, dir.replace(/\/$/, ''), { uid: -1, gid: -1 }, undefined)
     const stats = holder.stat(path.slice(slash + 1))
     if (!stats) throw new SafeFsError('ENOENT', `cannot read ${path}: ENOENT`)
     // any owner will do here (the caller judges it); the kind of file may not
