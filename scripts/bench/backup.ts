@@ -1,11 +1,13 @@
 /**
- * `bun scripts/bench/backup.ts [--keep-fleet DIR] [--scale 1]`: `clmnt fleet backup` as a whole
+ * `bun scripts/bench/backup.ts [--scale 1] [--files 400000]`: `clmnt fleet backup` as a whole
  * process (the compiled binary) against GNU `tar -czf` and `tar -cf - | pigz` on the same molt
  * folders, then `list-backups` over 5 copies of the archive. Prints wall time, peak RSS and
  * staging bytes next to the goals; never fails on a miss.
  *
  * The fleet: 20 molts, ~1 GB, ~40,000 files, mostly Maildir — about half the bytes compressible
- * text, half random attachments — plus config, skills, agent sessions and health history.
+ * text, half base64 attachments of random bytes in MIME parts — plus config, skills (markdown),
+ * agent sessions (JSONL) and health history. `--files N`: the same shape at ~N short files
+ * (400,000: the memory goal's case).
  * Everything runs from the page cache (the fleet was just written; 24 GB RAM), as tar does too.
  */
 import { randomBytes } from 'node:crypto'
@@ -15,8 +17,10 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateFleet } from './fleet-gen.ts'
 
-const { values } = parseArgs({ options: { scale: { type: 'string' }, 'list-runs': { type: 'string' } } })
-const SCALE = values.scale ? Number(values.scale) : 1
+const { values } = parseArgs({ options: { scale: { type: 'string' }, files: { type: 'string' }, 'list-runs': { type: 'string' } } })
+/** --files N: the many-files fleet (short messages) of about N files, instead of the ~1 GB one */
+const FILES = values.files ? Number(values.files) : 0
+const SCALE = FILES ? FILES / 20 / 1950 : values.scale ? Number(values.scale) : 1
 const LIST_RUNS = values['list-runs'] ? Number(values['list-runs']) : 15
 const ROOT = join(import.meta.dir, '..', '..')
 const tmp = mkdtempSync(join(tmpdir(), 'clmnt-bench-backup-'))
@@ -77,11 +81,11 @@ try {
   if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time (GNU time) is needed for peak RSS')
   const havePigz = Bun.which('pigz') !== null
 
-  progress('generating the fleet (20 molts, ~1 GB, ~40,000 files) …')
+  progress(FILES ? `generating the fleet (20 molts, ~${FILES} short files) …` : 'generating the fleet (20 molts, ~1 GB, ~40,000 files) …')
   const base = join(tmp, 'fleet')
   mkdirSync(base)
   const generated = performance.now()
-  const fleet = generateFleet(base, { scale: SCALE })
+  const fleet = generateFleet(base, { scale: SCALE, small: FILES > 0 })
   progress(`  ${fleet.files} files, ${mb(fleet.bytes)} (${mb(fleet.textBytes)} text, ${mb(fleet.randomBytes)} random) in ${sec(performance.now() - generated)}`)
   const molts = readdirSync(base).filter((n) => n.startsWith('molt')).sort()
   const out = join(tmp, 'out')
@@ -149,7 +153,7 @@ try {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
   console.log(`\nmachine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, bun ${Bun.version}`)
-  console.log(`fleet: 20 molts, ${fleet.files} files, ${mb(fleet.bytes)} (${mb(fleet.textBytes)} text, ${mb(fleet.randomBytes)} random), page cache warm`)
+  console.log(`fleet: 20 molts, ${fleet.files} files, ${mb(fleet.bytes)} (${mb(fleet.textBytes)} text, ${mb(fleet.randomBytes)} in messages with base64 attachments), page cache warm`)
   console.log(`goals: backup ≤ 0.5× tar -czf wall, peak RSS ≤ 150 MB, zero staging bytes; list-backups ≤ 200 ms\n`)
   console.log(line(head))
   console.log(line(widths.map((w) => '-'.repeat(w))))

@@ -51,8 +51,13 @@ export interface FleetStats {
   molts: string[]
 }
 
-export function generateFleet(baseDir: string, options: { scale?: number; molts?: number } = {}): FleetStats {
+/**
+ * `small`: the many-files fleet (400,000 files at scale ≈ 10.5): short messages (0.3-2 KB text,
+ * attachments of 1-3 KB) instead of the ~1 GB mix.
+ */
+export function generateFleet(baseDir: string, options: { scale?: number; molts?: number; small?: boolean } = {}): FleetStats {
   const scale = options.scale ?? 1
+  const small = options.small ?? false
   const random = seeded(2026)
   const pool = textPool(random)
   const stats: FleetStats = { files: 0, bytes: 0, textBytes: 0, randomBytes: 0, molts: [] }
@@ -92,9 +97,14 @@ export function generateFleet(baseDir: string, options: { scale?: number; molts?
     for (let i = 0; i < MESSAGES; i++) {
       const headers = `From: someone${i}@example.com\nTo: ${name}@example.com\nSubject: message ${i}\nDate: Mon, 2 Feb 2026 10:30:00 +0000\n\n`
       const file = join(home, 'Maildir', i % 10 === 0 ? 'new' : 'cur', `17000${i}.M${m}P${i}.host:2,S`)
-      // about 30% of messages carry a random attachment; they hold about half the bytes
-      if (random() < 0.3) put(file, Buffer.concat([Buffer.from(headers), randomBytes(Math.floor(30_000 + random() * 40_000))]), 'random')
-      else put(file, headers + slice(4_000, 22_000))
+      // about 30% of messages carry an attachment (random bytes, base64 in a MIME part, as mail
+      // carries them); they hold about half the bytes
+      if (random() < 0.3) {
+        const attachment = randomBytes(small ? Math.floor(1_000 + random() * 2_000) : Math.floor(22_000 + random() * 30_000))
+        const b64 = attachment.toString('base64').replace(/.{76}/g, '$&\n')
+        const mime = `MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b${i}"\n\n--b${i}\nContent-Type: text/plain\n\n${slice(200, 1000)}\n--b${i}\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n${b64}\n--b${i}--\n`
+        put(file, headers + mime, 'random')
+      } else put(file, headers + (small ? slice(300, 2_000) : slice(4_000, 22_000)))
     }
     registry[name] = { name, port, home, created: '2026-01-15' }
   }
