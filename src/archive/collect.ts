@@ -5,6 +5,7 @@ import { systemUsers } from '../lib/users.ts'
 import { readCrontab } from '../schedule/crontab.ts'
 import type { BackupNote } from './checksums.ts'
 import { COMPONENTS, componentOf, GLOBAL_FILES, HOME_ROOTS, symlinkStaysInside, type Component } from './layout.ts'
+import { bytesOf, byteNameOfText } from './byte-names.ts'
 import type { Spool } from './spool.ts'
 
 /**
@@ -91,15 +92,9 @@ export interface PlanOptions {
   spool?: Spool | null
 }
 
-/** latin1 text of a path's bytes → the path for fs calls */
-export function fsPath(binary: string): Buffer {
-  return Buffer.from(binary, 'latin1')
-}
-
-/** a JS path (UTF-8) → latin1 text of its bytes */
-export function binaryPath(path: string): string {
-  return Buffer.from(path, 'utf8').toString('latin1')
-}
+/** byte-names.ts's conventions: a path is latin1 text of its bytes */
+export const fsPath = bytesOf
+export const binaryPath = byteNameOfText
 
 /** latin1 text of bytes → a name for people: UTF-8 when it is, else with \xNN for the odd bytes */
 export function displayPath(binary: string): string {

@@ -1,5 +1,5 @@
 import { Database } from 'bun:sqlite'
-import { existsSync, lchownSync, lstatSync, unlinkSync } from 'node:fs'
+import { existsSync, lchownSync, lstatSync, readdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -17,6 +17,26 @@ export interface Snapshot {
   path: string
   size: number
   cleanup(): void
+}
+
+const SNAPSHOT = /^\.clmnt-sqlite-(\d+)-\d+\.sqlite$/
+
+/**
+ * Snapshots left by a backup that was killed (their process is gone): `VACUUM INTO` needs a
+ * named file, so unlike the spool files they cannot be unlinked while in use.
+ */
+export function removeStaleSnapshots(dir: string): void {
+  let names: string[] = []
+  try {
+    names = readdirSync(dir)
+  } catch {}
+  for (const name of names) {
+    const pid = SNAPSHOT.exec(name)?.[1]
+    if (!pid || existsSync(`/proc/${pid}`)) continue
+    try {
+      unlinkSync(join(dir, name))
+    } catch {}
+  }
 }
 
 export function snapshotSqlite(dbPath: string, scratchDir: string): Snapshot {

@@ -12,7 +12,7 @@ import { maildirPlace, MaildirTracker, unarchivedMessages, withinMessages } from
 import { serializeManifest, type Manifest } from './manifest.ts'
 import { renameNoReplace } from './restore-fs.ts'
 import { Spool } from './spool.ts'
-import { snapshotSqlite } from './sqlite.ts'
+import { removeStaleSnapshots, snapshotSqlite } from './sqlite.ts'
 import { streamFile, TarStream, writeEnd, writeEntryHeader, writeMember, type FileOutcome } from './stream.ts'
 import { paxMtime, type HeaderInput } from './tar.ts'
 
@@ -49,6 +49,7 @@ export async function writeArchive(
     throw new ClmntError(`cannot create ${target.partialPath}: ${errorCode(error)}`, 1, { cause: error })
   }
   let renamed = false
+  removeStaleSnapshots(target.dir)
   const compressor = new ParallelCompressor({ fd, compression: options.compression, level: options.level, workers: options.workers })
   const sums = new Spool(target.dir)
   const index = new Spool(target.dir)
