@@ -1,10 +1,13 @@
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { spawn, spawnSync } from 'node:child_process'
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CLI, runCli } from '../helpers/cli.ts'
 import { addBulk, run, tarList, writeLegacyArchive, writeRichFleet } from '../helpers/archive.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
+
+// whole backups, some through the CLI: seconds each on a loaded machine
+setDefaultTimeout(30_000)
 
 // `clmnt fleet backup` as an operator runs it, checked with GNU tar and sha256sum.
 let dir: string

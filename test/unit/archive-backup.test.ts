@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, expect, test } from 'bun:test'
+import { afterEach, beforeEach, expect, setDefaultTimeout, test } from 'bun:test'
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
@@ -8,6 +8,9 @@ import { readArchiveHead } from '../../src/archive/read.ts'
 import { verifyArchive } from '../../src/archive/verify.ts'
 import { writeRichFleet } from '../helpers/archive.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
+
+// whole backups, some through the CLI: seconds each on a loaded machine
+setDefaultTimeout(30_000)
 
 // In-process backups of a real fleet: what goes in, and files changing under the backup's feet.
 let dir: string
