@@ -218,7 +218,7 @@ test.skipIf(!haveScript)('on a terminal: a progress line rewritten in place, at 
   // script(1) gives the CLI a pseudo-terminal for stdout and stderr
   const command = [process.execPath, CLI, 'fleet', 'backup', '-d', big, '--output', out].map((a) => `'${a}'`).join(' ')
   const started = performance.now()
-  const result = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 })
+  const result = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000 })
   const seconds = (performance.now() - started) / 1000
   expect(result.status).toBe(0)
   const updates = result.stdout.split('\r\x1b[K').filter((part) => /files .*\/s {2}ETA/.test(part))
@@ -227,9 +227,9 @@ test.skipIf(!haveScript)('on a terminal: a progress line rewritten in place, at 
   expect(updates[0]).toMatch(/^\d+%  [\d.]+ (B|KiB|MiB) \/ [\d.]+ MiB  [\d,]+ \/ [\d,]+ files  [\d.]+ (B|KiB|MiB|GiB)\/s  ETA \S+/)
   expect(result.stdout).toContain('backup written:')
   // quiet: no progress with --quiet even on a terminal
-  const quiet = spawnSync('script', ['-qec', `${command} -q`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 })
+  const quiet = spawnSync('script', ['-qec', `${command} -q`, '/dev/null'], { encoding: 'utf8', timeout: 120_000 })
   expect(quiet.stdout).not.toContain('ETA')
-}, 40_000)
+}, 300_000)
 
 test('every common reader sees every member: Python tarfile streaming, GNU tar, bsdtar, busybox tar, gunzip -t', async () => {
   const out = join(dir, 'readers')
