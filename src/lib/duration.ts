@@ -46,7 +46,9 @@ export function requireDuration(text: string, option: string): number {
 export function durationOption(value: string | undefined, option: string, o: { bare: 'ms' | 'm'; min: number; max: number; whole?: 'm' }): number | undefined {
   if (value === undefined) return undefined
   const text = value.trim()
-  const ms = /^\d+$/.test(text) ? Number(text) * UNIT_MS[o.bare]! : parseDuration(text)
+  // zero is a duration where the range allows it (an --offset of 0m)
+  const zero = o.min === 0 && /^0+(ms|[smhdw])?$/.test(text)
+  const ms = /^\d+$/.test(text) ? Number(text) * UNIT_MS[o.bare]! : zero ? 0 : parseDuration(text)
   const range = `from ${unitDuration(o.min)} to ${unitDuration(o.max)}`
   const example = o.bare === 'ms' ? '500ms, 5s or 1m' : '5m, 90m or 1h'
   if (ms === null || ms < o.min || ms > o.max) throw new UsageError(`invalid value ${quote(value)} for ${option}: expected a duration like ${example}, ${range}`)
@@ -56,6 +58,7 @@ export function durationOption(value: string | undefined, option: string, o: { b
 
 /** In the largest unit that divides it: 600000 → "10m", 1 → "1ms", 86400000 → "1d" (for option ranges). */
 export function unitDuration(ms: number): string {
+  if (ms === 0) return '0'
   for (const unit of ['d', 'h', 'm', 's'] as const) if (ms >= UNIT_MS[unit]! && ms % UNIT_MS[unit]! === 0) return `${ms / UNIT_MS[unit]!}${unit}`
   return `${ms}ms`
 }

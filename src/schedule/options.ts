@@ -43,7 +43,8 @@ export interface RawSetupArgs {
 /** Command-line strings → a validated request. Every value is checked before anything is read or written. */
 export function setupRequest(raw: RawSetupArgs, baseDir: string): SetupRequest {
   const interval = minutesOption(raw.interval) ?? DEFAULT_INTERVAL
-  const offset = intOption(raw.offset, '--offset', { min: 0, max: interval - 1 })
+  const offsetMs = durationOption(raw.offset, '--offset', { bare: 'm', min: 0, max: (interval - 1) * 60_000, whole: 'm' })
+  const offset = offsetMs === undefined ? undefined : offsetMs / 60_000
   const remind = raw.remind?.trim()
   // "off" turns off a reminder the fleet config sets
   if (remind !== undefined && remind !== 'off') requireDuration(remind, '--remind')

@@ -77,3 +77,10 @@ describe('one unit style for every time option', () => {
     expect(parseDuration('250ms')).toBe(250)
   })
 })
+
+test('zero where the range starts at zero (an --offset), and only there', () => {
+  expect(durationOption('0m', '--offset', { bare: 'm', min: 0, max: 240_000, whole: 'm' })).toBe(0)
+  expect(durationOption('3m', '--offset', { bare: 'm', min: 0, max: 240_000, whole: 'm' })).toBe(180_000)
+  expect(() => durationOption('5m', '--offset', { bare: 'm', min: 0, max: 240_000, whole: 'm' })).toThrow('from 0 to 4m')
+  expect(() => durationOption('0s', '--timeout', { bare: 'ms', min: 1, max: 600_000 })).toThrow('expected a duration')
+})

@@ -26,7 +26,7 @@ export default defineCommand({
   args: {
     ...moltOrAllArgs,
     interval: { type: 'string', valueHint: 'duration', description: 'time between checks, 1m-24h in whole minutes, e.g. 5m, 90m, 1h (a bare number is minutes; default: 5m)' },
-    offset: { type: 'string', valueHint: 'minutes', description: 'stagger: 0 ≤ offset < interval (default: from the port, else a hash of the name)' },
+    offset: { type: 'string', valueHint: 'duration', description: 'stagger, in whole minutes below the interval, e.g. 3m (a bare number is minutes; default: from the port, else a hash of the name)' },
     'alert-email': { type: 'string', valueHint: 'addr', repeatable: true, description: 'passed to the watch: where alerts go (repeatable)' },
     'consecutive-failures': { type: 'string', valueHint: 'n', description: 'passed to the watch: failed checks before an alert, 1-64' },
     remind: { type: 'string', valueHint: 'duration', description: 'passed to the watch: repeat the alert while down, e.g. 1h, or off' },
