@@ -113,12 +113,16 @@ export interface Queued {
   window_end: number
 }
 
-/** Hand one notice over. The lock is held for milliseconds; waiting a few seconds for it is fine. */
-export async function queueEntry(dir: string, entry: OutboxEntry, waitMs: number, now: number): Promise<Queued | { error: string }> {
+/**
+ * Hand one notice over. Holders keep the lock for milliseconds (nobody talks to a server under
+ * it), so a long wait only happens on a host too loaded to run its watches on time: waiting is
+ * then better than splitting the storm (`lockWaitMs`, bounded by the run's budget).
+ */
+export async function queueEntry(dir: string, entry: OutboxEntry, waitMs: number, now: number, lockWaitMs = 30_000): Promise<Queued | { error: string }> {
   // zod loads before the lock is taken: in a storm, twenty processes queue one after the other
   outboxSchema()
-  const lock = await lockAlertsFile(dir, OUTBOX_FILE, `queue ${entry.key}`, 30_000)
-  if (!lock) return { error: 'the fleet outbox stayed locked for 30 s' }
+  const lock = await lockAlertsFile(dir, OUTBOX_FILE, `queue ${entry.key}`, lockWaitMs)
+  if (!lock) return { error: `the fleet outbox stayed locked for ${Math.round(lockWaitMs / 1000)} s` }
   try {
     const { outbox } = readOutbox(dir)
     const opener = outbox.entries.length === 0

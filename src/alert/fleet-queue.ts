@@ -25,7 +25,7 @@ export class QueueingSender implements NoticeSender {
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly dir: string,
-    private readonly options: { waitMs: number; now(): number },
+    private readonly options: { waitMs: number; now(): number; remaining(): number },
   ) {}
 
   render(notice: Notice): RenderedNotice {
@@ -61,7 +61,7 @@ export class QueueingSender implements NoticeSender {
 
   /** Hand over a prepared entry; false (with a warning) when the outbox cannot be written. */
   async queue(entry: OutboxEntry): Promise<boolean> {
-    const queued = await queueEntry(this.dir, entry, this.options.waitMs, this.options.now())
+    const queued = await queueEntry(this.dir, entry, this.options.waitMs, this.options.now(), Math.max(1000, Math.min(120_000, this.options.remaining() - 30_000)))
     if ('error' in queued) {
       this.warnings.push(queued.error)
       return false

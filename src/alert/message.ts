@@ -41,7 +41,7 @@ function bodyValue(value: string): string {
 
 export function renderNotice(notice: Pick<Notice, 'kind' | 'id' | 'facts'>, context: RenderContext, templates: Record<NoticeKind, string> = TEMPLATES): RenderedNotice {
   // rendered without the run's actions (actions.ts), commands still read as commands
-  const facts: Facts = { clmnt: 'clmnt', restart_command: '', dashboard: '', gateway_log: '', ...notice.facts, ...context.extra, host: context.host, notice_id: notice.id }
+  const facts: Facts = { clmnt: 'clmnt', restart_command: '', dashboard: '', gateway_log: '', rate_note: '', ...notice.facts, ...context.extra, host: context.host, notice_id: notice.id }
   const template = templates[notice.kind]
   const newline = template.indexOf('\n')
   const first = template.slice(0, newline < 0 ? undefined : newline)

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { z } from 'zod'
 import { isMailAddress, parseMailbox } from '../alert/address.ts'
+import { parseRateLimit } from '../alert/rate-limit.ts'
 import { splitCommand } from '../health/restart.ts'
 import { parseDuration } from '../lib/duration.ts'
 import { InputError, quote } from '../lib/errors.ts'
@@ -73,6 +74,7 @@ const CHECKS: Record<string, { ok: (v: unknown) => boolean; expected: string }> 
   restart_cmd: { ok: (v) => typeof v === 'string' && commandError(v) === null, expected: 'a command without shell syntax' },
   restart_verify_seconds: { ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 300, expected: 'a whole number from 1 to 300' },
   digest_wait: { ok: (v) => typeof v === 'string' && parseDigestWait(v) !== undefined, expected: 'a duration from 0s to 10m (e.g. 30s), or "off"' },
+  rate_limit: { ok: (v) => typeof v === 'string' && parseRateLimit(v) !== undefined, expected: 'n/duration like "1/1h" (at most n notices per molt per duration), or "off"' },
   heartbeat_url: { ok: (v) => typeof v === 'string' && isHttpUrl(v), expected: 'an http:// or https:// URL' },
   startup_grace: { ok: (v) => typeof v === 'string' && (v === '0' || parseDuration(v) !== null), expected: 'a duration like 2m or 90s, or "0"' },
   dashboard: { ok: isDashboardConfig, expected: 'an object like {"token": "…", "url": "https://…"} (a token of printable characters without spaces)' },

@@ -27,7 +27,7 @@ export async function senderFor(dispatcher: Dispatcher, fleet: FleetAlerting, wa
     return dispatcher
   }
   const { QueueingSender } = await import('../alert/fleet-queue.ts')
-  return new QueueingSender(dispatcher, opened.dir, { waitMs: fleet.waitMs, now: fleet.now })
+  return new QueueingSender(dispatcher, opened.dir, { waitMs: fleet.waitMs, now: fleet.now, remaining: fleet.remaining })
 }
 
 /**

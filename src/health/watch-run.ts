@@ -17,6 +17,7 @@ import {
 import type { FlushReport } from '../alert/fleet-flush.ts'
 import type { NoticeSender } from '../alert/fleet-queue.ts'
 import { senderFor, settleFleetOutbox, type FleetAlerting } from './watch-fleet.ts'
+import { applyRateLimit, type RateLimit } from '../alert/rate-limit.ts'
 import { holdNotices, sendSilenceSummaries, silenceFor, summaryDue } from './watch-silence.ts'
 import { appendWatchLog, logLine } from './watch-log.ts'
 import { readWatchState, writeWatchState } from './watch-state.ts'
@@ -53,6 +54,8 @@ export interface WatchRunOptions {
   now?: () => number
   /** where the stderr channel and loud failures go */
   stderr(text: string): void
+  /** at most this many notices per window for this molt (null: no cap) */
+  rateLimit?: RateLimit | null
   /** digests: how long the fleet outbox gathers notices (null: off, notices go out one by one) */
   digestWaitMs?: number | null
   /** `dashboard.url` of clmnt.json: alerts link to it */
@@ -86,6 +89,8 @@ export interface WatchRunResult {
   flapping?: 'started' | 'ended' | 'ongoing' | null
   restart?: RestartAttempt | null
   notices: NoticeReport[]
+  /** kinds of the notices the rate limit held back this run */
+  rate_limited?: string[]
   /** the silence over this molt: its notices were held */
   silenced?: { id: string; until: string; held: string[] }
   /** silences whose end this run reported */
@@ -169,6 +174,12 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
         result.problems.push(`cannot hold the notices under silence ${silenced.silence.id}: ${(error as Error).message}`)
       }
     } else if (silenced.silence) result.silenced = { id: silenced.silence.id, until: silenced.silence.end, held: [] }
+    if (options.rateLimit && state.outbox.length) {
+      const gated = applyRateLimit(state, options.rateLimit, now())
+      state = gated.state
+      if (gated.suppressed.length) result.rate_limited = gated.suppressed.map((n) => n.kind)
+      saveState(molt, state, owner, result)
+    }
     const fleet: FleetAlerting = { baseDir: options.baseDir, waitMs: options.digestWaitMs ?? null, host: options.host ?? '', now, remaining, stderr: options.stderr }
     let sender: NoticeSender | null = null
     if (decisions.some((d) => d.queued.length) || state.outbox.length) {
@@ -357,6 +368,7 @@ function describeRun(name: string, state: WatchFile, record: HealthRecord, resul
     parts.push(`${n.kind} notice: ${[...sent, ...failed].join(', ')}${kept}`)
   }
   if (result.silenced) parts.push(`silenced until ${result.silenced.until} (${result.silenced.id})${result.silenced.held.length ? `: held ${result.silenced.held.join(', ')} notice` : ''}`)
+  if (result.rate_limited) parts.push(`rate limit: held back ${result.rate_limited.join(', ')} notice (counted in the next one)`)
   for (const id of result.silence_summaries ?? []) parts.push(`silence ${id} is over: summary handed over`)
   for (const m of result.fleet_outbox?.sent ?? []) parts.push(`${m.digest ? `digest of ${m.notices} notices` : 'fleet outbox notice'} sent via ${m.channel}: ${m.subject}`)
   if (result.waiting && !result.notices.length) parts.push(`${result.waiting} notice(s) waiting`)

@@ -6,7 +6,7 @@ import { statusFile } from '../../src/health/paths.ts'
 import { tryLock } from '../../src/lib/lock.ts'
 import { runCli } from '../helpers/cli.ts'
 import { startCommander, type FakeCommander } from '../helpers/commander.ts'
-import { buildFleet, startGateway, writeMoltHome } from '../helpers/fleet.ts'
+import { buildFleet } from '../helpers/fleet.ts'
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // A storm: 20 molts fail at once, each watch a separate process (as cron runs them). Their
@@ -19,7 +19,6 @@ let fleet: Awaited<ReturnType<typeof buildFleet>>
 let sink: SmtpSink
 let commander: FakeCommander
 let rc: string
-const restarted: { kill(): void }[] = []
 const home = (name: string) => join(fleet.baseDir, name)
 const watch = (name: string, wait = '10s') =>
   runCli(['molt', 'health', 'watch', name, '-d', fleet.baseDir, '--timeout', '2000', '--consecutive-failures', '1', '--alert-email', 'ops@example.org', '--msmtp-config', rc, '--notify-molt', 'commander', '--digest-wait', wait], { timeoutMs: 120_000 })
@@ -48,7 +47,6 @@ beforeAll(async () => {
   commander = startCommander(fleet.baseDir)
 }, 60_000)
 afterAll(async () => {
-  for (const g of restarted) g.kill()
   commander.stop()
   fleet.cleanup()
   await sink.close()
@@ -78,11 +76,7 @@ test.skipIf(!MSMTP)('20 molts down at once: one digest per channel, then one "UP
   expect(sink.messages).toHaveLength(1)
 
   // they come back together: one UP digest per channel, in the DOWN digest's thread
-  for (const name of DOWN) {
-    const gateway = await startGateway('healthy', home(name))
-    restarted.push({ kill: () => gateway.child.kill('SIGKILL') })
-    writeMoltHome(home(name), { name, port: gateway.port, pid: gateway.child.pid! })
-  }
+  for (const name of DOWN) await fleet.restart(name)
   const back = await storm(DOWN, 'healthy')
   for (const r of back) expect(r.code).toBe(0)
   expect(sink.messages).toHaveLength(2)
@@ -94,8 +88,7 @@ test.skipIf(!MSMTP)('20 molts down at once: one digest per channel, then one "UP
 
 test.skipIf(!MSMTP)('a lone alert goes out as itself after the wait, with its own Message-ID', async () => {
   const name = 'calm1'
-  const molt = fleet.molts.find((m) => m.name === name)!
-  process.kill(molt.pid!, 'SIGKILL')
+  await fleet.crash(name)
   const before = sink.messages.length
   const result = await watch(name, '1s')
   expect(result.code).toBe(0)

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { historyFile } from '../../src/health/paths.ts'
 import { runCli } from '../helpers/cli.ts'
-import { buildFleet, startGateway, writeMoltHome } from '../helpers/fleet.ts'
+import { buildFleet } from '../helpers/fleet.ts'
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // A silence over an outage: the checks are recorded, no notice goes out, one summary at the end.
@@ -11,7 +11,6 @@ const MSMTP = ['/usr/bin/msmtp', '/usr/local/bin/msmtp'].find((p) => existsSync(
 let fleet: Awaited<ReturnType<typeof buildFleet>>
 let sink: SmtpSink
 let rc: string
-const restarted: { kill(): void }[] = []
 const cli = (args: string[]) => runCli([...args, '-d', fleet.baseDir])
 const watch = (name: string) =>
   cli(['molt', 'health', 'watch', name, '--timeout', '2000', '--consecutive-failures', '1', '--alert-email', 'ops@example.org', '--msmtp-config', rc, '--digest-wait', '0s'])
@@ -22,7 +21,6 @@ beforeAll(async () => {
   rc = sink.msmtprc(fleet.baseDir, 'clmnt@example.org')
 })
 afterAll(async () => {
-  for (const g of restarted) g.kill()
   fleet.cleanup()
   await sink.close()
 })
@@ -40,12 +38,10 @@ test.skipIf(!MSMTP)('silence → outage → recovery: checks recorded, no notice
   expect(table.stdout).toContain('healthy (silenced)')
 
   // the outage, then the recovery, all under the silence
-  process.kill(delta.pid!, 'SIGKILL')
+  await fleet.crash('delta')
   const down = await watch('delta')
   expect(down.code).toBe(0)
-  const gateway = await startGateway('healthy', delta.home)
-  restarted.push({ kill: () => gateway.child.kill('SIGKILL') })
-  writeMoltHome(delta.home, { name: 'delta', port: gateway.port, pid: gateway.child.pid! })
+  await fleet.restart('delta')
   expect((await watch('delta')).code).toBe(0)
   expect(sink.messages).toHaveLength(0)
   const history = readFileSync(historyFile(delta.home), 'utf8').trim().split('\n').map((l) => JSON.parse(l).status)
@@ -93,4 +89,22 @@ test('bad silences are usage errors', async () => {
   const none = await cli(['molt', 'health', 'silence', 'kilo', '--end'])
   expect(none.code).toBe(1)
   expect(none.stderr).toContain('no active silence on molt kilo')
-})
+}, 60_000)
+
+test.skipIf(!MSMTP)('the rate limit: a second outage within the hour sends nothing, and the run log says so', async () => {
+  const before = sink.messages.length
+  const rated = (name: string) => cli(['molt', 'health', 'watch', name, '--timeout', '2000', '--consecutive-failures', '1', '--alert-email', 'ops@example.org', '--msmtp-config', rc, '--digest-wait', 'off', '--rate-limit', '1/1h'])
+  await fleet.crash('kilo')
+  expect((await rated('kilo')).code).toBe(0)
+  await fleet.restart('kilo')
+  expect((await rated('kilo')).code).toBe(0)
+  expect(sink.messages.slice(before).map((m) => m.headers.subject)).toEqual(['[Claw Mountain] molt kilo is DOWN (dead)', '[Claw Mountain] molt kilo is UP again after ' + sink.messages.at(-1)!.headers.subject!.split('after ')[1]])
+  await fleet.crash('kilo')
+  expect((await rated('kilo')).code).toBe(0)
+  expect(sink.messages.length).toBe(before + 2)
+  const log = readFileSync(join(fleet.baseDir, 'kilo', '.molt-state', 'health.log'), 'utf8')
+  expect(log).toContain('rate limit: held back down notice (counted in the next one)')
+  const bad = await cli(['molt', 'health', 'watch', 'kilo', '--rate-limit', 'lots'])
+  expect(bad.code).toBe(2)
+  expect(bad.stderr).toContain('invalid value "lots" for --rate-limit')
+}, 60_000)

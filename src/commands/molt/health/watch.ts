@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty'
 import { resolve } from 'node:path'
 import { isMailAddress, parseMailbox } from '../../../alert/address.ts'
+import { DEFAULT_RATE_LIMIT, parseRateLimit } from '../../../alert/rate-limit.ts'
 import { DEFAULT_DIGEST_WAIT_MS, isHttpUrl, MAILERS, parseDigestWait, readFleetConfig, type FleetConfig, type Mailer } from '../../../fleet/config.ts'
 import { assertMoltName } from '../../../fleet/names.ts'
 import { DEFAULT_RESTART_COMMAND, splitCommand } from '../../../health/restart.ts'
@@ -40,6 +41,7 @@ export default defineCommand({
     interval: { type: 'string', valueHint: 'duration', description: 'time between scheduled runs, 1m-24h in whole minutes (a bare number is minutes): recorded for status, and sets the run time budget (default 5m)' },
     timeout: { type: 'string', valueHint: 'duration', default: '5s', description: 'HTTP timeout of the check, 1ms-10m (a bare number is ms)' },
     'digest-wait': { type: 'string', valueHint: 'duration', description: 'gather the fleet\'s notices this long into one digest per channel, 0s-10m, or off (default 30s; digest_wait in clmnt.json, $CLMNT_DIGEST_WAIT)' },
+    'rate-limit': { type: 'string', valueHint: 'n/duration', description: 'at most n notices per duration for this molt, the rest counted in the next one, or off (default 1/1h; rate_limit in clmnt.json)' },
     'heartbeat-url': { type: 'string', valueHint: 'url', description: 'after each run, ping this URL (Healthchecks.io convention: <url>/fail when the run failed); default: heartbeat_url of clmnt.json' },
     ...startupGraceArg,
     'prom-file': { type: 'string', valueHint: 'file.prom', description: "also write this molt's Prometheus metrics there (node_exporter textfile collector; other molts' series in it are kept)" },
@@ -78,6 +80,9 @@ export default defineCommand({
     const flagWait = waitText === undefined || waitText === '' ? undefined : parseDigestWait(waitText)
     if (flagWait === undefined && waitText) throw new UsageError(`invalid value ${quote(waitText)} for ${args['digest-wait'] !== undefined ? '--digest-wait' : 'CLMNT_DIGEST_WAIT'}: expected a duration from 0s to 10m (e.g. 30s), or off`)
 
+    const flagRate = args['rate-limit'] === undefined ? undefined : parseRateLimit(args['rate-limit'])
+    if (flagRate === undefined && args['rate-limit'] !== undefined) throw new UsageError(`invalid value ${quote(args['rate-limit'])} for --rate-limit: expected n/duration like 1/1h or 3/30m, or off`)
+
     const molt = oneMolt(cli, args.name)
     const baseDir = cli.baseDir().dir
     const fleetConfig = readFleetConfig(baseDir)
@@ -113,6 +118,7 @@ export default defineCommand({
       stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
       metrics: promFile ? { promFile, version: VERSION } : undefined,
       dashboardUrl: config.dashboard?.url ?? null,
+      rateLimit: flagRate !== undefined ? flagRate : parseRateLimit(typeof config.rate_limit === 'string' ? config.rate_limit : DEFAULT_RATE_LIMIT) ?? null,
       digestWaitMs: flagWait !== undefined ? flagWait : typeof config.digest_wait === 'string' ? parseDigestWait(config.digest_wait) ?? null : DEFAULT_DIGEST_WAIT_MS,
     }
     const heartbeatUrl = flagHeartbeat ?? config.heartbeat_url ?? null
