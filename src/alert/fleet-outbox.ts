@@ -124,12 +124,14 @@ export async function queueEntry(dir: string, entry: OutboxEntry, waitMs: number
   const lock = await lockAlertsFile(dir, OUTBOX_FILE, `queue ${entry.key}`, lockWaitMs)
   if (!lock) return { error: `the fleet outbox stayed locked for ${Math.round(lockWaitMs / 1000)} s` }
   try {
+    // the time it joined the outbox, not when it began to wait for the lock: the window counts from here
+    entry.queued_at = new Date(Math.max(now, Date.now())).toISOString()
     const { outbox } = readOutbox(dir)
     const opener = outbox.entries.length === 0
     if (!outbox.entries.some((e) => e.key === entry.key)) outbox.entries.push(entry)
     while (outbox.entries.length > OUTBOX_MAX_ENTRIES) outbox.entries.shift()
     writeOutbox(dir, outbox)
-    return { opener, window_end: windowEnd(outbox, waitMs) ?? now }
+    return { opener, window_end: windowEnd(outbox, waitMs) ?? Date.parse(entry.queued_at) }
   } catch (error) {
     return { error: `cannot write the fleet outbox: ${(error as Error).message}` }
   } finally {

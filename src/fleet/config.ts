@@ -74,11 +74,20 @@ const CHECKS: Record<string, { ok: (v: unknown) => boolean; expected: string }> 
   restart_cmd: { ok: (v) => typeof v === 'string' && commandError(v) === null, expected: 'a command without shell syntax' },
   restart_verify_seconds: { ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 300, expected: 'a whole number from 1 to 300' },
   digest_wait: { ok: (v) => typeof v === 'string' && parseDigestWait(v) !== undefined, expected: 'a duration from 0s to 10m (e.g. 30s), or "off"' },
+  host_checks: { ok: isHostChecks, expected: 'false, or {"disk_free_min_percent": 10, "memory_used_max_percent": 90}' },
   rate_limit: { ok: (v) => typeof v === 'string' && parseRateLimit(v) !== undefined, expected: 'n/duration like "1/1h" (at most n notices per molt per duration), or "off"' },
   heartbeat_url: { ok: (v) => typeof v === 'string' && isHttpUrl(v), expected: 'an http:// or https:// URL' },
   startup_grace: { ok: (v) => typeof v === 'string' && (v === '0' || parseDuration(v) !== null), expected: 'a duration like 2m or 90s, or "0"' },
   dashboard: { ok: isDashboardConfig, expected: 'an object like {"token": "…", "url": "https://…"} (a token of printable characters without spaces)' },
   s3: { ok: (v) => s3ConfigProblem(v) === null, expected: 'an object: endpoint, region, access_key_id, secret_access_key, session_token, virtual_hosted_style' },
+}
+
+function isHostChecks(v: unknown): boolean {
+  if (v === false) return true
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false
+  const percent = (x: unknown) => x === undefined || (typeof x === 'number' && x >= 0 && x <= 100)
+  const r = v as Record<string, unknown>
+  return Object.keys(r).every((k) => k === 'disk_free_min_percent' || k === 'memory_used_max_percent') && percent(r.disk_free_min_percent) && percent(r.memory_used_max_percent)
 }
 
 function isDashboardConfig(v: unknown): boolean {

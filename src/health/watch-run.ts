@@ -18,6 +18,7 @@ import type { FlushReport } from '../alert/fleet-flush.ts'
 import type { NoticeSender } from '../alert/fleet-queue.ts'
 import { senderFor, settleFleetOutbox, type FleetAlerting } from './watch-fleet.ts'
 import { applyRateLimit, type RateLimit } from '../alert/rate-limit.ts'
+import { checkHost, hostNotice, sendFleetNotice } from './watch-host.ts'
 import { holdNotices, sendSilenceSummaries, silenceFor, summaryDue } from './watch-silence.ts'
 import { appendWatchLog, logLine } from './watch-log.ts'
 import { readWatchState, writeWatchState } from './watch-state.ts'
@@ -54,6 +55,8 @@ export interface WatchRunOptions {
   now?: () => number
   /** where the stderr channel and loud failures go */
   stderr(text: string): void
+  /** disk and memory limits of the host checks (null: off) */
+  hostChecks?: { diskFreeMin: number; memoryUsedMax: number } | null
   /** at most this many notices per window for this molt (null: no cap) */
   rateLimit?: RateLimit | null
   /** digests: how long the fleet outbox gathers notices (null: off, notices go out one by one) */
@@ -89,6 +92,8 @@ export interface WatchRunResult {
   flapping?: 'started' | 'ended' | 'ongoing' | null
   restart?: RestartAttempt | null
   notices: NoticeReport[]
+  /** host alerts this run reported (subjects) */
+  host?: string[]
   /** kinds of the notices the rate limit held back this run */
   rate_limited?: string[]
   /** the silence over this molt: its notices were held */
@@ -207,7 +212,8 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
       }
       saveState(molt, state, owner, result)
     }
-    if (summaryDue(options.baseDir, now())) {
+    const hostChanges = options.hostChecks ? await checkHost(options.baseDir, now(), options.hostChecks) : []
+    if (hostChanges.length || summaryDue(options.baseDir, now())) {
       const { Dispatcher, channelsFor } = await import('../alert/deliver.ts')
       const { mailHost } = await import('../alert/message.ts')
       const { noticeActions } = await import('../alert/actions.ts')
@@ -215,7 +221,13 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
       const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null })
       const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: fleet.host, settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr, extra })
       sender ??= await senderFor(dispatcher, fleet, result.warnings)
-      try {
+      for (const change of hostChanges) {
+        const at = new Date(now()).toISOString()
+        const rendered = hostNotice(change, fleet.host, String(extra.clmnt))
+        await sendFleetNotice(sender, dispatcher, channelsFor(options.alerts), { key: `host/${change.key}/${change.kind}/${change.since}`, kind: change.kind, rendered, messageId: `<clmnt.host.${change.kind}.${change.since.replace(/[^0-9TZ]/g, "")}@${fleet.host}>`, at }, result.problems)
+        ;(result.host ??= []).push(rendered.subject)
+      }
+      if (summaryDue(options.baseDir, now())) try {
         result.silence_summaries = await sendSilenceSummaries(options.baseDir, now(), sender, dispatcher, channelsFor(options.alerts), result.problems)
       } catch (error) {
         result.problems.push(`cannot send the summary of an ended silence: ${(error as Error).message}`)
@@ -368,6 +380,7 @@ function describeRun(name: string, state: WatchFile, record: HealthRecord, resul
     parts.push(`${n.kind} notice: ${[...sent, ...failed].join(', ')}${kept}`)
   }
   if (result.silenced) parts.push(`silenced until ${result.silenced.until} (${result.silenced.id})${result.silenced.held.length ? `: held ${result.silenced.held.join(', ')} notice` : ''}`)
+  for (const subject of result.host ?? []) parts.push(`host notice: ${subject}`)
   if (result.rate_limited) parts.push(`rate limit: held back ${result.rate_limited.join(', ')} notice (counted in the next one)`)
   for (const id of result.silence_summaries ?? []) parts.push(`silence ${id} is over: summary handed over`)
   for (const m of result.fleet_outbox?.sent ?? []) parts.push(`${m.digest ? `digest of ${m.notices} notices` : 'fleet outbox notice'} sent via ${m.channel}: ${m.subject}`)

@@ -21,7 +21,7 @@ let commander: FakeCommander
 let rc: string
 const home = (name: string) => join(fleet.baseDir, name)
 const watch = (name: string, wait = '10s') =>
-  runCli(['molt', 'health', 'watch', name, '-d', fleet.baseDir, '--timeout', '2000', '--consecutive-failures', '1', '--alert-email', 'ops@example.org', '--msmtp-config', rc, '--notify-molt', 'commander', '--digest-wait', wait], { timeoutMs: 120_000 })
+  runCli(['molt', 'health', 'watch', name, '-d', fleet.baseDir, '--timeout', '2000', '--consecutive-failures', '1', '--alert-email', 'ops@example.org', '--msmtp-config', rc, '--notify-molt', 'commander', '--digest-wait', wait], { timeoutMs: 280_000 })
 const status = (name: string) => (existsSync(statusFile(home(name))) ? JSON.parse(readFileSync(statusFile(home(name)), 'utf8')).status : null)
 
 /**
@@ -35,7 +35,7 @@ async function storm(names: string[], expected: string) {
   const lock = tryLock(join(opened.dir, 'outbox.json.lock'), 'test')
   if (!lock.ok) throw new Error('outbox locked')
   const runs = names.map((n) => watch(n))
-  for (let i = 0; i < 2400 && !names.every((n) => status(n) === expected); i++) await Bun.sleep(50)
+  for (let i = 0; i < 4000 && !names.every((n) => status(n) === expected); i++) await Bun.sleep(50)
   lock.lock.release()
   return Promise.all(runs)
 }
@@ -84,7 +84,7 @@ test.skipIf(!MSMTP)('20 molts down at once: one digest per channel, then one "UP
   expect(up.headers.subject).toBe('[Claw Mountain] 20 molts UP again: storm01, storm02, storm03, storm04, storm05, storm06 and 14 more; all 25 molts up')
   expect(up.headers['in-reply-to']).toBe(mail.headers['message-id'])
   expect(commander.requests).toHaveLength(2)
-}, 240_000)
+}, 560_000)
 
 test.skipIf(!MSMTP)('a lone alert goes out as itself after the wait, with its own Message-ID', async () => {
   const name = 'calm1'

@@ -2,6 +2,7 @@ import { defineCommand } from 'citty'
 import { resolve } from 'node:path'
 import { isMailAddress, parseMailbox } from '../../../alert/address.ts'
 import { DEFAULT_RATE_LIMIT, parseRateLimit } from '../../../alert/rate-limit.ts'
+import { DISK_FREE_MIN_PERCENT, MEMORY_USED_MAX_PERCENT } from '../../../host/checks.ts'
 import { DEFAULT_DIGEST_WAIT_MS, isHttpUrl, MAILERS, parseDigestWait, readFleetConfig, type FleetConfig, type Mailer } from '../../../fleet/config.ts'
 import { assertMoltName } from '../../../fleet/names.ts'
 import { DEFAULT_RESTART_COMMAND, splitCommand } from '../../../health/restart.ts'
@@ -118,6 +119,7 @@ export default defineCommand({
       stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
       metrics: promFile ? { promFile, version: VERSION } : undefined,
       dashboardUrl: config.dashboard?.url ?? null,
+      hostChecks: hostLimits(config.host_checks),
       rateLimit: flagRate !== undefined ? flagRate : parseRateLimit(typeof config.rate_limit === 'string' ? config.rate_limit : DEFAULT_RATE_LIMIT) ?? null,
       digestWaitMs: flagWait !== undefined ? flagWait : typeof config.digest_wait === 'string' ? parseDigestWait(config.digest_wait) ?? null : DEFAULT_DIGEST_WAIT_MS,
     }
@@ -169,4 +171,11 @@ async function preview(cli: RunData, molt: Molt, options: WatchRunOptions, json:
     cli.log.info('dry run: nothing was recorded, sent or restarted')
   }
   return 0
+}
+
+/** host_checks of clmnt.json: false turns the watch's host checks off; else limits over the defaults. */
+function hostLimits(value: unknown): { diskFreeMin: number; memoryUsedMax: number } | null {
+  if (value === false) return null
+  const section = value as { disk_free_min_percent?: number; memory_used_max_percent?: number } | undefined
+  return { diskFreeMin: section?.disk_free_min_percent ?? DISK_FREE_MIN_PERCENT, memoryUsedMax: section?.memory_used_max_percent ?? MEMORY_USED_MAX_PERCENT }
 }

@@ -1,0 +1,60 @@
+import type { Dispatcher } from '../alert/deliver.ts'
+import type { NoticeSender, QueueingSender } from '../alert/fleet-queue.ts'
+import { alertsDir, openAlertsDir, readAlertsFile } from '../alert/alerts-dir.ts'
+import type { RenderedNotice } from '../alert/message.ts'
+import { hostProblems, readHost } from '../host/checks.ts'
+import { HOST_FILE, updateHostIncidents, type HostChange } from '../host/incidents.ts'
+
+/**
+ * The watch run's host checks: every run looks (statfs, /proc/meminfo); a new host problem, or
+ * one that cleared, is reported once for the whole host (host.json under its lock), through the
+ * fleet outbox like any notice.
+ */
+export async function checkHost(baseDir: string, now: number, limits: { diskFreeMin: number; memoryUsedMax: number }): Promise<HostChange[]> {
+  const problems = hostProblems(readHost(baseDir), limits)
+  if (!problems.length) {
+    // nothing wrong and nothing open: no lock, no write
+    const text = (() => {
+      try {
+        return readAlertsFile(alertsDir(baseDir), HOST_FILE)
+      } catch {
+        return null
+      }
+    })()
+    if (!text || /"open":\s*\{\s*\}/.test(text)) return []
+  }
+  const opened = openAlertsDir(baseDir)
+  if ('error' in opened) return []
+  return updateHostIncidents(opened.dir, problems, now)
+}
+
+export function hostNotice(change: HostChange, host: string, clmnt: string): RenderedNotice {
+  if (change.kind === 'host') {
+    return {
+      subject: `[Claw Mountain] host ${host}: ${change.summary}`,
+      body: `Host ${host}: ${change.summary}.\n\n${change.detail}\n\nOne alert per host incident; a notice follows when it clears.\n\nWhat to run next:\n  ${clmnt} doctor\n  df -h\n  free -m\n`,
+    }
+  }
+  return {
+    subject: `[Claw Mountain] host ${host}: OK again (${change.summary.replace(/ \(.*\)$/, '')} cleared)`,
+    body: `Host ${host}: the problem "${change.summary}" reported at ${change.since.slice(0, 16).replace('T', ' ')} UTC has cleared.\n`,
+  }
+}
+
+/** A notice of the fleet (host, silence) over this run's channels: into the fleet outbox when it is in use, else directly. */
+export async function sendFleetNotice(sender: NoticeSender, dispatcher: Dispatcher, channels: string[], notice: { key: string; kind: string; rendered: RenderedNotice; messageId: string; at: string }, problems: string[]): Promise<boolean> {
+  let ok = true
+  for (const channel of channels) {
+    if (channel !== 'stderr' && 'entry' in sender) {
+      const queue = sender as QueueingSender
+      const entry = queue.entry(channel as 'email' | 'webhook', { key: `${notice.key}/${channel}`, kind: notice.kind, incident: null, rendered: notice.rendered, summary: notice.rendered.subject.replace(/^\[Claw Mountain\] /, ''), message_id: notice.messageId, in_reply_to: null, created_at: notice.at })
+      if (await queue.queue(entry)) continue
+    }
+    const outcome = await dispatcher.sendRendered(channel as 'email', notice.rendered, { date: notice.at, messageId: notice.messageId, references: [], headers: [['X-Clmnt-Notice', notice.kind]] }, `clmnt: ${notice.kind}`, notice.messageId.slice(1, -1))
+    if (!outcome.ok) {
+      ok = false
+      problems.push(`the ${notice.kind} notice was not delivered via ${channel}: ${outcome.error}`)
+    }
+  }
+  return ok
+}
