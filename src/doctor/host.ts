@@ -4,11 +4,12 @@ import { formatBytes } from '../archive/format.ts'
 import { defaultBackupDir } from '../archive/list.ts'
 import { REGISTRY_FILE, type BaseDirRule } from '../fleet/base-dir.ts'
 import { EXPECT_BIND, type DoctorContext } from './context.ts'
+import { resourceChecks } from './resources.ts'
 import { fail, few, octal, ok, skip, warn, type Finding } from './types.ts'
 
 /** Host: what runs the checks, where the fleet is, its registry and config, room and rights for backups. */
 export function hostChecks(ctx: DoctorContext): Finding[] {
-  return [versionCheck(ctx), baseDirCheck(ctx), registryCheck(ctx), configCheck(ctx), diskCheck(ctx), backupsWritableCheck(ctx)]
+  return [versionCheck(ctx), baseDirCheck(ctx), registryCheck(ctx), configCheck(ctx), diskCheck(ctx), ...resourceChecks(ctx), backupsWritableCheck(ctx)]
 }
 
 function versionCheck(ctx: DoctorContext): Finding {

@@ -47,12 +47,16 @@ test.skipIf(!ROOT || !MSMTP)('disk filled on a small tmpfs → one host alert fo
   expect([a.code, b.code]).toEqual([0, 0])
   expect(sink.messages).toHaveLength(1)
   const mail = sink.messages[0]!
-  expect(mail.headers.subject).toMatch(new RegExp(`^\\[Claw Mountain\\] host [a-z0-9.-]+: disk of ${mount.replaceAll('/', '\\/')} 9\\d% full \\(\\d\\.\\d% free\\)$`))
+  expect(mail.headers.subject).toMatch(new RegExp(`^\\[Claw Mountain\\] host [a-z0-9.-]+: disk of ${mount.replaceAll('/', '\\/')} (9\\d|100)% full \\(\\d\\.\\d% free\\)$`))
   expect(mail.body).toContain('doctor')
   expect(readFileSync(join(mount, 'alpha', '.molt-state', 'health.log'), 'utf8')).toContain('host notice: [Claw Mountain] host ')
   // the checks go on: still one
   expect((await watch('alpha')).code).toBe(0)
   expect(sink.messages).toHaveLength(1)
+  // doctor says it too
+  const doctor = await runCli(['doctor', '-d', mount, '--json'], { timeoutMs: 60_000 })
+  const disk = (JSON.parse(doctor.stdout).checks as { id: string; level: string; detail: string }[]).find((c) => c.id === 'host.disk-free')
+  expect(disk).toMatchObject({ level: 'warn', detail: expect.stringMatching(/^disk of .* (9\d|100)% full/) })
   rmSync(filler)
   expect((await watch('bravo')).code).toBe(0)
   expect(sink.messages).toHaveLength(2)
