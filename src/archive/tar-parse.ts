@@ -10,23 +10,15 @@
  */
 import { byteName } from './byte-names.ts'
 import { BLOCK, padded } from './tar.ts'
+import { TarError } from './tar-error.ts'
+import { concat, cString, parseNumber, parsePax, readBytes, type PaxRecords } from './tar-fields.ts'
+import { checkSparseMap, MAX_SEGMENTS, oldGnuSparse, paxSparseMap, sparseMapLines, type SparseSegment } from './tar-sparse.ts'
 
-export class TarError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-  ) {
-    super(message)
-    this.name = 'TarError'
-  }
-}
+export { TarError }
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo' | 'other'
 
-export interface SparseSegment {
-  offset: number
-  size: number
-}
+export type { SparseSegment }
 
 export interface TarEntry {
   /** byte string (one char per byte) */
@@ -88,7 +80,6 @@ const TYPES: Record<string, EntryType> = {
 }
 
 const MAX_META = 16 << 20
-const MAX_SEGMENTS = 1 << 20
 const text = new TextDecoder()
 
 /**
@@ -364,14 +355,9 @@ export class TarParser {
 
   #sparseMapBlock(): void {
     const entry = this.#entry!
-    const numbers = this.#mapText.split('\n')
-    const complete = numbers.slice(0, -1)
-    const count = complete.length ? Number(complete[0]) : NaN
-    if (complete.length && (!/^\d+$/.test(complete[0]!) || count > MAX_SEGMENTS)) throw new TarError('invalid GNU sparse map', this.#offset)
-    if (complete.length >= 1 + 2 * count) {
-      const values = complete.slice(1, 1 + 2 * count)
-      if (values.some((v) => !/^\d+$/.test(v))) throw new TarError('invalid GNU sparse map', this.#offset)
-      for (let k = 0; k < values.length; k += 2) entry.sparse!.push({ offset: Number(values[k]), size: Number(values[k + 1]) })
+    const segments = sparseMapLines(this.#mapText, this.#offset)
+    if (segments) {
+      entry.sparse!.push(...segments)
       // the map fills whole blocks; the data starts after them
       this.#mapText = ''
       entry.stored = this.#remaining
@@ -385,18 +371,7 @@ export class TarParser {
   /** The entry is known: check a sparse map, tell the sink, then read its data. */
   #begin(): void {
     const entry = this.#entry!
-    if (entry.sparse) {
-      let end = 0
-      let total = 0
-      for (const s of entry.sparse) {
-        if (!Number.isSafeInteger(s.offset) || !Number.isSafeInteger(s.size) || s.offset < end || s.offset + s.size > entry.size) {
-          throw new TarError(`invalid sparse map of ${JSON.stringify(entry.name)}`, entry.offset)
-        }
-        end = s.offset + s.size
-        total += s.size
-      }
-      if (total !== entry.stored) throw new TarError(`the sparse map of ${JSON.stringify(entry.name)} accounts for ${total} bytes, the member holds ${entry.stored}`, entry.offset)
-    }
+    if (entry.sparse) checkSparseMap(entry.sparse, entry.size, entry.stored, entry.name, entry.offset)
     this.#seg = 0
     this.#segLeft = entry.sparse ? (entry.sparse[0]?.size ?? 0) : entry.stored
     this.#position = entry.sparse ? (entry.sparse[0]?.offset ?? 0) : 0
@@ -460,88 +435,4 @@ export class TarParser {
     for (const [k, v] of out) if (v === '') out.delete(k)
     return out
   }
-}
-
-interface PaxRecords {
-  values: Map<string, string>
-  /** GNU sparse 0.0 repeats GNU.sparse.offset / numbytes: their order matters */
-  sparse: [string, string][]
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}
-
-function cString(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0)
-  return byteName(end < 0 ? bytes : bytes.subarray(0, end))
-}
-
-function readBytes(h: Uint8Array, offset: number, length: number): string {
-  return cString(h.subarray(offset, offset + length))
-}
-
-/** Octal (NUL/space terminated) or GNU base-256 (high bit set; 0xff first: negative, two's complement). */
-function parseNumber(h: Uint8Array, offset: number, length: number): number {
-  const first = h[offset]!
-  if (first & 0x80) {
-    let n = BigInt(first === 0xff ? 0xff : first & 0x7f)
-    for (let k = 1; k < length; k++) n = n * 256n + BigInt(h[offset + k]!)
-    if (first === 0xff) n -= 1n << BigInt(8 * length)
-    return Number(n)
-  }
-  // a blank field is an error, as in GNU tar ("Blanks in header where numeric value expected")
-  const digits = readBytes(h, offset, length).trim()
-  return /^[0-7]+$/.test(digits) ? parseInt(digits, 8) : NaN
-}
-
-function oldGnuSparse(h: Uint8Array, offset: number, count: number): SparseSegment[] {
-  const out: SparseSegment[] = []
-  for (let k = 0; k < count; k++) {
-    const at = offset + k * 24
-    if (h[at] === 0) break
-    out.push({ offset: parseNumber(h, at, 12), size: parseNumber(h, at + 12, 12) })
-  }
-  return out
-}
-
-/** pax 0.1 (`GNU.sparse.map=o,n,o,n…`) or 0.0 (repeated GNU.sparse.offset / GNU.sparse.numbytes). */
-function paxSparseMap(records: [string, string][], map: string | undefined, at: number): SparseSegment[] {
-  const numbers: string[] = []
-  if (map !== undefined) numbers.push(...map.split(','))
-  else for (const [i, [key, value]] of records.entries()) numbers.push(key === (i % 2 ? 'GNU.sparse.numbytes' : 'GNU.sparse.offset') ? value : 'x')
-  if (numbers.length % 2 || numbers.some((n) => !/^\d+$/.test(n)) || numbers.length > 2 * MAX_SEGMENTS) throw new TarError('invalid GNU sparse map', at)
-  const out: SparseSegment[] = []
-  for (let k = 0; k < numbers.length; k += 2) out.push({ offset: Number(numbers[k]), size: Number(numbers[k + 1]) })
-  return out
-}
-
-function parsePax(body: Uint8Array, into: PaxRecords = { values: new Map(), sparse: [] }): PaxRecords {
-  const out: PaxRecords = { values: new Map(into.values), sparse: [...into.sparse] }
-  let at = 0
-  while (at < body.length) {
-    const space = body.indexOf(0x20, at)
-    if (space < 0) break
-    const length = Number(text.decode(body.subarray(at, space)))
-    if (!Number.isInteger(length) || length <= 0 || at + length > body.length || body[at + length - 1] !== 0x0a) {
-      throw new TarError('malformed pax extended header', 0)
-    }
-    // values stay bytes: hdrcharset=BINARY or not, a name is the bytes it was written with
-    const record = byteName(body.subarray(space + 1, at + length - 1))
-    const eq = record.indexOf('=')
-    if (eq > 0) {
-      const key = record.slice(0, eq)
-      const value = record.slice(eq + 1)
-      if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') out.sparse.push([key, value])
-      else out.values.set(key, value)
-    }
-    at += length
-  }
-  return out
 }
