@@ -4,6 +4,7 @@ import { alertsDir, openAlertsDir, readAlertsFile } from '../alert/alerts-dir.ts
 import type { RenderedNotice } from '../alert/message.ts'
 import { hostProblems, readHost } from '../host/checks.ts'
 import { HOST_FILE, updateHostIncidents, type HostChange } from '../host/incidents.ts'
+import { stoppedWatchers, updateWatchers, type WatcherChanges } from './watchers.ts'
 
 /**
  * The watch run's host checks: every run looks (statfs, /proc/meminfo); a new host problem, or
@@ -26,6 +27,24 @@ export async function checkHost(baseDir: string, now: number, limits: { diskFree
   const opened = openAlertsDir(baseDir)
   if ('error' in opened) return []
   return updateHostIncidents(opened.dir, problems, now)
+}
+
+/** Other molts' watches that stopped running (or this one, back): null when nothing changed. */
+export async function checkWatchers(baseDir: string, self: string, now: number): Promise<WatcherChanges | null> {
+  const opened = openAlertsDir(baseDir)
+  if ('error' in opened) return null
+  const { discoverFleet } = await import('../fleet/discover.ts')
+  const { readWatchState } = await import('./watch-state.ts')
+  const molts = discoverFleet(baseDir).molts.filter((m) => m.name !== self)
+  const stopped = stoppedWatchers(molts, now, (m) => {
+    try {
+      return readWatchState(m.home).state?.interval_minutes ?? 5
+    } catch {
+      return 5
+    }
+  })
+  const changes = await updateWatchers(opened.dir, self, stopped, now)
+  return changes.stopped.length || changes.resumed.length ? changes : null
 }
 
 export function hostNotice(change: HostChange, host: string, clmnt: string): RenderedNotice {

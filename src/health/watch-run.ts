@@ -18,7 +18,7 @@ import type { FlushReport } from '../alert/fleet-flush.ts'
 import type { NoticeSender } from '../alert/fleet-queue.ts'
 import { senderFor, settleFleetOutbox, type FleetAlerting } from './watch-fleet.ts'
 import { applyRateLimit, type RateLimit } from '../alert/rate-limit.ts'
-import { checkHost, hostNotice, sendFleetNotice } from './watch-host.ts'
+import { checkHost, checkWatchers, hostNotice, sendFleetNotice } from './watch-host.ts'
 import { holdNotices, sendSilenceSummaries, silenceFor, summaryDue } from './watch-silence.ts'
 import { appendWatchLog, logLine } from './watch-log.ts'
 import { readWatchState, writeWatchState } from './watch-state.ts'
@@ -213,7 +213,8 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
       saveState(molt, state, owner, result)
     }
     const hostChanges = options.hostChecks ? await checkHost(options.baseDir, now(), options.hostChecks) : []
-    if (hostChanges.length || summaryDue(options.baseDir, now())) {
+    const watchers = options.hostChecks ? await checkWatchers(options.baseDir, molt.name, now()) : null
+    if (hostChanges.length || watchers || summaryDue(options.baseDir, now())) {
       const { Dispatcher, channelsFor } = await import('../alert/deliver.ts')
       const { mailHost } = await import('../alert/message.ts')
       const { noticeActions } = await import('../alert/actions.ts')
@@ -226,6 +227,15 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
         const rendered = hostNotice(change, fleet.host, String(extra.clmnt))
         await sendFleetNotice(sender, dispatcher, channelsFor(options.alerts), { key: `host/${change.key}/${change.kind}/${change.since}`, kind: change.kind, rendered, messageId: `<clmnt.host.${change.kind}.${change.since.replace(/[^0-9TZ]/g, "")}@${fleet.host}>`, at }, result.problems)
         ;(result.host ??= []).push(rendered.subject)
+      }
+      if (watchers) {
+        const at = new Date(now()).toISOString()
+        const { watcherNotice } = await import('./watchers.ts')
+        const rendered = watcherNotice(watchers, fleet.host, String(extra.clmnt))
+        if (rendered) {
+          await sendFleetNotice(sender, dispatcher, channelsFor(options.alerts), { key: `watchers/${at}`, kind: watchers.stopped.length ? 'watcher-stopped' : 'watcher-resumed', rendered, messageId: `<clmnt.watchers.${at.replace(/[^0-9TZ]/g, '')}@${fleet.host}>`, at }, result.problems)
+          ;(result.host ??= []).push(rendered.subject)
+        }
       }
       if (summaryDue(options.baseDir, now())) try {
         result.silence_summaries = await sendSilenceSummaries(options.baseDir, now(), sender, dispatcher, channelsFor(options.alerts), result.problems)
