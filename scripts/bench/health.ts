@@ -169,7 +169,8 @@ try {
 
   // a small fleet, as most hosts have: one healthy molt, one hung, one stopped that holds the year of history
   const small = await startFleet(join(tmp, 'small'), [
-    { name: 'alpha', mode: 'healthy' },
+    // with gateway.pid: the bash reference reads nothing else
+    { name: 'alpha', mode: 'healthy', pidFile: true },
     { name: 'stuck', mode: 'hang' },
     { name: 'year', mode: 'stopped' },
   ])

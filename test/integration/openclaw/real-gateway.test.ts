@@ -1,0 +1,254 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { agentHook, commanderHooks, sendToCommander } from '../../../src/alert/webhook.ts'
+import { findMolt } from '../../../src/fleet/discover.ts'
+import { writeRegistry } from '../../../src/fleet/registry.ts'
+import { readGatewayLocks } from '../../../src/health/gateway-lock.ts'
+import { pidFile, watchStateFile } from '../../../src/health/paths.ts'
+import { runCli } from '../../helpers/cli.ts'
+import { exitedPid, freePort, removeDir, tempDir, writeStaleLock } from '../../helpers/fleet.ts'
+import { startModelStandIn, type ModelStandIn } from '../../helpers/model-stand-in.ts'
+import { killGateway, logTail, openclawDir, runGateway, startReady, waitForExit, waitForHttp, writeRealConfig } from '../../helpers/openclaw.ts'
+
+// The real OpenClaw 2026.9.6 on loopback (installed by scripts/install-openclaw.sh, cached): a
+// plain molt, alpha, taken through every state, and a commander with hooks on whose agent runs on
+// a model stand-in, so an alert can be seen arriving at the agent. Gateways start once for the
+// file (20-60 s each, more on a loaded host) and every one is killed in afterAll.
+setDefaultTimeout(10 * 60_000)
+const READY_MS = 5 * 60_000
+const UID = process.getuid!()
+
+let base: string
+let bin: string
+let model: ModelStandIn
+const ports = { alpha: 0, commander: 0 }
+/** every gateway started here, for afterAll */
+const started = new Set<number>()
+const home = (name: string) => join(base, name)
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli([...args, '-d', base], { env: { PATH: `${bin}:${process.env.PATH}`, ...env }, timeoutMs: 9 * 60_000 })
+const check = async (name: string, ...args: string[]) => {
+  const result = await cli(['molt', 'health', 'check', name, '--json', '--timeout', '10s', ...args])
+  return { ...result, record: result.stdout ? JSON.parse(result.stdout) : null }
+}
+/** the PID in the gateway's own lock (the real gateway writes no gateway.pid) */
+const lockPid = (name: string) => readGatewayLocks(home(name), UID)[0]?.pid ?? null
+
+/** the gateway's PID: the process `openclaw gateway run` started (it retitles itself, same PID) */
+const pids = { alpha: 0, commander: 0 }
+const startReadyGateway = async (name: 'alpha' | 'commander') => {
+  const gateway = await startReady(home(name), ports[name], { timeoutMs: READY_MS, onStart: (pid) => started.add(pid) })
+  pids[name] = gateway.pid
+  return gateway
+}
+
+beforeAll(async () => {
+  bin = join(openclawDir(), 'bin')
+  base = tempDir('clmnt-openclaw-')
+  model = startModelStandIn()
+  ports.alpha = await freePort()
+  ports.commander = await freePort()
+  for (const name of ['alpha', 'commander', 'delta'] as const) {
+    mkdirSync(home(name), { mode: 0o700 })
+    writeFileSync(join(home(name), '.molt-info'), `MOLT_NAME=${name}\nMOLT_PORT=${name === 'delta' ? await freePort() : ports[name]}\n`)
+  }
+  writeRealConfig(home('alpha'), { port: ports.alpha, gatewayToken: 'gw-token-alpha' })
+  writeRealConfig(home('commander'), { port: ports.commander, gatewayToken: 'gw-token-commander', hooks: { token: 'hook-token-commander', path: '/clmnt-hooks' }, modelBaseUrl: model.baseUrl })
+  // delta: a gateway killed long ago, its lock left behind; the molt whose alerts go to the commander
+  writeRealConfig(home('delta'), { port: 1, gatewayToken: 'gw-token-delta' })
+  writeStaleLock(home('delta'), exitedPid())
+  writeRegistry(base, { version: '1', molts: Object.fromEntries(['alpha', 'commander', 'delta'].map((name) => [name, { name, home: home(name), created: '2026-12-01' }])) })
+  // both start at once: on two cores that is still faster than one after the other
+  await Promise.all([startReadyGateway('alpha'), startReadyGateway('commander')])
+})
+
+afterAll(async () => {
+  for (const name of ['alpha', 'commander']) {
+    const pid = base ? lockPid(name) : null
+    if (pid) started.add(pid)
+  }
+  for (const pid of started) killGateway(pid)
+  await Promise.all([...started].map((pid) => waitForExit(pid, 30_000)))
+  model?.stop()
+  if (base) removeDir(base)
+})
+
+describe('health of a real gateway', () => {
+  test('live and ready is healthy; the PID comes from its lock file, there is no gateway.pid', async () => {
+    const { code, record } = await check('alpha')
+    expect(existsSync(pidFile(home('alpha')))).toBe(false)
+    expect(lockPid('alpha')).toBe(pids.alpha)
+    expect(readFileSync(`/proc/${pids.alpha}/cmdline`, 'utf8').split('\0')[0]).toBe('openclaw-gateway')
+    expect(record).toMatchObject({ status: 'healthy', pid: pids.alpha, port: ports.alpha, http_status: 200, reason: null })
+    expect(code).toBe(0)
+  })
+
+  test('a bash-toolkit host that also keeps gateway.pid: the same answer', async () => {
+    writeFileSync(pidFile(home('alpha')), `${lockPid('alpha')}\n`)
+    try {
+      expect((await check('alpha')).record).toMatchObject({ status: 'healthy', pid: lockPid('alpha') })
+    } finally {
+      rmSync(pidFile(home('alpha')))
+    }
+  })
+
+  test('frozen with SIGSTOP: unhealthy at once, the process named; SIGCONT and it is healthy again', async () => {
+    const pid = lockPid('alpha')!
+    process.kill(pid, 'SIGSTOP')
+    try {
+      const { code, record } = await check('alpha')
+      expect(record).toMatchObject({ status: 'unhealthy', pid, reason: `process ${pid} is frozen (stopped by a signal such as SIGSTOP): it cannot answer` })
+      expect(code).toBe(1)
+    } finally {
+      process.kill(pid, 'SIGCONT')
+    }
+    expect((await waitForHttp(ports.alpha, '/readyz', { timeoutMs: READY_MS })).ok).toBe(true)
+    expect((await check('alpha')).record.status).toBe('healthy')
+  })
+})
+
+describe('alerts to a real commander through its hooks', () => {
+  test("the commander's openclaw.json is what clmnt reads: hooks on, their own token and path", () => {
+    expect(commanderHooks(home('commander'))).toEqual({ path: '/clmnt-hooks', token: 'hook-token-commander' })
+  })
+
+  test('watch --notify-molt: the real gateway admits the DOWN alert, and its agent reads it', async () => {
+    // on a loaded host the gateway may answer 503 (no admission within its 15 s): the next cron run
+    // retries with the same key, as here; anything else is a failure
+    let report: { notices: { kind: string; delivered: string[]; pending: boolean }[] } | undefined
+    for (let run = 1; run <= 5; run++) {
+      const result = await cli(['molt', 'health', 'watch', 'delta', '--consecutive-failures', '1', '--notify-molt', 'commander', '--json'])
+      report = JSON.parse(result.stdout)
+      if (result.code === 0) {
+        expect(result.stderr).toBe('')
+        break
+      }
+      expect(result.stderr).toContain('answered HTTP 503')
+    }
+    expect(report!.notices).toEqual([expect.objectContaining({ kind: 'down', delivered: ['webhook'], pending: false })])
+    expect(await waitForPrompts((t) => t.includes('molt delta is DOWN (dead)'))).toBeGreaterThanOrEqual(1)
+  })
+
+  test('a retry with the same Idempotency-Key (the notice id) replays the admitted run: the agent gets one turn', async () => {
+    const commander = findMolt(base, 'commander').molt
+    const hook = agentHook('clmnt health: delta down', `[Claw Mountain] molt delta is DOWN (replay-check ${Date.now()})`)
+    const key = `down.${Date.now()}`
+    let sent = await sendToCommander(commander, hook, key, 60_000)
+    // a 503 (no admission within 15 s on a loaded host) leaves nothing admitted: retry, as the watch does
+    for (let i = 0; i < 4 && !sent.ok && !sent.permanent; i++) sent = await sendToCommander(commander, hook, key, 60_000)
+    expect(sent).toEqual({ ok: true })
+    // what a watch run after a lost answer sends: the same body and key; this one waits for the run to settle
+    const retry = await fetch(`http://127.0.0.1:${ports.commander}/clmnt-hooks/agent`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer hook-token-commander', 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({ ...hook, waitForCompletion: true }),
+      signal: AbortSignal.timeout(READY_MS),
+    })
+    const replayed = (await retry.json()) as { ok: boolean; completion?: { status: string } }
+    expect(retry.status).toBe(200)
+    expect(replayed).toMatchObject({ ok: true, completion: { status: 'ok' } })
+    // the run has settled: had the retry been a second turn, the model would have been asked twice
+    expect(await waitForPrompts((t) => t.includes(hook.message.slice(-30)))).toBe(1)
+  })
+
+  test('hooks are not the gateway token: the gateway refuses the alert with the gateway token (401)', async () => {
+    const response = await fetch(`http://127.0.0.1:${ports.commander}/clmnt-hooks/agent`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer gw-token-commander', 'content-type': 'application/json' },
+      body: JSON.stringify(agentHook('x', 'y')),
+    })
+    expect(response.status).toBe(401)
+  })
+})
+
+/** How many model requests hold a prompt matching, once at least one does (bounded wait). */
+async function waitForPrompts(match: (text: string) => boolean): Promise<number> {
+  const count = () => model.count(match)
+  const end = Date.now() + READY_MS
+  while (Date.now() < end && count() === 0) await Bun.sleep(500)
+  return count()
+}
+
+describe('a real gateway killed, restarted, stopped and started again', () => {
+  const lockDir = () => join(home('alpha'), '.openclaw', 'tmp', `openclaw-${UID}`)
+  const config = (value: object) => writeFileSync(join(base, 'clmnt.json'), JSON.stringify(value))
+  /** the last restart was long enough ago for the next one (instead of waiting 5 minutes) */
+  const sixMinutesLater = () => {
+    const state = JSON.parse(readFileSync(watchStateFile(home('alpha')), 'utf8'))
+    state.last_restart_at = new Date(Date.now() - 6 * 60_000).toISOString()
+    writeFileSync(watchStateFile(home('alpha')), JSON.stringify(state))
+  }
+
+  test('killed (SIGKILL): its lock stays behind, naming a PID that is gone: dead', async () => {
+    const pid = lockPid('alpha')!
+    killGateway(pid)
+    expect(await waitForExit(pid)).toBe(true)
+    const { code, record } = await check('alpha')
+    expect(record).toMatchObject({ status: 'dead', pid })
+    expect(record.reason).toMatch(/^PID \d+ from the gateway lock \.openclaw\/tmp\/openclaw-\d+\/gateway\.[\w]+\.lock is not running \(the gateway crashed or was killed\)$/)
+    expect(code).toBe(1)
+  })
+
+  test('`openclaw gateway restart` on a gateway run in the foreground restarts nothing: the check after it says so, whatever the exit code', async () => {
+    config({ restart_verify_seconds: 10 })
+    const result = await cli(['molt', 'health', 'watch', 'alpha', '--consecutive-failures', '1', '--restart', '--json'])
+    const report = JSON.parse(result.stdout)
+    expect(report.restart).toMatchObject({ attempt: 1, command: 'openclaw gateway restart', result: 'dead' })
+    // no alert channel: the DOWN alert is on stderr, with what the restart did
+    expect(result.stderr).toContain('Automatic restart 1 of 3')
+    expect(result.stderr).toContain('the check after it still found it dead')
+    if (report.restart.exit_code === 0) expect(result.stderr).toContain('the command restarted nothing')
+  })
+
+  test('a restart_cmd that starts the foreground gateway again: counted by the check after it, ready within the wait', async () => {
+    const script = join(base, 'start-gateway.sh')
+    // what an operator of a foreground molt puts in restart_cmd: start it detached, in its own session
+    writeFileSync(script, `#!/bin/sh\ncd "$MOLT_HOME" || exit 1\nsetsid ${join(bin, 'openclaw')} gateway run </dev/null >>"$MOLT_HOME/gateway-run.log" 2>&1 &\necho "started $!"\n`, { mode: 0o755 })
+    config({ restart_verify_seconds: 240 })
+    sixMinutesLater()
+    const result = await cli(['molt', 'health', 'watch', 'alpha', '--consecutive-failures', '1', '--restart', '--restart-cmd', script, '--json'])
+    const pid = lockPid('alpha')
+    if (pid) started.add(pid)
+    const report = JSON.parse(result.stdout)
+    expect(report.restart).toMatchObject({ attempt: 2, exit_code: 0 })
+    expect(['healthy', 'starting']).toContain(report.restart.result)
+    expect((await waitForHttp(ports.alpha, '/readyz', { timeoutMs: READY_MS })).ok).toBe(true)
+    expect((await check('alpha')).record).toMatchObject({ status: 'healthy', pid })
+  })
+
+  test('stopped (SIGTERM): the gateway removes its lock, the molt is stopped; a stale gateway.pid makes it dead', async () => {
+    const pid = lockPid('alpha')!
+    process.kill(pid, 'SIGTERM')
+    expect(await waitForExit(pid, READY_MS)).toBe(true)
+    expect(readdirSync(lockDir()).filter((n) => n.endsWith('.lock'))).toEqual([])
+    expect((await check('alpha')).record).toMatchObject({ status: 'stopped', pid: null })
+    writeFileSync(pidFile(home('alpha')), `${pid}\n`)
+    try {
+      expect((await check('alpha')).record).toMatchObject({ status: 'dead', pid, reason: `PID ${pid} from gateway.pid is not running` })
+    } finally {
+      rmSync(pidFile(home('alpha')))
+    }
+  })
+
+  test('started again: not listening yet is unhealthy without a grace, starting within it (exit 0, the watch counts nothing), healthy once ready', async () => {
+    const gateway = runGateway(home('alpha'))
+    started.add(gateway.pid)
+    const strict = await check('alpha', '--startup-grace', '0', '--no-record')
+    expect(strict.record).toMatchObject({ status: 'unhealthy', pid: gateway.pid })
+    const graced = await check('alpha')
+    expect(graced.record).toMatchObject({ status: 'starting', pid: gateway.pid })
+    expect(graced.record.reason).toMatch(/^up \d+s of 2m grace, /)
+    expect(graced.code).toBe(0)
+    const before = JSON.parse(readFileSync(watchStateFile(home('alpha')), 'utf8'))
+    const watch = await cli(['molt', 'health', 'watch', 'alpha', '--consecutive-failures', '1', '--json'])
+    const report = JSON.parse(watch.stdout)
+    if (report.record.status === 'starting') {
+      expect(report.notices).toEqual([])
+      expect(JSON.parse(readFileSync(watchStateFile(home('alpha')), 'utf8')).consecutive_failures).toBe(before.consecutive_failures)
+    }
+    // the real gateway may give up during its own start on a loaded host: then once more, from scratch
+    const up = (await waitForHttp(ports.alpha, '/readyz', { timeoutMs: READY_MS, pid: gateway.pid })).ok ? gateway.pid : (await startReadyGateway('alpha')).pid
+    expect((await check('alpha')).record).toMatchObject({ status: 'healthy', pid: up })
+  })
+})
