@@ -2,7 +2,7 @@ import type { Molt } from '../fleet/discover.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { processAgeMs, readProcess, type ProcessTable } from '../lib/proc.ts'
 import { gatewayState } from './gateway.ts'
-import type { HealthRecord } from './record.ts'
+import { DEFAULT_STARTUP_GRACE_MS, type HealthRecord } from './record.ts'
 
 export interface HttpResult {
   http_status: number | null
@@ -12,11 +12,7 @@ export interface HttpResult {
   body?: string
 }
 
-/**
- * The real gateway takes 20–60 s from start to ready on a busy host (its own health monitor gives
- * channels 60–120 s). Until then it is `starting`, which the watch does not count as a failure.
- */
-export const DEFAULT_STARTUP_GRACE_MS = 120_000
+export { DEFAULT_STARTUP_GRACE_MS } from './record.ts'
 const MAX_BODY_CHARS = 4096
 
 /** GET on loopback; the timeout covers connect, headers and body, so a hung gateway never hangs cron. */

@@ -1,6 +1,12 @@
 import { legacyHttpStatus, legacyNumber, legacyString } from '../lib/legacy.ts'
 import { lazySchema } from '../lib/schema.ts'
 
+/**
+ * The real gateway takes 20–60 s from start to ready on a busy host (its own health monitor gives
+ * channels 60–120 s). Until then it is `starting`, which the watch does not count as a failure.
+ */
+export const DEFAULT_STARTUP_GRACE_MS = 120_000
+
 /** `starting`: the gateway runs but is not ready yet, within its start-up grace: not a failure */
 export const HEALTH_STATUSES = ['healthy', 'starting', 'unhealthy', 'dead', 'stopped', 'unknown'] as const
 export type HealthStatus = (typeof HEALTH_STATUSES)[number]

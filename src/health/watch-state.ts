@@ -81,6 +81,7 @@ export const watchStateSchema = lazySchema((z) => {
     incident: incident.nullable().optional().catch(null),
     flapping: z.object({ since: time, notice: z.string(), notified_at: nullableTime }).nullable().optional().catch(null),
     last_restart_at: nullableTime,
+    starting_since: nullableTime,
     last_incident: z.object({
       id: time,
       first_status: status,
@@ -123,7 +124,7 @@ export function isQuietWatchState(raw: unknown): raw is WatchFile {
     (r.phase === 'up' || r.phase === 'pending' || r.phase === 'down') &&
     Number.isInteger(r.threshold) && (r.threshold as number) >= 1 && (r.threshold as number) <= 64 &&
     typeof r.recent === 'string' && /^[SF]{0,20}$/.test(r.recent) &&
-    r.incident === null && r.flapping === null && isTimeOrNull(r.last_restart_at) &&
+    r.incident === null && r.flapping === null && isTimeOrNull(r.last_restart_at) && (r.starting_since === undefined || isTimeOrNull(r.starting_since)) &&
     Array.isArray(r.outbox) && r.outbox.length === 0 && (r.alert_config === null || typeof r.alert_config === 'string') &&
     (past === null || (typeof past === 'object' && isTime(past.id) && isTime(past.ended_at) && typeof past.duration_ms === 'number' &&
       typeof past.first_status === 'string' && (HEALTH_STATUSES as readonly string[]).includes(past.first_status) &&

@@ -100,6 +100,8 @@ export interface WatchFile extends StoredState {
   incident: Incident | null
   flapping: Flapping | null
   last_restart_at: string | null
+  /** the first of the current run of `starting` checks; null when the last check was something else */
+  starting_since?: string | null
   last_incident: PastIncident | null
   outbox: Notice[]
   /** fingerprint of the alert settings the outbox was last tried with (no secrets in it) */

@@ -1,5 +1,5 @@
 import { formatDuration } from '../lib/duration.ts'
-import type { HealthRecord, HealthStatus } from './record.ts'
+import { DEFAULT_STARTUP_GRACE_MS, type HealthRecord, type HealthStatus } from './record.ts'
 import { alertSent, iso, wasDelivered } from './watch-outbox.ts'
 import type { Facts, Flapping, Incident, Notice, NoticeKind, Phase, RestartAttempt, StoredState, WatchFile } from './watch-types.ts'
 
@@ -24,6 +24,8 @@ export interface DecideOptions {
   threshold: number
   remindMs: number | null
   restart: { enabled: boolean; unhealthy: boolean }
+  /** how long `starting` may last across runs before it counts as a failure (default 2 min) */
+  startupGraceMs?: number
 }
 
 export interface Decision {
@@ -111,7 +113,8 @@ export function phaseOf(failures: number, threshold: number): Phase {
 }
 
 /** One check's effect on the state: counting, incidents, flapping, the notices it makes due. */
-export function decide(previous: WatchFile, record: HealthRecord, now: number, options: DecideOptions): Decision {
+export function decide(previous: WatchFile, checked: HealthRecord, now: number, options: DecideOptions): Decision {
+  let record = checked
   const s = structuredClone(previous)
   const from = s.phase
   const N = options.threshold
@@ -129,8 +132,17 @@ export function decide(previous: WatchFile, record: HealthRecord, now: number, o
   s.threshold = N
   s.last_check = at
   s.last_status = record.status
-  // a gateway within its start-up grace is neither a failure nor a recovery: the count holds
-  if (record.status === 'starting') return { state: s, queued, dropped, restart, from, flapping }
+  // a gateway within its start-up grace is neither a failure nor a recovery: the count holds. Each
+  // start of a gateway that keeps crashing is young again, so the grace also runs across checks:
+  // starting for longer than it is a failure (a restart loop never gets ready)
+  if (record.status === 'starting') {
+    s.starting_since ??= at
+    const grace = options.startupGraceMs ?? DEFAULT_STARTUP_GRACE_MS
+    const since = Date.parse(s.starting_since)
+    if (Number.isNaN(since) || now - since < grace) return { state: s, queued, dropped, restart, from, flapping }
+    record = { ...record, status: 'unhealthy', reason: `not ready for ${formatDuration(now - since)}, longer than the ${formatDuration(grace)} start-up grace (restarting again and again?): ${record.reason ?? ''}` }
+    s.last_status = 'unhealthy'
+  } else s.starting_since = null
   s.recent = (s.recent + (healthy ? 'S' : 'F')).slice(-FLAP_WINDOW)
 
   let flapEnded: Flapping | null = null

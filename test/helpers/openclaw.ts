@@ -84,6 +84,8 @@ export function runGateway(home: string): RealGateway {
 
 /** Kill the gateway and everything it started (its process group); ignores what is already gone. */
 export function killGateway(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  // -0 would be this test's own process group
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`not a gateway PID: ${pid}`)
   try {
     process.kill(-pid, signal)
   } catch {}

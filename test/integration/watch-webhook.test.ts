@@ -66,6 +66,8 @@ test('a commander that is down is retried next run with the same key; the gatewa
   commander.failWith = null
   expect((await watch('delta')).code).toBe(0)
   expect(commander.requests.map((r) => r.idempotencyKey)).toEqual([commander.requests[0]!.idempotencyKey, commander.requests[0]!.idempotencyKey])
+  // the same body too: OpenClaw replays a key only for the same dispatch fields
+  expect(commander.requests[1]!.body).toEqual(commander.requests[0]!.body)
   expect(commander.hooks.turns).toHaveLength(1)
 }, 30_000)
 

@@ -351,4 +351,24 @@ describe('starting: a gateway within its start-up grace', () => {
     expect(starting.state.phase).toBe('down')
     expect(decide(starting.state, record('healthy', now + MIN), now + MIN, opts).queued.map((n) => n.kind)).toEqual(['recovered'])
   })
+
+  test('starting for longer than the grace across checks (a restart loop, young at every check) is a failure', () => {
+    const opts = { ...OPTIONS, startupGraceMs: 2 * MIN }
+    let state = upgradeState(null, 2, T0)
+    const kinds: string[] = []
+    for (let run = 0; run < 4; run++) {
+      const now = T0 + run * MIN
+      const d = decide(state, record('starting', now), now, opts)
+      state = d.state
+      kinds.push(...d.queued.map((n) => n.kind))
+    }
+    // 0, 1 min: within the grace; 2 min: the first failure; 3 min: the second, DOWN
+    expect(kinds).toEqual(['down'])
+    expect(state.phase).toBe('down')
+    expect(state.incident!.first_reason).toMatch(/^not ready for 2m, longer than the 2m start-up grace \(restarting again and again\?\): it is starting$/)
+    // a check that is not starting ends the run of starting checks
+    const ready = decide(state, record('healthy', T0 + 5 * MIN), T0 + 5 * MIN, opts)
+    expect(ready.state.starting_since).toBeNull()
+    expect(ready.queued.map((n) => n.kind)).toEqual(['recovered'])
+  })
 })

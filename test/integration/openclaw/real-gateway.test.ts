@@ -34,6 +34,11 @@ const check = async (name: string, ...args: string[]) => {
 }
 /** the PID in the gateway's own lock (the real gateway writes no gateway.pid) */
 const lockPid = (name: string) => readGatewayLocks(home(name), UID)[0]?.pid ?? null
+const mustLockPid = (name: string): number => {
+  const pid = lockPid(name)
+  if (!pid) throw new Error(`${name}: no gateway lock file under ${join(home(name), '.openclaw', 'tmp')}`)
+  return pid
+}
 
 /** the gateway's PID: the process `openclaw gateway run` started (it retitles itself, same PID) */
 const pids = { alpha: 0, commander: 0 }
@@ -94,7 +99,7 @@ describe('health of a real gateway', () => {
   })
 
   test('frozen with SIGSTOP: unhealthy at once, the process named; SIGCONT and it is healthy again', async () => {
-    const pid = lockPid('alpha')!
+    const pid = mustLockPid('alpha')
     process.kill(pid, 'SIGSTOP')
     try {
       const { code, record } = await check('alpha')
@@ -181,7 +186,7 @@ describe('a real gateway killed, restarted, stopped and started again', () => {
   }
 
   test('killed (SIGKILL): its lock stays behind, naming a PID that is gone: dead', async () => {
-    const pid = lockPid('alpha')!
+    const pid = mustLockPid('alpha')
     killGateway(pid)
     expect(await waitForExit(pid)).toBe(true)
     const { code, record } = await check('alpha')
@@ -208,17 +213,20 @@ describe('a real gateway killed, restarted, stopped and started again', () => {
     config({ restart_verify_seconds: 240 })
     sixMinutesLater()
     const result = await cli(['molt', 'health', 'watch', 'alpha', '--consecutive-failures', '1', '--restart', '--restart-cmd', script, '--json'])
-    const pid = lockPid('alpha')
-    if (pid) started.add(pid)
     const report = JSON.parse(result.stdout)
+    if (report.record?.pid) started.add(report.record.pid)
     expect(report.restart).toMatchObject({ attempt: 2, exit_code: 0 })
     expect(['healthy', 'starting']).toContain(report.restart.result)
     expect((await waitForHttp(ports.alpha, '/readyz', { timeoutMs: READY_MS })).ok).toBe(true)
-    expect((await check('alpha')).record).toMatchObject({ status: 'healthy', pid })
+    // the new gateway, found by clmnt: an openclaw-gateway process, not the killed one
+    const { record } = await check('alpha')
+    started.add(record.pid)
+    expect(record).toMatchObject({ status: 'healthy', pid: expect.any(Number) })
+    expect(readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0')[0]).toBe('openclaw-gateway')
   })
 
   test('stopped (SIGTERM): the gateway removes its lock, the molt is stopped; a stale gateway.pid makes it dead', async () => {
-    const pid = lockPid('alpha')!
+    const pid: number = (await check('alpha')).record.pid
     process.kill(pid, 'SIGTERM')
     expect(await waitForExit(pid, READY_MS)).toBe(true)
     expect(readdirSync(lockDir()).filter((n) => n.endsWith('.lock'))).toEqual([])

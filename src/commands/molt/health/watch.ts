@@ -93,11 +93,13 @@ export default defineCommand({
 
     const restartUnhealthy = args['restart-unhealthy'] ?? config.restart_unhealthy ?? false
     const budgetMs = runBudgetMs(intervalMinutes ?? DEFAULT_INTERVAL_MINUTES)
+    const startupGrace = startupGraceMs(args['startup-grace'], config.startup_grace)
     const options: WatchRunOptions = {
       baseDir,
       timeoutMs,
-      startupGraceMs: startupGraceMs(args['startup-grace'], config.startup_grace),
+      startupGraceMs: startupGrace,
       decide: {
+        startupGraceMs: startupGrace,
         threshold: flagThreshold ?? config.consecutive_failures ?? 2,
         remindMs: flagRemind !== undefined ? flagRemind : config.remind && config.remind !== 'off' ? requireDuration(config.remind, 'remind') : null,
         restart: { enabled: (args.restart ?? config.restart ?? false) || restartUnhealthy, unhealthy: restartUnhealthy },
