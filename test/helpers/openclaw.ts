@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -89,6 +89,22 @@ export function killGateway(pid: number, signal: NodeJS.Signals = 'SIGKILL'): vo
   try {
     process.kill(-pid, signal)
   } catch {}
+}
+
+/**
+ * Every process running with its cwd under `dir`: what a test's gateways (and the ones its restart
+ * commands started, in sessions of their own) leave behind, so afterAll can kill them all.
+ */
+export function processesUnder(dir: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      const cwd = readlinkSync(`/proc/${entry}/cwd`).replace(/ \(deleted\)$/, '')
+      if (cwd === dir || cwd.startsWith(`${dir}/`)) pids.push(Number(entry))
+    } catch {}
+  }
+  return pids
 }
 
 /** Poll GET `path` until it answers `status`, the bound passes or (given `pid`) the process is gone. */

@@ -9,7 +9,7 @@ import { pidFile, watchStateFile } from '../../../src/health/paths.ts'
 import { runCli } from '../../helpers/cli.ts'
 import { exitedPid, freePort, removeDir, tempDir, writeStaleLock } from '../../helpers/fleet.ts'
 import { startModelStandIn, type ModelStandIn } from '../../helpers/model-stand-in.ts'
-import { killGateway, logTail, openclawDir, runGateway, startReady, waitForExit, waitForHttp, writeRealConfig } from '../../helpers/openclaw.ts'
+import { killGateway, openclawDir, processesUnder, runGateway, startReady, waitForExit, waitForHttp, writeRealConfig } from '../../helpers/openclaw.ts'
 
 // The real OpenClaw 2026.9.6 on loopback (installed by scripts/install-openclaw.sh, cached): a
 // plain molt, alpha, taken through every state, and a commander with hooks on whose agent runs on
@@ -69,11 +69,14 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  for (const name of ['alpha', 'commander']) {
-    const pid = base ? lockPid(name) : null
-    if (pid) started.add(pid)
-  }
+  // and whatever a restart command started in a session of its own: everything working in the base dir
+  if (base) for (const pid of processesUnder(base)) started.add(pid)
   for (const pid of started) killGateway(pid)
+  for (const pid of started) {
+    try {
+      process.kill(pid, 'SIGKILL') // not a group leader (a gateway's helper): itself
+    } catch {}
+  }
   await Promise.all([...started].map((pid) => waitForExit(pid, 30_000)))
   model?.stop()
   if (base) removeDir(base)
@@ -220,16 +223,20 @@ describe('a real gateway killed, restarted, stopped and started again', () => {
     expect((await waitForHttp(ports.alpha, '/readyz', { timeoutMs: READY_MS })).ok).toBe(true)
     // the new gateway, found by clmnt: an openclaw-gateway process, not the killed one
     const { record } = await check('alpha')
-    started.add(record.pid)
-    expect(record).toMatchObject({ status: 'healthy', pid: expect.any(Number) })
-    expect(readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0')[0]).toBe('openclaw-gateway')
+    const pid = record.pid as number
+    started.add(pid)
+    expect(record.status).toBe('healthy')
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe('openclaw-gateway')
   })
 
   test('stopped (SIGTERM): the gateway removes its lock, the molt is stopped; a stale gateway.pid makes it dead', async () => {
     const pid: number = (await check('alpha')).record.pid
-    process.kill(pid, 'SIGTERM')
+    // the gateway and its helpers, as a service manager stops them
+    killGateway(pid, 'SIGTERM')
     expect(await waitForExit(pid, READY_MS)).toBe(true)
-    expect(readdirSync(lockDir()).filter((n) => n.endsWith('.lock'))).toEqual([])
+    const locks = () => readdirSync(lockDir()).filter((n) => n.endsWith('.lock'))
+    for (let i = 0; i < 40 && locks().length; i++) await Bun.sleep(250)
+    expect(locks()).toEqual([])
     expect((await check('alpha')).record).toMatchObject({ status: 'stopped', pid: null })
     writeFileSync(pidFile(home('alpha')), `${pid}\n`)
     try {
