@@ -6,6 +6,7 @@ import { findMolt } from '../../../src/fleet/discover.ts'
 import { writeRegistry } from '../../../src/fleet/registry.ts'
 import { readGatewayLocks } from '../../../src/health/gateway-lock.ts'
 import { pidFile, watchStateFile } from '../../../src/health/paths.ts'
+import { restartNote } from '../../../src/health/watch.ts'
 import { runCli } from '../../helpers/cli.ts'
 import { exitedPid, freePort, removeDir, tempDir, writeStaleLock } from '../../helpers/fleet.ts'
 import { startModelStandIn, type ModelStandIn } from '../../helpers/model-stand-in.ts'
@@ -239,10 +240,12 @@ describe('a real gateway stopped, started again, killed and restarted', () => {
     const result = await cli(['molt', 'health', 'watch', 'alpha', '--consecutive-failures', '1', '--restart', '--json'])
     const report = JSON.parse(result.stdout)
     expect(report.restart).toMatchObject({ attempt: 1, command: 'openclaw gateway restart', result: 'dead' })
-    // no alert channel: the DOWN alert is on stderr, with what the restart did
-    expect(result.stderr).toContain('Automatic restart 1 of 3')
-    expect(result.stderr).toContain('the check after it still found it dead')
-    if (report.restart.exit_code === 0) expect(result.stderr).toContain('the command restarted nothing')
+    // what the alerts of this incident say of it (the DOWN notice carries the same note)
+    const incident = JSON.parse(readFileSync(watchStateFile(home('alpha')), 'utf8')).incident
+    const note = restartNote(incident)
+    expect(note).toContain('Automatic restart 1 of 3')
+    expect(note).toContain('the check after it still found it dead')
+    if (report.restart.exit_code === 0) expect(note).toContain('the command restarted nothing')
   })
 
   test('a restart_cmd that starts the foreground gateway again: counted by the check after it, ready within the wait', async () => {
