@@ -134,3 +134,26 @@ export function pruneSilences(file: SilencesFile, now: number): void {
 export function describeTarget(s: Silence): string {
   return s.target === '*' ? 'the whole fleet' : `molt ${s.target}`
 }
+
+/** Silence several molts at once (fleet restore, planned upgrades); an active silence of one is extended, its held notices kept. */
+export async function silenceMolts(baseDir: string, names: string[], durationMs: number, reason: string, by: string | null, now = Date.now()): Promise<Silence[]> {
+  const opened = openAlertsDir(baseDir)
+  if ('error' in opened) throw new Error(opened.error)
+  return updateSilences(opened.dir, (file) => {
+    pruneSilences(file, now)
+    const added: Silence[] = []
+    for (const name of names) {
+      const silence = newSilence(name, now, durationMs, reason, by)
+      for (const s of file.silences) if (s.target === name && !isOver(s, now)) {
+        if (Date.parse(s.end) > now + durationMs) silence.end = s.end
+        silence.held.push(...s.held)
+        silence.start = s.start
+        s.ended_at = new Date(now).toISOString()
+        s.summary_at = new Date(now).toISOString()
+      }
+      file.silences.push(silence)
+      added.push(silence)
+    }
+    return added
+  })
+}

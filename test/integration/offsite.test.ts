@@ -356,7 +356,7 @@ test('fleet restore --from s3://…/latest: downloaded next to the base dir, che
   expect(restore.stderr).not.toContain('error')
   expect(restore.code).toBe(0)
   // the fleet lock's file stays by design (flock); nothing else of the restore's own
-  const entries = readdirSync(target).filter((n) => n !== '.clmnt-fleet.lock' && n !== 'clmnt.json')
+  const entries = readdirSync(target).filter((n) => n !== '.clmnt-fleet.lock' && n !== 'clmnt.json' && n !== '.clmnt-alerts')
   expect(entries.sort()).toEqual(['alpha', 'bravo', 'molts.json'])
   expect(readFileSync(join(target, 'alpha', '.molt-info'), 'utf8')).toContain('RESTORED=')
   expect(readdirSync(target).some((n) => n.startsWith('.clmnt-download-'))).toBe(false)

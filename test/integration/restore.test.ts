@@ -101,7 +101,7 @@ test('into a different base dir: MOLT_HOME, openclaw.json paths and molts.json p
 
 test('--select restores only the named molts; unknown or invalid names are refused with exit 2 before anything happens', async () => {
   const base = await restoredBase('select', ['--select', 'bravo'])
-  expect(readdirSync(base).sort()).toEqual(['.clmnt-fleet.lock', 'bravo', 'clmnt.json', 'molts.json'])
+  expect(readdirSync(base).sort()).toEqual(['.clmnt-alerts', '.clmnt-fleet.lock', 'bravo', 'clmnt.json', 'molts.json'])
   expect(Object.keys(JSON.parse(readFileSync(join(base, 'molts.json'), 'utf8')).molts)).toEqual(['bravo'])
 
   const empty = emptyBase('select-bad')
@@ -210,7 +210,7 @@ test('on a terminal: asked once, default no; "n" cancels with exit 1, "y" restor
   expect(readdirSync(base)).toEqual([])
   const yes = ask('y\n')
   expect(yes.status).toBe(0)
-  expect(readdirSync(base).sort()).toEqual(['.clmnt-fleet.lock', 'alpha', 'bravo', 'clmnt.json', 'molts.json'])
+  expect(readdirSync(base).sort()).toEqual(['.clmnt-alerts', '.clmnt-fleet.lock', 'alpha', 'bravo', 'clmnt.json', 'molts.json'])
 }, 30_000)
 
 test('--dry-run leaves no trace: the same listing (mtimes included), no user, no staging folder; --json gives the plan', async () => {

@@ -1,11 +1,12 @@
 import { defineCommand } from 'citty'
-import { resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
 import { COMPONENTS } from '../../archive/layout.ts'
 import { defaultBackupDir, isGoodListing, latestBackup } from '../../archive/list.ts'
 import { executeRestore, planRestore, RestoreRefused, type RestoreOptions, type RestorePlan, type RestoreResult } from '../../archive/restore.ts'
 import type { Scoped } from '../../archive/restore-extract.ts'
 import { blocking, checkArchive } from '../../archive/verify.ts'
+import { formatDuration, requireDuration } from '../../lib/duration.ts'
 import { ClmntError, InputError, UsageError } from '../../lib/errors.ts'
 import { renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
@@ -22,6 +23,7 @@ export default defineCommand({
     'skip-users': { type: 'boolean', description: 'create no Linux users (files go to existing users, else stay yours)' },
     'skip-cron': { type: 'boolean', description: "do not install the molts' crontabs from the archive" },
     'keep-old': { type: 'boolean', description: 'keep replaced homes in <base-dir>/.clmnt-restore-old/ instead of removing them' },
+    silence: { type: 'string', valueHint: 'duration', description: 'silence the alerts of the molts it restores for this long, or off (default 30m): one summary when it ends' },
     yes: { type: 'boolean', alias: 'y', description: 'do not ask (required when not on a terminal)' },
     ...jsonArg,
   },
@@ -32,6 +34,7 @@ export default defineCommand({
     if (select && !select.length) throw new UsageError('--select needs molt names (a,b)')
     const only = args.only === undefined ? undefined : listArg(args.only)
     if (only && !only.length) throw new UsageError(`--only needs components (${COMPONENTS.join(', ')})`)
+    const silenceMs = args.silence === undefined ? RESTORE_SILENCE_MS : args.silence === 'off' ? null : requireDuration(args.silence, '--silence')
     let archive: string
     let download: import('../../offsite/download.ts').DownloadedArchive | null = null
     if (args.from.startsWith('s3://')) {
@@ -49,17 +52,20 @@ export default defineCommand({
       archive = latest.path
     } else archive = resolve(args.from)
     try {
-      return await restoreFrom(cli, args, { dir, archive, select, only })
+      return await restoreFrom(cli, args, { dir, archive, select, only, silenceMs })
     } finally {
       download?.cleanup()
     }
   },
 })
 
+/** fleet restore silences what it restores by default: long enough to start the gateways and look */
+const RESTORE_SILENCE_MS = 30 * 60_000
+
 type RestoreArgs = { force?: boolean; 'skip-users'?: boolean; 'skip-cron'?: boolean; 'keep-old'?: boolean; 'dry-run'?: boolean; json?: boolean; yes?: boolean }
 
 /** Plan, confirm, restore and report, from a local archive file. */
-async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string; archive: string; select?: string[]; only?: string[] }): Promise<number> {
+async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string; archive: string; select?: string[]; only?: string[]; silenceMs: number | null }): Promise<number> {
   const { dir, archive, select, only } = where
   const options: RestoreOptions = { baseDir: dir, archive, select, only, force: args.force === true, skipUsers: args['skip-users'] === true, skipCron: args['skip-cron'] === true, keepOld: args['keep-old'] === true }
 
@@ -130,6 +136,19 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
     process.off('SIGTERM', stop)
   }
   progress?.clear()
+  const silenceMs = where.silenceMs
+  const touched = plan.molts.filter((m) => m.action === 'new' || m.action === 'overwrite').map((m) => m.name)
+  if (silenceMs && touched.length) {
+    // restored molts come back on their own time (users, gateways to start): that is not news for the pager;
+    // set after the swap, so a refused restore leaves nothing behind
+    try {
+      const { silenceMolts } = await import('../../health/silence.ts')
+      await silenceMolts(dir, touched, silenceMs, `fleet restore from ${basename(plan.archive)}`, process.env.SUDO_USER || null)
+      cli.log.info(`silenced the alerts of ${touched.length} molt(s) for ${formatDuration(silenceMs)} (clmnt molt health silence <name> --end ends it)`)
+    } catch (error) {
+      cli.log.warn(`could not silence the restored molts: ${(error as Error).message}`)
+    }
+  }
   if (args.json) printJson(cli, { dry_run: false, ...planJson(plan), result })
   else renderSummary(cli, result)
   return result.ok ? 0 : 1
