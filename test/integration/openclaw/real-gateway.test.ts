@@ -194,6 +194,8 @@ describe('a real gateway stopped, started again, killed and restarted', () => {
     // the gateway and its helpers, as a service manager stops them
     killGateway(pid, 'SIGTERM')
     expect(await waitForExit(pid, READY_MS)).toBe(true)
+    // its helpers too, before the next start in this home
+    for (const helper of processesUnder(home('alpha'))) await waitForExit(helper, 60_000)
     const locks = () => readdirSync(lockDir()).filter((n) => n.endsWith('.lock'))
     for (let i = 0; i < 40 && locks().length; i++) await Bun.sleep(250)
     expect(locks()).toEqual([])
@@ -207,11 +209,20 @@ describe('a real gateway stopped, started again, killed and restarted', () => {
   })
 
   test('started again: not listening yet is unhealthy without a grace, starting within it (exit 0, the watch counts nothing), healthy once ready', async () => {
-    const gateway = runGateway(home('alpha'))
-    started.add(gateway.pid)
-    const strict = await check('alpha', '--startup-grace', '0', '--no-record')
+    let gateway = runGateway(home('alpha'))
+    let strict = { record: null as unknown as { status: string; pid: number } }
+    let graced = { code: -1, record: null as unknown as { status: string; pid: number; reason: string } }
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      started.add(gateway.pid)
+      strict = await check('alpha', '--startup-grace', '0', '--no-record')
+      graced = await check('alpha')
+      if (graced.record.status === 'starting') break
+      // the real gateway gave up during its own start (it does on a loaded host): once more, from scratch
+      killGateway(gateway.pid)
+      await waitForExit(gateway.pid, 30_000)
+      gateway = runGateway(home('alpha'))
+    }
     expect(strict.record).toMatchObject({ status: 'unhealthy', pid: gateway.pid })
-    const graced = await check('alpha')
     expect(graced.record).toMatchObject({ status: 'starting', pid: gateway.pid })
     expect(graced.record.reason).toMatch(/^up \d+s of 2m grace, /)
     expect(graced.code).toBe(0)
