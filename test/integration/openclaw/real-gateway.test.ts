@@ -214,9 +214,12 @@ describe('a real gateway stopped, started again, killed and restarted', () => {
     let graced = { code: -1, record: null as unknown as { status: string; pid: number; reason: string } }
     for (let attempt = 1; attempt <= 3; attempt++) {
       started.add(gateway.pid)
+      // from the moment its process is there (the launcher takes a moment to exec Node)
+      for (let i = 0; i < 40 && (await check('alpha', '--no-record')).record.status === 'stopped'; i++) await Bun.sleep(250)
       strict = await check('alpha', '--startup-grace', '0', '--no-record')
       graced = await check('alpha')
       if (graced.record.status === 'starting') break
+      if (attempt === 3) break
       // the real gateway gave up during its own start (it does on a loaded host): once more, from scratch
       killGateway(gateway.pid)
       await waitForExit(gateway.pid, 30_000)
