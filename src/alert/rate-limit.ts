@@ -3,7 +3,8 @@ import type { Notice, WatchFile } from '../health/watch-types.ts'
 /**
  * The per-molt cap on notices (seed 002: at most one alert per hour per molt): notices over the
  * cap are not sent but counted, and the next notice that goes out says how many were held back
- * and which. A RECOVERED that closes a DOWN the operator received always goes: it ends a worry.
+ * and which. A RECOVERED that closes a DOWN the operator received always goes: it ends a worry;
+ * so does "recovery failed", once per incident: it asks for a human now.
  * The bookkeeping lives in the molt's watch state (`alert_rate`), next to the outbox it gates.
  */
 export interface RateLimit {
@@ -53,7 +54,9 @@ export function applyRateLimit(previous: WatchFile, limit: RateLimit, now: numbe
   for (const notice of [...s.outbox]) {
     if (rate.admitted.includes(notice.id)) continue
     const closesThread = notice.kind === 'recovered' && notice.in_reply_to !== null
-    if (!closesThread && rate.sent.length >= limit.max) {
+    // "recovery failed after 3 attempts" comes once per incident and asks for a human now
+    const escalation = notice.kind === 'restart-failed'
+    if (!closesThread && !escalation && rate.sent.length >= limit.max) {
       suppressed.push(notice)
       s.outbox = s.outbox.filter((n) => n.id !== notice.id)
       rate.suppressed += 1

@@ -36,10 +36,10 @@ test('one notice an hour per molt; the rest are counted and named in the next no
   expect(readRate(gated.state).suppressed).toBe(0)
 })
 
-test('a RECOVERED that closes a DOWN the operator received always goes', () => {
+test('a RECOVERED that closes a DOWN the operator received always goes, and so does "recovery failed"', () => {
   let s = applyRateLimit(withOutbox(initialState(1), notice('down.1', 'down', T)), hour, T).state
   s = { ...s, outbox: [] }
-  const gated = applyRateLimit(withOutbox(s, notice('recovered.1', 'recovered', T + 60_000, 'down.1')), hour, T + 60_000)
+  const gated = applyRateLimit(withOutbox(s, notice('restart-failed.1', 'restart-failed', T + 30_000, 'down.1'), notice('recovered.1', 'recovered', T + 60_000, 'down.1')), hour, T + 60_000)
   expect(gated.suppressed).toEqual([])
-  expect(gated.state.outbox.map((n) => n.id)).toEqual(['recovered.1'])
+  expect(gated.state.outbox.map((n) => n.id)).toEqual(['restart-failed.1', 'recovered.1'])
 })
