@@ -17,7 +17,10 @@ export default defineCommand({
     const silences = fleetSilences(cli.baseDir().dir)
     const statuses = molts.map((molt) => {
       const silence = activeSilence(silences, molt.name, now)
-      return { ...moltStatus(molt, now), silenced: silence && { id: silence.id, until: silence.end, reason: silence.reason, held: silence.held.filter((h) => h.molt === molt.name).length } }
+      // the key only when silenced: the JSON stays the dashboard API's shape otherwise
+      const status: Shown = moltStatus(molt, now)
+      if (silence) status.silenced = { id: silence.id, until: silence.end, reason: silence.reason, held: silence.held.filter((h) => h.molt === molt.name).length }
+      return status
     })
     for (const s of statuses) for (const warning of s.warnings) cli.log.warn(`${s.molt}: ${warning}`)
 
@@ -30,7 +33,7 @@ export default defineCommand({
 
 const when = (s: MoltStatus, now: number) => (s.checked_at ? `${s.checked_at} (${formatAgo(Date.parse(s.checked_at), now)})` : 'never')
 
-type Shown = MoltStatus & { silenced: { id: string; until: string; reason: string | null; held: number } | null }
+type Shown = MoltStatus & { silenced?: { id: string; until: string; reason: string | null; held: number } }
 
 function fleetTable(statuses: Shown[], color: boolean, now: number): string {
   const rows = statuses.map((s) => [
