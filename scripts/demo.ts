@@ -83,7 +83,7 @@ try {
   await clmnt(0, 'molt', 'health', 'history', 'alpha', '--limit', '3')
 
   section('2. Who gets told: a watch mails DOWN, then RECOVERED (to a real SMTP server on 127.0.0.1)')
-  const config = { alert_emails: ['ops@example.org'], mailer: 'smtp', smtp_url: sink.url(), from: 'clmnt demo <clmnt@example.org>', consecutive_failures: 2 }
+  const config = { alert_emails: ['ops@example.org'], mailer: 'smtp', smtp_url: sink.url(), from: 'clmnt demo <clmnt@example.org>', consecutive_failures: 2, digest_wait: '0s' }
   writeFileSync(join(baseDir, 'clmnt.json'), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
   console.log(`clmnt.json: ${JSON.stringify(config)}`)
   await clmnt(0, 'molt', 'health', 'watch', 'alpha', '--timeout', '1s')
