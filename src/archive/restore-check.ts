@@ -1,10 +1,10 @@
-import { posix } from 'node:path'
 import { shownName } from './byte-names.ts'
 import { checkIndex } from './restore-index.ts'
 import { parseChecksumList, type BackupNote, type TrailerEnd } from './checksums.ts'
 import { CHECKSUMS_MEMBER, componentOf, placeOf, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import type { Extracted, MoltTally, Scoped } from './restore-extract.ts'
+import type { Spool } from './spool.ts'
 
 /**
  * The staged trees against the archive's own account of itself, before anything live is touched:
@@ -12,10 +12,12 @@ import type { Extracted, MoltTally, Scoped } from './restore-extract.ts'
  * molts is there, and counts and sizes are what the manifest (with the backup's notes) says.
  */
 const LINES_PER_BLOCK = 5000
+const LISTED = ''
 
 export interface CheckInput {
   manifest: Manifest
   legacy: boolean
+  /** its digests and headers are used up: each is marked as it is matched (check once) */
   extracted: Extracted
   /** the molts being restored */
   molts: string[]
@@ -26,12 +28,14 @@ export interface CheckResult {
   problems: Scoped[]
   /** files whose sha256 matched */
   verified: number
+  /** what the backup noticed (checksums.sha256's notes) */
+  notes: BackupNote[]
 }
 
 export function checkStaged(input: CheckInput): CheckResult {
   const { manifest, legacy, extracted, only } = input
   const problems: Scoped[] = []
-  const result: CheckResult = { problems, verified: 0 }
+  const result: CheckResult = { problems, verified: 0, notes: [] }
   const restoring = new Set(input.molts)
   const layout = { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) }
   const scopeOf = (name: string): string | null => {
@@ -53,47 +57,41 @@ export function checkStaged(input: CheckInput): CheckResult {
     const component = componentOf(place.rel, false)
     return component !== null && component !== undefined && only.has(component)
   }
-  // the list is read a block of lines at a time: a whole 40,000-line list parsed at once costs
-  // ~15 MB more at the peak, and restore keeps its memory bounded whatever the archive size
+  // the list is read from its spool a block of lines at a time: memory stays flat whatever its length
   const list = { notes: [] as BackupNote[], end: null as TrailerEnd | null }
-  const listed = new Set<string>()
-  const text = extracted.checksums
+  // a matched digest is replaced by LISTED (no second set of 400,000 names): what stays unmarked is not in the list
+  const digests = extracted.digests
   let firstLine = 0
-  for (let at = 0; at < text.length; ) {
-    let cut = at
-    for (let n = 0; n < LINES_PER_BLOCK && cut < text.length; n++) {
-      const nl = text.indexOf('\n', cut)
-      cut = nl < 0 ? text.length : nl + 1
-    }
-    const block = parseChecksumList(text.slice(at, cut))
+  for (const text of lineBlocks(extracted.checksums)) {
+    const block = parseChecksumList(text)
     for (const bad of block.bad) archive(`${CHECKSUMS_MEMBER}: ${bad.replace(/^line (\d+)/, (_, n: string) => `line ${Number(n) + firstLine}`)}`)
     for (const name of block.duplicates) archive(`${CHECKSUMS_MEMBER}: ${shownName(name)} listed twice`)
     list.notes.push(...block.notes)
     if (block.end) list.end = block.end
     for (const [name, digest] of block.sums) {
       if (!relevant(name)) continue
-      if (listed.has(name)) {
+      const got = digests.get(name)
+      if (got === LISTED) {
         archive(`${CHECKSUMS_MEMBER}: ${shownName(name)} listed twice`)
         continue
       }
-      const got = extracted.digests.get(name)
       if (got === undefined) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: listed in ${CHECKSUMS_MEMBER} but missing from the archive` })
       else {
-        listed.add(name)
-        if (got !== digest) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: sha256 mismatch (its content is not what was backed up)` })
+        digests.set(name, LISTED)
+        if (got !== Buffer.from(digest, 'hex').toString('latin1')) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: sha256 mismatch (its content is not what was backed up)` })
         else result.verified++
       }
     }
     firstLine += LINES_PER_BLOCK
-    at = cut
     // each block's lines and matches are garbage now; collected before the next block adds more
-    if (at < text.length) Bun.gc(true)
+    Bun.gc(true)
   }
+  result.notes = list.notes
   if (!list.end) archive(`${CHECKSUMS_MEMBER} has no end line (cut short?)`)
   else if (list.end.files !== extracted.archiveFiles || list.end.bytes !== extracted.archiveBytes) {
     archive(`${CHECKSUMS_MEMBER} says ${list.end.files} files / ${list.end.bytes} bytes; the archive holds ${extracted.archiveFiles} / ${extracted.archiveBytes}`)
   }
-  for (const name of extracted.digests.keys()) if (!listed.has(name)) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: not in ${CHECKSUMS_MEMBER}` })
+  for (const [name, digest] of digests) if (digest !== LISTED) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: not in ${CHECKSUMS_MEMBER}` })
   for (const g of manifest.global_files) if (!extracted.global.has(g)) archive(`${manifest.layout.global}/${g}: in the manifest but not in the archive`)
   if (extracted.global.size !== manifest.global_files.length) archive(`the manifest lists ${manifest.global_files.length} global files, the archive holds ${extracted.global.size}`)
 
@@ -131,7 +129,7 @@ export function checkStaged(input: CheckInput): CheckResult {
     if (m.dirs !== null && tally.dirs !== m.dirs) problems.push({ molt: m.name, text: `molt ${m.name}: the manifest says ${m.dirs} folders, the archive holds ${tally.dirs}` })
     if (m.symlinks !== null && tally.symlinks !== m.symlinks) problems.push({ molt: m.name, text: `molt ${m.name}: the manifest says ${m.symlinks} symlinks, the archive holds ${tally.symlinks}` })
   }
-  if (manifest.layout.index !== null) problems.push(...checkIndex(extracted.index, extracted.headers, restoring))
+  if (manifest.layout.index !== null) problems.push(...checkIndex(extracted.index && decodedLines(extracted.index), extracted.headers, restoring))
   // the manifest against itself, last: a molt's own line says more
   const sum = (key: 'files' | 'backup_size_bytes') => manifest.molts.reduce((total, m) => total + (m[key] ?? 0), 0)
   const globalBytes = [...extracted.global.values()].reduce((total, g) => total + g.length, 0)
@@ -145,18 +143,28 @@ function compare(problems: Scoped[], molt: string, what: string, files: number, 
   if (got.files !== files || got.bytes !== bytes) problems.push({ molt, text: `${what}: the manifest accounts for ${files} files / ${bytes} bytes, the archive holds ${got.files} / ${got.bytes}` })
 }
 
-/**
- * Does resolving `target` from `rel` go through another symlink of the molt and then `..`? The
- * text check (symlinkStaysInside) assumes every step is a real folder; a `..` after a symlink
- * goes wherever that symlink points.
- */
-export function climbsThroughLink(rel: string, target: string, links: ReadonlyMap<string, string>): boolean {
-  const parts = posix.dirname(rel).split('/').filter((p) => p && p !== '.')
-  const segments = target.split('/').filter((s) => s && s !== '.')
-  for (const [i, segment] of segments.entries()) {
-    if (segment === '..') parts.pop()
-    else parts.push(segment)
-    if (i < segments.length - 1 && links.has(parts.join('/')) && segments.slice(i + 1).includes('..')) return true
+/** A spool's lines, LINES_PER_BLOCK at a time, as one text each ('\n'-joined, newline-terminated). */
+function* lineBlocks(spool: Spool): Generator<string> {
+  let lines: string[] = []
+  for (const line of spool.lines()) {
+    lines.push(Buffer.from(line.buffer, line.byteOffset, line.length).toString('latin1'))
+    if (lines.length === LINES_PER_BLOCK) {
+      yield `${lines.join('\n')}\n`
+      lines = []
+    }
   }
-  return false
+  if (lines.length) yield `${lines.join('\n')}\n`
+}
+
+/** A spool's lines as UTF-8 text (index.jsonl), one at a time. */
+function* decodedLines(spool: Spool): Generator<string> {
+  const decoder = new TextDecoder()
+  for (const line of spool.lines()) yield decoder.decode(line)
+}
+
+/** The backup's notes in a spooled checksums.sha256, without checking anything. */
+export function checksumNotes(spool: Spool): BackupNote[] {
+  const notes: BackupNote[] = []
+  for (const text of lineBlocks(spool)) notes.push(...parseChecksumList(text).notes)
+  return notes
 }

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os'
 import { closeSync, constants, ftruncateSync, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs'
 import { posix } from 'node:path'
 import { ClmntError } from '../lib/errors.ts'
@@ -8,7 +9,8 @@ import type { Manifest } from './manifest.ts'
 import { hardLinkTarget, judgeMember, type PolicyInput, type Scope } from './member-policy.ts'
 import { ArchiveReadError, readArchive } from './read.ts'
 import { fileTime } from './restore-fs.ts'
-import type { HeaderFacts } from './restore-index.ts'
+import { encodeHeader } from './restore-index.ts'
+import { Spool } from './spool.ts'
 import type { TarEntry } from './tar-parse.ts'
 
 export { legacyRel } from './member-policy.ts'
@@ -49,6 +51,8 @@ export interface ExtractSpec {
   diskBudget: number
   /** restore: stop at the first problem of a checked molt or of the archive */
   failFast: boolean
+  /** where checksums.sha256 and index.jsonl wait, unlinked (spool.ts); the system's temporary folder by default */
+  scratchDir?: string
   signal?: AbortSignal
   onProgress?(done: { files: number; bytes: number }): void
 }
@@ -59,7 +63,9 @@ export interface Deferred {
   mtime: number
 }
 
-type Kind = { kind: 'directory' } | { kind: 'symlink' } | { kind: 'file'; name: string; size: number; written: boolean }
+/** a file is its size: one number, not an object, for each of 400,000 files */
+type Kind = 'directory' | 'symlink' | number
+const kindName = (kind: Kind): string => (typeof kind === 'number' ? 'file' : kind)
 
 export interface MoltTally {
   files: number
@@ -84,9 +90,10 @@ export interface MoltTally {
 }
 
 export interface Extracted {
-  /** member name → sha256, for every file of the checked molts (manifest, global, crontab included) */
+  /** member name → sha256 as 32 latin1 characters (binaryDigest), for every file of the checked molts (manifest, global, crontab included) */
   digests: Map<string, string>
-  checksums: string | null
+  /** checksums.sha256, spooled (its names are bytes: read its lines as latin1); close() when done */
+  checksums: Spool | null
   global: Map<string, Uint8Array>
   molts: Map<string, MoltTally>
   /** molts that had at least one member in the archive */
@@ -98,13 +105,14 @@ export interface Extracted {
   archiveFiles: number
   archiveBytes: number
   manifestFirst: boolean
-  /** format 3: index.jsonl's text, and what the headers of the checked members say */
-  index: string | null
-  headers: Map<string, HeaderFacts>
+  /** format 3: index.jsonl, spooled, and what the headers of the checked members say (encodeHeader) */
+  index: Spool | null
+  headers: Map<string, string>
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
-const MAX_CHECKSUMS = 64 << 20
+/** checksums.sha256 and index.jsonl go to a spool file, not memory: ~100–200 bytes a member, millions of members */
+const MAX_LIST = 1 << 30
 const MAX_GLOBAL = 16 << 20
 const MAX_CRONTAB = 1 << 20
 const MAX_PROBLEMS = 200
@@ -121,6 +129,7 @@ type Current =
   | { kind: 'skip' }
   | { kind: 'file'; fd: number | null; hasher: Bun.CryptoHasher | null; hashed: number; name: string; rel: string; tally: MoltTally; component: string }
   | { kind: 'capture'; chunks: Uint8Array[]; hasher: Bun.CryptoHasher; name: string | null; limit: number; done(content: Uint8Array): void }
+  | { kind: 'spool'; spool: Spool; hasher: Bun.CryptoHasher; name: string | null }
 
 class Refusal extends Error {}
 
@@ -132,6 +141,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     if (home) mkdirSync(home, { mode: 0o700 })
     out.molts.set(name, { files: 0, bytes: 0, dirs: 0, symlinks: 0, byComponent: new Map(), links: new Map(), deferred: [], dirsMade: new Set(['']), containers: new Map(), implicit: new Map(), kinds: new Map(), rootMtime: null, crontab: null })
   }
+  const scratchDir = spec.scratchDir ?? tmpdir()
   const declaredLimit = legacy || manifest.total_size_bytes === null ? Number.POSITIVE_INFINITY : 2 * manifest.total_size_bytes + 2 ** 30
   const indexed = !legacy && manifest.layout.index !== null
   const seen = new Set<string>()
@@ -162,7 +172,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     const scope = verdict.kind === 'member' ? verdict.molt : null
     // format 3: what each header says, for the check against index.jsonl
     if (indexed && verdict.kind !== 'index' && verdict.kind !== 'checksums' && (scope === null || spec.molts.has(scope))) {
-      out.headers.set(name, { type: e.type === 'directory' ? 'dir' : (e.type as HeaderFacts['type']), mode: e.mode & 0o7777, size: e.size, mtime: e.mtimeText, link: e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : '', sparse: e.sparse !== null, molt: scope })
+      out.headers.set(name, encodeHeader({ type: e.type === 'directory' ? 'dir' : (e.type as 'file' | 'symlink' | 'hardlink'), mode: e.mode & 0o7777, size: e.size, mtime: e.mtimeText, link: e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : '', molt: scope }))
     }
     if (verdict.kind === 'ignore') return
     if (seen.has(name)) refuse(scope, `member ${shown} appears twice in the archive`)
@@ -181,15 +191,19 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       return
     }
     if (verdict.kind === 'checksums') {
-      if (e.size > MAX_CHECKSUMS) refuse(null, `checksums.sha256 is ${e.size} bytes: too big to be a checksum list`)
+      if (e.size > MAX_LIST) refuse(null, `checksums.sha256 is ${e.size} bytes: too big to be a checksum list`)
       afterChecksums = true
-      // names in the list are bytes, as member names are
-      current = capture(null, MAX_CHECKSUMS, (content) => (out.checksums = Buffer.from(content).toString('latin1')))
+      out.checksums?.close()
+      out.checksums = new Spool(scratchDir)
+      current = { kind: 'spool', spool: out.checksums, hasher: new Bun.CryptoHasher('sha256'), name: null }
       return
     }
     if (verdict.kind === 'index') {
       // hashed against its checksum line like any file; read against the headers by checkIndex
-      current = capture(name, MAX_CHECKSUMS, (content) => (out.index = new TextDecoder().decode(content)))
+      if (e.size > MAX_LIST) refuse(null, `member ${shown} is ${e.size} bytes: too big to be an index`)
+      out.index?.close()
+      out.index = new Spool(scratchDir)
+      current = { kind: 'spool', spool: out.index, hasher: new Bun.CryptoHasher('sha256'), name }
       return
     }
     if (verdict.kind === 'global') {
@@ -208,8 +222,8 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     }
     // nothing goes through a symlink or a file of the archive, whatever the file system says
     for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) {
-      const kind = tally.kinds.get(rel.slice(0, i))?.kind
-      if (kind && kind !== 'directory') refuse(molt, `member ${shown} lies inside ${shownName(`${molt}/${rel.slice(0, i)}`)}, which is a ${kind}`)
+      const kind = tally.kinds.get(rel.slice(0, i))
+      if (kind !== undefined && kind !== 'directory') refuse(molt, `member ${shown} lies inside ${shownName(`${molt}/${rel.slice(0, i)}`)}, which is a ${kindName(kind)}`)
     }
     if (verdict.type === 'crontab') {
       if (e.size > MAX_CRONTAB) refuse(molt, `member ${shown} is ${e.size} bytes: too big to be a crontab`)
@@ -225,17 +239,17 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     if (spec.only && component === null && isDir) {
       // a folder that only holds components (.openclaw): made when a restored component needs it
       tally.containers.set(rel, { rel, mode: verdict.mode, mtime: e.mtime })
-      tally.kinds.set(rel, { kind: 'directory' })
+      tally.kinds.set(rel, 'directory')
       tally.dirs++
       return
     }
     const prior = tally.kinds.get(rel)
-    if (prior && !(isDir && prior.kind === 'directory')) refuse(molt, `member ${shown}: its path is already taken by another member`)
+    if (prior !== undefined && !(isDir && prior === 'directory')) refuse(molt, `member ${shown}: its path is already taken by another member`)
     if (verdict.dropped) (dropped.get(molt) ?? dropped.set(molt, []).get(molt)!).push(`${shown} (${(e.mode & 0o7777).toString(8).padStart(4, '0')})`)
     if (isDir) {
       ensureParent(tally, home, rel, shown, refuse, molt)
       makeDir(tally, home, rel, shown, refuse, molt)
-      tally.kinds.set(rel, { kind: 'directory' })
+      tally.kinds.set(rel, 'directory')
       tally.implicit.delete(rel)
       tally.deferred.push({ rel, mode: verdict.mode, mtime: e.mtime })
       tally.dirs++
@@ -253,7 +267,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
         }
         lutimesSync(path, fileTime(e.mtime), fileTime(e.mtime))
       }
-      tally.kinds.set(rel, { kind: 'symlink' })
+      tally.kinds.set(rel, 'symlink')
       tally.links.set(rel, e.linkname)
       tally.symlinks++
       return
@@ -261,9 +275,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     if (verdict.type === 'hardlink') {
       const targetRel = hardLinkTarget(e.linkname, molt, input)
       const target = targetRel === null ? undefined : tally.kinds.get(targetRel)
-      if (!target || target.kind !== 'file') refuse(molt, `member ${shown} is a hard link to ${shownName(e.linkname)}, which is not an earlier file of molt ${molt}`)
-      if (target?.kind !== 'file') return
-      if (!target.written) refuse(molt, `member ${shown} is a hard link to ${shownName(e.linkname)}, which --only leaves out`)
+      if (typeof target !== 'number') return refuse(molt, `member ${shown} is a hard link to ${shownName(e.linkname)}, which is not an earlier file of molt ${molt}`)
       ensureParent(tally, home, rel, shown, refuse, molt)
       if (home) {
         try {
@@ -272,10 +284,11 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
           refuse(molt, `member ${shown}: cannot create the hard link (${(error as NodeJS.ErrnoException).code})`)
         }
       }
-      const digest = out.digests.get(target.name)
+      // the target's member name (digests exist only for v2+ archives, whose names are molt/rel)
+      const digest = out.digests.get(`${molt}/${targetRel}`)
       if (digest !== undefined) out.digests.set(name, digest)
-      tally.kinds.set(rel, { kind: 'file', name, size: target.size, written: true })
-      count(tally, component ?? 'other', target.size)
+      tally.kinds.set(rel, target)
+      count(tally, component ?? 'other', target)
       return
     }
     // a regular file
@@ -288,7 +301,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
         refuse(molt, `member ${shown}: cannot create it (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
       }
     }
-    tally.kinds.set(rel, { kind: 'file', name, size: e.size, written: true })
+    tally.kinds.set(rel, e.size)
     // the bash toolkit's archives list no checksums: nothing to hash files for
     current = { kind: 'file', fd, hasher: legacy ? null : new Bun.CryptoHasher('sha256'), hashed: 0, name, rel, tally, component: component ?? 'other' }
   }
@@ -316,6 +329,9 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     } else if (c.kind === 'capture') {
       c.chunks.push(chunk.slice())
       c.hasher.update(chunk)
+    } else if (c.kind === 'spool') {
+      c.spool.append(chunk)
+      c.hasher.update(chunk)
     }
   }
 
@@ -329,15 +345,17 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
         futimesSync(c.fd, fileTime(e.mtime), fileTime(e.mtime))
         closeSync(c.fd)
       }
-      if (c.hasher) out.digests.set(c.name, c.hasher.digest('hex'))
+      if (c.hasher) out.digests.set(c.name, binaryDigest(c.hasher))
       count(c.tally, c.component, e.size)
       filesDone++
       spec.onProgress?.({ files: filesDone, bytes: written })
     } else if (c.kind === 'capture') {
       const content = Buffer.concat(c.chunks)
       if (content.length > c.limit) refuse(null, `member ${shownName(e.name)} is too big`)
-      if (c.name !== null) out.digests.set(c.name, c.hasher.digest('hex'))
+      if (c.name !== null) out.digests.set(c.name, binaryDigest(c.hasher))
       c.done(content)
+    } else if (c.kind === 'spool' && c.name !== null) {
+      out.digests.set(c.name, binaryDigest(c.hasher))
     }
   }
 
@@ -383,17 +401,23 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     for (const text of endNotes) out.notes.push({ molt: null, text })
   } catch (error) {
     closeCurrent(current)
-    if (error instanceof ArchiveReadError) {
-      const text = `the archive cannot be read to its end: ${error.message}`
-      if (spec.failFast) throw new RestoreRefused(text)
-      out.problems.push({ molt: null, text })
+    if (error instanceof ArchiveReadError && !spec.failFast) {
+      out.problems.push({ molt: null, text: `the archive cannot be read to its end: ${error.message}` })
       return out
     }
+    out.checksums?.close()
+    out.index?.close()
+    if (error instanceof ArchiveReadError) throw new RestoreRefused(`the archive cannot be read to its end: ${error.message}`)
     throw error
   }
   for (const [molt, list] of dropped) out.notes.push({ molt, text: `set-user-ID, set-group-ID or sticky bits dropped from ${list.length} member(s): ${list.slice(0, 3).join(', ')}${list.length > 3 ? ' …' : ''}` })
   for (const [molt, list] of outside) out.notes.push({ molt, text: `${list.length} symlink(s) point outside the molt, restored as links and never followed: ${list.slice(0, 3).join(', ')}${list.length > 3 ? ' …' : ''}` })
   return out
+}
+
+/** sha256 as a 32-character latin1 string: half the memory of hex, for each of 400,000 files */
+function binaryDigest(hasher: Bun.CryptoHasher): string {
+  return hasher.digest().toString('latin1')
 }
 
 function closeCurrent(c: Current): void {
@@ -433,7 +457,7 @@ function ensureParent(tally: MoltTally, home: string | null, rel: string, shown:
   ensureParent(tally, home, parent, shown, refuse, molt)
   makeDir(tally, home, parent, shown, refuse, molt)
   if (!tally.kinds.has(parent)) {
-    tally.kinds.set(parent, { kind: 'directory' })
+    tally.kinds.set(parent, 'directory')
     // a folder the archive has no member for gets what GNU tar gives it (0777 less the usual umask 022);
     // a member for it later sets its own mode and time
     if (!tally.containers.has(parent)) tally.implicit.set(parent, { rel: parent, mode: 0o755, mtime: Date.now() / 1000 })

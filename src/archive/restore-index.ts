@@ -16,17 +16,40 @@ export interface HeaderFacts {
   mtime: string
   /** byte string; '' when none */
   link: string
-  sparse: boolean
   molt: string | null
 }
 
-export function checkIndex(text: string | null, headers: ReadonlyMap<string, HeaderFacts>, checked: ReadonlySet<string>): Scoped[] {
+/**
+ * HeaderFacts as one string, the value kept per member until index.jsonl (near the end) is read:
+ * at 400,000 members an object with its strings costs ~100 bytes more than this.
+ */
+export function encodeHeader(h: HeaderFacts): string {
+  // join makes one flat string; a template literal would keep a rope of its six parts
+  return [h.type, h.mode, h.size, h.mtime, h.molt ?? '', h.link].join('\0')
+}
+
+export function decodeHeader(text: string): HeaderFacts {
+  const [type, mode, size, mtime, molt] = text.split('\0', 5) as [IndexType, string, string, string, string]
+  let at = 0
+  for (let n = 0; n < 5; n++) at = text.indexOf('\0', at) + 1
+  return { type, mode: Number(mode), size: Number(size), mtime, molt: molt === '' ? null : molt, link: text.slice(at) }
+}
+
+const LISTED = ''
+
+/**
+ * `rows`: index.jsonl's lines in order (without newlines), or null when the archive has none.
+ * `headers` (name → encodeHeader) is used up: a matched header is replaced by LISTED, so no second
+ * set of every name is needed to tell what index.jsonl leaves out.
+ */
+export function checkIndex(rows: Iterable<string> | null, headers: Map<string, string>, checked: ReadonlySet<string>): Scoped[] {
   const problems: Scoped[] = []
-  if (text === null) return [{ molt: null, text: 'index.jsonl is missing: member modes, times and links cannot be checked' }]
-  const listed = new Set<string>()
-  const rows = text.split('\n')
-  if (rows.at(-1) === '') rows.pop()
-  for (const [i, row] of rows.entries()) {
+  if (rows === null) return [{ molt: null, text: 'index.jsonl is missing: member modes, times and links cannot be checked' }]
+  /** listed names that no header has (normally none) */
+  const absent = new Set<string>()
+  let i = -1
+  for (const row of rows) {
+    i++
     const line = parseIndexLine(row)
     if (typeof line === 'string') {
       problems.push({ molt: null, text: `index.jsonl: line ${i + 1}: ${line}` })
@@ -36,16 +59,18 @@ export function checkIndex(text: string | null, headers: ReadonlyMap<string, Hea
     const name = byteName(indexPathBytes(line))
     const shown = shownName(name)
     const scope = line.molt
-    if (listed.has(name)) {
+    const encoded = headers.get(name)
+    if (encoded === LISTED || absent.has(name)) {
       problems.push({ molt: scope, text: `index.jsonl: ${shown} listed twice` })
       continue
     }
-    listed.add(name)
-    const header = headers.get(name)
-    if (!header) {
+    if (encoded === undefined) {
+      absent.add(name)
       problems.push({ molt: scope, text: `${shown}: in index.jsonl but not in the archive` })
       continue
     }
+    headers.set(name, LISTED)
+    const header = decodeHeader(encoded)
     const link = indexLinkBytes(line)
     const differ: string[] = []
     if (header.type !== line.type) differ.push(`type ${line.type} → ${header.type}`)
@@ -58,7 +83,7 @@ export function checkIndex(text: string | null, headers: ReadonlyMap<string, Hea
     if (differ.length) problems.push({ molt: scope, text: `${shown}: its header is not what index.jsonl says (${differ.join(', ')})` })
   }
   for (const [name, header] of headers) {
-    if (!listed.has(name)) problems.push({ molt: header.molt, text: `${shownName(name)}: not in index.jsonl` })
+    if (header !== LISTED) problems.push({ molt: decodeHeader(header).molt, text: `${shownName(name)}: not in index.jsonl` })
   }
   return problems
 }

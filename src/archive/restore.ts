@@ -123,6 +123,7 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
         only,
         diskBudget: free - RESERVE,
         failFast: true,
+        scratchDir: stagingDir.dir,
         signal: hooks.signal,
         onProgress: hooks.onProgress
           ? (p) => {
@@ -209,6 +210,9 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
       throw error
     } finally {
       process.umask(umask)
+      // the spooled lists (unlinked files in staging) give their space back
+      extracted?.checksums?.close()
+      extracted?.index?.close()
     }
 
     const molts = plan.molts.map((m) => results.get(m.name)!)

@@ -1,10 +1,10 @@
 import { InputError } from '../lib/errors.ts'
-import { parseChecksumList, type BackupNote } from './checksums.ts'
+import type { BackupNote } from './checksums.ts'
 import type { Compression } from './compress.ts'
 import type { Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import { ArchiveReadError, readArchiveHead } from './read.ts'
-import { checkStaged } from './restore-check.ts'
+import { checkStaged, checksumNotes } from './restore-check.ts'
 import { extractArchive, type Extracted, type Scoped } from './restore-extract.ts'
 
 /**
@@ -18,6 +18,8 @@ export interface ArchiveCheck {
   notes: Scoped[]
   /** sha256 sums that matched checksums.sha256 */
   verified: number
+  /** what the backup noticed (checksums.sha256's notes) */
+  backupNotes: BackupNote[]
   extracted: Extracted
 }
 
@@ -36,13 +38,20 @@ export async function checkArchive(spec: CheckSpec): Promise<ArchiveCheck> {
   const extracted = await extractArchive({ ...spec, molts: new Map(spec.molts.map((m) => [m, null])), diskBudget: Number.POSITIVE_INFINITY, failFast: false })
   const problems = [...extracted.problems]
   let verified = 0
-  // the content checks need the whole stream: a cut archive has its one problem already
-  if (!problems.some((p) => p.molt === null && p.text.startsWith('the archive cannot be read'))) {
-    const check = checkStaged({ manifest: spec.manifest, legacy: spec.legacy, extracted, molts: spec.molts, only: spec.only })
-    problems.push(...check.problems)
-    verified = check.verified
+  let backupNotes: BackupNote[] = []
+  try {
+    // the content checks need the whole stream: a cut archive has its one problem already
+    if (!problems.some((p) => p.molt === null && p.text.startsWith('the archive cannot be read'))) {
+      const check = checkStaged({ manifest: spec.manifest, legacy: spec.legacy, extracted, molts: spec.molts, only: spec.only })
+      problems.push(...check.problems)
+      verified = check.verified
+      backupNotes = check.notes
+    } else if (extracted.checksums !== null) backupNotes = checksumNotes(extracted.checksums)
+  } finally {
+    extracted.checksums?.close()
+    extracted.index?.close()
   }
-  return { problems, notes: extracted.notes, verified, extracted }
+  return { problems, notes: extracted.notes, verified, backupNotes, extracted }
 }
 
 /** Problems that stop a restore of `molts`: the archive's own, and those of these molts. */
@@ -96,7 +105,7 @@ export async function verifyArchive(path: string): Promise<VerifyReport> {
   report.files = extracted.archiveFiles
   report.bytes = extracted.archiveBytes
   report.verified = check.verified
-  if (extracted.checksums !== null) report.notes = parseChecksumList(extracted.checksums).notes
+  report.notes = check.backupNotes
   report.problems = check.problems.map((p) => p.text)
   if (head.legacy) report.info.push(`legacy archive (bash toolkit, manifest version ${m.version}): it has no checksums, so file contents cannot be verified; only its structure was checked`)
   for (const note of check.notes) report.info.push(note.molt ? `${note.molt}: ${note.text}` : note.text)
