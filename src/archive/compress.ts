@@ -197,7 +197,7 @@ export class ParallelCompressor {
       const view = new DataView(trailer.buffer)
       view.setUint32(0, crc, true)
       view.setUint32(4, (this.#size + END_OF_ARCHIVE.length) % 2 ** 32, true)
-      this.#write(concat(this.#nextWrite === 0 ? [GZIP_HEADER, FINAL_BLOCK, END_OF_ARCHIVE, trailer] : [FINAL_BLOCK, END_OF_ARCHIVE, trailer]))
+      this.#write(Buffer.concat(this.#nextWrite === 0 ? [GZIP_HEADER, FINAL_BLOCK, END_OF_ARCHIVE, trailer] : [FINAL_BLOCK, END_OF_ARCHIVE, trailer]))
     }
     return this.bytesOut
   }
@@ -305,14 +305,4 @@ export function completeArchiveTail(compression: Compression): Uint8Array {
   const tail = new Uint8Array(4)
   new DataView(tail.buffer).setUint32(0, Number(BigInt.asUintN(32, Bun.hash.xxHash64(END_OF_ARCHIVE, 0n))), true)
   return tail
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }

@@ -27,24 +27,6 @@ export interface HeaderInput {
   sparse?: { realSize: number }
 }
 
-export interface TarEntry {
-  name: string
-  type: EntryType
-  /** the raw typeflag, for messages */
-  typeflag: string
-  size: number
-  mode: number
-  /** seconds, fractional when a pax header gave more */
-  mtime: number
-  uid: number
-  gid: number
-  uname: string
-  gname: string
-  linkname: string
-  /** offset of the entry's (first) header in the uncompressed stream */
-  offset: number
-}
-
 const encoder = new TextEncoder()
 const MAX_OCTAL_11 = 0o77777777777
 
@@ -117,7 +99,7 @@ export function encodeHeader(h: HeaderInput): Uint8Array {
   if (binary) pax.unshift(['hdrcharset', encoder.encode('BINARY')])
   const block = ustar({ ...h, name, prefix, linkname, size: Math.min(h.size, MAX_OCTAL_11) })
   if (!pax.length) return block
-  const body = concatBytes(pax.map(([k, v]) => paxRecord(k, v)))
+  const body = Buffer.concat(pax.map(([k, v]) => paxRecord(k, v)))
   const base = latin1(full.bytes).replace(/\/$/, '').split('/').pop() || 'x'
   const paxHeader = ustar({
     name: asciiFallback(`PaxHeaders/${base}`, 100),
@@ -152,16 +134,6 @@ export function sparseMap(segments: readonly (readonly [offset: number, length: 
 
 function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 const NOT_PRINTABLE = /[^\x20-\x7e]/

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { InputError, UsageError, quote } from '../lib/errors.ts'
-import { joinLines, splitLines } from './crontab-edit.ts'
+import { joinLines, replaceSpans, splitLines } from './crontab-edit.ts'
 import { cronCommand } from './job.ts'
 import { fnv1a } from './plan.ts'
 
@@ -79,22 +79,7 @@ export function backupEntries(text: string): { baseDir: string; start: number; e
 export function setBackupEntry(text: string, baseDir: string, block: string[] | null): { text: string; found: boolean } {
   const lines = splitLines(text)
   const mine = backupEntries(text).filter((e) => e.baseDir === baseDir)
-  const drop = new Set(mine.flatMap((e) => Array.from({ length: e.end - e.start }, (_, k) => e.start + k)))
-  const ours = (block ?? []).map((t) => ({ text: t, eol: '\n' as const }))
-  const out: typeof lines = []
-  let inserted = false
-  lines.forEach((line, index) => {
-    if (!drop.has(index)) out.push(line)
-    else if (!inserted) {
-      out.push(...ours)
-      inserted = true
-    }
-  })
-  if (!inserted && ours.length) {
-    const last = out.at(-1)
-    if (last && last.eol === '') out[out.length - 1] = { ...last, eol: '\n' }
-    out.push(...ours)
-  }
+  const out = replaceSpans(lines, mine, block)
   return { text: joinLines(out), found: mine.length > 0 }
 }
 

@@ -123,7 +123,17 @@ export function setEntry(text: string, molt: string, block: string[] | null): En
   for (const line of block ?? []) if (/[\r\n]/.test(line)) throw new Error('a crontab line cannot hold a line break')
   const lines = splitLines(text)
   const removed = scanCrontab(text).entries.filter((e) => e.molt === molt)
-  const drop = new Set(removed.flatMap((e) => Array.from({ length: e.end - e.start }, (_, k) => e.start + k)))
+  const out = replaceSpans(lines, removed, block)
+  const result = joinLines(out)
+  return { text: result, removed, changed: result !== text }
+}
+
+/**
+ * `lines` with the line spans [start, end) taken out and `block` put where the first of them was,
+ * else at the end; with `block` null the spans are only removed. Every other line keeps its bytes.
+ */
+export function replaceSpans(lines: Line[], spans: { start: number; end: number }[], block: string[] | null): Line[] {
+  const drop = new Set(spans.flatMap((e) => Array.from({ length: e.end - e.start }, (_, k) => e.start + k)))
   const ours: Line[] = (block ?? []).map((t) => ({ text: t, eol: '\n' }))
   const out: Line[] = []
   let inserted = false
@@ -140,8 +150,7 @@ export function setEntry(text: string, molt: string, block: string[] | null): En
     if (last && last.eol === '') out[out.length - 1] = { ...last, eol: '\n' }
     out.push(...ours)
   }
-  const result = joinLines(out)
-  return { text: result, removed, changed: result !== text }
+  return out
 }
 
 /** A unified diff of two crontab texts (CRLF and a missing final newline made visible), for --dry-run. */
