@@ -43,6 +43,9 @@ beforeAll(async () => {
     '#!/bin/sh',
     'echo "restart $(id -un)" >> "$MOLT_HOME/restarts.txt"',
     'cd "$MOLT_HOME" || exit 1',
+    // a molt user's passwd home is its molt home; the throwaway `nobody` has /nonexistent there,
+    // and the gateway keeps its lock under $HOME/.openclaw
+    'export HOME="$MOLT_HOME"',
     `setsid ${process.execPath} ${GATEWAY} --mode healthy --port "$MOLT_PORT" </dev/null >/dev/null 2>&1 &`,
     'echo $! > "$MOLT_HOME/.openclaw/gateway.pid"',
     'echo "started gateway $!"',
