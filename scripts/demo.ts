@@ -128,6 +128,7 @@ if (keep && !problems.length) {
 }
 await shutdown()
 console.log(`\nEverything the demo started is stopped; the files stay in ${work} (rm -rf it when done).`)
+console.log('Against real OpenClaw gateways: scripts/install-openclaw.sh, then the README\'s "Real OpenClaw gateways" section.')
 if (problems.length) {
   for (const p of problems) console.error(`demo problem: ${p}`)
   process.exit(1)
