@@ -157,7 +157,17 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
     async restart(name) {
       const m = molt(name)
       const mode = m.mode === 'dead' || m.mode === 'stopped' ? 'healthy' : m.mode
-      const gateway = await startGateway(mode, m.home, { port: m.port, lock: !m.pidFile })
+      // its old port may be held for a moment by a client socket the kernel gave that same number
+      // (loopback connections take their local ports from the range free ports come from): retry
+      let gateway: Awaited<ReturnType<typeof startGateway>> | undefined
+      for (let attempt = 1; !gateway; attempt++) {
+        try {
+          gateway = await startGateway(mode, m.home, { port: m.port, lock: !m.pidFile })
+        } catch (error) {
+          if (attempt >= 20) throw error
+          await Bun.sleep(250)
+        }
+      }
       children.set(name, gateway.child)
       m.pid = gateway.child.pid!
       if (m.pidFile) writeFileSync(join(m.home, '.openclaw', 'gateway.pid'), `${m.pid}\n`)
