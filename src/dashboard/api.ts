@@ -1,6 +1,6 @@
 import { defaultBackupDir, listBackups } from '../archive/list.ts'
 import { findMolt, fleetNames, type Molt } from '../fleet/discover.ts'
-import { summarizeMolts } from '../fleet/list.ts'
+import { summarizeMolts, type MoltSummary } from '../fleet/list.ts'
 import { isMoltName } from '../fleet/names.ts'
 import { checkMolt } from '../health/check.ts'
 import { historyFile } from '../health/paths.ts'
@@ -9,8 +9,11 @@ import type { HealthRecord } from '../health/record.ts'
 import { moltStatus, type MoltStatus } from '../health/status.ts'
 import { InputError } from '../lib/errors.ts'
 import { ProcessTable } from '../lib/proc.ts'
+import { DEFAULT_INTERVAL_MINUTES } from '../health/status.ts'
+import { lastWatchRun } from '../health/watchers.ts'
+import type { FleetLevel, FleetState } from './fleet-state.ts'
 import type { Timelines, TrailingIncident } from './timeline.ts'
-import type { BackupEntry, DashboardMolt, FleetCounts, MoltsResponse, OngoingIncident } from './types.ts'
+import type { BackupEntry, DashboardMolt, FleetCounts, OngoingIncident } from './types.ts'
 
 /**
  * The dashboard's read and check side: the same core functions as `molt list`, `health status`,
@@ -46,15 +49,27 @@ export function lookupMolt(baseDir: string, name: string): Molt {
   }
 }
 
+export interface FleetOverview {
+  counts: FleetCounts
+  molts: DashboardMolt[]
+  /** name → home, for the timelines */
+  homes: Map<string, string>
+  level: FleetLevel
+  warnings: string[]
+}
+
 /**
- * `GET /api/molts`: every molt as `molt list --json` has it, plus what a card shows. Built off the
- * request path (see snapshot.ts); `pause` is awaited before each molt, to let other requests in.
+ * `GET /api/molts`: every molt as `molt list --json` has it, plus what a card shows, and the
+ * fleet-level state. Built off the request path (see snapshot.ts); `pause` is awaited before each
+ * molt, to let other requests in. `firstLook: 'day'` (the first snapshot) reads only the last day
+ * of a history not seen yet.
  */
-export async function fleetOverview(baseDir: string, now: number, timelines: Timelines, pause: () => Promise<void> = async () => {}): Promise<MoltsResponse> {
+export async function fleetOverview(baseDir: string, now: number, timelines: Timelines, state: FleetState, options: { pause?: () => Promise<void>; firstLook?: 'day' | 'week'; afterRead?: () => Promise<void> } = {}): Promise<FleetOverview> {
+  const pause = options.pause ?? (async () => {})
   const fleet = fleetNames(baseDir)
   const processes = new ProcessTable()
   const counts: FleetCounts = { healthy: 0, starting: 0, unhealthy: 0, dead: 0, stopped: 0, unknown: 0, no_data: 0 }
-  const molts: DashboardMolt[] = []
+  const loaded: { molt: Molt; row: MoltSummary; status: MoltStatus; warnings: string[]; lastRun: number | null; interval: number }[] = []
   for (const name of fleet.names) {
     await pause()
     const molt = fleet.load(name)
@@ -62,28 +77,37 @@ export async function fleetOverview(baseDir: string, now: number, timelines: Tim
     const status = moltStatus(molt, now)
     const warnings = [...molt.warnings, ...status.warnings]
     try {
-      timelines.update(molt.home, now)
+      timelines.update(molt.home, now, { firstLook: options.firstLook })
     } catch (error) {
       timelines.forget(molt.home)
       warnings.push(safeFsMessage(error, historyFile(molt.home)))
     }
     counts[status.status ?? 'no_data']++
-    molts.push({
-      ...row,
-      stale: status.stale,
-      http_status: status.record?.http_status ?? null,
-      response_time_ms: status.record?.response_time_ms ?? null,
-      reason: status.record?.reason ?? null,
-      consecutive_failures: status.watch?.consecutive_failures ?? null,
-      phase: status.watch?.phase ?? null,
-      threshold: status.watch?.threshold ?? null,
-      incident: ongoingIncident(status, timelines.incident(molt.home), now),
-      uptime: { '24h': timelines.uptime(molt.home, DAY, now), '7d': timelines.uptime(molt.home, 7 * DAY, now) },
-      recent: timelines.recent(molt.home, SPARKLINE_POINTS),
-      warnings,
-    })
+    loaded.push({ molt, row, status, warnings, lastRun: lastWatchRun(molt.home), interval: status.watch?.interval_minutes ?? DEFAULT_INTERVAL_MINUTES })
   }
-  return { generated_at: new Date(now).toISOString(), counts, molts, warnings: fleet.warnings }
+  await options.afterRead?.()
+  await pause()
+  const level = state.read(loaded.map((l) => l.molt), loaded.map((l) => ({ name: l.molt.name, lastRun: l.lastRun, intervalMinutes: l.interval })), now)
+  const stopped = new Set(level.watchers.stopped.map((s) => s.molt))
+  const molts: DashboardMolt[] = loaded.map(({ molt, row, status, warnings, lastRun, interval }) => ({
+    ...row,
+    stale: status.stale,
+    http_status: status.record?.http_status ?? null,
+    response_time_ms: status.record?.response_time_ms ?? null,
+    reason: status.record?.reason ?? null,
+    consecutive_failures: status.watch?.consecutive_failures ?? null,
+    phase: status.watch?.phase ?? null,
+    threshold: status.watch?.threshold ?? null,
+    incident: ongoingIncident(status, timelines.incident(molt.home), now),
+    uptime: { '24h': timelines.uptime(molt.home, DAY, now), '7d': timelines.uptime(molt.home, 7 * DAY, now) },
+    recent: timelines.recent(molt.home, SPARKLINE_POINTS),
+    silence: level.silenceOf(molt.name),
+    last_watch_run: lastRun === null ? null : new Date(lastRun).toISOString(),
+    watch_interval_minutes: interval,
+    watcher_stopped: stopped.has(molt.name),
+    warnings,
+  }))
+  return { counts, molts, homes: new Map(loaded.map((l) => [l.molt.name, l.molt.home])), level, warnings: fleet.warnings }
 }
 
 /** The watch state knows an incident best; without one, a failing run at the end of the history is one. */

@@ -1,6 +1,6 @@
 import type { Server } from 'bun'
 import { ClmntError, UsageError } from '../lib/errors.ts'
-import { parseSince } from '../lib/duration.ts'
+import { parseDuration, parseSince } from '../lib/duration.ts'
 import type { Logger } from '../lib/log.ts'
 import { intOption } from '../lib/numbers.ts'
 import { moltHistory } from '../health/history-report.ts'
@@ -9,6 +9,8 @@ import { loadPage, type Asset, type PageAssets } from './assets.ts'
 import { authenticate, bearerOf, cookieValue, crossSiteReason, hostOfHeader, isLoopbackHost, safeEqual, SESSION_COOKIE, sessionCookie, tokenProblem, type AuthResult } from './auth.ts'
 import { loginPage, loginStyleHash, type LoginMessage } from './login.ts'
 import { LoginLimiter, SessionStore } from './sessions.ts'
+import { EventStreams, moltsBody, notModified } from './live.ts'
+import { SERIES_DEFAULT_POINTS, SERIES_MAX_POINTS, seriesOf } from './series.ts'
 import { FleetSnapshot } from './snapshot.ts'
 
 /**
@@ -36,6 +38,8 @@ export interface DashboardOptions {
   log?: Logger
   /** clmnt's version, for clmnt_build_info on /metrics */
   version?: string
+  /** open /api/events streams at most (default 64) */
+  maxEventStreams?: number
 }
 
 export interface Dashboard {
@@ -86,6 +90,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     port,
     async stop() {
       handler.snapshot.stop()
+      // the streams end cleanly (their last chunk flushed) before the sockets are closed
+      if (handler.events.size) {
+        handler.events.closeAll()
+        await Bun.sleep(50)
+      }
       await server.stop(true)
       await handler.checker.settle()
     },
@@ -165,6 +174,7 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
   const sessions = new SessionStore()
   const limiter = new LoginLimiter()
   const snapshot = new FleetSnapshot(options.baseDir, options.refreshMs)
+  const events = new EventStreams(snapshot, options.maxEventStreams)
   const checker = new Checker(options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, (message) => log?.warn(message), options.checkMinIntervalMs)
   const loginCsp = `default-src 'none'; style-src ${loginStyleHash()}; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`
   const login = (status: number, message: LoginMessage, headers: Record<string, string> = {}) =>
@@ -193,6 +203,8 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
       // the session ends on the server: a copy of the cookie is worth nothing after this
       const id = cookieValue(req.headers.get('cookie'), SESSION_COOKIE)
       if (id) sessions.revoke(id)
+      // its event streams end now, not at their next heartbeat
+      events.recheck()
       return redirect('/', { 'Set-Cookie': sessionCookie(null, secure) })
     }
 
@@ -213,7 +225,7 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
       return login(401, null)
     }
 
-    if (path.startsWith('/api/')) return api(req, path, method, auth)
+    if (path.startsWith('/api/')) return api(req, path, method, auth, req.headers.get('cookie'))
     if (method !== 'GET') return fail(405, 'use GET', { Allow: 'GET, HEAD' })
     if (path === '/metrics') {
       const { renderFleetMetrics, METRICS_CONTENT_TYPE } = await import('../metrics/fleet.ts')
@@ -251,7 +263,7 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
     return login(401, 'wrong-token')
   }
 
-  async function api(req: Request, path: string, method: string, auth: AuthResult): Promise<Response> {
+  async function api(req: Request, path: string, method: string, auth: AuthResult, cookie: string | null): Promise<Response> {
     const segments = decodeSegments(path)
     const now = Date.now()
     const only = (allowed: string) => {
@@ -259,12 +271,31 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
     }
     if (path === '/api/molts') {
       only('GET')
-      queryOf(req.url, [])
+      const query = queryOf(req.url, ['since'])
       const snap = await snapshot.get()
-      const gzip = /\bgzip\b/.test(req.headers.get('accept-encoding') ?? '')
-      return new Response(gzip ? snap.gzip : snap.json, {
-        headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', Vary: 'Accept-Encoding', 'X-Clmnt-Auth': auth ?? 'open', ...(gzip ? { 'Content-Encoding': 'gzip' } : {}) },
-      })
+      const out = moltsBody(req, snapshot, snap, query)
+      // no-cache, not no-store: the browser keeps the answer and asks with If-None-Match
+      const headers: Record<string, string> = { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, no-cache', ETag: snap.etag, Vary: 'Accept-Encoding', 'X-Clmnt-Auth': auth ?? 'open' }
+      if (!out) return new Response(null, { status: 304, headers })
+      return new Response(out.body, { headers: { ...headers, ...(out.gzip ? { 'Content-Encoding': 'gzip' } : {}) } })
+    }
+    if (path === '/api/events') {
+      only('GET')
+      queryOf(req.url, [])
+      // a cookie session can end while the stream is open: it is looked at before every write
+      const session = auth === 'cookie' ? cookieValue(cookie, SESSION_COOKIE) : null
+      const stream = events.open(req.signal, session ? () => sessions.check(session) : () => true)
+      if (!stream) return fail(503, `too many open event streams (${events.size}): poll /api/molts instead`, { 'Retry-After': '30' })
+      return new Response(stream, { headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' } })
+    }
+    if (path === '/api/incidents') {
+      only('GET')
+      const query = queryOf(req.url, ['since'])
+      const snap = await snapshot.get()
+      const since = Math.max(parseSince(query.get('since') ?? '7d', 'since', now), now - 7 * 86_400_000)
+      const headers = { ETag: `"${snap.etag.slice(1, -1)}-incidents"`, 'Cache-Control': 'private, no-cache' }
+      if (query.get('since') === null && notModified(req, headers.ETag)) return new Response(null, { status: 304, headers: { ...SECURITY_HEADERS, ...headers } })
+      return json(200, snapshot.incidents(snap, since, now), query.get('since') === null ? headers : {})
     }
     if (path === '/api/backups') {
       only('GET')
@@ -275,7 +306,7 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
       // the name is judged first, whatever follows it: "..", "../x" and friends are a 400
       const [, , name, action] = segments as [string, string, string, string | undefined]
       const molt = lookupMolt(options.baseDir, name)
-      if (segments.length !== 4 || !['health', 'history', 'check'].includes(action!)) return fail(404, 'not found')
+      if (segments.length !== 4 || !['health', 'history', 'check', 'series'].includes(action!)) return fail(404, 'not found')
       only(action === 'check' ? 'POST' : 'GET')
       if (action === 'health') {
         queryOf(req.url, [])
@@ -288,6 +319,14 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
         const since = sinceText === null ? null : parseSince(sinceText, 'since', now)
         const { exists: _exists, ...report } = moltHistory(molt, { now, since, limit })
         return json(200, report)
+      }
+      if (action === 'series') {
+        const query = queryOf(req.url, ['window', 'points'])
+        const window = parseDuration(query.get('window') ?? '24h')
+        if (window === null || window > 7 * 86_400_000) throw new HttpError(400, `invalid window ${JSON.stringify(query.get('window'))}: expected a duration up to 7d, like 24h`)
+        const points = intOption(query.get('points') ?? String(SERIES_DEFAULT_POINTS), 'points', { min: 1, max: SERIES_MAX_POINTS })!
+        await snapshot.get()
+        return json(200, seriesOf(snapshot.timelines, snapshot.homeOf(molt.name) ?? molt.home, molt.name, now - window, now, points))
       }
       const record = await checker.check(molt)
       snapshot.invalidate()
@@ -311,7 +350,7 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
   /** Text the client accepts gzipped, gzipped (the snapshot comes compressed already). */
   async function gzipped(req: Request, response: Response): Promise<Response> {
     const type = response.headers.get('content-type') ?? ''
-    if (response.headers.has('content-encoding') || !response.body || !/json|text|javascript|svg/.test(type)) return response
+    if (response.headers.has('content-encoding') || !response.body || !/json|text|javascript|svg/.test(type) || type.startsWith('text/event-stream')) return response
     if (!/\bgzip\b/.test(req.headers.get('accept-encoding') ?? '')) return response
     const body = new Uint8Array(await response.arrayBuffer())
     const headers = new Headers(response.headers)
@@ -334,5 +373,5 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
     return fail(500, 'internal error: see the dashboard\'s log')
   }
 
-  return { handle, checker, snapshot }
+  return { handle, checker, snapshot, events }
 }

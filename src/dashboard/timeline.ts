@@ -9,7 +9,9 @@ import type { HealthStatus } from '../health/record.ts'
  * What a card needs from a molt's history — uptime over 24 h and 7 d, the last checks, the
  * incident still going on — kept in memory and read incrementally: the history is append-only, so
  * each look parses only the bytes added since the last one (a line per watch run), and a first
- * look reads only the file's last week. A whole-file pass per molt (1.4–5.4 s for 200 molts) is
+ * look reads only the file's last week — or, for the dashboard's first snapshot, only its last
+ * day, the rest of the week being read afterwards (`backfill`): the first page load after a start
+ * must not wait for 500 weeks of history. A whole-file pass per molt (1.4–5.4 s for 200 molts) is
  * what `history` does, not what every dashboard refresh can afford.
  */
 
@@ -41,9 +43,12 @@ class Timeline {
   rts: (number | null)[] = []
   stamps: string[] = []
   failing: { start: number; stamp: string; worst: number } | null = null
+  /** bytes before this offset that belong to the week are not read yet (a first look of a day); 0: none */
+  unread = 0
 
   reset(): void {
     this.offset = 0
+    this.unread = 0
     this.times = []
     this.codes = []
     this.rts = []
@@ -64,6 +69,19 @@ class Timeline {
     else if (code > this.failing.worst) this.failing.worst = code
   }
 
+  /** Older checks (read by backfill) go before the ones kept; a failing run at the end may reach into them. */
+  prepend(older: Timeline): void {
+    const allFailing = this.failing !== null && this.codes.every((c) => c !== 0)
+    const none = this.times.length === 0
+    this.times = older.times.concat(this.times)
+    this.codes = older.codes.concat(this.codes)
+    this.rts = older.rts.concat(this.rts)
+    this.stamps = older.stamps.concat(this.stamps)
+    if (allFailing && older.failing) {
+      this.failing = { start: older.failing.start, stamp: older.failing.stamp, worst: Math.max(older.failing.worst, this.failing!.worst) }
+    } else if (none) this.failing = older.failing
+  }
+
   /** Forget what fell out of the week; compacts once a good part has. */
   trim(now: number): void {
     let drop = 0
@@ -82,9 +100,11 @@ export class Timelines {
 
   /**
    * Bring a molt's timeline up to date with its history file (opened without following links,
-   * see safe-fs.ts; a missing file empties it). Throws what the file layer throws.
+   * see safe-fs.ts; a missing file empties it). A first look reads the file's last week, or with
+   * `firstLook: 'day'` its last day only (then `backfill` reads the rest). Throws what the file
+   * layer throws.
    */
-  update(home: string, now: number): void {
+  update(home: string, now: number, options: { firstLook?: 'day' | 'week' } = {}): void {
     const t = this.molts.get(home) ?? new Timeline()
     this.molts.set(home, t)
     const file = openHomeFile(home, HISTORY_REL)
@@ -92,19 +112,64 @@ export class Timelines {
     try {
       const { dev, ino, size } = file.stats
       if (dev !== t.dev || ino !== t.ino || size < t.offset) {
-        // a new file (rotated, pruned, capped) or a first look: read its last week only
+        // a new file (rotated, pruned, capped) or a first look: read its last week (or day) only
         t.reset()
         t.dev = dev
         t.ino = ino
-        t.offset = weekStart(file.fd, size, now)
+        if (options.firstLook === 'day') {
+          t.offset = spanStart(file.fd, size, now, DAY)
+          t.unread = t.offset > 0 && !olderThan(file.fd, t.offset, size, now - KEEP_MS) ? t.offset : 0
+        } else t.offset = spanStart(file.fd, size, now, KEEP_MS)
       }
-      const scan = scanLines(file.fd, (buf, from, to) => {
-        for (const line of buf.toString('utf8', from, to).split('\n')) t.add(line)
-      }, { start: t.offset, end: Math.min(size, t.offset + HISTORY_READ_MAX_BYTES) })
-      t.offset = scan.end
+      readLines(t, file.fd, t.offset, size)
       t.trim(now)
     } finally {
       closeSync(file.fd)
+    }
+  }
+
+  /** Bytes of the week not read yet (an upper bound: up to where the day began). */
+  get unreadBytes(): number {
+    let n = 0
+    for (const t of this.molts.values()) n += t.unread
+    return n
+  }
+
+  /** Molts whose week is not read whole yet (after a first look of a day). */
+  get pending(): number {
+    let n = 0
+    for (const t of this.molts.values()) if (t.unread) n++
+    return n
+  }
+
+  /**
+   * Read the rest of the week of the molts first looked at for a day, one molt at a time, with
+   * `pause` between them; stops early when `stopAt()` says so. The file must still be the one
+   * read (same device and inode), else the next update reads it afresh anyway.
+   */
+  async backfill(now: number, pause: () => Promise<void>, stopAt: () => boolean = () => false): Promise<void> {
+    for (const [home, t] of this.molts) {
+      if (!t.unread) continue
+      if (stopAt()) return
+      await pause()
+      const end = t.unread
+      t.unread = 0
+      let file: ReturnType<typeof openHomeFile>
+      try {
+        file = openHomeFile(home, HISTORY_REL)
+      } catch {
+        continue
+      }
+      if (!file) continue
+      try {
+        if (file.stats.dev !== t.dev || file.stats.ino !== t.ino) continue
+        const older = new Timeline()
+        readLines(older, file.fd, spanStart(file.fd, end, now, KEEP_MS), end)
+        t.prepend(older)
+        t.trim(now)
+      } finally {
+        closeSync(file.fd)
+      }
     }
   }
 
@@ -112,8 +177,16 @@ export class Timelines {
     this.molts.delete(home)
   }
 
+  /** The checks kept (the last week), oldest first: the arrays themselves, not to be changed. */
+  points(home: string): { times: readonly number[]; codes: readonly number[]; rts: readonly (number | null)[] } | null {
+    const t = this.molts.get(home)
+    return t ? { times: t.times, codes: t.codes, rts: t.rts } : null
+  }
+
+  /** Uptime over the window; `percent` null (and no checks) while a longer window than what was read is asked for. */
   uptime(home: string, windowMs: number, now: number): UptimeWindow {
     const t = this.molts.get(home)
+    if (t?.unread && windowMs > DAY) return { checks: 0, healthy: 0, percent: null }
     let checks = 0
     let healthy = 0
     if (t) {
@@ -142,18 +215,36 @@ export class Timelines {
   }
 }
 
+/** `SEVERITY` codes back to statuses (series.ts). */
+export const STATUS_OF_CODE = STATUSES
+
+function readLines(t: Timeline, fd: number, start: number, size: number): void {
+  const end = Math.min(size, start + HISTORY_READ_MAX_BYTES)
+  // a buffer the size of what is new (a line or two per molt and refresh), not 1 MiB each time
+  const chunkSize = Math.min(1 << 20, Math.max(64 * 1024, end - start))
+  const scan = scanLines(fd, (buf, from, to) => {
+    for (const line of buf.toString('utf8', from, to).split('\n')) t.add(line)
+  }, { start, end, chunkSize })
+  t.offset = Math.max(t.offset, scan.end)
+}
+
 /**
- * Where the last week begins: the start of the newest stretch of whole lines whose first line is
- * already older than a week (or the file's start). The stretch doubles from 256 KiB: a week of
- * 5-minute checks is ~300 KB, of 1-minute checks ~1.5 MB.
+ * Where the last `spanMs` begins in the file's first `size` bytes: the start of the newest stretch
+ * of whole lines whose first line is already older than that (or the file's start). The stretch
+ * doubles from 32 KiB (a day of 5-minute checks) for a day, from 256 KiB for a week (~300 KB of
+ * 5-minute checks, ~1.5 MB of 1-minute checks).
  */
-function weekStart(fd: number, size: number, now: number): number {
-  for (let span = 256 * 1024; ; span *= 2) {
+function spanStart(fd: number, size: number, now: number, spanMs: number): number {
+  for (let span = spanMs <= DAY ? 32 * 1024 : 256 * 1024; ; span *= 2) {
     if (span >= size || span >= HISTORY_READ_MAX_BYTES) return lineStartFrom(fd, size - Math.min(size, HISTORY_READ_MAX_BYTES), size)
     const start = lineStartFrom(fd, size - span, size)
-    const first = firstCheckAt(fd, start, size)
-    if (first !== null && first < now - KEEP_MS) return start
+    if (olderThan(fd, start, size, now - spanMs)) return start
   }
+}
+
+function olderThan(fd: number, start: number, size: number, limit: number): boolean {
+  const first = firstCheckAt(fd, start, size)
+  return first !== null && first < limit
 }
 
 function firstCheckAt(fd: number, start: number, size: number): number | null {

@@ -1,8 +1,5 @@
-import { lstatSync } from 'node:fs'
-import { join } from 'node:path'
-import { moltOwner } from '../health/gateway.ts'
-import { gatewayLogCandidates } from '../health/gateway-log.ts'
 import { hostProblems, LOG_MAX_BYTES, readHost } from '../host/checks.ts'
+import { largeLogs } from '../host/logs.ts'
 import type { DoctorContext } from './context.ts'
 import { few, ok, skip, warn, type Finding } from './types.ts'
 
@@ -25,16 +22,7 @@ export function resourceChecks(ctx: DoctorContext): Finding[] {
 }
 
 function logSizes(ctx: DoctorContext): Finding {
-  const big: string[] = []
-  for (const molt of ctx.fleet?.molts ?? []) {
-    const paths = [...gatewayLogCandidates(molt.home, moltOwner(molt)), join(molt.home, '.molt-state', 'health.log'), join(molt.home, '.molt-state', 'restart.log')]
-    for (const path of paths) {
-      try {
-        const st = lstatSync(path)
-        if (st.isFile() && st.size > LOG_MAX_BYTES) big.push(`${path} (${Math.round(st.size / 1024 / 1024)} MiB)`)
-      } catch {}
-    }
-  }
+  const big = largeLogs(ctx.fleet?.molts ?? []).map((l) => `${l.path} (${Math.round(l.bytes / 1024 / 1024)} MiB)`)
   if (!big.length) return ok('host.log-sizes', 'log files', `none over ${LOG_MAX_BYTES / 1024 / 1024} MiB`)
   return warn('host.log-sizes', 'log files', `${big.length} over ${LOG_MAX_BYTES / 1024 / 1024} MiB: ${few(big, 3)}`, 'rotate them (logrotate, or logging.maxFileBytes in the molt\'s openclaw.json)')
 }

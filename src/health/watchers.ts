@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs'
+import { lstatSync } from 'node:fs'
 import { lockAlertsFile, readAlertsFile, writeAlertsFile } from '../alert/alerts-dir.ts'
 import type { Molt } from '../fleet/discover.ts'
 import { watchStateFile } from './paths.ts'
@@ -18,20 +18,29 @@ export interface StoppedWatcher {
   interval_minutes: number
 }
 
+/** When the molt's watch last ran (its state file's mtime, the link itself when it is one); null: never. */
+export function lastWatchRun(home: string): number | null {
+  try {
+    return lstatSync(watchStateFile(home)).mtimeMs
+  } catch {
+    return null
+  }
+}
+
+/** No run for WATCHER_STALE_INTERVALS intervals: the molt's watch stopped. */
+export function watcherStopped(lastRun: number, intervalMinutes: number, now: number): boolean {
+  return now - lastRun >= WATCHER_STALE_INTERVALS * intervalMinutes * 60_000
+}
+
 /** Molts whose watch has not run for N intervals (a molt never watched is not counted). */
 export function stoppedWatchers(molts: Molt[], now: number, intervalOf: (molt: Molt) => number): StoppedWatcher[] {
   const stopped: StoppedWatcher[] = []
   for (const molt of molts) {
-    let mtime: number
-    try {
-      mtime = statSync(watchStateFile(molt.home)).mtimeMs
-    } catch {
-      continue
-    }
+    const mtime = lastWatchRun(molt.home)
     // cheap test first: no interval is shorter than a minute
-    if (now - mtime < WATCHER_STALE_INTERVALS * 60_000) continue
+    if (mtime === null || !watcherStopped(mtime, 1, now)) continue
     const interval = intervalOf(molt)
-    if (now - mtime >= WATCHER_STALE_INTERVALS * interval * 60_000) stopped.push({ molt: molt.name, last_run: new Date(mtime).toISOString(), interval_minutes: interval })
+    if (watcherStopped(mtime, interval, now)) stopped.push({ molt: molt.name, last_run: new Date(mtime).toISOString(), interval_minutes: interval })
   }
   return stopped
 }

@@ -10,6 +10,18 @@ export const MEMORY_USED_MAX_PERCENT = 90
 /** a log file above this is worth a look (doctor lists them) */
 export const LOG_MAX_BYTES = 100 * 1024 * 1024
 
+export interface HostLimits {
+  diskFreeMin: number
+  memoryUsedMax: number
+}
+
+/** `host_checks` of clmnt.json: false turns the host checks off (null); else limits over the defaults. */
+export function hostLimits(value: unknown): HostLimits | null {
+  if (value === false) return null
+  const section = value as { disk_free_min_percent?: number; memory_used_max_percent?: number } | undefined
+  return { diskFreeMin: section?.disk_free_min_percent ?? DISK_FREE_MIN_PERCENT, memoryUsedMax: section?.memory_used_max_percent ?? MEMORY_USED_MAX_PERCENT }
+}
+
 export interface HostProblem {
   /** stable while the problem lasts: "disk:/srv/fleet", "memory" */
   key: string
@@ -42,7 +54,7 @@ export function readHost(path: string, meminfo = '/proc/meminfo'): HostReading {
   return { disk, memory }
 }
 
-export function hostProblems(reading: HostReading, limits = { diskFreeMin: DISK_FREE_MIN_PERCENT, memoryUsedMax: MEMORY_USED_MAX_PERCENT }): HostProblem[] {
+export function hostProblems(reading: HostReading, limits: HostLimits = { diskFreeMin: DISK_FREE_MIN_PERCENT, memoryUsedMax: MEMORY_USED_MAX_PERCENT }): HostProblem[] {
   const problems: HostProblem[] = []
   const { disk, memory } = reading
   if (disk && disk.free_percent < limits.diskFreeMin) {

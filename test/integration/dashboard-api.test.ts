@@ -61,7 +61,8 @@ describe('GET /api/molts', () => {
   beforeAll(async () => {
     const response = await get('/api/molts')
     expect(response.status).toBe(200)
-    expect(response.headers.get('cache-control')).toBe('no-store')
+    // kept by the browser, and asked again with If-None-Match (see dashboard-live.test.ts)
+    expect(response.headers.get('cache-control')).toBe('private, no-cache')
     body = await response.json()
   })
 

@@ -2,7 +2,7 @@ import { defineCommand } from 'citty'
 import { resolve } from 'node:path'
 import { isMailAddress, parseMailbox } from '../../../alert/address.ts'
 import { DEFAULT_RATE_LIMIT, parseRateLimit } from '../../../alert/rate-limit.ts'
-import { DISK_FREE_MIN_PERCENT, MEMORY_USED_MAX_PERCENT } from '../../../host/checks.ts'
+import { hostLimits } from '../../../host/checks.ts'
 import { DEFAULT_DIGEST_WAIT_MS, isHttpUrl, MAILERS, parseDigestWait, readFleetConfig, type FleetConfig, type Mailer } from '../../../fleet/config.ts'
 import { assertMoltName } from '../../../fleet/names.ts'
 import { DEFAULT_RESTART_COMMAND, splitCommand } from '../../../health/restart.ts'
@@ -175,9 +175,3 @@ async function preview(cli: RunData, molt: Molt, options: WatchRunOptions, json:
   return 0
 }
 
-/** host_checks of clmnt.json: false turns the watch's host checks off; else limits over the defaults. */
-function hostLimits(value: unknown): { diskFreeMin: number; memoryUsedMax: number } | null {
-  if (value === false) return null
-  const section = value as { disk_free_min_percent?: number; memory_used_max_percent?: number } | undefined
-  return { diskFreeMin: section?.disk_free_min_percent ?? DISK_FREE_MIN_PERCENT, memoryUsedMax: section?.memory_used_max_percent ?? MEMORY_USED_MAX_PERCENT }
-}
