@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { crc32Combine } from './crc32.ts'
+import { GZIP_LOCATOR_AT, gzipHeader, locatorBytes, ZSTD_LOCATOR_IN_FRAME, zstdLocatorFrame, type Locator } from './seek-index.ts'
 
 /**
  * Parallel compression: the tar stream is cut into 1 MiB chunks, each compressed on its own by a
@@ -105,8 +106,8 @@ interface Result {
   buf: Uint8Array
 }
 
-/** gzip header: deflate, no flags, no mtime (the manifest tells the time), OS unix */
-const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03])
+/** gzip header: deflate, the molt index's locator as comment (seek-index.ts), no mtime, OS unix */
+const GZIP_HEADER = gzipHeader()
 /** the last deflate block: stored, final, holding the end-of-archive blocks (1024 zero bytes) */
 const FINAL_BLOCK = new Uint8Array([0x01, 0x00, 0x04, 0xff, 0xfb])
 
@@ -137,6 +138,10 @@ export class ParallelCompressor {
   #crc = 0
   #size = 0
   #wake: (() => void) | null = null
+  /** chunk id → its offset in the file, for the chunks asked for with `boundary()` */
+  readonly #boundaries = new Map<number, number>()
+  /** where the locator's placeholder is in the file (seek-index.ts) */
+  #locatorAt = -1
   bytesOut = 0
 
   constructor(options: CompressorOptions) {
@@ -178,6 +183,37 @@ export class ParallelCompressor {
   }
 
   /**
+   * The next chunk starts a molt (or the archive's tail): its offset in the file is kept, for the
+   * molt index. Call after the tar stream's flush(), so the chunk starts exactly there.
+   */
+  boundary(): number {
+    this.#boundaries.set(this.#nextId, -1)
+    return this.#nextId
+  }
+
+  /** The file offset of a chunk asked for with boundary(), once everything before it is written (see settle()). */
+  offsetOf(id: number): number {
+    const at = this.#boundaries.get(id)
+    if (at === undefined) throw new Error(`chunk ${id} was not marked as a boundary`)
+    // nothing submitted since the mark: the chunk will start where the file ends now
+    if (at < 0 && id === this.#nextId && this.#nextWrite === id) return this.bytesOut
+    if (at < 0) throw new Error(`chunk ${id} is not written yet`)
+    return at
+  }
+
+  /** Wait until every chunk submitted so far is in the file. */
+  async settle(): Promise<void> {
+    await this.#waitBelow(1)
+  }
+
+  /** Fill in the locator placeholder written near the start of the file (after finish()). */
+  writeLocator(locator: Locator): void {
+    if (this.#locatorAt < 0) throw new Error('no locator placeholder in this archive')
+    const bytes = locatorBytes(locator)
+    for (let at = 0; at < bytes.length; ) at += writeSync(this.#fd, bytes, at, bytes.length - at, this.#locatorAt + at)
+  }
+
+  /**
    * Wait until everything submitted is written, then end the stream with the end-of-archive
    * blocks: gzip in a final stored block and the trailer, zstd in a frame of their own. Either way
    * every complete archive ends with the same bytes (see endsLikeCompleteArchive).
@@ -197,7 +233,8 @@ export class ParallelCompressor {
       const view = new DataView(trailer.buffer)
       view.setUint32(0, crc, true)
       view.setUint32(4, (this.#size + END_OF_ARCHIVE.length) % 2 ** 32, true)
-      this.#write(Buffer.concat(this.#nextWrite === 0 ? [GZIP_HEADER, FINAL_BLOCK, END_OF_ARCHIVE, trailer] : [FINAL_BLOCK, END_OF_ARCHIVE, trailer]))
+      if (this.#nextWrite === 0) this.#writeGzipHeader()
+      this.#write(Buffer.concat([FINAL_BLOCK, END_OF_ARCHIVE, trailer]))
     }
     return this.bytesOut
   }
@@ -225,12 +262,18 @@ export class ParallelCompressor {
         this.#sizes.delete(this.#nextWrite)
         this.#done.delete(this.#nextWrite)
         if (this.#options.compression === 'gzip') {
-          if (this.#nextWrite === 0) this.#write(GZIP_HEADER)
+          if (this.#nextWrite === 0) this.#writeGzipHeader()
           this.#crc = crc32Combine(this.#crc, chunk.crc, chunk.length)
           this.#size += chunk.length
         }
+        if (this.#boundaries.has(this.#nextWrite)) this.#boundaries.set(this.#nextWrite, this.bytesOut)
         this.#nextWrite++
         this.#write(out)
+        if (this.#options.compression === 'zstd' && this.#nextWrite === 1) {
+          // the locator's frame follows the first frame (the manifest's): the file still starts with zstd's magic
+          this.#locatorAt = this.bytesOut + ZSTD_LOCATOR_IN_FRAME
+          this.#write(zstdLocatorFrame())
+        }
         this.#inFlight--
         // the collector is slow to notice garbage made this fast: ask now and then (keeps RSS flat)
         if (++this.#written % 16 === 0) Bun.gc(true)
@@ -240,6 +283,11 @@ export class ParallelCompressor {
       return this.#fail(error as Error)
     }
     this.#wakeUp()
+  }
+
+  #writeGzipHeader(): void {
+    this.#locatorAt = GZIP_LOCATOR_AT
+    this.#write(GZIP_HEADER)
   }
 
   #write(data: Uint8Array): void {

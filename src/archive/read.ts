@@ -86,13 +86,14 @@ export interface ReadResult {
  * after them (junk or a cut after the last member) is a note too: the content is complete. An
  * archive that ends at a member boundary without the end blocks is accepted with a note.
  */
-export async function readArchive(path: string, sink: TarSink, compression?: Compression): Promise<ReadResult> {
+export async function readArchive(path: string, sink: TarSink, compression?: Compression, chunks?: AsyncIterable<Uint8Array>): Promise<ReadResult> {
   const parser = new TarParser(sink)
   const endNotes: string[] = []
   let sinceCollect = 0
   try {
     try {
-      for await (const chunk of decompressedChunks(path, compression)) {
+      // `chunks`: the parts of the archive a molt index points at (seek-read.ts), else all of it
+      for await (const chunk of chunks ?? decompressedChunks(path, compression)) {
         if (!parser.push(chunk)) return { parser, endNotes }
         if (parser.complete && parser.afterEnd > AFTER_END) {
           endNotes.push(`more than ${AFTER_END >> 20} MiB follow the end-of-archive blocks: not read`)

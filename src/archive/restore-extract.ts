@@ -9,6 +9,7 @@ import type { Manifest } from './manifest.ts'
 import { hardLinkTarget, judgeMember, type PolicyInput, type Scope } from './member-policy.ts'
 import { ArchiveReadError, readArchive } from './read.ts'
 import { fileTime } from './restore-fs.ts'
+import { planSeekRead } from './seek-read.ts'
 import { encodeHeader } from './restore-index.ts'
 import { Spool } from './spool.ts'
 import type { TarEntry } from './tar-parse.ts'
@@ -359,6 +360,9 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     }
   }
 
+  // some molts of a big archive: only their part of it, when the archive's molt index holds
+  const seek = indexed && spec.molts.size < input.layout.molts.size ? await planSeekRead(spec.archive, spec.compression, manifest, new Set(spec.molts.keys())) : null
+  if (seek && !seek.read && seek.fallback) out.notes.push({ molt: null, text: seek.fallback })
   // planning's garbage (zod, the manifest, the fleet scan) goes before extraction starts to allocate
   Bun.gc(true)
   try {
@@ -397,7 +401,13 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
         },
       },
       spec.compression,
+      seek?.read?.chunks,
     )
+    if (seek?.read) {
+      // the files of the molts not read, as index.jsonl lists them: checksums.sha256's end line must still add up
+      out.archiveFiles += seek.read.skipped.files
+      out.archiveBytes += seek.read.skipped.bytes
+    }
     for (const text of endNotes) out.notes.push({ molt: null, text })
   } catch (error) {
     closeCurrent(current)

@@ -11,6 +11,7 @@ import { CHECKSUMS_MEMBER, CRONTAB_FILE, MANIFEST_MEMBER } from './layout.ts'
 import { maildirPlace, MaildirTracker, unarchivedMessages, withinMessages } from './live-mail.ts'
 import { serializeManifest, type Manifest } from './manifest.ts'
 import { renameNoReplace } from './restore-fs.ts'
+import { seekLine, type MoltRange } from './seek-index.ts'
 import { Spool } from './spool.ts'
 import { removeStaleSnapshots, snapshotSqlite } from './sqlite.ts'
 import { streamFile, TarStream, writeEnd, writeEntryHeader, writeMember, type FileOutcome } from './stream.ts'
@@ -109,8 +110,16 @@ export async function writeArchive(
     // 3. the molts, from the plan's spool
     const lines = plan.spool?.lines()
     let failFast = false
+    /** the molt index (seek-index.ts): each molt starts a compressed chunk of its own */
+    const starts: { molt: string; chunk: number; tar: number }[] = []
+    const boundary = async (molt: string) => {
+      const wait = out.flush()
+      if (wait) await wait
+      starts.push({ molt, chunk: compressor.boundary(), tar: out.bytes })
+    }
     for (const moltPlan of plan.molts) {
       const name = moltPlan.molt.name
+      await boundary(name)
       const home = binaryPath(moltPlan.molt.home)
       const realHome = binaryPath(safeRealpath(moltPlan.molt.home))
       const pathOf = (rel: string) => fsPath(resolveRel(home, moltPlan.followed, rel))
@@ -214,18 +223,23 @@ export async function writeArchive(
       }
     }
     if (failFast) throw new UnreadableFilesError(result.unreadable)
+    await boundary('')
 
     // 4. index.jsonl (listed in the checksums), then checksums, what the backup noticed and the
     // end line; 5. the end-of-archive blocks
     const indexMeta = { mode: 0o600, mtimeSec: Math.floor(Date.now() / 1000), ...rootOwner }
     const indexDigest = await spoolMember(out, header(INDEX_MEMBER, 'file', indexMeta, { size: index.size }), index)
     summed(indexDigest, INDEX_MEMBER)
+    await compressor.settle()
+    const tail = { offset: compressor.offsetOf(starts.at(-1)!.chunk), tar: starts.at(-1)!.tar }
+    for (const range of moltRanges(starts, compressor)) sums.append(encoder.encode(seekLine(range)))
     for (const note of result.notes) sums.append(encoder.encode(noteLine(note)))
     // the end line counts every file member but the manifest and this list: index.jsonl too
     sums.append(encoder.encode(endLine({ files: result.files + 1, bytes: result.bytesIn + index.size, notes: result.notes.length, partial: result.unreadable.length > 0 })))
     await spoolMember(out, header(CHECKSUMS_MEMBER, 'file', { ...indexMeta, mtimeSec: Math.floor(Date.now() / 1000) }, { size: sums.size }), sums)
     result.bytesOut = await writeEnd(out, compressor)
     result.tarBytes = out.bytes
+    compressor.writeLocator({ tailOffset: tail.offset, tailTarOffset: tail.tar, tarSize: out.bytes })
     report()
     fsyncSync(fd)
     closeSync(fd)
@@ -264,6 +278,17 @@ async function spoolMember(out: TarStream, header: HeaderInput, spool: Spool): P
   const wait = out.zeros(pad)
   if (wait) await wait
   return hasher.digest('hex')
+}
+
+/** Each molt's compressed and tar range, from where it and the next part start (the last start is the tail's). */
+function moltRanges(starts: { molt: string; chunk: number; tar: number }[], compressor: ParallelCompressor): MoltRange[] {
+  const ranges: MoltRange[] = []
+  for (let i = 0; i + 1 < starts.length; i++) {
+    const offset = compressor.offsetOf(starts[i]!.chunk)
+    const next = compressor.offsetOf(starts[i + 1]!.chunk)
+    ranges.push({ molt: starts[i]!.molt, offset, tar_offset: starts[i]!.tar, length: next - offset, tar_length: starts[i + 1]!.tar - starts[i]!.tar })
+  }
+  return ranges
 }
 
 /** What /proc/self/fd shows for a path given as latin1 text of its bytes. */

@@ -1,0 +1,162 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import type { Compression } from './compress.ts'
+
+/**
+ * The molt index: where each molt's part of an archive starts, so `restore --select` inflates only
+ * that part (issue 18). Format 3 archives written since carry it in two places:
+ *
+ * - the **locator**, near the start of the file: where the archive's tail (index.jsonl and
+ *   checksums.sha256) starts. In gzip it is the header's comment field (FCOMMENT, which every
+ *   gunzip skips; not FEXTRA: Python's streaming tarfile misreads that); in zstd a skippable frame
+ *   right after the manifest's frame. It is written as a placeholder and filled in when the archive
+ *   is complete:
+ *
+ *     clmnt-seek 1 <tail offset> <tail tar offset> <tar size>      (16 hex digits each)
+ *
+ * - one `#clmnt-seek` line per molt in checksums.sha256 (a comment to `sha256sum -c`):
+ *
+ *     #clmnt-seek {"molt":"alpha","offset":10240,"tar_offset":20480,"length":4096,"tar_length":51200}
+ *
+ *   `offset`/`length`: the molt's compressed bytes in the file; `tar_offset`/`tar_length`: the
+ *   same bytes inflated, as offsets in the tar stream. Each molt starts a new compressed chunk:
+ *   in gzip a deflate block boundary with an empty window (the chunk is compressed on its own, see
+ *   compress.ts), in zstd a new frame, so inflating can start there with nothing before it. The
+ *   archive stays one gzip member: every reader still reads it whole.
+ *
+ * Nothing of it is trusted: a recompressed archive (`gunzip | gzip`) has no locator, and whatever a
+ * locator or a line says is checked against what inflates at that offset (seek-read.ts).
+ */
+export const SEEK_LINE = '#clmnt-seek '
+
+export interface MoltRange {
+  molt: string
+  offset: number
+  tar_offset: number
+  length: number
+  tar_length: number
+}
+
+export interface Locator {
+  /** compressed offset of the tail (the chunk holding index.jsonl's header) */
+  tailOffset: number
+  tailTarOffset: number
+  /** the whole tar stream, end-of-archive blocks included */
+  tarSize: number
+}
+
+const PREFIX = 'clmnt-seek 1 '
+export const LOCATOR_LENGTH = PREFIX.length + 3 * 16 + 2
+const encoder = new TextEncoder()
+
+export function seekLine(range: MoltRange): string {
+  return `${SEEK_LINE}${JSON.stringify(range)}\n`
+}
+
+/** A `#clmnt-seek` line's range, or null when it is not one. */
+export function parseSeekLine(line: string): MoltRange | null {
+  if (!line.startsWith(SEEK_LINE)) return null
+  let data: unknown
+  try {
+    data = JSON.parse(line.slice(SEEK_LINE.length))
+  } catch {
+    return null
+  }
+  const r = data as Record<string, unknown>
+  if (!r || typeof r !== 'object' || typeof r.molt !== 'string') return null
+  for (const key of ['offset', 'tar_offset', 'length', 'tar_length']) if (!Number.isSafeInteger(r[key]) || (r[key] as number) < 0) return null
+  return { molt: r.molt, offset: r.offset as number, tar_offset: r.tar_offset as number, length: r.length as number, tar_length: r.tar_length as number }
+}
+
+/** The locator text, or a placeholder (zeros) while the archive is written. */
+export function locatorBytes(locator: Locator | null): Uint8Array {
+  const hex = (n: number) => n.toString(16).padStart(16, '0')
+  const l = locator ?? { tailOffset: 0, tailTarOffset: 0, tarSize: 0 }
+  return encoder.encode(`${PREFIX}${hex(l.tailOffset)} ${hex(l.tailTarOffset)} ${hex(l.tarSize)}`)
+}
+
+function parseLocator(bytes: Uint8Array): Locator | null {
+  const text = new TextDecoder('latin1').decode(bytes)
+  const match = /^clmnt-seek 1 ([0-9a-f]{16}) ([0-9a-f]{16}) ([0-9a-f]{16})$/.exec(text)
+  if (!match) return null
+  const [tailOffset, tailTarOffset, tarSize] = match.slice(1).map((h) => Number.parseInt(h, 16)) as [number, number, number]
+  if (tailOffset === 0 || tarSize === 0) return null
+  return { tailOffset, tailTarOffset, tarSize }
+}
+
+/** gzip header with the locator's room: deflate, FCOMMENT, no mtime (the manifest tells the time), OS unix. */
+export const GZIP_LOCATOR_AT = 10
+export function gzipHeader(): Uint8Array {
+  const header = new Uint8Array(GZIP_LOCATOR_AT + LOCATOR_LENGTH + 1)
+  header.set([0x1f, 0x8b, 0x08, 0x10, 0, 0, 0, 0, 0x00, 0x03])
+  header.set(locatorBytes(null), GZIP_LOCATOR_AT)
+  return header
+}
+
+/** zstd skippable frame (magic 0x184D2A5C) holding the locator; the locator starts 8 bytes in. */
+export const ZSTD_LOCATOR_IN_FRAME = 8
+export function zstdLocatorFrame(): Uint8Array {
+  const frame = new Uint8Array(8 + LOCATOR_LENGTH)
+  const view = new DataView(frame.buffer)
+  view.setUint32(0, 0x184d2a5c, true)
+  view.setUint32(4, LOCATOR_LENGTH, true)
+  frame.set(locatorBytes(null), 8)
+  return frame
+}
+
+export interface FoundLocator {
+  locator: Locator
+  /** where compressed data starts: after the gzip header; 0 for zstd (its decoder skips the locator frame) */
+  dataStart: number
+  fileSize: number
+}
+
+/** The locator of an archive file, or null when it has none (older, foreign or recompressed archives). */
+export function readLocator(path: string, compression: Compression): FoundLocator | null {
+  const fd = openSync(path, 'r')
+  try {
+    const fileSize = fstatSync(fd).size
+    const read = (at: number, length: number): Uint8Array => {
+      const buf = new Uint8Array(length)
+      const n = at < fileSize ? readSync(fd, buf, 0, length, at) : 0
+      return buf.subarray(0, n)
+    }
+    if (compression === 'gzip') {
+      const head = read(0, GZIP_LOCATOR_AT + LOCATOR_LENGTH + 1)
+      // exactly the header clmnt writes: FCOMMENT alone, the comment NUL-terminated
+      if (head.length !== GZIP_LOCATOR_AT + LOCATOR_LENGTH + 1 || head[3] !== 0x10 || head.at(-1) !== 0) return null
+      const locator = parseLocator(head.subarray(GZIP_LOCATOR_AT, GZIP_LOCATOR_AT + LOCATOR_LENGTH))
+      return locator && { locator, dataStart: head.length, fileSize }
+    }
+    const frameEnd = zstdFrameEnd(read, fileSize)
+    if (frameEnd === null) return null
+    const frame = read(frameEnd, 8 + LOCATOR_LENGTH)
+    if (frame.length !== 8 + LOCATOR_LENGTH) return null
+    const view = new DataView(frame.buffer, frame.byteOffset)
+    if (view.getUint32(0, true) !== 0x184d2a5c || view.getUint32(4, true) !== LOCATOR_LENGTH) return null
+    const locator = parseLocator(frame.subarray(8))
+    return locator && { locator, dataStart: 0, fileSize }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Where the zstd frame at offset 0 ends (RFC 8878: frame header, blocks, optional checksum), or null. */
+function zstdFrameEnd(read: (at: number, length: number) => Uint8Array, fileSize: number): number | null {
+  const head = read(0, 18)
+  if (head.length < 6 || head[0] !== 0x28 || head[1] !== 0xb5 || head[2] !== 0x2f || head[3] !== 0xfd) return null
+  const descriptor = head[4]!
+  const singleSegment = (descriptor >> 5) & 1
+  const fcsBytes = [singleSegment, 2, 4, 8][descriptor >> 6]!
+  const dictBytes = [0, 1, 2, 4][descriptor & 3]!
+  let at = 5 + (singleSegment ? 0 : 1) + dictBytes + fcsBytes
+  for (let blocks = 0; at + 3 <= fileSize && blocks < 1 << 16; blocks++) {
+    const b = read(at, 3)
+    if (b.length < 3) return null
+    const header = b[0]! | (b[1]! << 8) | (b[2]! << 16)
+    const type = (header >> 1) & 3
+    if (type === 3) return null
+    at += 3 + (type === 1 ? 1 : header >> 3)
+    if (header & 1) return at + ((descriptor >> 2) & 1 ? 4 : 0)
+  }
+  return null
+}

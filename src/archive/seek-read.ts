@@ -1,0 +1,206 @@
+import { createReadStream, closeSync, openSync, readSync } from 'node:fs'
+import type { Compression } from './compress.ts'
+import { CHECKSUMS_MEMBER, INDEX_MEMBER, normalizeMemberName } from './layout.ts'
+import type { Manifest } from './manifest.ts'
+import { ArchiveReadError } from './read.ts'
+import { parseSeekLine, readLocator, SEEK_LINE, type MoltRange } from './seek-index.ts'
+import { TarError, TarParser } from './tar-parse.ts'
+
+/**
+ * Reading only some molts of an archive through its molt index (seek-index.ts): the head (manifest,
+ * global/), the selected molts' ranges and the tail (index.jsonl, checksums.sha256), each inflated
+ * from its own offset and handed on as one tar stream, which restore reads and checks exactly as it
+ * reads a whole archive. What is skipped is accounted for from index.jsonl (which checksums.sha256
+ * vouches for), so the checksum list's end line still has to add up.
+ *
+ * Nothing the index says is taken on trust. Before anything is extracted: the locator must lead to
+ * a tail that inflates to exactly the size it gives (and, for gzip, to the trailer's size), holding
+ * index.jsonl and checksums.sha256 and nothing else; the ranges must tile the file and the tar
+ * stream from the head to the tail, one per molt of the manifest; and each selected range must start
+ * with its molt's folder. Any miss: the archive is read whole (`fallback` says why). A range that
+ * then inflates to anything but its length fails the read (restore refuses, with one line).
+ */
+export interface SeekRead {
+  chunks: AsyncIterable<Uint8Array>
+  /** regular files (and their bytes) of the molts not read, from index.jsonl */
+  skipped: { files: number; bytes: number }
+}
+
+export type SeekPlan = { read: SeekRead } | { read: null; fallback: string | null }
+
+const READ_AHEAD = 1 << 20
+
+export async function planSeekRead(path: string, compression: Compression, manifest: Manifest, wanted: ReadonlySet<string>): Promise<SeekPlan> {
+  let found: ReturnType<typeof readLocator>
+  try {
+    found = readLocator(path, compression)
+  } catch {
+    return { read: null, fallback: null }
+  }
+  // older, foreign and recompressed archives: the ordinary full read, nothing to say
+  if (!found) return { read: null, fallback: null }
+  const mismatch = (why: string): SeekPlan => ({ read: null, fallback: `the archive's molt index does not match its content (${why}): reading the whole archive` })
+  const { locator, dataStart, fileSize } = found
+  const trailer = compression === 'gzip' ? 8 : 0
+  if (locator.tailOffset < dataStart || locator.tailOffset > fileSize - trailer || locator.tailTarOffset > locator.tarSize) return mismatch('the tail lies outside the file')
+  if (compression === 'gzip') {
+    const isize = readAt(path, fileSize - 4, 4)
+    if (new DataView(isize.buffer).getUint32(0, true) !== locator.tarSize % 2 ** 32) return mismatch("the tar size is not the gzip trailer's")
+  }
+
+  // the tail: index.jsonl, then checksums.sha256 with the #clmnt-seek lines
+  const ranges: MoltRange[] = []
+  const skipped = { files: 0, bytes: 0 }
+  const members: string[] = []
+  const lines = { [INDEX_MEMBER]: new LineSplitter(), [CHECKSUMS_MEMBER]: new LineSplitter() }
+  const onIndexLine = (line: string) => {
+    const row = parseJson(line) as { type?: unknown; size?: unknown; molt?: unknown } | null
+    if (row && row.type === 'file' && typeof row.molt === 'string' && !wanted.has(row.molt) && typeof row.size === 'number') {
+      skipped.files++
+      skipped.bytes += row.size
+    }
+  }
+  const onChecksumLine = (line: string) => {
+    if (!line.startsWith(SEEK_LINE)) return
+    const range = parseSeekLine(line)
+    if (range) ranges.push(range)
+  }
+  let current: keyof typeof lines | null = null
+  const parser = new TarParser({
+    entry(e) {
+      const name = normalizeMemberName(e.name)
+      members.push(name)
+      current = e.type === 'file' && (name === INDEX_MEMBER || name === CHECKSUMS_MEMBER) ? name : null
+    },
+    data(chunk) {
+      if (current) lines[current].push(chunk, current === INDEX_MEMBER ? onIndexLine : onChecksumLine)
+    },
+    entryEnd() {
+      if (current) lines[current].end(current === INDEX_MEMBER ? onIndexLine : onChecksumLine)
+      current = null
+    },
+  })
+  try {
+    for await (const chunk of inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')) parser.push(chunk)
+    parser.end()
+  } catch (error) {
+    if (error instanceof ArchiveReadError || error instanceof TarError) return mismatch(error.message)
+    throw error
+  }
+  if (!parser.complete || members.join('\n') !== `${INDEX_MEMBER}\n${CHECKSUMS_MEMBER}`) return mismatch('the tail is not index.jsonl and checksums.sha256')
+
+  // the ranges tile the archive: head, one range per molt of the manifest in order, tail
+  const names = manifest.molts.map((m) => m.name)
+  if (ranges.length !== names.length || ranges.some((r, i) => r.molt !== names[i])) return mismatch('its molts are not the manifest\'s')
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!
+    const next = ranges[i + 1] ?? { offset: locator.tailOffset, tar_offset: locator.tailTarOffset }
+    if (r.offset + r.length !== next.offset || r.tar_offset + r.tar_length !== next.tar_offset || r.offset < dataStart) return mismatch(`molt ${r.molt}'s range does not end where the next part starts`)
+    if (r.tar_offset % 512 !== 0) return mismatch(`molt ${r.molt}'s range does not start on a tar block`)
+  }
+  const head = ranges.length ? { offset: ranges[0]!.offset, tar: ranges[0]!.tar_offset } : { offset: locator.tailOffset, tar: locator.tailTarOffset }
+  const selected = ranges.filter((r) => wanted.has(r.molt))
+
+  // each selected range starts with its molt's folder
+  for (const r of selected) {
+    if (r.tar_length === 0) continue
+    const first = await firstMember(path, compression, r)
+    if (first !== r.molt) return mismatch(`molt ${r.molt}'s range starts with ${first === null ? 'no tar member' : `member ${JSON.stringify(first)}`}`)
+  }
+
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    yield* inflateRange(path, compression, dataStart, head.offset, head.tar, 'the manifest and global files')
+    for (const r of selected) if (r.tar_length) yield* inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`)
+    yield* inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')
+  }
+  return { read: { chunks: chunks(), skipped } }
+}
+
+/** The first member's name in a range (its molt folder), or null. Inflates a few KiB. */
+async function firstMember(path: string, compression: Compression, r: MoltRange): Promise<string | null> {
+  let name: string | null = null
+  const parser = new TarParser({
+    entry(e) {
+      name = normalizeMemberName(e.name)
+      return 'stop'
+    },
+  })
+  try {
+    for await (const chunk of inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`)) if (!parser.push(chunk)) break
+  } catch (error) {
+    if (error instanceof ArchiveReadError || error instanceof TarError) return null
+    throw error
+  }
+  return name
+}
+
+/**
+ * The compressed bytes [from, to) inflated: exactly `expected` bytes, or an ArchiveReadError. gzip
+ * ranges are raw deflate starting at a block boundary with an empty window; zstd ranges whole frames.
+ */
+export async function* inflateRange(path: string, compression: Compression, from: number, to: number, expected: number, what: string): AsyncGenerator<Uint8Array> {
+  const fail = (why: string) => new ArchiveReadError(`the molt index does not match the archive: ${what} ${why}`, 'compression')
+  if (to <= from) {
+    if (expected !== 0) throw fail('has no compressed bytes')
+    return
+  }
+  const zlib = require('node:zlib') as typeof import('node:zlib')
+  const source = createReadStream(path, { start: from, end: to - 1, highWaterMark: READ_AHEAD })
+  // a range of gzip ends with a sync flush, not a final block: no "unexpected end" at its end
+  const inflate = compression === 'gzip' ? zlib.createInflateRaw({ chunkSize: 256 << 10, finishFlush: zlib.constants.Z_SYNC_FLUSH }) : zlib.createZstdDecompress({ chunkSize: 256 << 10 })
+  source.on('error', (error) => inflate.destroy(error))
+  source.pipe(inflate)
+  let got = 0
+  try {
+    for await (const chunk of inflate) {
+      got += (chunk as Uint8Array).length
+      if (got > expected) throw fail(`inflates to more than ${expected} bytes`)
+      yield chunk as Uint8Array
+    }
+  } catch (error) {
+    if (error instanceof ArchiveReadError) throw error
+    if ((error as NodeJS.ErrnoException).syscall) throw new ArchiveReadError(`cannot read the archive: ${(error as NodeJS.ErrnoException).code}`, 'io')
+    throw fail(`does not inflate (${(error as Error).message})`)
+  } finally {
+    source.unpipe(inflate)
+    source.destroy()
+    inflate.destroy()
+  }
+  if (got !== expected) throw fail(`inflates to ${got} bytes, not ${expected}`)
+}
+
+function readAt(path: string, at: number, length: number): Uint8Array {
+  const fd = openSync(path, 'r')
+  try {
+    const buf = new Uint8Array(length)
+    readSync(fd, buf, 0, length, at)
+    return buf
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Lines of a member's content as it streams by (names in it are bytes: latin1). */
+class LineSplitter {
+  #rest = ''
+
+  push(chunk: Uint8Array, onLine: (line: string) => void): void {
+    const text = this.#rest + Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1')
+    const parts = text.split('\n')
+    this.#rest = parts.pop()!
+    for (const line of parts) onLine(line)
+  }
+
+  end(onLine: (line: string) => void): void {
+    if (this.#rest) onLine(this.#rest)
+    this.#rest = ''
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return null
+  }
+}

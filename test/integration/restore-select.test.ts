@@ -1,0 +1,196 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { deflateRawSync } from 'node:zlib'
+import { parseSeekLine, readLocator, SEEK_LINE, type MoltRange } from '../../src/archive/seek-index.ts'
+import { addBulk, addText, gunzipAll, run, writeRichFleet } from '../helpers/archive.ts'
+import { runCli } from '../helpers/cli.ts'
+import { removeDir, tempDir } from '../helpers/fleet.ts'
+import { readTree, treeDiff } from '../helpers/tree.ts'
+
+// `restore --select` through the molt index (seek-index.ts, seek-read.ts): the same result as the
+// full read, only the selected molt's part inflated, and an index that does not match is never trusted.
+let root: string
+let gz: string
+let zst: string
+/** bravo restored from a full read of the whole archive: the reference */
+let reference: Map<string, import('../helpers/tree.ts').TreeEntry>
+const MOLTS = [
+  { name: 'alpha', port: 19001 },
+  { name: 'bravo', port: 19021 },
+  { name: 'delta', port: 19041 },
+]
+
+beforeAll(async () => {
+  root = tempDir('clmnt-select-')
+  const fleet = join(root, 'fleet')
+  writeRichFleet(fleet, MOLTS)
+  // each molt spans several 1 MiB compressed chunks
+  for (const m of MOLTS) {
+    addText(join(fleet, m.name), 40, 50_000)
+    addBulk(join(fleet, m.name), 4, 200_000)
+  }
+  for (const [compression, dir] of [['gzip', 'gz'], ['zstd', 'zst']] as const) {
+    const out = join(root, dir)
+    mkdirSync(out)
+    const backup = await runCli(['fleet', 'backup', '-d', fleet, '--output', out, '--compression', compression, '-q'])
+    if (backup.code !== 0) throw new Error(backup.stderr)
+    if (dir === 'gz') gz = join(out, readdirSync(out)[0]!)
+    else zst = join(out, readdirSync(out)[0]!)
+  }
+  const full = await restore(gz, 'full', [])
+  expect(full.code).toBe(0)
+  reference = readTree(join(root, 'full', 'bravo'))
+}, 120_000)
+afterAll(() => removeDir(root))
+
+async function restore(archive: string, into: string, extra: string[]) {
+  const base = join(root, into)
+  mkdirSync(base)
+  return runCli(['fleet', 'restore', '-d', base, '--from', archive, '--yes', '--skip-users', '--skip-cron', ...extra])
+}
+
+/** The restored bravo against the full read's, .molt-info aside (it names the base dir and the time of the restore). */
+function sameAsReference(into: string): string[] {
+  return treeDiff(reference, readTree(join(root, into, 'bravo')), { ignore: (rel) => rel === '.molt-info' })
+}
+
+function seekRanges(archive: string, decompress: (path: string) => Uint8Array): MoltRange[] {
+  const text = Buffer.from(decompress(archive)).toString('latin1')
+  return text.split('\n').filter((l) => l.startsWith(SEEK_LINE)).map((l) => parseSeekLine(l)!)
+}
+const zstdAll = (path: string) => new Uint8Array(Bun.zstdDecompressSync(readFileSync(path)))
+
+/** A copy of the archive with `length` bytes of a molt's compressed range overwritten. */
+function damage(archive: string, out: string, range: MoltRange): void {
+  const bytes = readFileSync(archive)
+  bytes.fill(0x55, range.offset + Math.floor(range.length / 2), range.offset + Math.floor(range.length / 2) + 4096)
+  writeFileSync(out, bytes)
+}
+
+test('the archive is still one gzip member every reader reads whole, with one molt index line per molt', () => {
+  const ranges = seekRanges(gz, gunzipAll)
+  expect(ranges.map((r) => r.molt)).toEqual(['alpha', 'bravo', 'delta'])
+  expect(readLocator(gz, 'gzip')).not.toBeNull()
+  const members = run('tar', ['-tzf', gz]).split('\n').filter(Boolean)
+  expect(run('bsdtar', ['-tzf', gz]).split('\n').filter(Boolean).length).toBe(members.length)
+  expect(run('python3', ['-c', 'import sys, tarfile\nprint(sum(1 for _ in tarfile.open(sys.argv[1], "r|gz")))', gz]).trim()).toBe(String(members.length))
+  expect(run('sh', ['-c', `busybox tar -tzf '${gz}' | wc -l`]).trim()).toBe(String(members.length))
+  // sha256sum -c skips the #clmnt-seek lines like the other comments
+  const x = join(root, 'x')
+  mkdirSync(x)
+  run('tar', ['-xzf', gz, '-C', x])
+  expect(run('sha256sum', ['--strict', '-c', 'checksums.sha256'], { cwd: x })).not.toContain('FAILED')
+}, 60_000)
+
+test('--select bravo restores what the full read restores, reading only bravo: a damaged alpha does not matter', async () => {
+  const selected = await restore(gz, 'one', ['--select', 'bravo'])
+  expect(selected.code).toBe(0)
+  expect(sameAsReference('one')).toEqual([])
+  expect(readdirSync(join(root, 'one')).filter((n) => MOLTS.some((m) => m.name === n))).toEqual(['bravo'])
+
+  const alpha = seekRanges(gz, gunzipAll)[0]!
+  const damaged = join(root, 'damaged.tar.gz')
+  damage(gz, damaged, alpha)
+  const full = await restore(damaged, 'damaged-full', [])
+  expect(full.code).toBe(1)
+  const one = await restore(damaged, 'damaged-one', ['--select', 'bravo'])
+  expect(one.stderr).not.toContain('molt index')
+  expect(one.code).toBe(0)
+  expect(sameAsReference('damaged-one')).toEqual([])
+  // --only and --dry-run go through the index too
+  const dry = await runCli(['fleet', 'restore', '-d', join(root, 'damaged-one'), '--from', damaged, '--select', 'bravo', '--only', 'config', '--force', '--dry-run', '--skip-users'])
+  expect(dry.code).toBe(0)
+}, 60_000)
+
+test('zstd: the same, one frame per molt boundary', async () => {
+  const ranges = seekRanges(zst, zstdAll)
+  expect(ranges.map((r) => r.molt)).toEqual(['alpha', 'bravo', 'delta'])
+  expect(run('sh', ['-c', `tar --zstd -tf '${zst}' | wc -l`]).trim()).toBe(run('sh', ['-c', `tar -tzf '${gz}' | wc -l`]).trim())
+  const damaged = join(root, 'damaged.tar.zst')
+  damage(zst, damaged, ranges[2]!)
+  const one = await restore(damaged, 'zst-one', ['--select', 'bravo'])
+  expect(one.code).toBe(0)
+  expect(sameAsReference('zst-one')).toEqual([])
+}, 60_000)
+
+test('a recompressed archive (gunzip | gzip) has no index: read whole, same result', async () => {
+  const recompressed = join(root, 'recompressed.tar.gz')
+  run('sh', ['-c', `gzip -dc '${gz}' | gzip -1 > '${recompressed}'`])
+  expect(readLocator(recompressed, 'gzip')).toBeNull()
+  const result = await restore(recompressed, 'recompressed', ['--select', 'bravo'])
+  expect(result.code).toBe(0)
+  expect(sameAsReference('recompressed')).toEqual([])
+}, 60_000)
+
+/**
+ * The archive with its tail (index.jsonl, checksums.sha256) rewritten: `edit` changes the molt
+ * index lines (padded with spaces to their old length, so no tar header changes). The head and the
+ * molts' compressed bytes stay as they are; a correct gzip trailer is written for the new content.
+ */
+function withEditedIndex(out: string, edit: (ranges: MoltRange[]) => void): void {
+  const whole = readFileSync(gz)
+  const found = readLocator(gz, 'gzip')!
+  const tar = Buffer.from(gunzipAll(gz))
+  const text = tar.toString('latin1')
+  const ranges = seekRanges(gz, gunzipAll)
+  const edited = ranges.map((r) => ({ ...r }))
+  edit(edited)
+  for (let i = 0; i < ranges.length; i++) {
+    const before = `${SEEK_LINE}${JSON.stringify(ranges[i])}`
+    const after = `${SEEK_LINE}${JSON.stringify(edited[i])}`
+    expect(after.length).toBeLessThanOrEqual(before.length)
+    tar.write(after.padEnd(before.length, ' '), text.indexOf(before), 'latin1')
+  }
+  const tail = deflateRawSync(tar.subarray(found.locator.tailTarOffset))
+  const trailer = Buffer.alloc(8)
+  trailer.writeUInt32LE(Bun.hash.crc32(tar) >>> 0, 0)
+  trailer.writeUInt32LE(tar.length % 2 ** 32, 4)
+  writeFileSync(out, Buffer.concat([whole.subarray(0, found.locator.tailOffset), tail, trailer]))
+  // still a sound archive for GNU tar, with the same members
+  expect(run('sh', ['-c', `tar -tzf '${out}' | wc -l`])).toBe(run('sh', ['-c', `tar -tzf '${gz}' | wc -l`]))
+}
+
+test('a molt index pointing at another molt is found out before anything is written: read whole, same result', async () => {
+  const out = join(root, 'pointing.tar.gz')
+  withEditedIndex(out, (r) => {
+    // bravo's line says it is where delta is (and the other way round)
+    for (const key of ['offset', 'tar_offset', 'length', 'tar_length'] as const) [r[1]![key], r[2]![key]] = [r[2]![key], r[1]![key]]
+  })
+  const result = await restore(out, 'pointing', ['--select', 'bravo'])
+  expect(result.stderr).toContain("the archive's molt index does not match its content")
+  expect(result.code).toBe(0)
+  expect(sameAsReference('pointing')).toEqual([])
+}, 60_000)
+
+test('a molt index with a wrong length refuses with one line, never restores something else', async () => {
+  const out = join(root, 'length.tar.gz')
+  withEditedIndex(out, (r) => {
+    // the boundary between bravo and delta moved by one tar block: it still tiles, bravo still starts right
+    r[1]!.tar_length += 512
+    r[2]!.tar_offset += 512
+    r[2]!.tar_length -= 512
+  })
+  const result = await restore(out, 'length', ['--select', 'bravo'])
+  expect(result.code).toBe(1)
+  expect(result.stderr).toContain('the molt index does not match the archive: molt bravo inflates to')
+  expect(readdirSync(join(root, 'length')).filter((n) => n === 'bravo')).toEqual([])
+  // the whole-archive read of the same file restores it right
+  const full = await restore(out, 'length-full', [])
+  expect(full.code).toBe(0)
+}, 60_000)
+
+test('a locator that points elsewhere is found out: read whole, same result', async () => {
+  const out = join(root, 'locator.tar.gz')
+  const bytes = readFileSync(gz)
+  const found = readLocator(gz, 'gzip')!
+  // the tail offset, one digit changed
+  const at = bytes.indexOf(Buffer.from('clmnt-seek 1 ')) + 13 + 15
+  bytes[at] = bytes[at] === 0x30 ? 0x31 : 0x30
+  writeFileSync(out, bytes)
+  expect(readLocator(out, 'gzip')!.locator.tailOffset).not.toBe(found.locator.tailOffset)
+  const result = await restore(out, 'locator', ['--select', 'bravo'])
+  expect(result.stderr).toContain("the archive's molt index does not match its content")
+  expect(result.code).toBe(0)
+  expect(sameAsReference('locator')).toEqual([])
+}, 60_000)
