@@ -10,7 +10,8 @@ import type { BackupNote } from './checksums.ts'
 import { planFleet, type MoltPlan, type Plan } from './collect.ts'
 import type { Compression } from './compress.ts'
 import { lockFleet } from './fleet-lock.ts'
-import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSION, GLOBAL_DIR, GLOBAL_DIR_FALLBACK, INDEX_MEMBER } from './layout.ts'
+import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSION, GLOBAL_DIR, GLOBAL_DIR_FALLBACK, INDEX_MEMBER, STATE_MEMBER } from './layout.ts'
+import { applyParent, chooseParent, type Incremental, type ParentChoice } from './incremental.ts'
 import { archiveName, defaultBackupDir, nameIsFree, OWN_ARCHIVE_NAME, PARTIAL_SUFFIX, pruneBackups } from './list.ts'
 import { isoWithOffset, manifestSchema, type Manifest } from './manifest.ts'
 import { Spool } from './spool.ts'
@@ -34,6 +35,10 @@ export interface BackupOptions {
   workers?: number
   /** read molt users' crontabs (default true) */
   crontab?: boolean
+  /** only what changed since the last good archive of this fleet in the output folder (incremental.ts) */
+  incremental?: boolean
+  /** with incremental: a full archive when the chain's full one is older than this (ms) */
+  fullEveryMs?: number
   now?: Date
 }
 
@@ -77,6 +82,21 @@ export interface BackupResult {
   bytesOut: number
   durationMs: number
   pruned: string[]
+  /** with --incremental: the parent taken, or why a full archive was taken instead */
+  incremental: IncrementalOutcome | null
+}
+
+export interface IncrementalOutcome {
+  /** file name of the parent; null: a full archive was written */
+  parent: string | null
+  /** why there was no usable parent */
+  full_reason: string | null
+  /** files unchanged since the parent (left to the chain), and their bytes */
+  carried_files: number
+  carried_bytes: number
+  deleted: number
+  /** archives before this one in its chain */
+  depth: number
 }
 
 export { UnreadableFilesError }
@@ -93,13 +113,18 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
   let lock: Lock | undefined
   if (!options.dryRun) lock = lockFleet(options.baseDir, 'fleet backup')
   let spool: Spool | null = null
+  let cut: Incremental | null = null
   try {
     const target = options.dryRun ? null : resolveOutput(options, now, compression)
     // the plan's entries wait in a spool file beside the archive; a dry run keeps only the totals
     if (target) spool = new Spool(target.dir)
-    const plan = planFleet(options.baseDir, molts, { excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, crontab: options.crontab, spool })
-    if (plan.unreadable.length && !options.allowPartial && !options.dryRun) throw new UnreadableFilesError(plan.unreadable)
-    const manifest = buildManifest(plan, options, now, compression, level)
+    const choice = options.incremental && target ? await chooseParent({ dir: target.dir, hostname: hostname(), baseDir: options.baseDir, select: options.select ? [...new Set(options.select)].sort() : null, excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, fullEveryMs: options.fullEveryMs, now }) : null
+    const planned = planFleet(options.baseDir, molts, { excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, crontab: options.crontab, spool })
+    if (planned.unreadable.length && !options.allowPartial && !options.dryRun) throw new UnreadableFilesError(planned.unreadable)
+    const applied = target ? applyParent(planned, choice?.parent ? choice.state : null, target.dir) : null
+    cut = applied
+    const plan = applied?.plan ?? planned
+    const manifest = buildManifest(plan, options, now, compression, level, target && applied ? chainFields(target, applied, choice, now) : null)
     const result: BackupResult = {
       dryRun: !!options.dryRun,
       path: null,
@@ -115,6 +140,7 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
       bytesOut: 0,
       durationMs: 0,
       pruned: [],
+      incremental: choice && applied ? { parent: choice.parent ? basename(choice.parent.path) : null, full_reason: choice.parent ? null : choice.why, carried_files: applied.carried.files, carried_bytes: applied.carried.bytes, deleted: [...applied.deleted.values()].reduce((n, l) => n + l.length, 0), depth: choice.parent ? choice.depth : 0 } : null,
     }
     if (!target) {
       result.durationMs = performance.now() - started
@@ -122,7 +148,7 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
     }
     const stale = staleParts(target.dir, options)
     if (stale.length) warnings.push(`${stale.length} .partial file(s) in ${target.dir} were left by interrupted backups and are not archives: ${stale.join(', ')} (delete them)`)
-    await writeArchive(target, plan, manifest, result, { ...options, compression, level }, hooks)
+    await writeArchive(target, plan, manifest, result, { ...options, compression, level, state: applied?.state ?? null }, hooks)
     result.partial = result.unreadable.length > 0
     result.path = target.finalPath
     if (options.keep !== undefined) {
@@ -135,6 +161,8 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
     return result
   } finally {
     spool?.close()
+    cut?.state.close()
+    if (cut && cut.plan.spool !== spool) cut.plan.spool?.close()
     lock?.release()
   }
 }
@@ -155,7 +183,26 @@ function selectMolts(baseDir: string, select: string[] | undefined, warnings: st
   return wanted.sort().map((name) => known.get(name)!)
 }
 
-function buildManifest(plan: Plan, options: BackupOptions, now: Date, compression: Compression, level: number): Manifest {
+/** format 4's manifest fields: kind, parent, chain, layout.state, molts[].deleted */
+interface ChainFields {
+  kind: 'full' | 'incremental'
+  parent: { file: string; size: number; manifest_sha256: string; timestamp: string } | null
+  chain: { full: string; full_timestamp: string; depth: number }
+  deleted: Map<string, string[]>
+}
+
+function chainFields(target: Target, applied: Incremental, choice: ParentChoice | null, now: Date): ChainFields {
+  if (!choice?.parent) return { kind: 'full', parent: null, chain: { full: basename(target.finalPath), full_timestamp: isoWithOffset(now), depth: 0 }, deleted: new Map() }
+  const parent = choice.parent
+  return {
+    kind: 'incremental',
+    parent: { file: basename(parent.path), size: statSync(parent.path).size, manifest_sha256: parent.manifestSha256, timestamp: parent.manifest.timestamp },
+    chain: { full: choice.fullFile, full_timestamp: choice.fullTimestamp, depth: choice.depth },
+    deleted: applied.deleted,
+  }
+}
+
+function buildManifest(plan: Plan, options: BackupOptions, now: Date, compression: Compression, level: number, chain: ChainFields | null): Manifest {
   const globalDir = plan.molts.some((m) => m.molt.name === GLOBAL_DIR) ? GLOBAL_DIR_FALLBACK : GLOBAL_DIR
   const raw = {
     version: FORMAT_VERSION,
@@ -171,11 +218,14 @@ function buildManifest(plan: Plan, options: BackupOptions, now: Date, compressio
       compression,
       compress_level: level,
     },
-    layout: { global: globalDir, checksums: CHECKSUMS_MEMBER, crontab: CRONTAB_FILE, index: INDEX_MEMBER },
+    layout: { global: globalDir, checksums: CHECKSUMS_MEMBER, crontab: CRONTAB_FILE, index: INDEX_MEMBER, state: chain ? STATE_MEMBER : null },
     global_files: plan.global.map((g) => g.name),
-    molts: plan.molts.map((m) => moltManifest(m)),
+    molts: plan.molts.map((m) => ({ ...moltManifest(m), deleted: chain?.deleted.get(m.molt.name) ?? [] })),
     total_size_bytes: plan.bytes,
     total_files: plan.files,
+    kind: chain?.kind ?? 'full',
+    parent: chain?.parent ?? null,
+    chain: chain?.chain ?? null,
   }
   // the writer goes through the reader's schema too: what we write is what restore will accept
   return manifestSchema().parse(raw)

@@ -35,6 +35,8 @@ export interface PlanEntry {
   gid: number
   dev: number
   ino: number
+  /** status change time in nanoseconds, as decimal text (exact): what --incremental compares */
+  ctimeNs: string
   /** symlink target, latin1 text of its bytes */
   target?: string
   /** a SQLite database: captured with SQLite's online backup, not copied */
@@ -166,13 +168,13 @@ const SQLITE_MAGIC = 'SQLite format 3\0'
 /** One spool line per entry: a JSON array (names are latin1 text, which JSON carries unchanged). */
 export function encodeEntry(e: PlanEntry): Uint8Array {
   const component = e.component === null ? -1 : COMPONENTS.indexOf(e.component)
-  return encoder.encode(`${JSON.stringify([e.rel, e.kind, component, e.size, e.mode, e.mtimeSec, e.mtimeNsec, e.uid, e.gid, e.dev, e.ino, e.target ?? null, e.sqlite ? 1 : 0])}\n`)
+  return encoder.encode(`${JSON.stringify([e.rel, e.kind, component, e.size, e.mode, e.mtimeSec, e.mtimeNsec, e.uid, e.gid, e.dev, e.ino, e.target ?? null, e.sqlite ? 1 : 0, e.ctimeNs])}\n`)
 }
 
 const decoder = new TextDecoder()
 export function decodeEntry(line: Uint8Array): PlanEntry {
-  const [rel, kind, component, size, mode, mtimeSec, mtimeNsec, uid, gid, dev, ino, target, sqlite] = JSON.parse(decoder.decode(line))
-  const entry: PlanEntry = { rel, kind, component: component < 0 ? null : COMPONENTS[component]!, size, mode, mtimeSec, mtimeNsec, uid, gid, dev, ino }
+  const [rel, kind, component, size, mode, mtimeSec, mtimeNsec, uid, gid, dev, ino, target, sqlite, ctimeNs] = JSON.parse(decoder.decode(line))
+  const entry: PlanEntry = { rel, kind, component: component < 0 ? null : COMPONENTS[component]!, size, mode, mtimeSec, mtimeNsec, uid, gid, dev, ino, ctimeNs }
   if (target !== null) entry.target = target
   if (sqlite) entry.sqlite = true
   return entry
@@ -223,6 +225,7 @@ function planMolt(molt: Molt, options: PlanOptions, plan: Plan): MoltPlan | null
       gid: Number(st.gid),
       dev: Number(st.dev),
       ino: Number(st.ino),
+      ctimeNs: String(st.ctimeNs),
       ...extra,
     }
     plan.spool?.append(encodeEntry(entry))

@@ -1,10 +1,12 @@
 import { posix } from 'node:path'
 import { INDEX_MEMBER } from './index-file.ts'
+import { STATE_MEMBER } from './state-file.ts'
 
 /**
  * What a fleet archive holds and where, shared by backup, verify, list-backups and restore.
  *
  *   manifest.json                  first member: everything needed to plan a restore
+ *   state.jsonl                    (format 4) what every molt held, for --incremental (state-file.ts)
  *   global/                        molts.json and clmnt.json of the base dir (`layout.global` in the manifest)
  *   <molt>/…                       the molt's components, paths relative to its home
  *   <molt>/.clmnt-crontab          the molt user's crontab text (component "crontab"), never a home file
@@ -13,12 +15,12 @@ import { INDEX_MEMBER } from './index-file.ts'
  *
  * Legacy archives of the bash toolkit name the same things `./manifest.json`, `./<molt>/…`.
  */
-export const FORMAT_VERSION = '3'
-/** formats this clmnt reads as its own (2: no index.jsonl) */
-export const FORMAT_VERSIONS = ['2', '3'] as const
+export const FORMAT_VERSION = '4'
+/** formats this clmnt reads as its own (2: no index.jsonl; 3: no state.jsonl) */
+export const FORMAT_VERSIONS = ['2', '3', '4'] as const
 export const MANIFEST_MEMBER = 'manifest.json'
 export const CHECKSUMS_MEMBER = 'checksums.sha256'
-export { INDEX_MEMBER }
+export { INDEX_MEMBER, STATE_MEMBER }
 export const GLOBAL_DIR = 'global'
 /** used instead of `global/` when a molt is called "global" (a dot can never start a molt name) */
 export const GLOBAL_DIR_FALLBACK = '.global'
@@ -127,6 +129,7 @@ export type MemberPlace =
   | { kind: 'manifest' }
   | { kind: 'checksums' }
   | { kind: 'index' }
+  | { kind: 'state' }
   | { kind: 'global'; rel: string }
   | { kind: 'molt'; molt: string; rel: string }
   | { kind: 'outside' }
@@ -136,6 +139,7 @@ export function placeOf(name: string, layout: { global: string; molts: ReadonlyS
   if (clean === MANIFEST_MEMBER) return { kind: 'manifest' }
   if (clean === CHECKSUMS_MEMBER) return { kind: 'checksums' }
   if (clean === INDEX_MEMBER) return { kind: 'index' }
+  if (clean === STATE_MEMBER) return { kind: 'state' }
   const slash = clean.indexOf('/')
   const top = slash < 0 ? clean : clean.slice(0, slash)
   const rel = slash < 0 ? '' : clean.slice(slash + 1)

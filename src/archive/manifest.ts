@@ -34,6 +34,8 @@ export const manifestSchema = lazySchema((z) => {
     backup_size_bytes: count.default(null),
     /** member name of the crontab text, relative to the molt folder; null when none was captured */
     crontab: text.default(null),
+    /** incremental archives: paths of the home (latin1 text of their bytes) the parent held and this backup did not find */
+    deleted: z.array(z.string()).default([]),
   })
   const options = z.looseObject({
     select: z.array(z.string()).nullable().default(null),
@@ -49,6 +51,23 @@ export const manifestSchema = lazySchema((z) => {
     crontab: text.default(null),
     /** format 3: the member holding every member's metadata (index.jsonl) */
     index: text.default(null),
+    /** format 4: what every molt held when planned (state-file.ts), the second member */
+    state: text.default(null),
+  })
+  const parent = z.looseObject({
+    /** file name, in the same folder */
+    file: z.string().min(1).regex(/^[^/]+$/, 'a file name, not a path'),
+    size: z.number().int().min(0),
+    /** sha256 of the parent's manifest.json member */
+    manifest_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    timestamp: z.string(),
+  })
+  const chain = z.looseObject({
+    /** file name of the full archive the chain starts with (this one, for a full archive) */
+    full: z.string().min(1),
+    full_timestamp: z.string(),
+    /** archives before this one in the chain (0: a full archive) */
+    depth: z.number().int().min(0),
   })
   return z
     .looseObject({
@@ -64,8 +83,13 @@ export const manifestSchema = lazySchema((z) => {
       molts: z.array(molt),
       total_size_bytes: count.default(null),
       total_files: count.default(null),
+      /** format 4: full, or incremental (only what changed since `parent`; chain-restore.ts) */
+      kind: z.enum(['full', 'incremental']).default('full'),
+      parent: parent.nullable().default(null),
+      chain: chain.nullable().default(null),
     })
     .superRefine((m, ctx) => {
+      if ((m.kind === 'incremental') !== (m.parent !== null)) ctx.addIssue({ code: 'custom', path: ['parent'], message: m.parent ? 'a full archive names no parent' : 'an incremental archive names its parent' })
       if (!isLegacyVersion(m.version) && !(FORMAT_VERSIONS as readonly string[]).includes(m.version)) {
         ctx.addIssue({ code: 'custom', path: ['version'], message: `unsupported manifest version ${JSON.stringify(m.version)}` })
       }

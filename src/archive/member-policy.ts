@@ -25,6 +25,8 @@ export type Verdict =
   | { kind: 'checksums' }
   /** format 3's index.jsonl (index-file.ts) */
   | { kind: 'index' }
+  /** format 4's state.jsonl (state-file.ts): checked against its checksum like any file */
+  | { kind: 'state' }
   | { kind: 'global'; rel: string }
   | {
       kind: 'member'
@@ -64,8 +66,8 @@ export function judgeMember(e: TarEntry, input: PolicyInput): Verdict {
   if (place.kind === 'manifest' || (place.kind === 'checksums' && !legacy)) {
     return e.type === 'file' && !e.sparse ? { kind: place.kind } : { kind: 'refuse', molt: null, reason: `member ${shown} is not a plain file` }
   }
-  if (place.kind === 'index' && !legacy) {
-    return e.type === 'file' && !e.sparse ? { kind: 'index' } : { kind: 'refuse', molt: null, reason: `member ${shown} is not a plain file` }
+  if ((place.kind === 'index' || place.kind === 'state') && !legacy) {
+    return e.type === 'file' && !e.sparse ? { kind: place.kind } : { kind: 'refuse', molt: null, reason: `member ${shown} is not a plain file` }
   }
   if (place.kind === 'global') {
     if (place.rel === '' && e.type === 'directory') return { kind: 'ignore' }

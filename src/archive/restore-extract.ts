@@ -130,7 +130,7 @@ type Current =
   | { kind: 'skip' }
   | { kind: 'file'; fd: number | null; hasher: Bun.CryptoHasher | null; hashed: number; name: string; rel: string; tally: MoltTally; component: string }
   | { kind: 'capture'; chunks: Uint8Array[]; hasher: Bun.CryptoHasher; name: string | null; limit: number; done(content: Uint8Array): void }
-  | { kind: 'spool'; spool: Spool; hasher: Bun.CryptoHasher; name: string | null }
+  | { kind: 'spool'; spool: Spool | null; hasher: Bun.CryptoHasher; name: string | null }
 
 class Refusal extends Error {}
 
@@ -205,6 +205,11 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       out.index?.close()
       out.index = new Spool(scratchDir)
       current = { kind: 'spool', spool: out.index, hasher: new Bun.CryptoHasher('sha256'), name }
+      return
+    }
+    if (verdict.kind === 'state') {
+      // hashed against its checksum line; its lines are read by chain.ts when a chain needs them
+      current = { kind: 'spool', spool: null, hasher: new Bun.CryptoHasher('sha256'), name }
       return
     }
     if (verdict.kind === 'global') {
@@ -331,7 +336,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       c.chunks.push(chunk.slice())
       c.hasher.update(chunk)
     } else if (c.kind === 'spool') {
-      c.spool.append(chunk)
+      c.spool?.append(chunk)
       c.hasher.update(chunk)
     }
   }

@@ -7,7 +7,7 @@ import { CHECKSUMS_HEADER, checksumLine, endLine, noteLine, type BackupNote } fr
 import { binaryPath, decodeEntry, displayPath, errorCode, fsPath, groupName, KIND_DIR, KIND_SYMLINK, nameOfUid, resolveRel, type MoltPlan, type Plan } from './collect.ts'
 import { ParallelCompressor, type Compression } from './compress.ts'
 import { indexLine, INDEX_MEMBER, type IndexEntry } from './index-file.ts'
-import { CHECKSUMS_MEMBER, CRONTAB_FILE, MANIFEST_MEMBER } from './layout.ts'
+import { CHECKSUMS_MEMBER, CRONTAB_FILE, MANIFEST_MEMBER, STATE_MEMBER } from './layout.ts'
 import { maildirPlace, MaildirTracker, unarchivedMessages, withinMessages } from './live-mail.ts'
 import { serializeManifest, type Manifest } from './manifest.ts'
 import { renameNoReplace } from './restore-fs.ts'
@@ -40,7 +40,7 @@ export async function writeArchive(
   plan: Plan,
   manifest: Manifest,
   result: BackupResult,
-  options: BackupOptions & { compression: Compression; level: number },
+  options: BackupOptions & { compression: Compression; level: number; state?: Spool | null },
   hooks: BackupHooks,
 ): Promise<void> {
   let fd: number
@@ -93,6 +93,17 @@ export async function writeArchive(
     await inMemory(MANIFEST_MEMBER, encoder.encode(serializeManifest(manifest)), { mode: 0o600, mtimeSec: nowSec, ...rootOwner }, null)
     const wait = out.flush()
     if (wait) await wait
+
+    // 1b. state.jsonl: read by the next --incremental from the head of this archive
+    let extraFiles = 0
+    let extraBytes = 0
+    if (options.state) {
+      const stateMeta = { mode: 0o600, mtimeSec: nowSec, ...rootOwner }
+      summed(await spoolMember(out, header(STATE_MEMBER, 'file', stateMeta, { size: options.state.size }), options.state), STATE_MEMBER)
+      listed(STATE_MEMBER, { type: 'file', mode: 0o600, size: options.state.size, mtime: String(nowSec), molt: null })
+      extraFiles++
+      extraBytes += options.state.size
+    }
 
     // 2. global/
     const globalDir = manifest.layout.global
@@ -235,7 +246,7 @@ export async function writeArchive(
     for (const range of moltRanges(starts, compressor)) sums.append(encoder.encode(seekLine(range)))
     for (const note of result.notes) sums.append(encoder.encode(noteLine(note)))
     // the end line counts every file member but the manifest and this list: index.jsonl too
-    sums.append(encoder.encode(endLine({ files: result.files + 1, bytes: result.bytesIn + index.size, notes: result.notes.length, partial: result.unreadable.length > 0 })))
+    sums.append(encoder.encode(endLine({ files: result.files + 1 + extraFiles, bytes: result.bytesIn + index.size + extraBytes, notes: result.notes.length, partial: result.unreadable.length > 0 })))
     await spoolMember(out, header(CHECKSUMS_MEMBER, 'file', { ...indexMeta, mtimeSec: Math.floor(Date.now() / 1000) }, { size: sums.size }), sums)
     result.bytesOut = await writeEnd(out, compressor)
     result.tarBytes = out.bytes

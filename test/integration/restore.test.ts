@@ -228,7 +228,7 @@ test('--dry-run leaves no trace: the same listing (mtimes included), no user, no
   const json = await restore(base, ['--dry-run', '--json'])
   expect(json.code).toBe(0)
   const plan = JSON.parse(json.stdout)
-  expect(plan).toMatchObject({ dry_run: true, base_dir: base, backup: { base_dir: source, format_version: '3', legacy: false } })
+  expect(plan).toMatchObject({ dry_run: true, base_dir: base, backup: { base_dir: source, format_version: '4', legacy: false } })
   expect(plan.molts.map((m: { name: string; action: string }) => [m.name, m.action])).toEqual([['alpha', 'skip'], ['bravo', 'new']])
   expect(fullListing(base)).toEqual(before)
   expect(statSync(base, { bigint: true }).mtimeNs).toBe(baseMtime)

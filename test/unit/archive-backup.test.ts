@@ -156,7 +156,7 @@ test.skipIf(!canDrop)('with allowPartial the miss is a note the manifest reconci
   const report = await verifyArchive(result.path!)
   expect(report.problems).toEqual([])
   // one file fewer than planned (verify counts index.jsonl too)
-  expect(report.files).toBe(result.manifest.total_files! - 1 + 1) // + index.jsonl
+  expect(report.files).toBe(result.manifest.total_files! - 1 + 2) // + index.jsonl, state.jsonl
 })
 
 test('a molt called "global" does not collide with the global folder: the manifest names another one', async () => {

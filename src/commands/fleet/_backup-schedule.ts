@@ -14,6 +14,8 @@ export function scheduledBackupArgs(args: Record<string, unknown>, baseDir: stri
   for (const flag of ['exclude-maildir', 'exclude-logs', 'allow-partial'] as const) if (args[flag] === true) out.push(`--${flag}`)
   if (args['compress-level'] !== undefined && args['compress-level'] !== '6') out.push('--compress-level', String(args['compress-level']))
   if (args.compression !== undefined && args.compression !== 'gzip') out.push('--compression', String(args.compression))
+  if (args.incremental === true) out.push('--incremental')
+  if (typeof args['full-every'] === 'string') out.push('--full-every', args['full-every'])
   if (typeof args.keep === 'string') out.push('--keep', args.keep)
   if (typeof args.to === 'string') out.push('--to', args.to)
   if (typeof args['prom-file'] === 'string') out.push('--prom-file', resolve(args['prom-file']))

@@ -8,6 +8,7 @@ import { formatBytes, formatCount, progressPrinter } from '../../archive/format.
 import { discoverFleet } from '../../fleet/discover.ts'
 import { ClmntError, UsageError } from '../../lib/errors.ts'
 import { intOption } from '../../lib/numbers.ts'
+import { requireDuration } from '../../lib/duration.ts'
 import { renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
 import { VERSION } from '../../runner.ts'
@@ -28,6 +29,8 @@ export default defineCommand({
     'compress-level': { type: 'string', valueHint: '1-9', default: '6', description: 'compression level' },
     compression: { type: 'enum', options: ['gzip', 'zstd'], default: 'gzip', description: 'gzip (.tar.gz) or zstd (.tar.zst)' },
     'allow-partial': { type: 'boolean', description: 'write the archive even when some files cannot be read (listed in it; exit 1 anyway)' },
+    incremental: { type: 'boolean', description: 'only what changed since the last good archive of this fleet in that folder (a full one when there is none)' },
+    'full-every': { type: 'string', valueHint: '7d', description: 'with --incremental: a full archive when the chain\'s full one is this old' },
     keep: { type: 'string', valueHint: 'n', description: 'after success, delete our oldest archives in that folder (and with --to, in the bucket) beyond the n newest (1-10000)' },
     to: { type: 'string', valueHint: 's3://bucket/prefix', description: 'also upload the archive to an S3-compatible store (endpoint and keys: AWS_* variables or "s3" in clmnt.json)' },
     'prom-file': { type: 'string', valueHint: 'file.prom', description: 'write the backup metrics there (node_exporter textfile collector)' },
@@ -43,6 +46,8 @@ export default defineCommand({
     const keep = intOption(args.keep, '--keep', { min: 1, max: 10_000 })
     const select = args.select === undefined ? undefined : listArg(args.select)
     if (select && !select.length) throw new UsageError('--select needs molt names (a,b)')
+    if (args['full-every'] !== undefined && args.incremental !== true) throw new UsageError('--full-every only applies with --incremental')
+    const fullEveryMs = args['full-every'] === undefined ? undefined : requireDuration(args['full-every'], '--full-every')
     if (args.schedule !== undefined) return (await import('./_backup-schedule.ts')).runBackupSchedule(cli, args)
     if (args.at !== undefined) throw new UsageError('--at only applies with --schedule')
     const { dir } = cli.baseDir()
@@ -78,6 +83,8 @@ export default defineCommand({
           level,
           keep,
           clmntVersion: VERSION,
+          incremental: args.incremental === true,
+          fullEveryMs,
         },
         {
           onProgress: progress ? (p) => progress.update(p) : undefined,
@@ -102,6 +109,7 @@ export default defineCommand({
     }
     progress?.clear()
     for (const warning of result.warnings) cli.log.warn(warning)
+    if (result.incremental?.full_reason) cli.log.warn(`--incremental: ${result.incremental.full_reason}: taking a full backup`)
 
     if (result.dryRun) {
       const wouldDelete = keep === undefined ? [] : await wouldPrune(dir, args.output, keep)
@@ -200,6 +208,9 @@ function summaryJson(r: BackupResult) {
     pruned: r.pruned,
     warnings: r.warnings,
     timestamp: r.manifest.timestamp,
+    kind: r.manifest.kind,
+    parent: r.manifest.parent?.file ?? null,
+    incremental: r.incremental,
   }
 }
 
@@ -210,8 +221,19 @@ function renderSummary(r: BackupResult): string {
     `backup written: ${r.path}`,
     `  molts: ${molts.length}${molts.length ? ` (${molts.join(', ')})` : ''}`,
     `  files: ${formatCount(r.files)}, ${formatBytes(r.bytesIn)} → ${formatBytes(r.bytesOut)}${ratio}, in ${(r.durationMs / 1000).toFixed(1)} s`,
+    ...chainLines(r),
     '',
   ].join('\n')
+}
+
+function chainLines(r: BackupResult): string[] {
+  const inc = r.incremental
+  if (!inc) return []
+  if (!inc.parent) return [`  kind: full (no usable parent: ${inc.full_reason})`]
+  return [
+    `  kind: incremental, parent ${inc.parent} (${inc.depth} archive(s) before it in its chain, starting with ${r.manifest.chain?.full})`,
+    `  unchanged: ${formatCount(inc.carried_files)} files, ${formatBytes(inc.carried_bytes)} left to the chain; deleted since the parent: ${formatCount(inc.deleted)}`,
+  ]
 }
 
 /** What --keep would delete once the new archive is there (the same rule as a real run; local only). */

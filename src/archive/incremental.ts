@@ -1,0 +1,138 @@
+import { basename } from 'node:path'
+import { InputError } from '../lib/errors.ts'
+import { resolveChain, readFront, type ArchiveFront } from './chain.ts'
+import { decodeEntry, KIND_DIR, KIND_SYMLINK, type Plan, type PlanEntry } from './collect.ts'
+import { formatDuration } from '../lib/duration.ts'
+import { listBackups } from './list.ts'
+import { Spool } from './spool.ts'
+import { identityOf, nsText, stateKey, stateLine, type StateEntry } from './state-file.ts'
+
+/**
+ * `fleet backup --incremental`: the parent is the newest good archive of this fleet (same host,
+ * same base dir, same --select and --exclude-*) in the output folder, read up to its state.jsonl.
+ * A file goes in when it is new or its size, mode, mtime, ctime or inode differ from the parent's
+ * state; SQLite databases always go in (a commit can sit in the -wal with the database file
+ * untouched). Folders and symlinks always go in (a few bytes each: every archive has the tree).
+ * What the parent held and the plan did not find is listed as deleted in the manifest.
+ */
+export interface ParentSpec {
+  dir: string
+  hostname: string
+  baseDir: string
+  select: string[] | null
+  excludeMaildir: boolean
+  excludeLogs: boolean
+  /** take a full backup when the chain's full archive is older than this (ms) */
+  fullEveryMs?: number
+  now: Date
+}
+
+export type ParentChoice =
+  | { parent: ArchiveFront; state: Map<string, string>; fullFile: string; fullTimestamp: string; depth: number }
+  | { parent: null; why: string }
+
+export async function chooseParent(spec: ParentSpec): Promise<ParentChoice> {
+  const listings = await listBackups(spec.dir)
+  const ours = listings.filter((l) => (l.status === 'ok' || l.status === 'legacy') && l.hostname === spec.hostname && l.base_dir === spec.baseDir)
+  const last = ours[0]
+  if (!last) return { parent: null, why: `no earlier good archive of this fleet in ${spec.dir}` }
+  if (last.status === 'legacy') return { parent: null, why: `the last archive, ${last.file}, is the bash toolkit's (no state of what it holds)` }
+  let front: ArchiveFront
+  const state = new Map<string, string>()
+  try {
+    front = await readFront(last.path, (e: StateEntry) => state.set(stateKey(e.molt, e.rel), identityOf(e)))
+  } catch (error) {
+    return { parent: null, why: `the last archive, ${last.file}, cannot be read as a parent (${(error as Error).message})` }
+  }
+  if (!front.hasState) return { parent: null, why: `the last archive, ${last.file}, has no state.jsonl (made by clmnt before format 4)` }
+  const o = front.manifest.options
+  const same = JSON.stringify(o.select ?? null) === JSON.stringify(spec.select) && o.exclude_maildir === spec.excludeMaildir && o.exclude_logs === spec.excludeLogs
+  if (!same) return { parent: null, why: `the last archive, ${last.file}, was made with other --select/--exclude options` }
+  try {
+    await resolveChain(last.path, front)
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error
+    return { parent: null, why: `the last archive's chain is broken (${error.message})` }
+  }
+  const chain = front.manifest.chain ?? { full: last.file, full_timestamp: front.manifest.timestamp, depth: 0 }
+  if (spec.fullEveryMs !== undefined) {
+    const age = spec.now.getTime() - Date.parse(chain.full_timestamp)
+    if (age >= spec.fullEveryMs) return { parent: null, why: `the chain's full archive, ${chain.full}, is ${formatDuration(age)} old (--full-every ${formatDuration(spec.fullEveryMs)})` }
+  }
+  return { parent: front, state, fullFile: chain.full, fullTimestamp: chain.full_timestamp, depth: chain.depth + 1 }
+}
+
+export interface Incremental {
+  /** what the archive holds (for a full one: the plan itself) */
+  plan: Plan
+  /** state.jsonl, to be written right after the manifest */
+  state: Spool
+  /** molt → paths the parent held that are gone */
+  deleted: Map<string, string[]>
+  /** files left to the parent chain, and their bytes */
+  carried: { files: number; bytes: number }
+}
+
+const kindOf = (e: PlanEntry) => (e.kind === KIND_DIR ? 'd' : e.kind === KIND_SYMLINK ? 'l' : 'f') as StateEntry['kind']
+
+/**
+ * The state of every planned entry, and, with a parent, the plan cut down to what changed. The
+ * plan's spool is read once; the cut plan waits in a new spool in `dir`.
+ */
+export function applyParent(plan: Plan, parentState: Map<string, string> | null, dir: string): Incremental {
+  const state = new Spool(dir)
+  const out: Incremental = { plan, state, deleted: new Map(), carried: { files: 0, bytes: 0 } }
+  if (!plan.spool) return out
+  const kept = parentState ? new Spool(dir) : null
+  const encoder = new TextEncoder()
+  const lines = plan.spool.lines()
+  for (const m of plan.molts) {
+    const name = m.molt.name
+    const entries = m.entries
+    for (let i = 0; i < entries; i++) {
+      const raw = lines.next().value!
+      const e = decodeEntry(raw)
+      const entry: StateEntry = { molt: name, rel: e.rel, kind: kindOf(e), size: e.size, mode: e.mode, mtime: nsText(e.mtimeSec, e.mtimeNsec), ctime: nsText(BigInt(e.ctimeNs)), ino: e.ino, held: true }
+      if (parentState) {
+        const key = stateKey(name, e.rel)
+        const before = parentState.get(key)
+        parentState.delete(key)
+        if (entry.kind === 'f' && !e.sqlite && before === identityOf(entry)) {
+          entry.held = false
+          m.entries--
+          m.files--
+          m.bytes -= e.size
+          const stats = m.componentStats[e.component!]
+          if (stats) {
+            stats.files--
+            stats.bytes -= e.size
+          }
+          out.carried.files++
+          out.carried.bytes += e.size
+        } else {
+          kept!.append(raw)
+          kept!.append(encoder.encode('\n'))
+        }
+      }
+      state.append(encoder.encode(stateLine(entry)))
+    }
+  }
+  if (parentState && kept) {
+    const names = new Set(plan.molts.map((m) => m.molt.name))
+    for (const key of parentState.keys()) {
+      const nul = key.indexOf('\0')
+      const molt = key.slice(0, nul)
+      if (!names.has(molt)) continue
+      const list = out.deleted.get(molt) ?? out.deleted.set(molt, []).get(molt)!
+      list.push(key.slice(nul + 1))
+    }
+    for (const list of out.deleted.values()) list.sort()
+    out.plan = { ...plan, spool: kept, files: plan.files - out.carried.files, bytes: plan.bytes - out.carried.bytes }
+  }
+  return out
+}
+
+/** "fleet-….tar.gz" of a parent, for messages */
+export function parentName(front: ArchiveFront): string {
+  return basename(front.path)
+}

@@ -1,0 +1,90 @@
+import type { z } from 'zod'
+import { lazySchema } from '../lib/schema.ts'
+
+/**
+ * state.jsonl (format 4), the member right after manifest.json: what every molt held when the
+ * backup was planned — every folder, symlink and file the archive speaks for, with what
+ * `--incremental` compares next time (size, mode, mtime, ctime, inode). It sits at the front so
+ * the next incremental backup reads only the head of its parent (a few MB inflated, not the
+ * whole archive).
+ *
+ * One JSON array per line, molts in archive order, names as latin1 text of their bytes (JSON
+ * carries them unchanged, as in the plan):
+ *
+ *   ["alpha","Maildir/cur/1:2,S","f",812,"0600","1764921600.123456789","1764921600.123456789",4711,1]
+ *
+ * molt, path in the home, kind (f file, d folder, l symlink), size, mode, mtime, ctime, inode,
+ * held: 1 when this archive holds the entry, 0 when an earlier archive of its chain does (a file
+ * unchanged since the parent: `restore --from` takes it from the newest archive of the chain
+ * that holds it). Folders and symlinks are always held: every archive has the full tree.
+ */
+export const STATE_MEMBER = 'state.jsonl'
+
+export type StateKind = 'f' | 'd' | 'l'
+
+export const stateLineSchema = lazySchema((z) =>
+  z.tuple([
+    z.string().min(1),
+    z.string(),
+    z.enum(['f', 'd', 'l']),
+    z.number().int().min(0),
+    z.string().regex(/^0[0-7]{3,4}$/),
+    z.string().regex(/^-?\d+\.\d{9}$/),
+    z.string().regex(/^-?\d+\.\d{9}$/),
+    z.number().int().min(0),
+    z.union([z.literal(0), z.literal(1)]),
+  ]),
+)
+
+export type StateLine = z.infer<ReturnType<typeof stateLineSchema>>
+
+export interface StateEntry {
+  molt: string
+  rel: string
+  kind: StateKind
+  size: number
+  mode: number
+  mtime: string
+  ctime: string
+  ino: number
+  held: boolean
+}
+
+/** "1764921600.123456789" from seconds and nanoseconds, or from a nanosecond count */
+export function nsText(sec: number | bigint, nsec?: number): string {
+  if (nsec === undefined) {
+    const ns = BigInt(sec)
+    const neg = ns < 0n
+    const abs = neg ? -ns : ns
+    return `${neg ? '-' : ''}${abs / 1_000_000_000n}.${String(abs % 1_000_000_000n).padStart(9, '0')}`
+  }
+  return `${sec}.${String(nsec).padStart(9, '0')}`
+}
+
+export function stateLine(e: StateEntry): string {
+  return `${JSON.stringify([e.molt, e.rel, e.kind, e.size, `0${(e.mode & 0o7777).toString(8).padStart(3, '0')}`, e.mtime, e.ctime, e.ino, e.held ? 1 : 0])}\n`
+}
+
+/** One line: the entry, or why it does not parse. */
+export function parseStateLine(row: string): StateEntry | string {
+  let raw: unknown
+  try {
+    raw = JSON.parse(row)
+  } catch {
+    return 'not JSON'
+  }
+  const parsed = stateLineSchema().safeParse(raw)
+  if (!parsed.success) return parsed.error.issues[0]!.message
+  const [molt, rel, kind, size, mode, mtime, ctime, ino, held] = parsed.data
+  return { molt, rel, kind, size, mode: Number.parseInt(mode, 8), mtime, ctime, ino, held: held === 1 }
+}
+
+/** What must match for a file to count as unchanged (kind, size, mode, mtime, ctime, inode). */
+export function identityOf(e: Pick<StateEntry, 'kind' | 'size' | 'mode' | 'mtime' | 'ctime' | 'ino'>): string {
+  return `${e.kind}:${e.size}:${e.mode & 0o7777}:${e.mtime}:${e.ctime}:${e.ino}`
+}
+
+/** The map key of an entry: molt, NUL, path. */
+export function stateKey(molt: string, rel: string): string {
+  return `${molt}\0${rel}`
+}
