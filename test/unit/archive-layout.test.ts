@@ -128,7 +128,7 @@ test('a v1 manifest of the bash toolkit reads, string numbers and all', () => {
 
 test.each([
   [{ version: '1.0', timestamp: 'x', molts: [] }, 'not an ISO 8601 time'],
-  [{ version: '9', timestamp: '2026-02-02T10:30:00Z', molts: [] }, 'unsupported manifest version "4"'],
+  [{ version: '9', timestamp: '2026-02-02T10:30:00Z', molts: [] }, 'unsupported manifest version "9"'],
   [{ version: '1.0', timestamp: '2026-02-02T10:30:00Z', molts: [{ name: '../x' }] }, 'not a valid molt name'],
   [{ version: '1.0', timestamp: '2026-02-02T10:30:00Z', molts: [{ name: 'a' }, { name: 'a' }] }, 'listed twice'],
   [{ version: '2', timestamp: '2026-02-02T10:30:00Z', molts: [{ name: 'a' }], total_files: 0, total_size_bytes: 0 }, 'files and backup_size_bytes are required'],
