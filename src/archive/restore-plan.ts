@@ -11,6 +11,7 @@ import type { Compression } from './compress.ts'
 import { COMPONENTS, isComponent, type Component } from './layout.ts'
 import type { Manifest, ManifestMolt } from './manifest.ts'
 import { ArchiveReadError, readArchiveHead } from './read.ts'
+import { resolveChain, type ArchiveFront } from './chain.ts'
 import { describeStale, findStaleStaging, type Journal } from './restore-journal.ts'
 
 /**
@@ -62,6 +63,8 @@ export interface RestorePlan {
   only: Component[] | null
   molts: PlannedMolt[]
   stale: { path: string; journal: Journal | null; description: string }[]
+  /** an incremental archive's parents, the full archive first (empty for a full archive) */
+  chain: ArchiveFront[]
   warnings: string[]
   /** reasons a real run cannot start (shown by --dry-run too) */
   blockers: string[]
@@ -80,6 +83,8 @@ export async function planRestore(options: RestoreOptions): Promise<RestorePlan>
     throw error
   }
   const { manifest, legacy } = head
+  // an incremental archive restores from its chain: a missing or changed parent refuses here, before anything
+  const chain = manifest.kind === 'incremental' ? (await resolveChain(options.archive)).archives.slice(0, -1) : []
 
   const archived = new Map(manifest.molts.map((m) => [m.name, m]))
   let names = manifest.molts.map((m) => m.name)
@@ -119,7 +124,7 @@ export async function planRestore(options: RestoreOptions): Promise<RestorePlan>
       port: m.port,
       portConflicts: [],
       files: only ? sumStats(m, only, 'files') : m.files,
-      bytes: only ? sumStats(m, only, 'bytes') : m.backup_size_bytes,
+      bytes: chainBytes(chain, name, only ? sumStats(m, only, 'bytes') : m.backup_size_bytes),
       components: only ? m.components.filter((c) => only!.includes(c as Component)) : m.components,
       archived: m,
     }
@@ -186,10 +191,17 @@ export async function planRestore(options: RestoreOptions): Promise<RestorePlan>
     only,
     molts,
     stale,
+    chain,
     warnings,
     blockers,
     options: { force: !!options.force, skipUsers: !!options.skipUsers, skipCron: !!options.skipCron, keepOld: !!options.keepOld },
   }
+}
+
+/** what staging takes for a molt of an incremental archive: its part of every archive of the chain (an upper bound) */
+function chainBytes(chain: ArchiveFront[], name: string, own: number | null): number | null {
+  if (!chain.length || own === null) return own
+  return chain.reduce((sum, a) => sum + (a.manifest.molts.find((m) => m.name === name)?.backup_size_bytes ?? 0), own)
 }
 
 function sumStats(m: ManifestMolt, only: Component[], key: 'files' | 'bytes'): number | null {

@@ -9,6 +9,7 @@ import type { BackupProgress } from './backup.ts'
 import { lockFleet } from './fleet-lock.ts'
 import type { Component } from './layout.ts'
 import { checkStaged } from './restore-check.ts'
+import { fillFromChain } from './chain-restore.ts'
 import { blocking } from './verify.ts'
 import { extractArchive, RestoreRefused, type Extracted } from './restore-extract.ts'
 import { inodeOf, removeTree } from './restore-fs.ts'
@@ -61,6 +62,8 @@ export interface RestoreResult {
   /** what dead runs were found and finished/undone */
   recovered: string[]
   fleet_config: string | null
+  /** incremental archives: the earlier archives of its chain read for its unchanged files */
+  chain: string[]
 }
 
 const RESERVE = 64 << 20
@@ -109,6 +112,8 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
     let extracted: Extracted | undefined
     let verified = 0
     let fleetConfig: string | null = null
+    let chainRead: string[] = []
+    let chainVerified = 0
     try {
       staging = Staging.create(baseDir, plan.archive, plan.options.keepOld)
       const stagingDir = staging
@@ -137,11 +142,16 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
       const check = checkStaged({ manifest: plan.manifest, legacy: plan.legacy, extracted, molts: restoring.map((m) => m.name), only })
       const problems = blocking(check.problems, restoring.map((m) => m.name)).map((p) => p.text)
       if (problems.length) throw new RestoreRefused(problems[0]!, problems)
+      if (plan.chain.length) {
+        const filled = await fillFromChain({ archive: plan.archive, parents: plan.chain, stages: new Map(restoring.map((m) => [m.name, stagingDir.stage(m.name)])), extracted, only, stagingDir: stagingDir.dir, diskBudget: free - RESERVE, signal: hooks.signal, info: hooks.info })
+        chainRead = filled.read
+        chainVerified = filled.verified
+      }
       for (const note of extracted.notes) {
         if (note.molt === null) hooks.warn(note.text)
         else results.get(note.molt)?.warnings.push(note.text)
       }
-      verified = check.verified
+      verified = check.verified + chainVerified
 
       staging.journal.phase = 'swapping'
       for (const m of restoring) staging.journal.molts[m.name] = { state: 'pending', target: m.target, existed: m.action === 'overwrite', new_ino: null, registry: {}, crontab: false, user: null }
@@ -236,6 +246,7 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
       warnings: plan.warnings,
       recovered,
       fleet_config: fleetConfig,
+      chain: chainRead,
     }
   } finally {
     lock?.release()

@@ -1,0 +1,120 @@
+import { existsSync, lstatSync, mkdirSync, renameSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { pathIn, shownName } from './byte-names.ts'
+import { readFront, type ArchiveFront } from './chain.ts'
+import { componentOf, type Component } from './layout.ts'
+import { checkStaged } from './restore-check.ts'
+import { extractArchive, RestoreRefused, type Extracted } from './restore-extract.ts'
+import { removeTree } from './restore-fs.ts'
+import { blocking } from './verify.ts'
+
+/**
+ * `restore --from <incremental>`: the state at that archive, from its chain. The incremental
+ * archive itself went through the usual pipeline into staging (it holds every folder, symlink,
+ * the crontab and what changed). The files it left to its chain (state.jsonl, held 0) come from
+ * the newest earlier archive that holds them: each archive of the chain, newest first, is read
+ * and checked exactly as a restore reads one (extractArchive, checkStaged: checksums, index,
+ * manifest) into its own folder of the staging area, and the files still missing are moved from
+ * there into the staged molt. What the chain deleted is in no later state, so it never comes
+ * back. A file no archive of the chain holds refuses the restore. Only then does the usual
+ * per-molt exchange run.
+ */
+export interface ChainFill {
+  /** the incremental archive restored */
+  archive: string
+  /** its parents, the full archive first (resolveChain without the last one) */
+  parents: ArchiveFront[]
+  /** staged folder of each restored molt */
+  stages: Map<string, string>
+  /** the target's extraction: its tallies count the files moved in */
+  extracted: Extracted
+  only: ReadonlySet<Component> | null
+  stagingDir: string
+  diskBudget: number
+  signal?: AbortSignal
+  info(line: string): void
+}
+
+export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; read: string[]; verified: number }> {
+  // what the restored molts need from the chain
+  const wanted = new Map<string, Set<string>>([...spec.stages.keys()].map((m) => [m, new Set<string>()]))
+  let left = 0
+  await readFront(spec.archive, (e) => {
+    if (e.held || e.kind !== 'f') return
+    const set = wanted.get(e.molt)
+    if (!set) return
+    if (spec.only) {
+      const component = componentOf(e.rel, false)
+      if (!component || !spec.only.has(component)) return
+    }
+    set.add(e.rel)
+    left++
+  })
+  let moved = 0
+  let verified = 0
+  const read: string[] = []
+  for (let i = spec.parents.length - 1; i >= 0 && left > 0; i--) {
+    const parent = spec.parents[i]!
+    const names = new Set(parent.manifest.molts.map((m) => m.name))
+    const molts = [...wanted.keys()].filter((m) => names.has(m) && wanted.get(m)!.size > 0)
+    if (!molts.length) continue
+    const dir = join(spec.stagingDir, `chain-${i}`)
+    mkdirSync(dir, { mode: 0o700 })
+    try {
+      const homes = new Map(molts.map((m) => [m, join(dir, m)]))
+      spec.info(`reading ${basename(parent.path)} (${parent.manifest.kind}) for ${left} file(s) unchanged since it`)
+      const extracted = await extractArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: homes, only: spec.only, diskBudget: spec.diskBudget, failFast: true, scratchDir: dir, signal: spec.signal })
+      try {
+        const check = checkStaged({ manifest: parent.manifest, legacy: parent.legacy, extracted, molts, only: spec.only })
+        const problems = blocking(check.problems, molts).map((p) => `${basename(parent.path)} (in the chain): ${p.text}`)
+        if (problems.length) throw new RestoreRefused(problems[0]!, problems)
+        verified += check.verified
+      } finally {
+        extracted.checksums?.close()
+        extracted.index?.close()
+      }
+      read.push(parent.path)
+      for (const molt of molts) {
+        const set = wanted.get(molt)!
+        const tally = spec.extracted.molts.get(molt)!
+        const from = homes.get(molt)!
+        const to = spec.stages.get(molt)!
+        for (const rel of [...set]) {
+          let size: number
+          try {
+            const st = lstatSync(pathIn(from, rel))
+            if (!st.isFile()) continue
+            size = st.size
+          } catch {
+            continue
+          }
+          const slash = rel.lastIndexOf('/')
+          if (slash > 0) mkdirSync(pathIn(to, rel.slice(0, slash)), { recursive: true, mode: 0o700 })
+          // staging is ours alone: a path taken there means the incremental archive holds it too
+          const target = pathIn(to, rel)
+          if (existsSync(target)) throw new RestoreRefused(`${shownName(`${molt}/${rel}`)}: left to the chain by ${basename(spec.archive)}, yet that archive holds something at that path`)
+          renameSync(pathIn(from, rel), target)
+          set.delete(rel)
+          left--
+          moved++
+          tally.files++
+          tally.bytes += size
+          const component = componentOf(rel, false) ?? 'other'
+          const c = tally.byComponent.get(component) ?? { files: 0, bytes: 0 }
+          c.files++
+          c.bytes += size
+          tally.byComponent.set(component, c)
+        }
+      }
+    } finally {
+      removeTree(dir)
+    }
+  }
+  for (const [molt, set] of wanted) {
+    if (set.size) {
+      const first = [...set][0]!
+      throw new RestoreRefused(`broken chain: ${shownName(`${molt}/${first}`)}${set.size > 1 ? ` and ${set.size - 1} more file(s)` : ''} unchanged since an earlier archive, but no archive of the chain holds it`)
+    }
+  }
+  return { moved, read, verified }
+}
