@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Compression } from './compress.ts'
 import { archiveReadProblem, readArchiveHead } from './read.ts'
+import { ancestors } from './chain.ts'
 
 /** The archives of a backup folder, newest first, each judged from its first member (and its last 8 bytes). */
 export type BackupStatus = 'ok' | 'legacy' | 'incomplete' | 'corrupt'
@@ -24,6 +25,10 @@ export interface BackupListing {
   compression: Compression | null
   total_files: number | null
   total_size_bytes: number | null
+  /** format 4: full, or incremental (needs its parent, and the parent's parents, to restore) */
+  kind: 'full' | 'incremental' | null
+  /** an incremental archive's parent: a file name in the same folder */
+  parent: string | null
   /** for sorting: manifest time, else the file's mtime */
   sort_ms: number
   mtime_ms: number
@@ -83,6 +88,8 @@ export function blankListing(f: { file: string; path: string; status: BackupList
     compression: null,
     total_files: null,
     total_size_bytes: null,
+    kind: null,
+    parent: null,
     sort_ms: f.mtimeMs,
     mtime_ms: f.mtimeMs,
   }
@@ -112,6 +119,8 @@ async function describe(dir: string, file: string): Promise<BackupListing | null
       compression: head.compression,
       total_files: m.total_files,
       total_size_bytes: m.total_size_bytes,
+      kind: head.legacy ? null : m.kind,
+      parent: m.parent?.file ?? null,
     })
     const created = Date.parse(m.timestamp)
     if (!Number.isNaN(created)) listing.sort_ms = created
@@ -158,13 +167,19 @@ export interface PruneScope {
  * and this base dir. The archive just written always stays and counts as one of the N; the others
  * are ranked by their manifest's time, so an old archive with a clock in the future can take a
  * place among the N but never push out the new one. Another fleet's archive, a foreign or broken
- * file, a `.partial` are never touched.
+ * file, a `.partial` are never touched. The parents of a kept incremental archive (up to its full
+ * one) are kept too, beyond the N: a chain is never cut.
  */
 export function archivesToPrune(listings: BackupListing[], scope: PruneScope): BackupListing[] {
   const ours = listings
     .filter((l) => l.status === 'ok' && OWN_ARCHIVE_NAME.test(l.file) && l.hostname === scope.hostname && l.base_dir === scope.baseDir && l.file !== scope.justWritten)
     .sort(newestFirst)
-  return ours.slice(Math.max(0, scope.keep - 1))
+  const kept = ours.slice(0, Math.max(0, scope.keep - 1)).map((l) => l.file)
+  // a kept incremental archive needs its parents up to its full one: they stay, beyond the N
+  const parentOf = new Map(listings.map((l) => [l.file, l.parent]))
+  const needed = new Set<string>()
+  for (const file of [scope.justWritten, ...kept]) for (const parent of ancestors(file, parentOf)) needed.add(parent)
+  return ours.slice(Math.max(0, scope.keep - 1)).filter((l) => !needed.has(l.file))
 }
 
 export async function pruneBackups(dir: string, scope: PruneScope): Promise<{ deleted: string[]; failed: string[] }> {

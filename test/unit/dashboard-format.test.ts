@@ -74,7 +74,7 @@ describe('summaryText', () => {
 
 describe('backupVerdict: the newest good archive, and a warning past a day', () => {
   const entry = (file: string, created: string | null, status: BackupEntry['status'] = 'ok'): BackupEntry => ({
-    file, path: `/b/${file}`, status, reason: null, created, size_bytes: 1, molts: [], hostname: null, base_dir: null, clmnt_version: null, format_version: null, compression: null, total_files: null, total_size_bytes: null,
+    file, path: `/b/${file}`, status, reason: null, created, size_bytes: 1, molts: [], hostname: null, base_dir: null, clmnt_version: null, format_version: null, compression: null, total_files: null, total_size_bytes: null, kind: null, parent: null,
   })
   test('no archives', () => {
     expect(backupVerdict([], NOW)).toMatchObject({ newest: null, warning: 'no backup yet' })

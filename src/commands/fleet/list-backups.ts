@@ -28,7 +28,7 @@ export default defineCommand({
       cli.log.info(`no archives in ${dir}`)
       return 0
     }
-    cli.stdout(renderTable(['FILE', 'CREATED', 'SIZE', 'MOLTS', 'HOST', 'VERSION', 'STATUS'], listings.map((l) => row(l, cli.color))))
+    cli.stdout(renderTable(['FILE', 'CREATED', 'SIZE', 'MOLTS', 'HOST', 'VERSION', 'KIND', 'STATUS'], listings.map((l) => row(l, cli.color))))
     for (const l of listings) if (l.reason && l.status !== 'incomplete') cli.log.warn(`${l.file}: ${l.reason}`)
     return 0
   },
@@ -37,5 +37,11 @@ export default defineCommand({
 function row(l: BackupListing, color: boolean): string[] {
   const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[39m` : text)
   const status = l.status === 'ok' ? paint(32, 'ok') : l.status === 'legacy' ? paint(33, 'legacy (no checksums)') : paint(31, l.status)
-  return [l.file, l.created ?? '-', formatBytes(l.size_bytes), l.molts ? String(l.molts.length) : '-', l.hostname ?? '-', l.clmnt_version ?? (l.format_version ? `v${l.format_version}` : '-'), status]
+  return [l.file, l.created ?? '-', formatBytes(l.size_bytes), l.molts ? String(l.molts.length) : '-', l.hostname ?? '-', l.clmnt_version ?? (l.format_version ? `v${l.format_version}` : '-'), kindText(l), status]
+}
+
+/** "full", or "incr. of <parent>": the chain reads from the bottom up */
+function kindText(l: BackupListing): string {
+  if (l.kind === 'incremental') return `incr. of ${l.parent}`
+  return l.kind ?? '-'
 }

@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty'
-import { resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import { formatBytes, formatCount } from '../../archive/format.ts'
 import { defaultBackupDir, latestBackup } from '../../archive/list.ts'
-import { verifyArchive } from '../../archive/verify.ts'
+import { verifyWithChain } from '../../archive/verify-chain.ts'
 import { ClmntError } from '../../lib/errors.ts'
 import type { RunData } from '../../runner.ts'
 import { jsonArg, printJson } from '../_shared.ts'
@@ -22,7 +22,7 @@ export default defineCommand({
       if (!latest) throw new ClmntError(`no finished archive in ${dir}`, 1)
       path = latest.path
     } else path = resolve(args.archive)
-    const report = await verifyArchive(path)
+    const report = await verifyWithChain(path)
     if (args.json) {
       printJson(cli, { ...report, manifest: report.manifest ? { version: report.manifest.version, timestamp: report.manifest.timestamp, molts: report.manifest.molts.map((m) => m.name) } : null })
       return report.ok ? 0 : 1
@@ -41,7 +41,8 @@ export default defineCommand({
     }
     const molts = report.manifest?.molts.length ?? 0
     const sums = report.legacy ? 'structure only' : `${formatCount(report.verified)} sha256 verified`
-    cli.stdout(`${path}: OK (${molts} molts, ${formatCount(report.files)} files, ${formatBytes(report.bytes)}, ${sums})\n`)
+    const chain = report.chain.length ? `; its chain of ${report.chain.length} earlier archive(s) too, from ${basename(report.chain[0]!.path)}` : ''
+    cli.stdout(`${path}: OK (${molts} molts, ${formatCount(report.files)} files, ${formatBytes(report.bytes)}, ${sums}${chain})\n`)
     return 0
   },
 })
