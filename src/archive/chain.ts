@@ -38,7 +38,6 @@ export async function readFront(path: string, onState?: (entry: StateEntry) => v
   let stateSeen = false
   let carry = ''
   let lineNo = 0
-  const decoder = new TextDecoder('latin1')
   const utf8 = new TextDecoder()
   const stateLine = (row: string) => {
     lineNo++
@@ -72,7 +71,8 @@ export async function readFront(path: string, onState?: (entry: StateEntry) => v
       data(chunk) {
         if (current === 'manifest') manifestParts!.push(chunk.slice())
         else if (current === 'state') {
-          const text = carry + decoder.decode(chunk)
+          // Buffer's latin1 is byte for byte (TextDecoder's 'latin1' is windows-1252)
+          const text = carry + Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1')
           const rows = text.split('\n')
           carry = rows.pop()!
           for (const row of rows) stateLine(row)

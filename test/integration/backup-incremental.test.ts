@@ -1,0 +1,202 @@
+import { afterEach, beforeEach, expect, setDefaultTimeout, test } from 'bun:test'
+import { spawnSync } from 'node:child_process'
+import { appendFileSync, copyFileSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { backupFleet, type BackupResult } from '../../src/archive/backup.ts'
+import { readFront } from '../../src/archive/chain.ts'
+import { listBackups } from '../../src/archive/list.ts'
+import { scheduledBackupArgs } from '../../src/commands/fleet/_backup-schedule.ts'
+import { addText, run, tarList, writeRichFleet } from '../helpers/archive.ts'
+import { runCli } from '../helpers/cli.ts'
+import { removeDir, tempDir } from '../helpers/fleet.ts'
+import { readTree, treeDiff } from '../helpers/tree.ts'
+
+// whole backups and restores through the real CLI: seconds each on a loaded machine
+setDefaultTimeout(60_000)
+
+// `fleet backup --incremental` and its chains, on real files, read back by GNU tar and restored.
+let dir: string
+let base: string
+let out: string
+beforeEach(() => {
+  dir = tempDir()
+  base = join(dir, 'fleet')
+  out = join(dir, 'backups')
+  mkdirSync(out)
+  writeRichFleet(base, [
+    { name: 'alpha', port: 19001 },
+    { name: 'bravo', port: 19021 },
+  ])
+  addText(join(base, 'alpha'), 150, 3000)
+  addText(join(base, 'bravo'), 50, 3000)
+})
+afterEach(() => removeDir(dir))
+
+let tick = 0
+/** in-process, as the CLI does it; each archive a second apart so their names and times differ */
+async function backup(options: Partial<Parameters<typeof backupFleet>[0]> = {}): Promise<BackupResult> {
+  tick++
+  return backupFleet({ baseDir: base, output: `${out}/`, clmntVersion: '9.9.9', crontab: false, incremental: true, now: new Date(Date.UTC(2026, 1, 2, 10, 0, tick)), ...options })
+}
+
+const cli = (...args: string[]) => runCli(['-d', base, ...args])
+
+/** Restore an archive into a new base dir; the molts' trees, for comparison (.molt-info carries RESTORED=, a time). */
+async function restoreInto(archive: string, name: string): Promise<Map<string, ReturnType<typeof readTree>>> {
+  const target = join(dir, name)
+  mkdirSync(target)
+  const r = await runCli(['-d', target, 'fleet', 'restore', '--from', archive, '--skip-users', '--skip-cron', '--yes'])
+  expect(r.stderr).not.toContain('error')
+  expect(r.code).toBe(0)
+  return new Map(['alpha', 'bravo'].map((m) => [m, readTree(join(target, m))]))
+}
+
+function sameTrees(a: Map<string, ReturnType<typeof readTree>>, b: Map<string, ReturnType<typeof readTree>>): void {
+  for (const molt of ['alpha', 'bravo']) expect([molt, treeDiff(a.get(molt)!, b.get(molt)!, { ignore: (rel) => rel === '.molt-info' || rel === '' })]).toEqual([molt, []])
+}
+
+/** mail delivered, read, deleted: about 1% of the files */
+function churn(round: number): void {
+  const cur = join(base, 'alpha', 'Maildir', 'cur')
+  appendFileSync(join(cur, `text-${round}:2,S`), `\nchanged in round ${round}\n`)
+  unlinkSync(join(cur, `text-${10 + round}:2,S`))
+  writeFileSync(join(base, 'bravo', 'Maildir', 'new', `delivered-${round}`), `Subject: new in round ${round}\n\nhello\n`)
+}
+
+test('1% churn: the incremental archive holds only the change, names its parent and its deletions, and GNU tar extracts it', async () => {
+  const first = await backup()
+  expect(first.manifest.kind).toBe('full')
+  expect(first.incremental).toMatchObject({ parent: null, full_reason: `no earlier good archive of this fleet in ${out}` })
+  churn(1)
+  const second = await backup()
+  expect(second.manifest.kind).toBe('incremental')
+  const parentFront = await readFront(first.path!)
+  expect(second.manifest.parent).toEqual({ file: first.path!.split('/').pop()!, size: statSync(first.path!).size, manifest_sha256: parentFront.manifestSha256, timestamp: first.manifest.timestamp })
+  expect(second.manifest.chain).toMatchObject({ full: first.path!.split('/').pop()!, depth: 1 })
+  expect(second.manifest.molts.find((m) => m.name === 'alpha')!.deleted).toEqual(['Maildir/cur/text-11:2,S'])
+  // every file of the full one but the 2 global files (always in), the changed one and the deleted one
+  expect(second.incremental).toMatchObject({ deleted: 1, carried_files: first.files - 2 - 1 - 1 })
+  // the changed file, the new one, and the global files: nothing else
+  const files = tarList(second.path!).filter((m) => !m.endsWith('/') && !['manifest.json', 'state.jsonl', 'index.jsonl', 'checksums.sha256'].includes(m))
+  expect(files.sort()).toEqual(['alpha/.openclaw/workspace/current', 'alpha/.openclaw/skills/mail', 'alpha/Maildir/cur/text-1:2,S', 'bravo/.openclaw/workspace/current', 'bravo/.openclaw/skills/mail', 'bravo/Maildir/new/delivered-1', 'global/clmnt.json', 'global/molts.json'].sort())
+  expect(second.bytesOut * 10).toBeLessThan(first.bytesOut)
+
+  const extracted = join(dir, 'x')
+  mkdirSync(extracted)
+  run('tar', ['-xzf', second.path!, '-C', extracted])
+  const check = spawnSync('sha256sum', ['-c', '--strict', 'checksums.sha256'], { cwd: extracted, encoding: 'utf8' })
+  expect(check.status).toBe(0)
+  expect(check.stdout).toContain('alpha/Maildir/cur/text-1:2,S: OK')
+  expect(check.stdout).toContain('state.jsonl: OK')
+})
+
+test('a chain of 3: restore --from each point gives what a full backup at that point gives; deleted files stay deleted', async () => {
+  const full = join(dir, 'full')
+  mkdirSync(full)
+  const points: { incremental: string; full: string }[] = []
+  for (let round = 0; round < 3; round++) {
+    if (round) churn(round)
+    const inc = await backup()
+    const whole = await backup({ output: `${full}/`, incremental: false })
+    points.push({ incremental: inc.path!, full: whole.path! })
+  }
+  expect(readdirSync(out)).toHaveLength(3)
+  const listing = await listBackups(out)
+  expect(listing.map((l) => [l.kind, l.parent])).toEqual([
+    ['incremental', listing[1]!.file],
+    ['incremental', listing[2]!.file],
+    ['full', null],
+  ])
+  for (const [i, point] of points.entries()) sameTrees(await restoreInto(point.incremental, `inc-${i}`), await restoreInto(point.full, `full-${i}`))
+  // round 1 deleted text-11; round 2 text-12: neither comes back from the last incremental
+  const last = readTree(join(dir, 'inc-2', 'alpha'))
+  expect(last.has('Maildir/cur/text-11:2,S')).toBe(false)
+  expect(last.has('Maildir/cur/text-12:2,S')).toBe(false)
+  expect(last.has('Maildir/cur/text-13:2,S')).toBe(true)
+
+  const verify = await cli('fleet', 'verify', points[2]!.incremental)
+  expect(verify.code).toBe(0)
+  expect(verify.stdout).toContain('its chain of 2 earlier archive(s) too')
+  const shown = await cli('fleet', 'list-backups', '--backup-dir', out)
+  expect(shown.stdout).toContain(`incr. of ${listing[1]!.file}`)
+})
+
+test('a broken chain is refused with one line: parent missing, parent replaced', async () => {
+  const first = await backup()
+  churn(1)
+  const second = await backup()
+  const stash = join(dir, 'stash.tar.gz')
+  renameSync(first.path!, stash)
+  const parentName = first.path!.split('/').pop()!
+  for (const command of [['fleet', 'restore', '--from', second.path!, '--skip-users', '--yes'], ['fleet', 'verify', second.path!]]) {
+    const r = await cli(...command)
+    expect(r.code).not.toBe(0)
+    expect(r.stdout + r.stderr).toContain(`broken chain: ${second.path!.split('/').pop()} needs its parent ${parentName}, which is missing from ${out}`)
+  }
+  // another archive under the parent's name: not the one the incremental was made from
+  const other = await backup({ output: join(dir, 'other.tar.gz'), incremental: false })
+  copyFileSync(other.path!, first.path!)
+  const r = await cli('fleet', 'restore', '--from', second.path!, '--skip-users', '--yes')
+  expect(r.code).not.toBe(0)
+  expect(r.stderr.trim().split('\n')).toHaveLength(1)
+  expect(r.stderr).toContain(`its parent ${parentName} was changed or replaced since`)
+  expect(readdirSync(dir).filter((n) => n.startsWith('.clmnt-restore'))).toEqual([])
+})
+
+test('--keep never deletes an archive a kept incremental needs', async () => {
+  const files: string[] = []
+  for (let round = 0; round < 4; round++) {
+    if (round) churn(round)
+    files.push((await backup({ keep: 2 })).path!)
+  }
+  // the 2 newest are incrementals: their parents up to the full one stay
+  expect(readdirSync(out).sort()).toEqual(files.map((f) => f.split('/').pop()!).sort())
+  // a new full archive starts a new chain: with --keep 1, the old chain has no kept child any more
+  const fresh = await backup({ keep: 1, incremental: false })
+  expect(readdirSync(out)).toEqual([fresh.path!.split('/').pop()!])
+})
+
+test('no usable parent: a legacy archive, other options, a full one too old (--full-every): a full archive, and the output says why', async () => {
+  // the bash toolkit's archive of this very fleet: it has no state to compare with
+  const staging = join(dir, 'legacy')
+  mkdirSync(join(staging, 'alpha'), { recursive: true })
+  writeFileSync(join(staging, 'alpha', '.molt-info'), 'MOLT_NAME=alpha\n')
+  writeFileSync(join(staging, 'manifest.json'), JSON.stringify({ version: '1.0', timestamp: '2026-02-02T09:00:00Z', hostname: hostname(), base_dir: base, molts: [{ name: 'alpha', port: '19001' }] }))
+  run('tar', ['-czf', join(out, 'fleet-2026-02-02-090000.tar.gz'), '-C', staging, '.'])
+  const r = await cli('fleet', 'backup', '--incremental', '--output', `${out}/`)
+  expect(r.code).toBe(0)
+  expect(r.stderr).toContain("--incremental: the last archive, fleet-2026-02-02-090000.tar.gz, is the bash toolkit's (no state of what it holds): taking a full backup")
+  expect(r.stdout).toContain('kind: full')
+
+  const withOptions = await backup({ excludeLogs: true })
+  expect(withOptions.incremental!.full_reason).toContain('was made with other --select/--exclude options')
+  const day = 24 * 3600_000
+  const start = Date.UTC(2026, 2, 1)
+  const weekly = join(dir, 'weekly')
+  mkdirSync(weekly)
+  const full = await backup({ now: new Date(start), fullEveryMs: 7 * day, output: `${weekly}/` })
+  expect(full.manifest.kind).toBe('full')
+  churn(1)
+  const inc = await backup({ now: new Date(start + 6 * day), fullEveryMs: 7 * day, output: `${weekly}/` })
+  expect(inc.manifest.kind).toBe('incremental')
+  const again = await backup({ now: new Date(start + 8 * day), fullEveryMs: 7 * day, output: `${weekly}/` })
+  expect(again.manifest.kind).toBe('full')
+  expect(again.incremental!.full_reason).toMatch(/^the chain's full archive, fleet-2026-03-01-\d{6}\.tar\.gz, is 8d old \(--full-every 7d\)$/)
+})
+
+test('a file touched but not changed, a changed mode, a replaced inode: judged changed; an untouched one is not', async () => {
+  await backup()
+  const alpha = join(base, 'alpha', 'Maildir', 'cur')
+  utimesSync(join(alpha, 'text-1:2,S'), 1_800_000_000, 1_800_000_000)
+  spawnSync('chmod', ['0600', join(alpha, 'text-2:2,S')])
+  copyFileSync(join(alpha, 'text-3:2,S'), join(alpha, 'tmp'))
+  renameSync(join(alpha, 'tmp'), join(alpha, 'text-3:2,S'))
+  const inc = await backup()
+  const files = tarList(inc.path!).filter((m) => m.startsWith('alpha/Maildir/cur/') && !m.endsWith('/'))
+  expect(files.sort()).toEqual(['alpha/Maildir/cur/text-1:2,S', 'alpha/Maildir/cur/text-2:2,S', 'alpha/Maildir/cur/text-3:2,S'])
+})
+
+test('a schedule keeps --incremental and --full-every', () => {
+  expect(scheduledBackupArgs({ incremental: true, 'full-every': '7d', keep: '14' }, '/srv/fleet')).toEqual(['fleet', 'backup', '--base-dir', '/srv/fleet', '--incremental', '--full-every', '7d', '--keep', '14', '-q'])
+})
