@@ -61,10 +61,10 @@ export interface FleetOverview {
 /**
  * `GET /api/molts`: every molt as `molt list --json` has it, plus what a card shows, and the
  * fleet-level state. Built off the request path (see snapshot.ts); `pause` is awaited before each
- * molt, to let other requests in. `firstLook: 'day'` (the first snapshot) reads only the last day
- * of a history not seen yet.
+ * molt, to let other requests in. `firstLook: 'tail'` (the first snapshot) reads only the tail of
+ * a history not seen yet.
  */
-export async function fleetOverview(baseDir: string, now: number, timelines: Timelines, state: FleetState, options: { pause?: () => Promise<void>; firstLook?: 'day' | 'week'; afterRead?: () => Promise<void> } = {}): Promise<FleetOverview> {
+export async function fleetOverview(baseDir: string, now: number, timelines: Timelines, state: FleetState, options: { pause?: () => Promise<void>; firstLook?: 'tail' | 'week'; afterRead?: () => Promise<void> } = {}): Promise<FleetOverview> {
   const pause = options.pause ?? (async () => {})
   const fleet = fleetNames(baseDir)
   const processes = new ProcessTable()

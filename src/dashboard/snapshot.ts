@@ -18,8 +18,8 @@ import type { FleetIncident, IncidentsResponse, SnapshotEvent } from './types.ts
  * quiet. Each molt remembers the generation it last changed in, so `?since=G` answers only what
  * changed after G: at 500 molts a refresh is a few molts, not 600 KB.
  *
- * The first build after the start reads only the last day of each history (a first page load
- * waits for that, not for 500 weeks); the next one, at once, reads the rest of the week.
+ * The first build after the start reads only the tail of each history (a first page load waits
+ * for that, not for 500 weeks); the next ones, at once, read the rest of the weeks.
  */
 export const REFRESH_MS = 2000
 /** Older than this, a snapshot is not served while a new one is built (an idle dashboard woken up). */
@@ -196,12 +196,15 @@ export class FleetSnapshot {
         slice = performance.now()
       }
       const first = this.current === null
+      // the rest of the weeks, all in one build: the first snapshot is served meanwhile
       if (!first) await this.timelines.backfill(at, pause, () => this.stopped)
       const overview = await fleetOverview(this.baseDir, at, this.timelines, this.state, {
         pause,
-        firstLook: first ? 'day' : 'week',
+        firstLook: first ? 'tail' : 'week',
         // a small fleet's week is read at once; a big one's in the next build, after the first paint
-        afterRead: first && this.timelines.unreadBytes <= FIRST_BUILD_BYTES ? () => this.timelines.backfill(at, pause, () => this.stopped) : undefined,
+        afterRead: first ? async () => {
+          if (this.timelines.unreadBytes <= FIRST_BUILD_BYTES) await this.timelines.backfill(at, pause, () => this.stopped)
+        } : undefined,
       })
       await pause()
       const next = this.generation + 1

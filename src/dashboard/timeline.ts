@@ -9,15 +9,17 @@ import type { HealthStatus } from '../health/record.ts'
  * What a card needs from a molt's history — uptime over 24 h and 7 d, the last checks, the
  * incident still going on — kept in memory and read incrementally: the history is append-only, so
  * each look parses only the bytes added since the last one (a line per watch run), and a first
- * look reads only the file's last week — or, for the dashboard's first snapshot, only its last
- * day, the rest of the week being read afterwards (`backfill`): the first page load after a start
- * must not wait for 500 weeks of history. A whole-file pass per molt (1.4–5.4 s for 200 molts) is
+ * look reads only the file's last week — or, for the dashboard's first snapshot, only its tail
+ * (the sparkline's checks and more), the rest of the week being read afterwards (`backfill`): the
+ * first page load after a start must not wait for 500 weeks of history. A whole-file pass per molt (1.4–5.4 s for 200 molts) is
  * what `history` does, not what every dashboard refresh can afford.
  */
 
 const DAY = 86_400_000
 /** The longest window a card shows. */
 const KEEP_MS = 7 * DAY
+/** A first look of the tail: ~110 checks, three times a sparkline. */
+const TAIL_BYTES = 16 * 1024
 // the same order as history-stats.ts: starting is not serving yet, but the mildest way of not serving
 const SEVERITY: Record<HealthStatus, number> = { healthy: 0, starting: 1, unhealthy: 2, unknown: 3, stopped: 4, dead: 5 }
 const STATUSES = Object.keys(SEVERITY) as HealthStatus[]
@@ -43,7 +45,7 @@ class Timeline {
   rts: (number | null)[] = []
   stamps: string[] = []
   failing: { start: number; stamp: string; worst: number } | null = null
-  /** bytes before this offset that belong to the week are not read yet (a first look of a day); 0: none */
+  /** bytes before this offset that belong to the week are not read yet (a first look of the tail); 0: none */
   unread = 0
 
   reset(): void {
@@ -101,10 +103,10 @@ export class Timelines {
   /**
    * Bring a molt's timeline up to date with its history file (opened without following links,
    * see safe-fs.ts; a missing file empties it). A first look reads the file's last week, or with
-   * `firstLook: 'day'` its last day only (then `backfill` reads the rest). Throws what the file
+   * `firstLook: 'tail'` its last 16 KiB only (then `backfill` reads the rest). Throws what the file
    * layer throws.
    */
-  update(home: string, now: number, options: { firstLook?: 'day' | 'week' } = {}): void {
+  update(home: string, now: number, options: { firstLook?: 'tail' | 'week' } = {}): void {
     const t = this.molts.get(home) ?? new Timeline()
     this.molts.set(home, t)
     const file = openHomeFile(home, HISTORY_REL)
@@ -112,12 +114,12 @@ export class Timelines {
     try {
       const { dev, ino, size } = file.stats
       if (dev !== t.dev || ino !== t.ino || size < t.offset) {
-        // a new file (rotated, pruned, capped) or a first look: read its last week (or day) only
+        // a new file (rotated, pruned, capped) or a first look: read its last week (or tail) only
         t.reset()
         t.dev = dev
         t.ino = ino
-        if (options.firstLook === 'day') {
-          t.offset = spanStart(file.fd, size, now, DAY)
+        if (options.firstLook === 'tail') {
+          t.offset = lineStartFrom(file.fd, size - Math.min(size, TAIL_BYTES), size)
           t.unread = t.offset > 0 && !olderThan(file.fd, t.offset, size, now - KEEP_MS) ? t.offset : 0
         } else t.offset = spanStart(file.fd, size, now, KEEP_MS)
       }
@@ -135,7 +137,7 @@ export class Timelines {
     return n
   }
 
-  /** Molts whose week is not read whole yet (after a first look of a day). */
+  /** Molts whose week is not read whole yet (after a first look of the tail). */
   get pending(): number {
     let n = 0
     for (const t of this.molts.values()) if (t.unread) n++
@@ -143,7 +145,7 @@ export class Timelines {
   }
 
   /**
-   * Read the rest of the week of the molts first looked at for a day, one molt at a time, with
+   * Read the rest of the week of the molts first looked at by their tail, one molt at a time, with
    * `pause` between them; stops early when `stopAt()` says so. The file must still be the one
    * read (same device and inode), else the next update reads it afresh anyway.
    */
@@ -183,10 +185,10 @@ export class Timelines {
     return t ? { times: t.times, codes: t.codes, rts: t.rts } : null
   }
 
-  /** Uptime over the window; `percent` null (and no checks) while a longer window than what was read is asked for. */
+  /** Uptime over the window; `percent` null (and no checks) while the window reaches back past what was read. */
   uptime(home: string, windowMs: number, now: number): UptimeWindow {
     const t = this.molts.get(home)
-    if (t?.unread && windowMs > DAY) return { checks: 0, healthy: 0, percent: null }
+    if (t?.unread && (!t.times.length || now - windowMs < t.times[0]!)) return { checks: 0, healthy: 0, percent: null }
     let checks = 0
     let healthy = 0
     if (t) {
@@ -231,11 +233,10 @@ function readLines(t: Timeline, fd: number, start: number, size: number): void {
 /**
  * Where the last `spanMs` begins in the file's first `size` bytes: the start of the newest stretch
  * of whole lines whose first line is already older than that (or the file's start). The stretch
- * doubles from 32 KiB (a day of 5-minute checks) for a day, from 256 KiB for a week (~300 KB of
- * 5-minute checks, ~1.5 MB of 1-minute checks).
+ * doubles from 256 KiB: a week of 5-minute checks is ~300 KB, of 1-minute checks ~1.5 MB.
  */
 function spanStart(fd: number, size: number, now: number, spanMs: number): number {
-  for (let span = spanMs <= DAY ? 32 * 1024 : 256 * 1024; ; span *= 2) {
+  for (let span = 256 * 1024; ; span *= 2) {
     if (span >= size || span >= HISTORY_READ_MAX_BYTES) return lineStartFrom(fd, size - Math.min(size, HISTORY_READ_MAX_BYTES), size)
     const start = lineStartFrom(fd, size - span, size)
     if (olderThan(fd, start, size, now - spanMs)) return start

@@ -87,31 +87,35 @@ describe('Timelines: what a card needs, read incrementally', () => {
     expect(recent.every((p, i) => i === 0 || Date.parse(p.timestamp) > Date.parse(recent[i - 1]!.timestamp))).toBe(true)
   })
 
-  test('a first look of a day reads the last day; the backfill brings the week, equal to the full pass', async () => {
+  test('a first look of the tail reads the sparkline and more; the backfill brings the week, equal to the full pass', async () => {
     writeFileSync(file, days(20))
     const t = new Timelines()
-    t.update(home, NOW, { firstLook: 'day' })
+    t.update(home, NOW, { firstLook: 'tail' })
     const full = historyStats(file, { now: NOW })
-    expect(t.uptime(home, DAY, NOW)).toEqual(full.uptime['24h'])
-    // the week is not known yet: said so, not guessed from the day
+    expect(t.recent(home, 30)).toHaveLength(30)
+    expect(Date.parse(t.recent(home, 1)[0]!.timestamp)).toBe(NOW - 5 * MIN)
+    // the day and the week are not known yet: said so, not guessed from the tail
+    expect(t.uptime(home, DAY, NOW)).toEqual({ checks: 0, healthy: 0, percent: null })
     expect(t.uptime(home, 7 * DAY, NOW)).toEqual({ checks: 0, healthy: 0, percent: null })
     expect(t.pending).toBe(1)
     expect(t.unreadBytes).toBeGreaterThan(0)
     appendFileSync(file, check(NOW + MIN, 'dead'))
-    t.update(home, NOW + 2 * MIN, { firstLook: 'day' })
+    t.update(home, NOW + 2 * MIN, { firstLook: 'tail' })
     await t.backfill(NOW + 2 * MIN, async () => {})
     expect(t.pending).toBe(0)
+    expect(t.uptime(home, DAY, NOW + 2 * MIN)).toEqual(historyStats(file, { now: NOW + 2 * MIN }).uptime['24h'])
     expect(t.uptime(home, 7 * DAY, NOW + 2 * MIN)).toEqual(historyStats(file, { now: NOW + 2 * MIN }).uptime['7d'])
+    expect(full.uptime['7d'].checks).toBeGreaterThan(2000)
     expect(t.incident(home)).toEqual({ start: new Date(NOW + MIN).toISOString(), worst: 'dead' })
   })
 
   test('an outage that began before the day read is found whole by the backfill', async () => {
-    // healthy for 10 days, then dead for the last 3: the day read holds only dead checks
+    // healthy for 10 days, then dead for the last 3: the tail holds only dead checks
     const lines: string[] = []
     for (let at = NOW - 13 * DAY; at < NOW; at += 5 * MIN) lines.push(check(at, at < NOW - 3 * DAY ? 'healthy' : 'dead'))
     writeFileSync(file, lines.join(''))
     const t = new Timelines()
-    t.update(home, NOW, { firstLook: 'day' })
+    t.update(home, NOW, { firstLook: 'tail' })
     expect(Date.parse(t.incident(home)!.start)).toBeGreaterThan(NOW - 3 * DAY)
     await t.backfill(NOW, async () => {})
     expect(t.incident(home)).toEqual({ start: new Date(NOW - 3 * DAY).toISOString(), worst: 'dead' })
@@ -119,9 +123,9 @@ describe('Timelines: what a card needs, read incrementally', () => {
   })
 
   test('a short history is read whole by the first look: nothing left to backfill', () => {
-    writeFileSync(file, days(0.5))
+    writeFileSync(file, days(0.2))
     const t = new Timelines()
-    t.update(home, NOW, { firstLook: 'day' })
+    t.update(home, NOW, { firstLook: 'tail' })
     expect(t.pending).toBe(0)
     expect(t.uptime(home, 7 * DAY, NOW)).toEqual(historyStats(file, { now: NOW }).uptime['7d'])
   })
