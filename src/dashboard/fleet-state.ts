@@ -1,8 +1,9 @@
-import { openAlertsDir, readAlertsFile } from '../alert/alerts-dir.ts'
+import { openAlertsDir } from '../alert/alerts-dir.ts'
+import { openIncidents } from '../doctor/watcher-notice.ts'
 import type { Molt } from '../fleet/discover.ts'
 import { readFleetConfig } from '../fleet/config.ts'
 import { activeSilence, isOver, readSilences, type SilencesFile } from '../health/silence.ts'
-import { WATCHER_STALE_INTERVALS, WATCHERS_FILE, watcherStopped } from '../health/watchers.ts'
+import { WATCHER_STALE_INTERVALS, watcherStopped } from '../health/watchers.ts'
 import { hostLimits, hostProblems, LOG_MAX_BYTES, readHost } from '../host/checks.ts'
 import { HOST_FILE } from '../host/incidents.ts'
 import { largeLogs, type LargeLog } from '../host/logs.ts'
@@ -75,7 +76,7 @@ export class FleetState {
     // host checks, with the watch's incident start when it has one
     const limits = hostLimits((config as { host_checks?: unknown }).host_checks) ?? { diskFreeMin: 0, memoryUsedMax: 100 }
     const reading = readHost(this.baseDir)
-    const openHost = dir ? openIncidents(dir, HOST_FILE) : {}
+    const openHost = dir ? openIncidents(this.baseDir, HOST_FILE) : {}
     const problems = hostProblems(reading, limits).map((p) => ({ ...p, since: openHost[p.key]?.since ?? null }))
     for (const p of problems) alerts.push({ kind: 'host', severity: 'critical', summary: p.summary, since: p.since, molts: [] })
     if (!this.logs || now - this.logs.at >= LOGS_EVERY_MS || now < this.logs.at) this.logs = { at: now, list: largeLogs(molts) }
@@ -114,17 +115,6 @@ export class FleetState {
     const rank = { 'watcher-stopped': 0, host: 1, logs: 2, config: 3 }
     alerts.sort((a, b) => (a.severity === b.severity ? rank[a.kind] - rank[b.kind] : a.severity === 'critical' ? -1 : 1))
     return { alerts, silences, host, watchers, silenceOf }
-  }
-}
-
-/** The open incidents of host.json / watchers.json ({key: {since}}), read without their lock; none when unreadable. */
-export function openIncidents(dir: string, name: typeof HOST_FILE | typeof WATCHERS_FILE): Record<string, { since: string }> {
-  try {
-    const raw = JSON.parse(readAlertsFile(dir, name) ?? 'null') as { version?: number; open?: Record<string, { since?: unknown }> } | null
-    if (raw?.version !== 1 || !raw.open || typeof raw.open !== 'object') return {}
-    return Object.fromEntries(Object.entries(raw.open).filter(([, v]) => typeof v?.since === 'string').map(([k, v]) => [k, { since: v.since as string }]))
-  } catch {
-    return {}
   }
 }
 

@@ -1,9 +1,8 @@
 import { fleetOverview } from './api.ts'
-import { FleetState, openIncidents } from './fleet-state.ts'
+import { FleetState } from './fleet-state.ts'
+import { openIncidents } from '../doctor/watcher-notice.ts'
 import { INCIDENTS_MAX, moltIncidents } from './series.ts'
 import { Timelines } from './timeline.ts'
-import { WATCHERS_FILE } from '../health/watchers.ts'
-import { alertsDir } from '../alert/alerts-dir.ts'
 import type { FleetIncident, IncidentsResponse, SnapshotEvent } from './types.ts'
 
 /**
@@ -158,7 +157,7 @@ export class FleetSnapshot {
     const level = this.level
     const span = (start: string, end: string | null) => ({ start, end, ongoing: end === null, duration_ms: Math.max(0, (end === null ? now : Date.parse(end)) - Date.parse(start)) })
     for (const p of level?.host.problems ?? []) all.push({ kind: 'host', molt: '*', ...span(p.since ?? new Date(snap.at).toISOString(), null), worst: null, summary: p.summary })
-    const watcherSince = openIncidents(alertsDir(this.baseDir), WATCHERS_FILE)
+    const watcherSince = openIncidents(this.baseDir, 'watchers.json')
     for (const w of level?.watchers.stopped ?? []) all.push({ kind: 'watcher-stopped', molt: w.molt, ...span(w.last_run, null), worst: null, summary: `no watch run for ${w.molt} since ${w.last_run.slice(0, 16).replace('T', ' ')} UTC${watcherSince[w.molt] ? ' (notice sent)' : ''}` })
     for (const s of level?.silences ?? []) {
       const end = s.ended_at ?? s.end

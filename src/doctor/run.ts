@@ -10,6 +10,7 @@ import { backupChecks } from './backups.ts'
 import { hostChecks } from './host.ts'
 import { moltChecks } from './molt.ts'
 import { monitoringChecks, monitoringShared } from './monitoring.ts'
+import { watcherFindings } from './watcher-notice.ts'
 import { summarize, type Check, type DoctorReport, type Finding, type Group } from './types.ts'
 
 export interface DoctorRequest extends Omit<DoctorOptions, 'expectBind'> {
@@ -25,7 +26,8 @@ export interface DoctorRequest extends Omit<DoctorOptions, 'expectBind'> {
 /**
  * Every check `doctor` makes, in order: host, then each molt (its own checks, then its
  * monitoring), then the backups. It calls the functions the other commands call; it changes
- * nothing but a probe file it removes again, and sends mail only when asked to.
+ * nothing but a probe file it removes again, and sends mail only when asked to — or, as any watch
+ * run would, the one "watcher stopped" notice for a watch that stopped running.
  */
 export async function runDoctor(request: DoctorRequest): Promise<DoctorReport> {
   const ctx = await loadContext(request)
@@ -47,6 +49,8 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorReport> {
     add('molt', own[i]!, molt.name)
     add('monitoring', monitoring[i]!, molt.name)
   })
+  // the fleet's watches as a whole (not for a named molt): a stopped one gets its one notice
+  if (request.molt === undefined) add('monitoring', await watcherFindings(ctx))
   add('backups', await backupChecks(ctx))
   return summarize(checks, {
     clmnt_version: request.version,
