@@ -101,11 +101,16 @@ export interface IncrementalOutcome {
 
 export { UnreadableFilesError }
 
+export function defaultLevel(compression: Compression): number {
+  return compression === 'zstd' ? 3 : 6
+}
+
 export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {}): Promise<BackupResult> {
   const started = performance.now()
   const now = options.now ?? new Date()
   const compression = options.compression ?? 'gzip'
-  const level = options.level ?? 6
+  // zstd's own default: at 6 it spends twice the time for ~1% less (restic's "auto" is about 3 too)
+  const level = options.level ?? defaultLevel(compression)
   const warnings: string[] = []
   const molts = selectMolts(options.baseDir, options.select, warnings)
   if (!molts.length) warnings.push(`no molts in ${options.baseDir}: the archive holds no molt`)

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { crc32, gunzipSync, zstdDecompressSync } from 'node:zlib'
+import { crc32, deflateRawSync, gunzipSync, zstdDecompressSync } from 'node:zlib'
 import { COMPLETE_TAIL_LENGTH, endsLikeCompleteArchive, ParallelCompressor, type Compression } from '../../src/archive/compress.ts'
 import { crc32Combine } from '../../src/archive/crc32.ts'
 import { byteNameOfText } from '../../src/archive/byte-names.ts'
@@ -150,13 +150,30 @@ test('parallel gzip is one member in order: random regions are stored, text defl
   expect(out.length).toBeGreaterThan(randomBytesIn)
   expect(out.length).toBeLessThan(randomBytesIn * 1.01 + 20_000)
   expect(spawnSync('gzip', ['-t'], { input: out }).status).toBe(0)
-})
+}, 30_000)
+
+test('gzip: base64 attachments (6 bits a byte) are Huffman-coded: the size level 6 gives them, text around them deflated', async () => {
+  const text = new TextEncoder().encode('Subject: report\n\nthe quick brown fox jumps over the lazy dog; '.repeat(2000)).subarray(0, 60_000)
+  const base64 = new TextEncoder().encode(randomBytes(150_000).toString('base64').replace(/.{76}/g, '$&\n'))
+  const mail = Buffer.concat([text, base64, text])
+  const out = await compressChunks('gzip', [[mail, [text.length, text.length + base64.length]]])
+  expect(Buffer.compare(gunzipSync(out), Buffer.concat([mail, new Uint8Array(1024)]))).toBe(0)
+  const level6 = deflateRawSync(base64, { level: 6 }).length
+  expect(out.length).toBeLessThan(level6 * 1.01 + 2 * deflateRawSync(text, { level: 6 }).length + 200)
+  expect(out.length).toBeLessThan(base64.length * 0.78)
+  expect(spawnSync('gzip', ['-t'], { input: out }).status).toBe(0)
+  // Huffman-only: no search for repeats (the time saved); level 6 would have found this one
+  const repeated = Buffer.concat(Array.from({ length: 8 }, () => base64.subarray(0, 8_000)))
+  const coded = await compressChunks('gzip', [[repeated, [0, repeated.length]]])
+  expect(deflateRawSync(repeated, { level: 6 }).length).toBeLessThan(repeated.length * 0.2)
+  expect(coded.length).toBeGreaterThan(repeated.length * 0.7)
+}, 30_000)
 
 test('gzip: an empty stream is still one valid member', async () => {
   const out = await compressChunks('gzip', [])
   expect(gunzipSync(out).length).toBe(1024)
   expect(pythonSingleMember(out)).toEqual({ plainLength: 1024, eof: true, unused: 0 })
-})
+}, 30_000)
 
 test.each(['gzip', 'zstd'] as const)('%s: a complete stream ends the way list-backups looks for; a cut one does not', async (compression) => {
   const out = await compressChunks(compression, [[randomBytes(1000), []], [new TextEncoder().encode('x'.repeat(5000)), []]])

@@ -12,7 +12,7 @@ export function scheduledBackupArgs(args: Record<string, unknown>, baseDir: stri
   if (typeof args.output === 'string') out.push('--output', resolve(args.output) + (args.output.endsWith('/') ? '/' : ''))
   if (args.select !== undefined) out.push('--select', listArg(args.select).join(','))
   for (const flag of ['exclude-maildir', 'exclude-logs', 'allow-partial'] as const) if (args[flag] === true) out.push(`--${flag}`)
-  if (args['compress-level'] !== undefined && args['compress-level'] !== '6') out.push('--compress-level', String(args['compress-level']))
+  if (args['compress-level'] !== undefined) out.push('--compress-level', String(args['compress-level']))
   if (args.compression !== undefined && args.compression !== 'gzip') out.push('--compression', String(args.compression))
   if (args.incremental === true) out.push('--incremental')
   if (typeof args['full-every'] === 'string') out.push('--full-every', args['full-every'])

@@ -26,7 +26,7 @@ export default defineCommand({
     select: { type: 'string', repeatable: true, valueHint: 'a,b', description: 'only these molts (comma-separated or repeated)' },
     'exclude-maildir': { type: 'boolean', description: 'leave Maildir/ out' },
     'exclude-logs': { type: 'boolean', description: 'leave *.log and *.log.N files out' },
-    'compress-level': { type: 'string', valueHint: '1-9', default: '6', description: 'compression level' },
+    'compress-level': { type: 'string', valueHint: '1-9', description: 'compression level (default: gzip 6, zstd 3)' },
     compression: { type: 'enum', options: ['gzip', 'zstd'], default: 'gzip', description: 'gzip (.tar.gz) or zstd (.tar.zst)' },
     'allow-partial': { type: 'boolean', description: 'write the archive even when some files cannot be read (listed in it; exit 1 anyway)' },
     incremental: { type: 'boolean', description: 'only what changed since the last good archive of this fleet in that folder (a full one when there is none)' },
@@ -42,7 +42,7 @@ export default defineCommand({
   },
   async run({ args, data }) {
     const cli: RunData = data
-    const level = intOption(args['compress-level'], '--compress-level', { min: 1, max: 9 })!
+    const level = intOption(args['compress-level'], '--compress-level', { min: 1, max: 9 })
     const keep = intOption(args.keep, '--keep', { min: 1, max: 10_000 })
     const select = args.select === undefined ? undefined : listArg(args.select)
     if (select && !select.length) throw new UsageError('--select needs molt names (a,b)')
