@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { ago, backupVerdict, duration, formatMs, formatPercent, sparkline, summaryText, toneOf } from '../../src/dashboard/page/format.ts'
-import type { BackupEntry, FleetCounts, RecentPoint } from '../../src/dashboard/types.ts'
+import { chartModel, moltIncidents, nearestPoint, timelineLanes, timeTicks, valueTicks } from '../../src/dashboard/page/axes.ts'
+import { formatHash, groupCounts, matches, parseHash, problemsFirst, type Group } from '../../src/dashboard/page/order.ts'
+import type { BackupEntry, DashboardMolt, FleetCounts, RecentPoint } from '../../src/dashboard/types.ts'
 
 const NOW = Date.parse('2026-03-01T12:00:00Z')
 const MIN = 60_000
@@ -127,5 +129,103 @@ describe('sparkline', () => {
 
   test('no checks', () => {
     expect(sparkline([], 120, 32)).toEqual({ path: '', failures: [], min: null, max: null, answered: 0 })
+  })
+})
+
+// ------------------------------------------------------------------------------------------
+// problems first, filters, the charts' geometry
+
+const molt = (name: string, fields: Partial<DashboardMolt> = {}): DashboardMolt => ({
+  name, port: 19001, port_source: 'info', home: `/h/${name}`, gateway: 'running', pid: 1, health: 'healthy', checked_at: new Date(NOW - MIN).toISOString(), age_seconds: 60,
+  stale: false, http_status: 200, response_time_ms: 10, reason: null, consecutive_failures: 0, phase: 'up', threshold: 3, incident: null,
+  uptime: { '24h': { checks: 0, healthy: 0, percent: null }, '7d': { checks: 0, healthy: 0, percent: null } }, recent: [], warnings: [], ...fields,
+})
+
+describe('problemsFirst', () => {
+  test('down/dead, unhealthy, stopped, stale, starting, silenced, healthy; by name within', () => {
+    const fleet = [
+      molt('a-ok'),
+      molt('b-silenced', { health: 'dead', silence: { until: '2026-03-01T14:00:00Z', reason: 'upgrade' } } as Partial<DashboardMolt>),
+      molt('c-starting', { health: 'starting' }),
+      molt('d-stale', { stale: true }),
+      molt('e-never', { health: null, stale: true, checked_at: null }),
+      molt('f-stopped', { health: 'stopped' }),
+      molt('g-unhealthy', { health: 'unhealthy' }),
+      molt('h-unknown', { health: 'unknown' }),
+      molt('i-dead', { health: 'dead' }),
+      molt('j-declared-down', { health: 'unhealthy', phase: 'down' }),
+      molt('b-dead', { health: 'dead' }),
+    ]
+    expect(problemsFirst(fleet).map((m) => m.name)).toEqual(['b-dead', 'i-dead', 'j-declared-down', 'g-unhealthy', 'h-unknown', 'f-stopped', 'd-stale', 'e-never', 'c-starting', 'b-silenced', 'a-ok'])
+    expect(groupCounts(fleet)).toEqual({ down: 3, unhealthy: 2, stopped: 1, stale: 2, starting: 1, silenced: 1, healthy: 1 })
+  })
+
+  test('filters: groups (any of them) and a name search', () => {
+    const f = { groups: ['down', 'stale'] as Group[], query: '' }
+    expect(matches(molt('x', { health: 'dead' }), f)).toBe(true)
+    expect(matches(molt('x'), f)).toBe(false)
+    expect(matches(molt('Mail-Bot'), { groups: [], query: ' bot ' })).toBe(true)
+    expect(matches(molt('other'), { groups: [], query: 'bot' })).toBe(false)
+  })
+
+  test('the URL hash keeps the filter; unknown parts are ignored', () => {
+    expect(formatHash({ groups: ['unhealthy', 'down'], query: 'mail bot' })).toBe('#show=down,unhealthy&q=mail+bot')
+    expect(parseHash('#show=down,unhealthy&q=mail+bot')).toEqual({ groups: ['down', 'unhealthy'], query: 'mail bot' })
+    expect(parseHash('#show=bogus,stale&x=1')).toEqual({ groups: ['stale'], query: '' })
+    expect(formatHash({ groups: [], query: '' })).toBe('')
+  })
+})
+
+describe('chart axes', () => {
+  test('round value ticks from 0 past the maximum', () => {
+    expect(valueTicks(37)).toEqual([0, 10, 20, 30, 40])
+    expect(valueTicks(3.2)).toEqual([0, 1, 2, 3, 4])
+    expect(valueTicks(1500)).toEqual([0, 500, 1000, 1500])
+    expect(valueTicks(0)).toEqual([0, 1])
+  })
+
+  test('time ticks on round clock times', () => {
+    const from = Date.parse('2026-03-01T03:07:00Z')
+    const { step, ticks } = timeTicks(from, from + 2 * HOUR, 6)
+    expect(step).toBe(30 * MIN)
+    expect(ticks.map((t) => new Date(t).toISOString().slice(11, 16))).toEqual(['03:30', '04:00', '04:30', '05:00'])
+    // a zone 2 h east of UTC: local midnights are 22:00 UTC
+    expect(timeTicks(Date.parse('2026-03-01T00:00:00Z'), Date.parse('2026-03-04T00:00:00Z'), 4, 2 * HOUR).ticks.map((t) => new Date(t).toISOString().slice(5, 16))).toEqual(['03-01T22:00', '03-02T22:00', '03-03T22:00'])
+  })
+
+  test('a chart: x by time, y from 0 to the top tick, a gap and a mark for no answer', () => {
+    const at = (m: number) => new Date(NOW + m * MIN).toISOString()
+    const m = chartModel([{ timestamp: at(0), status: 'healthy', response_time_ms: 20 }, { timestamp: at(10), status: 'dead', response_time_ms: null }, { timestamp: at(20), status: 'healthy', response_time_ms: 40 }], { width: 240, height: 120, left: 40, right: 0, top: 0, bottom: 20 })
+    expect(m.points.map((p) => [p.x, p.y])).toEqual([[40, 50], [140, null], [240, 0]])
+    expect(m.path).toBe('M40 50 l0 0 M240 0 l0 0')
+    expect(m.yTicks.map((t) => t.value)).toEqual([0, 10, 20, 30, 40])
+    expect(nearestPoint(m.points, 130)).toBe(1)
+  })
+})
+
+describe('the fleet timeline', () => {
+  const at = (m: number) => new Date(NOW - m * MIN).toISOString()
+  test("a molt's incidents: ended runs among its recent checks, and the ongoing one from its real start", () => {
+    const m = molt('m', {
+      health: 'dead', reason: 'connection refused',
+      recent: [{ timestamp: at(50), status: 'healthy', response_time_ms: 5 }, { timestamp: at(40), status: 'unhealthy', response_time_ms: null }, { timestamp: at(30), status: 'dead', response_time_ms: null }, { timestamp: at(20), status: 'healthy', response_time_ms: 5 }, { timestamp: at(10), status: 'dead', response_time_ms: null }],
+      incident: { since: at(12), duration_ms: 12 * MIN, status: 'dead', reason: 'PID gone', source: 'watch' },
+    })
+    expect(moltIncidents(m)).toEqual([
+      { molt: 'm', start: NOW - 40 * MIN, end: NOW - 20 * MIN, status: 'dead', reason: null },
+      { molt: 'm', start: NOW - 12 * MIN, end: null, status: 'dead', reason: 'PID gone' },
+    ])
+  })
+
+  test('lanes: ongoing first, then the latest; bars clipped to the window', () => {
+    const lanes = timelineLanes([
+      { molt: 'old', start: NOW - 30 * HOUR, end: NOW - 20 * HOUR, status: 'dead', reason: null },
+      { molt: 'recent', start: NOW - 2 * HOUR, end: NOW - HOUR, status: 'unhealthy', reason: null },
+      { molt: 'now', start: NOW - 6 * HOUR, end: null, status: 'dead', reason: null },
+      { molt: 'gone', start: NOW - 50 * HOUR, end: NOW - 40 * HOUR, status: 'dead', reason: null },
+    ], NOW - 24 * HOUR, NOW)
+    expect(lanes.map((l) => l.molt)).toEqual(['now', 'recent', 'old'])
+    expect(lanes[0]!.bars[0]).toMatchObject({ from: 0.75, to: 1 })
+    expect(lanes[2]!.bars[0]).toMatchObject({ from: 0, to: 4 / 24 })
   })
 })

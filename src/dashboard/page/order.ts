@@ -1,0 +1,87 @@
+import type { DashboardMolt } from '../types.ts'
+import type { Tone } from './format.ts'
+
+/**
+ * Problems first: what the page shows at the top, what the summary counts and what its filters
+ * pick. Pure (no DOM): the unit tests read it as the page does.
+ */
+
+/** The order of the page, worst first; within a group, molts go by name. */
+export const GROUPS = ['down', 'unhealthy', 'stopped', 'stale', 'starting', 'silenced', 'healthy'] as const
+export type Group = (typeof GROUPS)[number]
+
+export const GROUP_TONE: Record<Group, Tone> = { down: 'bad', unhealthy: 'warn', stopped: 'bad', stale: 'none', starting: 'none', silenced: 'none', healthy: 'ok' }
+
+export const GROUP_HELP: Record<Group, string> = {
+  down: 'dead, or declared DOWN by the watch',
+  unhealthy: 'answering badly or not at all (or its state could not be read)',
+  stopped: 'the gateway is not running',
+  stale: 'no check recorded within 3 × the watch interval, or never checked: is the schedule running?',
+  starting: 'within its start-up grace',
+  silenced: 'silenced: checks recorded, notices held',
+  healthy: 'answering',
+}
+
+/** A silence, when the server reports one (the field is optional: older servers have none). */
+export function silenceOf(m: DashboardMolt): { until: string | null; reason: string | null } | null {
+  const s = (m as { silence?: unknown }).silence
+  if (!s || typeof s !== 'object') return null
+  const { until, reason } = s as { until?: unknown; reason?: unknown }
+  return { until: typeof until === 'string' ? until : null, reason: typeof reason === 'string' ? reason : null }
+}
+
+export function groupOf(m: DashboardMolt): Group {
+  // a silenced molt is one the operator already knows about: below the problems nobody has seen
+  if (silenceOf(m)) return 'silenced'
+  if (m.phase === 'down' || m.health === 'dead') return 'down'
+  if (m.health === 'unhealthy' || m.health === 'unknown') return 'unhealthy'
+  if (m.health === 'stopped') return 'stopped'
+  if (m.health === null || m.stale) return 'stale'
+  if (m.health === 'starting') return 'starting'
+  return 'healthy'
+}
+
+const RANK = Object.fromEntries(GROUPS.map((g, i) => [g, i])) as Record<Group, number>
+
+export function problemsFirst(molts: DashboardMolt[]): DashboardMolt[] {
+  return molts
+    .map((m) => ({ m, rank: RANK[groupOf(m)] }))
+    .sort((a, b) => a.rank - b.rank || (a.m.name < b.m.name ? -1 : a.m.name > b.m.name ? 1 : 0))
+    .map((x) => x.m)
+}
+
+export function groupCounts(molts: DashboardMolt[]): Record<Group, number> {
+  const counts = Object.fromEntries(GROUPS.map((g) => [g, 0])) as Record<Group, number>
+  for (const m of molts) counts[groupOf(m)]++
+  return counts
+}
+
+/** What the operator narrowed the list to: kept in the URL's hash, so a reload (or a shared link) keeps it. */
+export interface ViewFilter {
+  groups: Group[]
+  query: string
+}
+
+export function matches(m: DashboardMolt, filter: ViewFilter): boolean {
+  if (filter.groups.length && !filter.groups.includes(groupOf(m))) return false
+  const q = filter.query.trim().toLowerCase()
+  return !q || m.name.toLowerCase().includes(q)
+}
+
+/** "#show=down,unhealthy&q=mail" ⇄ the filter; unknown groups and keys are ignored. */
+export function parseHash(hash: string): ViewFilter {
+  const params = new URLSearchParams(hash.replace(/^#/, ''))
+  const groups = (params.get('show') ?? '')
+    .split(',')
+    .filter((g): g is Group => (GROUPS as readonly string[]).includes(g))
+  return { groups: GROUPS.filter((g) => groups.includes(g)), query: params.get('q') ?? '' }
+}
+
+export function formatHash(filter: ViewFilter): string {
+  const params = new URLSearchParams()
+  if (filter.groups.length) params.set('show', GROUPS.filter((g) => filter.groups.includes(g)).join(','))
+  if (filter.query) params.set('q', filter.query)
+  // URLSearchParams writes "," as %2C; the hash reads better with it plain
+  const text = params.toString().replace(/%2C/g, ',')
+  return text ? `#${text}` : ''
+}
