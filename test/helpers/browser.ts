@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
@@ -121,4 +121,63 @@ export async function dashboardFleet(now = Date.now()) {
   writeFileSync(join(x.home, '.molt-info'), `MOLT_NAME='${PLANTED.moltInfo}'\nMOLT_PORT=${x.port}\nCREATED=2026-01-15\n`)
   plant('hotel', [{ ago: 20 * MIN, status: 'healthy', ms: 9, reason: null }, { ago: 10 * MIN, status: 'unhealthy', ms: null, reason: PLANTED.history }, { ago: 3 * MIN, status: 'unhealthy', ms: null, reason: PLANTED.reason }])
   return { ...fleet, molt }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A large fleet of state files only (no gateways): what the page shows at 200 or 500 molts.
+
+const PREFIXES = ['mail', 'crm', 'ops', 'sales', 'support', 'hr', 'dev', 'legal']
+
+/** What molt i of stateFleet() is, in the page's terms (see src/dashboard/page/order.ts). */
+export function stateFleetKind(i: number): 'down' | 'unhealthy' | 'stopped' | 'stale' | 'starting' | 'healthy' {
+  const k = i % 50
+  return k < 3 ? 'down' : k < 5 ? 'unhealthy' : k === 5 ? 'stopped' : k === 6 ? 'stale' : k === 7 ? 'starting' : 'healthy'
+}
+
+export const stateFleetName = (i: number) => `${PREFIXES[i % PREFIXES.length]}-${String(i).padStart(3, '0')}`
+
+/**
+ * `count` molts with a day of 5-minute checks each: 6 % down since a storm 47 minutes ago, 4 %
+ * unhealthy, 2 % stopped, stale, starting; every seventh healthy one had a short incident an hour ago.
+ */
+export function stateFleet(count: number, now = Date.now()): { baseDir: string; cleanup(): void } {
+  const baseDir = mkdtempSync(join(tmpdir(), 'clmnt-state-fleet-'))
+  const registry: Record<string, unknown> = {}
+  const STEP = 5 * MIN
+  for (let i = 0; i < count; i++) {
+    const name = stateFleetName(i)
+    const home = join(baseDir, name)
+    const port = 20001 + i * 2
+    const kind = stateFleetKind(i)
+    mkdirSync(join(home, '.openclaw'), { recursive: true })
+    writeFileSync(join(home, '.molt-info'), `MOLT_NAME=${name}\nMOLT_PORT=${port}\nMOLT_HOME="${home}"\nCREATED=2026-01-15\n`)
+    writeFileSync(join(home, '.openclaw', 'openclaw.json'), JSON.stringify({ gateway: { port, bind: 'loopback' } }))
+    registry[name] = { name, port, home, created: '2026-01-15' }
+    const lastAgo = kind === 'stale' ? 3 * HOUR : MIN + (i % 5) * 30_000
+    const past = kind === 'healthy' && i % 7 === 0
+    const lines: Line[] = []
+    for (let ago = lastAgo + 24 * HOUR; ago >= lastAgo; ago -= STEP) {
+      const ms = Math.round((8 + (i % 13) + 6 * Math.sin(ago / HOUR + i) + ((ago / STEP) % 4)) * 10) / 10
+      const storm = ago <= 47 * MIN
+      let line: Omit<Line, 'ago'> = { status: 'healthy', ms }
+      if (kind === 'down' && storm) line = { status: 'dead', ms: null, reason: i % 2 ? 'connection refused on 127.0.0.1' : `PID ${4000 + i} from gateway.pid is not running` }
+      else if (kind === 'unhealthy' && ago <= 12 * MIN) line = i % 2 ? { status: 'unhealthy', ms: 31, http: 500, reason: 'HTTP 500' } : { status: 'unhealthy', ms: null, reason: 'no answer within 5000 ms' }
+      else if (kind === 'stopped' && ago <= 8 * MIN) line = { status: 'stopped', ms: null, reason: 'no gateway.pid: the gateway is not running' }
+      else if (kind === 'starting' && ago === lastAgo) line = { status: 'starting', ms: null, reason: 'started 20 s ago, within its 60 s grace' }
+      else if (past && ago <= 80 * MIN && ago > 60 * MIN) line = { status: 'unhealthy', ms: null, reason: 'no answer within 5000 ms' }
+      lines.push({ ago, ...line })
+    }
+    writeState(home, 'health-history.jsonl', historyText(port, 4000 + i, lines, now))
+    writeState(home, 'health-status.json', { timestamp: new Date(now - lines.at(-1)!.ago).toISOString(), molt: name, status: lines.at(-1)!.status, pid: 4000 + i, port, http_status: lines.at(-1)!.http ?? (lines.at(-1)!.status === 'healthy' ? 200 : null), response_time_ms: lines.at(-1)!.ms, reason: lines.at(-1)!.reason ?? null })
+    const failing = kind === 'starting' ? 0 : lines.length - 1 - lines.findLastIndex((l) => l.status === 'healthy')
+    const since = failing ? new Date(now - lines[lines.length - failing]!.ago).toISOString() : null
+    const down = kind === 'down' || (kind === 'unhealthy' && i % 2 === 1)
+    writeState(home, 'health-watch-state.json', watchState(now, {
+      interval_minutes: 5, last_check: new Date(now - lastAgo).toISOString(), consecutive_failures: failing, last_status: lines.at(-1)!.status,
+      phase: failing ? (down && failing >= 3 ? 'down' : 'pending') : 'up', alert_sent: down && failing >= 3,
+      incident: since && { id: since, first_status: lines[lines.length - failing]!.status, first_reason: lines[lines.length - failing]!.reason ?? null, estimated: false, down_at: null, down_notice: null, down_notified_at: null, reminders: 0, last_reminder_at: null, restarts: [], restart_failed_notice: null },
+    }))
+  }
+  writeFileSync(join(baseDir, 'molts.json'), JSON.stringify({ version: '1', updated: new Date(now).toISOString(), molts: registry }, null, 2))
+  return { baseDir, cleanup: () => rmSync(baseDir, { recursive: true, force: true }) }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { ago, backupVerdict, duration, formatMs, formatPercent, sparkline, summaryText, toneOf } from '../../src/dashboard/page/format.ts'
 import { chartModel, moltIncidents, nearestPoint, timelineLanes, timeTicks, valueTicks } from '../../src/dashboard/page/axes.ts'
-import { formatHash, groupCounts, matches, parseHash, problemsFirst, type Group } from '../../src/dashboard/page/order.ts'
+import { formatHash, groupCounts, matches, parseHash, problemsFirst, staying, type Group } from '../../src/dashboard/page/order.ts'
 import type { BackupEntry, DashboardMolt, FleetCounts, RecentPoint } from '../../src/dashboard/types.ts'
 
 const NOW = Date.parse('2026-03-01T12:00:00Z')
@@ -136,7 +136,7 @@ describe('sparkline', () => {
 // problems first, filters, the charts' geometry
 
 const molt = (name: string, fields: Partial<DashboardMolt> = {}): DashboardMolt => ({
-  name, port: 19001, port_source: 'info', home: `/h/${name}`, gateway: 'running', pid: 1, health: 'healthy', checked_at: new Date(NOW - MIN).toISOString(), age_seconds: 60,
+  name, port: 19001, port_source: 'molt-info', home: `/h/${name}`, gateway: 'running', pid: 1, health: 'healthy', checked_at: new Date(NOW - MIN).toISOString(), age_seconds: 60,
   stale: false, http_status: 200, response_time_ms: 10, reason: null, consecutive_failures: 0, phase: 'up', threshold: 3, incident: null,
   uptime: { '24h': { checks: 0, healthy: 0, percent: null }, '7d': { checks: 0, healthy: 0, percent: null } }, recent: [], warnings: [], ...fields,
 })
@@ -217,15 +217,33 @@ describe('the fleet timeline', () => {
     ])
   })
 
-  test('lanes: ongoing first, then the latest; bars clipped to the window', () => {
+  test('a start-up grace is no incident', () => {
+    expect(moltIncidents(molt('s', { health: 'starting', recent: [{ timestamp: at(10), status: 'healthy', response_time_ms: 5 }, { timestamp: at(5), status: 'starting', response_time_ms: null }], incident: { since: at(5), duration_ms: 5 * MIN, status: 'unknown', reason: null, source: 'watch' } }))).toEqual([])
+  })
+
+  test('lanes: ongoing first (the longest first), then the latest; bars clipped to the window', () => {
     const lanes = timelineLanes([
+      { molt: 'newer', start: NOW - 3 * HOUR, end: null, status: 'unhealthy', reason: null },
       { molt: 'old', start: NOW - 30 * HOUR, end: NOW - 20 * HOUR, status: 'dead', reason: null },
       { molt: 'recent', start: NOW - 2 * HOUR, end: NOW - HOUR, status: 'unhealthy', reason: null },
       { molt: 'now', start: NOW - 6 * HOUR, end: null, status: 'dead', reason: null },
       { molt: 'gone', start: NOW - 50 * HOUR, end: NOW - 40 * HOUR, status: 'dead', reason: null },
     ], NOW - 24 * HOUR, NOW)
-    expect(lanes.map((l) => l.molt)).toEqual(['now', 'recent', 'old'])
+    expect(lanes.map((l) => l.molt)).toEqual(['now', 'newer', 'recent', 'old'])
     expect(lanes[0]!.bars[0]).toMatchObject({ from: 0.75, to: 1 })
-    expect(lanes[2]!.bars[0]).toMatchObject({ from: 0, to: 4 / 24 })
+    expect(lanes[3]!.bars[0]).toMatchObject({ from: 0, to: 4 / 24 })
+  })
+})
+
+describe('staying: the nodes a reorder leaves in place', () => {
+  test('one molt moving moves one node', () => {
+    // was delta charlie golf hotel alpha; golf recovered: delta charlie hotel alpha golf
+    expect([...staying([0, 1, 3, 4, 2])].sort()).toEqual([0, 1, 2, 3])
+  })
+  test('new items always move in; an unchanged order moves nothing', () => {
+    expect([...staying([0, -1, 1])].sort()).toEqual([0, 2])
+    expect(staying([0, 1, 2]).size).toBe(3)
+    expect(staying([]).size).toBe(0)
+    expect(staying([2, 1, 0]).size).toBe(1)
   })
 })

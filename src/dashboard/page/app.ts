@@ -1,53 +1,44 @@
 /// <reference lib="dom" />
 import type { HealthRecord } from '../../health/record.ts'
-import type { BackupEntry, DashboardMolt, ErrorResponse, HistoryResponse, MoltsResponse } from '../types.ts'
+import type { BackupEntry, DashboardMolt, HistoryResponse, MoltsResponse } from '../types.ts'
+import { setupControls } from './controls.ts'
 import { fill, h } from './dom.ts'
-import { ago, backupVerdict, summaryParts } from './format.ts'
-import { renderBackups, renderCardBody, renderHistory, statusBadge } from './view.ts'
+import { ago, backupVerdict } from './format.ts'
+import { createCard, createRow, TABLE_COLUMNS, updateCard, updateRow, type Item } from './items.ts'
+import { ApiError, api, subscribe } from './net.ts'
+import { groupCounts, matches, problemsFirst, staying } from './order.ts'
+import { setupTimeline } from './timeline-panel.ts'
+import { renderBackups, renderHistory } from './view.ts'
 
 /**
- * The dashboard page: polls the JSON API, renders a card per molt, a backups panel and a
- * molt's history on demand. Says so when its data is stale or the server is gone.
+ * The dashboard page: the fleet, problems first, as cards or a table; the fleet's incidents on one
+ * time axis; the backups; a molt's history on demand. Refreshes when the server says something
+ * changed (server-sent events, when it has them) and by polling with If-None-Match otherwise, and
+ * redraws only what changed. Says so when its data is stale or the server is gone.
  */
 
 const REFRESH_MS = 15_000
-const BACKUPS_EVERY = 4 // refreshes: archives change daily, and listing them reads every file's head
+/** While the event stream is open, polling is only a safety net. */
+const REFRESH_WITH_EVENTS_MS = 60_000
+const BACKUPS_EVERY_MS = 60_000 // archives change daily, and listing them reads every file's head
 const STALE_MS = 45_000
-const REQUEST_TIMEOUT_MS = 20_000
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-async function api<T>(path: string, init: RequestInit = {}): Promise<{ data: T; response: Response }> {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS)
-  let response: Response
-  try {
-    response = await fetch(path, { ...init, signal: controller.signal, cache: 'no-store', credentials: 'same-origin', headers: { Accept: 'application/json' } })
-  } catch {
-    throw new ApiError(0, 'the dashboard server does not answer')
-  } finally {
-    clearTimeout(timer)
-  }
-  const body = (await response.json().catch(() => null)) as T | ErrorResponse | null
-  if (!response.ok) throw new ApiError(response.status, (body as ErrorResponse | null)?.error ?? `HTTP ${response.status}`)
-  return { data: body as T, response }
-}
+const AGES_EVERY_MS = 15_000
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 const els = {
   summary: $('summary'),
+  search: $<HTMLInputElement>('search'),
+  views: $('views'),
+  shown: $('shown'),
   backupAge: $('backup-age'),
   freshness: $('freshness'),
   banner: $('banner'),
-  cards: $('cards'),
+  list: $('molts'),
+  empty: $('molts-empty'),
+  timeline: $('timeline'),
+  timelineWindow: $('timeline-window'),
+  timelineFold: $<HTMLButtonElement>('timeline-fold'),
   backups: $('backups'),
   logout: $<HTMLFormElement>('logout'),
   dialog: $<HTMLDialogElement>('history'),
@@ -56,163 +47,161 @@ const els = {
   dialogClose: $<HTMLButtonElement>('history-close'),
 }
 
-interface Card {
-  root: HTMLElement
-  badge: HTMLElement
-  body: HTMLElement
-  note: HTMLElement
-  check: HTMLButtonElement
-}
-
 const state = {
   fleet: null as MoltsResponse | null,
+  etag: null as string | null,
   lastOk: 0,
   error: null as ApiError | null,
   backups: null as BackupEntry[] | null,
   backupsError: null as string | null,
-  refreshes: 0,
+  backupsAt: 0,
   inFlight: null as Promise<void> | null,
+  again: false,
+  subscribed: false,
+  events: false,
+  renderedAt: 0,
 }
-const cards = new Map<string, Card>()
+
+const controls = setupControls(els, () => renderFleet())
+const timeline = setupTimeline({ box: els.timeline, windows: els.timelineWindow, fold: els.timelineFold }, (name) => void openHistory(name))
 
 // ------------------------------------------------------------------------------------------
 // fleet
 
 async function refresh(options: { backups?: boolean } = {}): Promise<void> {
-  // one poll at a time; a click on "check now" waits for the running one and asks again
-  if (state.inFlight) await state.inFlight
+  // one request at a time; a change announced meanwhile asks again once it is done
+  if (state.inFlight) {
+    state.again = true
+    return state.inFlight
+  }
   const run = (async () => {
-    const wantBackups = options.backups ?? state.refreshes % BACKUPS_EVERY === 0
-    state.refreshes++
-    try {
-      const { data, response } = await api<MoltsResponse>('/api/molts')
-      state.fleet = data
-      state.lastOk = Date.now()
-      state.error = null
-      els.logout.hidden = response.headers.get('x-clmnt-auth') !== 'cookie'
-    } catch (error) {
-      state.error = error as ApiError
-    }
-    if (wantBackups && !state.error) {
-      try {
-        state.backups = (await api<BackupEntry[]>('/api/backups')).data
-        state.backupsError = null
-      } catch (error) {
-        state.backupsError = (error as Error).message
-      }
-    }
-    render()
+    do {
+      state.again = false
+      await load(options.backups ?? Date.now() - state.backupsAt >= BACKUPS_EVERY_MS)
+    } while (state.again)
   })()
   state.inFlight = run
   try {
     await run
   } finally {
-    if (state.inFlight === run) state.inFlight = null
+    state.inFlight = null
   }
 }
 
-function render(): void {
-  const fleet = state.fleet
-  if (fleet) {
-    renderSummary(fleet)
-    renderCards(fleet.molts)
+async function load(wantBackups: boolean): Promise<void> {
+  let changed = false
+  try {
+    const { data, response } = await api<MoltsResponse>('/api/molts', { etag: state.fleet ? state.etag : null })
+    if (data) {
+      state.fleet = data
+      state.etag = response.headers.get('etag')
+      changed = true
+      // a server that numbers its snapshots announces them on /api/events; an older one has no such route
+      if (!state.subscribed && typeof (data as { generation?: unknown }).generation === 'number') {
+        state.subscribed = true
+        subscribe(() => void refresh(), (open) => (state.events = open))
+      }
+    }
+    state.lastOk = Date.now()
+    state.error = null
+    els.logout.hidden = response.headers.get('x-clmnt-auth') !== 'cookie'
+  } catch (error) {
+    state.error = error as ApiError
   }
-  renderBackupsPanel()
+  if (wantBackups && !state.error) {
+    state.backupsAt = Date.now()
+    try {
+      state.backups = (await api<BackupEntry[]>('/api/backups')).data
+      state.backupsError = null
+    } catch (error) {
+      state.backupsError = (error as Error).message
+    }
+    renderBackupsPanel()
+  }
+  // ages ("checked 2 min ago") move with the clock, not with the data: a redraw now and then, of what changed
+  if (changed || Date.now() - state.renderedAt >= AGES_EVERY_MS) renderFleet()
   renderFreshness()
 }
 
-function renderSummary(fleet: MoltsResponse): void {
-  const parts = summaryParts(fleet.counts)
-  const nodes: (Node | string)[] = []
-  parts.forEach((p, i) => {
-    if (i) nodes.push(' · ')
-    nodes.push(h('span', { class: `count tone-${p.tone}`, 'data-count': p.key }, p.text))
-  })
-  if (!parts.length) nodes.push('no molts in this fleet')
-  fill(els.summary, ...nodes)
+function renderFleet(): void {
+  const fleet = state.fleet
+  if (!fleet) return
+  state.renderedAt = Date.now()
+  controls.renderSummary(fleet.molts)
+  const c = groupCounts(fleet.molts)
+  const problems = c.down + c.unhealthy + c.stopped
   // the tab says it too, for an operator who keeps the dashboard open in the background
-  const c = fleet.counts
-  const down = c.unhealthy + c.dead + c.stopped + c.unknown
-  document.title = `${down ? `(${down} down) ` : ''}clmnt · fleet dashboard`
+  document.title = `${problems ? `(${problems} down) ` : ''}clmnt · fleet dashboard`
   for (const warning of fleet.warnings) els.summary.append(h('span', { class: 'fleet-warning' }, ` ⚠ ${warning}`))
+  renderList(fleet.molts)
+  timeline.render(fleet.molts)
 }
 
-function renderCards(molts: DashboardMolt[]): void {
+const items = new Map<string, Item>()
+let itemsView: string | null = null
+const actions = { open: (name: string) => void openHistory(name), check: checkNow }
+
+function renderList(molts: DashboardMolt[]): void {
   const now = Date.now()
-  const seen = new Set<string>()
-  for (const molt of molts) {
-    seen.add(molt.name)
-    let card = cards.get(molt.name)
-    if (!card) {
-      card = createCard(molt.name)
-      cards.set(molt.name, card)
-    }
-    updateCard(card, molt, now)
+  const view = controls.view
+  if (itemsView !== view) {
+    itemsView = view
+    items.clear()
+    els.list.className = view === 'cards' ? 'cards' : 'table-wrap molt-table-wrap'
+    fill(els.list, view === 'cards' ? null : h('table', { class: 'molt-table' }, h('thead', {}, h('tr', {}, ...TABLE_COLUMNS.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {})))
   }
-  for (const [name, card] of cards) {
-    if (!seen.has(name)) {
-      card.root.remove()
-      cards.delete(name)
+  const parent = view === 'cards' ? els.list : els.list.querySelector('tbody')!
+  const names = new Set(molts.map((m) => m.name))
+  for (const [name, item] of items) {
+    if (!names.has(name)) {
+      item.root.remove()
+      items.delete(name)
     }
   }
-  // keep the API's order (by name) without rebuilding, so focus stays where it was
-  molts.forEach((molt, i) => {
-    const root = cards.get(molt.name)!.root
-    if (els.cards.children[i] !== root) els.cards.insertBefore(root, els.cards.children[i] ?? null)
+  const shown = problemsFirst(molts).filter((m) => matches(m, controls.filter))
+  const roots = shown.map((m) => {
+    let item = items.get(m.name)
+    if (!item) items.set(m.name, (item = view === 'cards' ? createCard(m.name, actions) : createRow(m.name, actions)))
+    if (view === 'cards') updateCard(item, m, now)
+    else updateRow(item, m, now)
+    return item.root
   })
-  if (!molts.length) fill(els.cards, h('p', { class: 'empty' }, 'No molts found: no molts.json entries and no folders with .molt-info.'))
-  else els.cards.querySelector('.empty')?.remove()
+  reorder(parent, roots)
+  els.shown.textContent = shown.length === molts.length ? `${molts.length} molt${molts.length === 1 ? '' : 's'}` : `showing ${shown.length} of ${molts.length}`
+  els.empty.hidden = shown.length > 0
+  els.empty.textContent = molts.length ? 'No molt matches the filter.' : 'No molts found: no molts.json entries and no folders with .molt-info.'
 }
 
-function createCard(name: string): Card {
-  const open = h('button', { type: 'button', class: 'card-name', 'aria-haspopup': 'dialog', title: `History of ${name}` }, name)
-  const badge = h('span', { class: 'badge' })
-  const body = h('div', { class: 'card-body' })
-  const note = h('p', { class: 'card-note', 'aria-live': 'polite' })
-  const check = h('button', { type: 'button', class: 'check-now' }, 'Check now')
-  const root = h('article', { class: 'card', 'data-molt': name }, h('div', { class: 'card-head' }, h('h3', {}, open), badge), body, h('div', { class: 'card-foot' }, note, check))
-  const card: Card = { root, badge, body, note, check }
-  open.addEventListener('click', () => void openHistory(name))
-  check.addEventListener('click', (event) => {
-    event.stopPropagation()
-    void checkNow(name, card)
-  })
-  // the whole card opens the history, except its own controls and the warnings it unfolds
-  root.addEventListener('click', (event) => {
-    const target = event.target as Element
-    if (target.closest('button, a, details, summary')) return
-    if (window.getSelection()?.toString()) return
-    void openHistory(name)
-  })
-  return card
+/** Put `roots` in `parent` in this order, moving as few nodes as can be (see staying()). */
+function reorder(parent: Element, roots: Element[]): void {
+  const wanted = new Set(roots)
+  for (const child of [...parent.children]) if (!wanted.has(child)) child.remove()
+  const at = new Map([...parent.children].map((c, i) => [c, i]))
+  const keep = staying(roots.map((r) => at.get(r) ?? -1))
+  let next: Element | null = null
+  for (let i = roots.length - 1; i >= 0; i--) {
+    if (!keep.has(i)) parent.insertBefore(roots[i]!, next)
+    next = roots[i]!
+  }
 }
 
-function updateCard(card: Card, molt: DashboardMolt, now: number): void {
-  const badge = statusBadge(molt.health)
-  card.badge.className = badge.className
-  card.badge.replaceChildren(...badge.childNodes)
-  card.root.className = `card tone-${badge.dataset.tone}${molt.stale ? ' is-stale' : ''}`
-  card.root.dataset.status = molt.health ?? 'no-data'
-  renderCardBody(card.body, molt, now)
-}
-
-async function checkNow(name: string, card: Card): Promise<void> {
-  card.check.disabled = true
-  card.check.textContent = 'Checking…'
-  card.root.setAttribute('aria-busy', 'true')
-  card.note.className = 'card-note'
-  card.note.textContent = ''
+async function checkNow(name: string, item: Item): Promise<void> {
+  item.button.disabled = true
+  item.button.textContent = 'Checking…'
+  item.root.setAttribute('aria-busy', 'true')
+  item.note.className = 'card-note'
+  item.note.textContent = ''
   try {
     const { data } = await api<HealthRecord>(`/api/molts/${encodeURIComponent(name)}/check`, { method: 'POST' })
-    card.note.textContent = `checked just now: ${data.status}`
+    item.note.textContent = `checked just now: ${data?.status}`
     await refresh({ backups: false })
   } catch (error) {
-    card.note.className = 'card-note is-error'
-    card.note.textContent = `check failed: ${(error as Error).message}`
+    item.note.className = 'card-note is-error'
+    item.note.textContent = `check failed: ${(error as Error).message}`
   } finally {
-    card.check.disabled = false
-    card.check.textContent = 'Check now'
-    card.root.removeAttribute('aria-busy')
+    item.button.disabled = false
+    item.button.textContent = item.label
+    item.root.removeAttribute('aria-busy')
   }
 }
 
@@ -271,7 +260,7 @@ async function openHistory(name: string): Promise<void> {
   if (!els.dialog.open) els.dialog.showModal()
   try {
     const { data } = await api<HistoryResponse>(`/api/molts/${encodeURIComponent(name)}/history?since=7d&limit=100`)
-    if (historyFor === name) renderHistory(els.dialogBody, data)
+    if (historyFor === name && data) renderHistory(els.dialogBody, data)
   } catch (error) {
     if (historyFor === name) fill(els.dialogBody, h('p', { class: 'notice tone-bad' }, `Cannot load the history: ${(error as Error).message}`))
   }
@@ -289,8 +278,14 @@ els.dialog.addEventListener('close', () => {
 // ------------------------------------------------------------------------------------------
 
 void refresh({ backups: true })
-setInterval(() => void refresh(), REFRESH_MS)
-setInterval(renderFreshness, 1000)
+let lastPoll = Date.now()
+setInterval(() => {
+  renderFreshness()
+  if (Date.now() - lastPoll >= (state.events ? REFRESH_WITH_EVENTS_MS : REFRESH_MS)) {
+    lastPoll = Date.now()
+    void refresh()
+  }
+}, 1000)
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && Date.now() - state.lastOk > REFRESH_MS) void refresh()
 })

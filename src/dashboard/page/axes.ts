@@ -139,7 +139,8 @@ export function moltIncidents(m: DashboardMolt): FleetIncident[] {
   let run: FleetIncident | null = null
   for (const p of m.recent) {
     const t = Date.parse(p.timestamp)
-    if (Number.isNaN(t)) continue
+    // a gateway within its start-up grace neither starts an incident nor ends one
+    if (Number.isNaN(t) || p.status === 'starting') continue
     if (p.status === 'healthy') {
       if (run) {
         run.end = t
@@ -152,7 +153,7 @@ export function moltIncidents(m: DashboardMolt): FleetIncident[] {
     else if (SEVERITY[p.status] > SEVERITY[run.status]) run.status = p.status
   }
   const ongoing = m.incident
-  if (ongoing && m.health !== 'healthy') {
+  if (ongoing && m.health !== 'healthy' && (run || m.health !== 'starting')) {
     const since = Date.parse(ongoing.since)
     if (!run) run = { molt: m.name, start: since, end: null, status: ongoing.status === 'healthy' ? 'unknown' : ongoing.status, reason: null }
     if (!Number.isNaN(since) && since < run.start) run.start = since
@@ -171,20 +172,20 @@ export interface Lane {
   bars: { from: number; to: number; incident: FleetIncident }[]
 }
 
-/** One lane per molt with an incident in the window: ongoing ones first, then the latest to start. */
+/** One lane per molt with an incident in the window: ongoing ones first (the longest first), then the latest to start. */
 export function timelineLanes(incidents: FleetIncident[], from: number, to: number): Lane[] {
   const span = to - from
-  const lanes = new Map<string, Lane & { ongoing: boolean; latest: number }>()
+  const lanes = new Map<string, Lane & { ongoing: number | null; latest: number }>()
   for (const i of incidents) {
     const end = i.end ?? to
     if (end < from || i.start > to) continue
-    const lane = lanes.get(i.molt) ?? { molt: i.molt, bars: [], ongoing: false, latest: -Infinity }
+    const lane = lanes.get(i.molt) ?? { molt: i.molt, bars: [], ongoing: null, latest: -Infinity }
     lanes.set(i.molt, lane)
     lane.bars.push({ from: Math.max(0, (i.start - from) / span), to: Math.min(1, (end - from) / span), incident: i })
-    lane.ongoing ||= i.end === null
+    if (i.end === null) lane.ongoing = i.start
     lane.latest = Math.max(lane.latest, i.start)
   }
   return [...lanes.values()]
-    .sort((a, b) => Number(b.ongoing) - Number(a.ongoing) || b.latest - a.latest || (a.molt < b.molt ? -1 : 1))
+    .sort((a, b) => (a.ongoing === null ? 1 : 0) - (b.ongoing === null ? 1 : 0) || (a.ongoing ?? 0) - (b.ongoing ?? 0) || b.latest - a.latest || (a.molt < b.molt ? -1 : 1))
     .map(({ molt, bars }) => ({ molt, bars: bars.sort((a, b) => a.from - b.from) }))
 }

@@ -85,3 +85,30 @@ export function formatHash(filter: ViewFilter): string {
   const text = params.toString().replace(/%2C/g, ',')
   return text ? `#${text}` : ''
 }
+
+/**
+ * Which items can stay where they are when a list is reordered: `seq[i]` is the current position
+ * of the item wanted at i (-1: new). The longest increasing run of positions stays; only the
+ * others move. A moved node loses the focus (and a moved card its hover), so few moves matter:
+ * one molt changing state moves one node, not every node between its old and new place.
+ */
+export function staying(seq: number[]): Set<number> {
+  // patience sorting: tails[k] = index in seq of the smallest tail of an increasing run of length k+1
+  const tails: number[] = []
+  const prev: number[] = new Array(seq.length).fill(-1)
+  seq.forEach((v, i) => {
+    if (v < 0) return
+    let lo = 0
+    let hi = tails.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (seq[tails[mid]!]! < v) lo = mid + 1
+      else hi = mid
+    }
+    if (lo > 0) prev[i] = tails[lo - 1]!
+    tails[lo] = i
+  })
+  const keep = new Set<number>()
+  for (let i = tails.at(-1) ?? -1; i >= 0; i = prev[i]!) keep.add(i)
+  return keep
+}

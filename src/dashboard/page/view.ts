@@ -2,6 +2,7 @@
 import { formatBytes } from '../../archive/format.ts'
 import type { HealthStatus } from '../../health/record.ts'
 import type { BackupEntry, DashboardMolt, HistoryResponse, RecentPoint } from '../types.ts'
+import { responseChart } from './charts.ts'
 import { fill, h, svg } from './dom.ts'
 import { ago, duration, formatMs, formatPercent, sparkline, statusLabel, TONE_GLYPH, toneOf, type BackupVerdict, type Tone } from './format.ts'
 
@@ -108,7 +109,7 @@ export function renderHistory(el: HTMLElement, data: HistoryResponse): void {
   if (s) {
     const windows = (['24h', '7d', '30d', 'all'] as const).map((w) => h('div', { class: 'window' }, h('dt', {}, w === 'all' ? 'all time' : w), h('dd', {}, formatPercent(s.uptime[w].percent)), h('dd', { class: 'sub' }, `${s.uptime[w].checks} checks`)))
     parts.push(h('section', {}, h('h3', {}, 'Uptime'), h('dl', { class: 'windows' }, ...windows)))
-    if (data.recent.length) parts.push(h('section', {}, h('h3', {}, `Response time, last ${data.recent.length} checks`), sparklineSvg(data.recent, 'sparkline sparkline-wide')))
+    if (data.recent.length) parts.push(h('section', {}, h('h3', {}, `Response time, last ${data.recent.length} checks`), responseChart(data.recent)))
     const r = s.response_time_ms
     parts.push(h('p', { class: 'response' }, r.count ? `Response time: p50 ${formatMs(r.p50)} · p95 ${formatMs(r.p95)} · max ${formatMs(r.max)} (${r.count} answers)` : 'Response time: no answers in this window'))
     const incidents = [...s.incidents].reverse()
