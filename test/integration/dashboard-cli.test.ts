@@ -259,7 +259,7 @@ describe('the compiled binary (bun run build)', () => {
       const page = await fetch(run.url)
       expect(page.status).toBe(200)
       const html = await page.text()
-      expect(html).toContain('<div id="cards"')
+      expect(html).toContain('<div id="molts"')
       const assets = [...html.matchAll(/(?:src|href)="(\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]!)
       expect(assets).toHaveLength(2)
       for (const asset of assets) {

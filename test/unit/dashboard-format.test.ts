@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { ago, backupVerdict, duration, formatMs, formatPercent, sparkline, summaryText, toneOf } from '../../src/dashboard/page/format.ts'
-import { chartModel, moltIncidents, nearestPoint, timelineLanes, timeTicks, valueTicks } from '../../src/dashboard/page/axes.ts'
+import { chartModel, fromServer, moltIncidents, nearestPoint, timelineLanes, timeTicks, valueTicks } from '../../src/dashboard/page/axes.ts'
 import { formatHash, groupCounts, matches, parseHash, problemsFirst, staying, type Group } from '../../src/dashboard/page/order.ts'
 import type { BackupEntry, DashboardMolt, FleetCounts, RecentPoint } from '../../src/dashboard/types.ts'
 
@@ -138,14 +138,14 @@ describe('sparkline', () => {
 const molt = (name: string, fields: Partial<DashboardMolt> = {}): DashboardMolt => ({
   name, port: 19001, port_source: 'molt-info', home: `/h/${name}`, gateway: 'running', pid: 1, health: 'healthy', checked_at: new Date(NOW - MIN).toISOString(), age_seconds: 60,
   stale: false, http_status: 200, response_time_ms: 10, reason: null, consecutive_failures: 0, phase: 'up', threshold: 3, incident: null,
-  uptime: { '24h': { checks: 0, healthy: 0, percent: null }, '7d': { checks: 0, healthy: 0, percent: null } }, recent: [], warnings: [], ...fields,
+  uptime: { '24h': { checks: 0, healthy: 0, percent: null }, '7d': { checks: 0, healthy: 0, percent: null } }, recent: [], silence: null, last_watch_run: null, watch_interval_minutes: 5, watcher_stopped: false, warnings: [], ...fields,
 })
 
 describe('problemsFirst', () => {
   test('down/dead, unhealthy, stopped, stale, starting, silenced, healthy; by name within', () => {
     const fleet = [
       molt('a-ok'),
-      molt('b-silenced', { health: 'dead', silence: { until: '2026-03-01T14:00:00Z', reason: 'upgrade' } } as Partial<DashboardMolt>),
+      molt('b-silenced', { health: 'dead', silence: { id: 's1', target: 'b-silenced', until: '2026-03-01T14:00:00Z', reason: 'upgrade', by: null } }),
       molt('c-starting', { health: 'starting' }),
       molt('d-stale', { stale: true }),
       molt('e-never', { health: null, stale: true, checked_at: null }),
@@ -212,8 +212,8 @@ describe('the fleet timeline', () => {
       incident: { since: at(12), duration_ms: 12 * MIN, status: 'dead', reason: 'PID gone', source: 'watch' },
     })
     expect(moltIncidents(m)).toEqual([
-      { molt: 'm', start: NOW - 40 * MIN, end: NOW - 20 * MIN, status: 'dead', reason: null },
-      { molt: 'm', start: NOW - 12 * MIN, end: null, status: 'dead', reason: 'PID gone' },
+      { kind: 'molt', molt: 'm', start: NOW - 40 * MIN, end: NOW - 20 * MIN, status: 'dead', reason: null },
+      { kind: 'molt', molt: 'm', start: NOW - 12 * MIN, end: null, status: 'dead', reason: 'PID gone' },
     ])
   })
 
@@ -223,15 +223,40 @@ describe('the fleet timeline', () => {
 
   test('lanes: ongoing first (the longest first), then the latest; bars clipped to the window', () => {
     const lanes = timelineLanes([
-      { molt: 'newer', start: NOW - 3 * HOUR, end: null, status: 'unhealthy', reason: null },
-      { molt: 'old', start: NOW - 30 * HOUR, end: NOW - 20 * HOUR, status: 'dead', reason: null },
-      { molt: 'recent', start: NOW - 2 * HOUR, end: NOW - HOUR, status: 'unhealthy', reason: null },
-      { molt: 'now', start: NOW - 6 * HOUR, end: null, status: 'dead', reason: null },
-      { molt: 'gone', start: NOW - 50 * HOUR, end: NOW - 40 * HOUR, status: 'dead', reason: null },
+      { kind: 'molt', molt: 'newer', start: NOW - 3 * HOUR, end: null, status: 'unhealthy', reason: null },
+      { kind: 'molt', molt: 'old', start: NOW - 30 * HOUR, end: NOW - 20 * HOUR, status: 'dead', reason: null },
+      { kind: 'molt', molt: 'recent', start: NOW - 2 * HOUR, end: NOW - HOUR, status: 'unhealthy', reason: null },
+      { kind: 'molt', molt: 'now', start: NOW - 6 * HOUR, end: null, status: 'dead', reason: null },
+      { kind: 'molt', molt: 'gone', start: NOW - 50 * HOUR, end: NOW - 40 * HOUR, status: 'dead', reason: null },
     ], NOW - 24 * HOUR, NOW)
     expect(lanes.map((l) => l.molt)).toEqual(['now', 'newer', 'recent', 'old'])
     expect(lanes[0]!.bars[0]).toMatchObject({ from: 0.75, to: 1 })
     expect(lanes[3]!.bars[0]).toMatchObject({ from: 0, to: 4 / 24 })
+  })
+
+  test("a silence is drawn in its molt's lane but does not bring the lane up", () => {
+    const lanes = timelineLanes([
+      { kind: 'silence', molt: 'quiet', start: NOW - HOUR, end: null, status: 'unknown', reason: 'upgrade' },
+      { kind: 'molt', molt: 'loud', start: NOW - 2 * HOUR, end: NOW - HOUR, status: 'dead', reason: null },
+    ], NOW - 24 * HOUR, NOW)
+    expect(lanes.map((l) => l.molt)).toEqual(['loud', 'quiet'])
+  })
+
+  test("the server's incidents: fleet lanes, the ongoing outage's reason, the summary's prefix left out", () => {
+    const iso = (ms: number) => new Date(ms).toISOString()
+    const down = molt('down', { health: 'dead', reason: 'connection refused', incident: { since: iso(NOW - HOUR), duration_ms: HOUR, status: 'dead', reason: 'PID gone', source: 'watch' } })
+    expect(fromServer([
+      { kind: 'molt', molt: 'down', start: iso(NOW - HOUR), end: null, ongoing: true, duration_ms: HOUR, worst: 'dead', summary: 'down dead (12 checks)' },
+      { kind: 'molt', molt: 'down', start: iso(NOW - 5 * HOUR), end: iso(NOW - 4 * HOUR), ongoing: false, duration_ms: HOUR, worst: 'unhealthy', summary: 'down unhealthy (3 checks)' },
+      { kind: 'host', molt: '*', start: iso(NOW - 2 * HOUR), end: null, ongoing: true, duration_ms: 2 * HOUR, worst: null, summary: 'disk / 4 % free' },
+      { kind: 'silence', molt: '*', start: iso(NOW - 3 * HOUR), end: iso(NOW - 2 * HOUR), ongoing: false, duration_ms: HOUR, worst: null, summary: 'silenced the whole fleet' },
+      { kind: 'molt', molt: 'bad', start: 'garbage', end: null, ongoing: true, duration_ms: 0, worst: 'dead', summary: '' },
+    ], [down])).toEqual([
+      { kind: 'molt', molt: 'down', start: NOW - HOUR, end: null, status: 'dead', reason: 'PID gone' },
+      { kind: 'molt', molt: 'down', start: NOW - 5 * HOUR, end: NOW - 4 * HOUR, status: 'unhealthy', reason: '(3 checks)' },
+      { kind: 'host', molt: 'host', start: NOW - 2 * HOUR, end: null, status: 'dead', reason: 'disk / 4 % free' },
+      { kind: 'silence', molt: 'whole fleet', start: NOW - 3 * HOUR, end: NOW - 2 * HOUR, status: 'unknown', reason: 'silenced the whole fleet' },
+    ])
   })
 })
 

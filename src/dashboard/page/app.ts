@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import type { HealthRecord } from '../../health/record.ts'
-import type { BackupEntry, DashboardMolt, HistoryResponse, MoltsResponse } from '../types.ts'
+import type { BackupEntry, DashboardMolt, FleetIncident, HistoryResponse, IncidentsResponse, MoltsResponse, SeriesResponse } from '../types.ts'
+import { renderAlerts, renderSilences } from './alerts.ts'
 import { setupControls } from './controls.ts'
 import { fill, h } from './dom.ts'
 import { ago, backupVerdict } from './format.ts'
@@ -17,9 +18,8 @@ import { renderBackups, renderHistory } from './view.ts'
  * redraws only what changed. Says so when its data is stale or the server is gone.
  */
 
+/** Polling goes on while the event stream is open: with If-None-Match an unchanged fleet costs a 304. */
 const REFRESH_MS = 15_000
-/** While the event stream is open, polling is only a safety net. */
-const REFRESH_WITH_EVENTS_MS = 60_000
 const BACKUPS_EVERY_MS = 60_000 // archives change daily, and listing them reads every file's head
 const STALE_MS = 45_000
 const AGES_EVERY_MS = 15_000
@@ -34,6 +34,8 @@ const els = {
   backupAge: $('backup-age'),
   freshness: $('freshness'),
   banner: $('banner'),
+  alerts: $('alerts'),
+  silences: $('silences'),
   list: $('molts'),
   empty: $('molts-empty'),
   timeline: $('timeline'),
@@ -58,7 +60,8 @@ const state = {
   inFlight: null as Promise<void> | null,
   again: false,
   subscribed: false,
-  events: false,
+  incidents: null as FleetIncident[] | null,
+  incidentsEtag: null as string | null,
   renderedAt: 0,
 }
 
@@ -99,7 +102,7 @@ async function load(wantBackups: boolean): Promise<void> {
       // a server that numbers its snapshots announces them on /api/events; an older one has no such route
       if (!state.subscribed && typeof (data as { generation?: unknown }).generation === 'number') {
         state.subscribed = true
-        subscribe(() => void refresh(), (open) => (state.events = open))
+        subscribe(() => void refresh())
       }
     }
     state.lastOk = Date.now()
@@ -108,6 +111,7 @@ async function load(wantBackups: boolean): Promise<void> {
   } catch (error) {
     state.error = error as ApiError
   }
+  if (changed && state.subscribed) await loadIncidents()
   if (wantBackups && !state.error) {
     state.backupsAt = Date.now()
     try {
@@ -123,6 +127,20 @@ async function load(wantBackups: boolean): Promise<void> {
   renderFreshness()
 }
 
+/** The fleet's incidents of the last 7 days, from a server that has /api/incidents (one that numbers its snapshots). */
+async function loadIncidents(): Promise<void> {
+  try {
+    const { data, response } = await api<IncidentsResponse>('/api/incidents', { etag: state.incidents ? state.incidentsEtag : null })
+    if (data) {
+      state.incidents = data.incidents
+      state.incidentsEtag = response.headers.get('etag')
+    }
+  } catch {
+    // the timeline falls back to what the cards' recent checks show
+    state.incidents = null
+  }
+}
+
 function renderFleet(): void {
   const fleet = state.fleet
   if (!fleet) return
@@ -133,8 +151,10 @@ function renderFleet(): void {
   // the tab says it too, for an operator who keeps the dashboard open in the background
   document.title = `${problems ? `(${problems} down) ` : ''}clmnt · fleet dashboard`
   for (const warning of fleet.warnings) els.summary.append(h('span', { class: 'fleet-warning' }, ` ⚠ ${warning}`))
+  renderAlerts(els.alerts, fleet, state.renderedAt)
+  renderSilences(els.silences, fleet, state.renderedAt)
   renderList(fleet.molts)
-  timeline.render(fleet.molts)
+  timeline.render(fleet.molts, state.incidents)
 }
 
 const items = new Map<string, Item>()
@@ -259,8 +279,12 @@ async function openHistory(name: string): Promise<void> {
   fill(els.dialogBody, h('p', { class: 'loading' }, 'Loading…'))
   if (!els.dialog.open) els.dialog.showModal()
   try {
-    const { data } = await api<HistoryResponse>(`/api/molts/${encodeURIComponent(name)}/history?since=7d&limit=100`)
-    if (historyFor === name && data) renderHistory(els.dialogBody, data)
+    const path = `/api/molts/${encodeURIComponent(name)}`
+    // the series comes from the server's memory (a server without it: the history's checks are charted)
+    const series = state.subscribed ? api<SeriesResponse>(`${path}/series?window=24h&points=288`).then((r) => r.data, () => null) : Promise.resolve(null)
+    const { data } = await api<HistoryResponse>(`${path}/history?since=7d&limit=100`)
+    const points = await series
+    if (historyFor === name && data) renderHistory(els.dialogBody, data, points)
   } catch (error) {
     if (historyFor === name) fill(els.dialogBody, h('p', { class: 'notice tone-bad' }, `Cannot load the history: ${(error as Error).message}`))
   }
@@ -281,7 +305,7 @@ void refresh({ backups: true })
 let lastPoll = Date.now()
 setInterval(() => {
   renderFreshness()
-  if (Date.now() - lastPoll >= (state.events ? REFRESH_WITH_EVENTS_MS : REFRESH_MS)) {
+  if (Date.now() - lastPoll >= REFRESH_MS) {
     lastPoll = Date.now()
     void refresh()
   }

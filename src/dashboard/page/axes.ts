@@ -1,5 +1,5 @@
 import type { HealthStatus } from '../../health/record.ts'
-import type { DashboardMolt, RecentPoint } from '../types.ts'
+import type { DashboardMolt, FleetIncident, RecentPoint } from '../types.ts'
 
 /**
  * The geometry of the page's charts, pure (no DOM): the response-time chart of a molt and the
@@ -118,7 +118,10 @@ export function nearestPoint(points: ChartPoint[], x: number): number {
 // ------------------------------------------------------------------------------------------
 // the fleet's incidents
 
-export interface FleetIncident {
+export interface TimelineIncident {
+  /** a molt's outage; the host's problem, a stopped watch, a silence (from the server's /api/incidents) */
+  kind: FleetIncident['kind']
+  /** the lane: a molt, or "host" / "whole fleet" for what concerns the fleet */
   molt: string
   start: number
   /** null: still going on */
@@ -134,9 +137,9 @@ const SEVERITY: Record<HealthStatus, number> = { healthy: 0, starting: 1, unheal
  * ones (ended by the next healthy check), and the ongoing incident, whose start the server knows
  * even when it predates them.
  */
-export function moltIncidents(m: DashboardMolt): FleetIncident[] {
-  const out: FleetIncident[] = []
-  let run: FleetIncident | null = null
+export function moltIncidents(m: DashboardMolt): TimelineIncident[] {
+  const out: TimelineIncident[] = []
+  let run: TimelineIncident | null = null
   for (const p of m.recent) {
     const t = Date.parse(p.timestamp)
     // a gateway within its start-up grace neither starts an incident nor ends one
@@ -149,13 +152,13 @@ export function moltIncidents(m: DashboardMolt): FleetIncident[] {
       }
       continue
     }
-    if (!run) run = { molt: m.name, start: t, end: null, status: p.status, reason: null }
+    if (!run) run = { kind: 'molt', molt: m.name, start: t, end: null, status: p.status, reason: null }
     else if (SEVERITY[p.status] > SEVERITY[run.status]) run.status = p.status
   }
   const ongoing = m.incident
   if (ongoing && m.health !== 'healthy' && (run || m.health !== 'starting')) {
     const since = Date.parse(ongoing.since)
-    if (!run) run = { molt: m.name, start: since, end: null, status: ongoing.status === 'healthy' ? 'unknown' : ongoing.status, reason: null }
+    if (!run) run = { kind: 'molt', molt: m.name, start: since, end: null, status: ongoing.status === 'healthy' ? 'unknown' : ongoing.status, reason: null }
     if (!Number.isNaN(since) && since < run.start) run.start = since
     run.reason = ongoing.reason ?? m.reason
   }
@@ -169,11 +172,11 @@ export function moltIncidents(m: DashboardMolt): FleetIncident[] {
 export interface Lane {
   molt: string
   /** fractions of the window, 0 (its start) to 1 (now) */
-  bars: { from: number; to: number; incident: FleetIncident }[]
+  bars: { from: number; to: number; incident: TimelineIncident }[]
 }
 
 /** One lane per molt with an incident in the window: ongoing ones first (the longest first), then the latest to start. */
-export function timelineLanes(incidents: FleetIncident[], from: number, to: number): Lane[] {
+export function timelineLanes(incidents: TimelineIncident[], from: number, to: number): Lane[] {
   const span = to - from
   const lanes = new Map<string, Lane & { ongoing: number | null; latest: number }>()
   for (const i of incidents) {
@@ -182,10 +185,32 @@ export function timelineLanes(incidents: FleetIncident[], from: number, to: numb
     const lane = lanes.get(i.molt) ?? { molt: i.molt, bars: [], ongoing: null, latest: -Infinity }
     lanes.set(i.molt, lane)
     lane.bars.push({ from: Math.max(0, (i.start - from) / span), to: Math.min(1, (end - from) / span), incident: i })
-    if (i.end === null) lane.ongoing = i.start
+    // a silence is drawn in its lane but does not bring the lane up: it is what the operator already knows
+    if (i.kind === 'silence') continue
+    if (i.end === null) lane.ongoing = Math.min(lane.ongoing ?? Infinity, i.start)
     lane.latest = Math.max(lane.latest, i.start)
   }
   return [...lanes.values()]
     .sort((a, b) => (a.ongoing === null ? 1 : 0) - (b.ongoing === null ? 1 : 0) || (a.ongoing ?? 0) - (b.ongoing ?? 0) || b.latest - a.latest || (a.molt < b.molt ? -1 : 1))
     .map(({ molt, bars }) => ({ molt, bars: bars.sort((a, b) => a.from - b.from) }))
+}
+
+/**
+ * The server's incidents (`/api/incidents`) as the timeline draws them: the fleet's own in lanes
+ * "host" and "whole fleet"; a molt's outage with the reason its ongoing incident gives (the
+ * server's summary otherwise, its "<molt> <status> " prefix left out).
+ */
+export function fromServer(list: FleetIncident[], molts: DashboardMolt[]): TimelineIncident[] {
+  const byName = new Map(molts.map((m) => [m.name, m]))
+  return list.flatMap((i) => {
+    const start = Date.parse(i.start)
+    const end = i.end === null ? null : Date.parse(i.end)
+    if (Number.isNaN(start) || (end !== null && Number.isNaN(end))) return []
+    const lane = i.molt === '*' ? (i.kind === 'host' ? 'host' : 'whole fleet') : i.molt
+    const status: TimelineIncident['status'] = i.worst ?? (i.kind === 'silence' ? 'unknown' : 'dead')
+    const m = byName.get(i.molt)
+    const prefix = `${i.molt} ${i.worst} `
+    const reason = i.kind === 'molt' && i.ongoing && m ? (m.incident?.reason ?? m.reason ?? i.summary) : i.kind === 'molt' && i.summary.startsWith(prefix) ? i.summary.slice(prefix.length) : i.summary
+    return [{ kind: i.kind, molt: lane, start, end, status, reason }]
+  })
 }

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import type { RecentPoint } from '../types.ts'
-import { chartModel, nearestPoint, timelineLanes, timeTicks, type FleetIncident } from './axes.ts'
+import { chartModel, nearestPoint, timelineLanes, timeTicks, type TimelineIncident } from './axes.ts'
 import { h, svg } from './dom.ts'
 import { duration, formatMs, toneOf } from './format.ts'
 
@@ -31,7 +31,8 @@ function placeTip(tip: HTMLElement, box: HTMLElement, x: number, y: number): voi
 
 const BOX = { width: 640, height: 200, left: 52, right: 12, top: 10, bottom: 24 }
 
-export function responseChart(recent: RecentPoint[]): HTMLElement {
+/** `details[i]`, when given, is added to point i's read-out (a bucket's max and count). */
+export function responseChart(recent: RecentPoint[], details: (string | null)[] = []): HTMLElement {
   const model = chartModel(recent, BOX, localOffset())
   const tip = h('div', { class: 'chart-tip', role: 'status', hidden: true })
   const answered = model.points.filter((p) => p.ms !== null).length
@@ -65,7 +66,8 @@ export function responseChart(recent: RecentPoint[]): HTMLElement {
     dot.setAttribute('cy', String(p.y ?? plotBottom))
     dot.setAttribute('class', `chart-dot tone-${toneOf(p.status)}`)
     dot.setAttribute('visibility', 'visible')
-    tip.textContent = `${when(p.t)} · ${p.ms === null ? `no answer (${p.status})` : `${formatMs(p.ms)}${p.status === 'healthy' ? '' : ` (${p.status})`}`}`
+    const detail = details[i] ? ` (${details[i]})` : ''
+    tip.textContent = `${when(p.t)} · ${p.ms === null ? `no answer (${p.status})` : `${formatMs(p.ms)}${p.status === 'healthy' ? '' : ` (${p.status})`}`}${detail}`
     const scale = chart.getBoundingClientRect().width / BOX.width || 1
     placeTip(tip, box, p.x * scale, (p.y ?? plotBottom) * scale)
   }
@@ -91,13 +93,14 @@ export function responseChart(recent: RecentPoint[]): HTMLElement {
 
 // ------------------------------------------------------------------------------------------
 
+const KIND_LABEL = { host: 'host problem', 'watcher-stopped': 'watch stopped', silence: 'silenced' } as const
 const LANE_H = 16
 const NAME_W = 150
 const AXIS_H = 22
 /** Lanes drawn at most; the rest are counted below. The box scrolls past about a dozen. */
 export const MAX_LANES = 200
 
-export function renderTimeline(el: HTMLElement, incidents: FleetIncident[], windowMs: number, now: number): void {
+export function renderTimeline(el: HTMLElement, incidents: TimelineIncident[], windowMs: number, now: number): void {
   const from = now - windowMs
   const all = timelineLanes(incidents, from, now)
   const lanes = all.slice(0, MAX_LANES)
@@ -123,8 +126,11 @@ export function renderTimeline(el: HTMLElement, incidents: FleetIncident[], wind
         ...lane.bars.map((b) => {
           const x = xOf(b.from)
           const i = b.incident
-          const text = `${i.molt} · ${i.status} since ${when(i.start)} · ${i.end === null ? `ongoing, ${duration(now - i.start)}` : `${duration(i.end - i.start)}, until ${hhmm(i.end)}`}${i.reason ? ` · ${i.reason}` : ''}`
-          return svg('rect', { class: `bar tone-${toneOf(i.status)}${i.end === null ? ' is-ongoing' : ''}`, x, y: y + 3, width: Math.max(3, xOf(b.to) - x), height: LANE_H - 6, rx: 2, tabindex: 0, 'data-molt': i.molt, 'data-tip': text, 'aria-label': text })
+          const what = i.kind === 'molt' ? i.status : KIND_LABEL[i.kind]
+          const text = `${i.molt} · ${what} since ${when(i.start)} · ${i.end === null ? `ongoing, ${duration(now - i.start)}` : `${duration(i.end - i.start)}, until ${hhmm(i.end)}`}${i.reason ? ` · ${i.reason}` : ''}`
+          const silence = i.kind === 'silence'
+          // a silence: a thin band under the lane's bars, so an outage during it stays visible
+          return svg('rect', { class: `bar kind-${i.kind} tone-${silence ? 'none' : toneOf(i.status)}${i.end === null ? ' is-ongoing' : ''}`, x, y: silence ? y + LANE_H - 4 : y + 3, width: Math.max(3, xOf(b.to) - x), height: silence ? 3 : LANE_H - 7, rx: silence ? 0 : 2, tabindex: 0, 'data-molt': i.molt, 'data-tip': text, 'aria-label': text })
         }),
       ]
     }),

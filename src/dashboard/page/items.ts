@@ -111,6 +111,7 @@ export function updateRow(item: Item, m: DashboardMolt, now: number): void {
   if (m.phase === 'down') chips.push(h('span', { class: 'chip tone-bad' }, 'DOWN'))
   if (m.phase === 'pending') chips.push(h('span', { class: 'chip tone-warn', title: 'failing, not yet DOWN: no alert sent yet' }, `pending ${m.consecutive_failures ?? '?'}/${m.threshold ?? '?'}`))
   if (m.stale && m.checked_at) chips.push(h('span', { class: 'chip tone-none' }, 'stale'))
+  if (m.watcher_stopped) chips.push(h('span', { class: 'chip tone-bad', title: 'no watch run for 3 intervals: nothing checks it and no alert would come' }, 'watch stopped'))
   cell('status').replaceChildren(badge, ...chips.filter((c) => c !== null).flatMap((c) => [' ', c!]))
   const since = m.incident ? Date.parse(m.incident.since) : NaN
   cell('since').replaceChildren(Number.isNaN(since) ? '' : h('time', { datetime: m.incident!.since, title: m.incident!.since }, duration(now - since)))

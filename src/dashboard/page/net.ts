@@ -37,16 +37,13 @@ export async function api<T>(path: string, init: RequestInit & { etag?: string |
 
 /**
  * `/api/events` (server-sent events; the page opens it only when the server's snapshot says it has
- * one, by a `generation`): `onChange` on every `snapshot` event. Reports whether the stream is
- * open, so the page polls slowly while it is and at its usual pace when not (too many streams:
- * 503, and EventSource gives up; a dropped stream it retries by itself).
+ * one, by a `generation`): `onChange` on every `snapshot` event, so a change shows at once rather
+ * than at the next poll. A dropped stream EventSource retries by itself; one refused (503: too many
+ * streams) it gives up, and the polling alone goes on.
  */
-export function subscribe(onChange: () => void, onState: (open: boolean) => void): void {
-  if (typeof EventSource === 'undefined') return onState(false)
+export function subscribe(onChange: () => void): void {
+  if (typeof EventSource === 'undefined') return
   const source = new EventSource('/api/events', { withCredentials: true })
-  source.addEventListener('open', () => onState(true))
   source.addEventListener('snapshot', onChange)
   source.addEventListener('message', onChange)
-  // EventSource reconnects by itself after a dropped stream; CLOSED means it gave up (404, 401…)
-  source.addEventListener('error', () => onState(source.readyState === EventSource.OPEN))
 }

@@ -1,4 +1,4 @@
-import type { DashboardMolt } from '../types.ts'
+import type { DashboardMolt, MoltSilence } from '../types.ts'
 import type { Tone } from './format.ts'
 
 /**
@@ -22,12 +22,9 @@ export const GROUP_HELP: Record<Group, string> = {
   healthy: 'answering',
 }
 
-/** A silence, when the server reports one (the field is optional: older servers have none). */
-export function silenceOf(m: DashboardMolt): { until: string | null; reason: string | null } | null {
-  const s = (m as { silence?: unknown }).silence
-  if (!s || typeof s !== 'object') return null
-  const { until, reason } = s as { until?: unknown; reason?: unknown }
-  return { until: typeof until === 'string' ? until : null, reason: typeof reason === 'string' ? reason : null }
+/** The silence holding the molt's notices now (its own or the whole fleet's), if any. */
+export function silenceOf(m: DashboardMolt): MoltSilence | null {
+  return m.silence ?? null
 }
 
 export function groupOf(m: DashboardMolt): Group {

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
-import type { DashboardMolt } from '../types.ts'
-import { moltIncidents } from './axes.ts'
+import type { DashboardMolt, FleetIncident } from '../types.ts'
+import { fromServer, moltIncidents } from './axes.ts'
 import { renderTimeline } from './charts.ts'
 
 /**
@@ -12,13 +12,15 @@ const DAY = 86_400_000
 const FOLDED_KEY = 'clmnt-dashboard-timeline-folded'
 
 export interface TimelinePanel {
-  render(molts: DashboardMolt[]): void
+  /** `incidents`: the server's (/api/incidents), or null when it has none: then what the cards' recent checks show */
+  render(molts: DashboardMolt[], incidents?: FleetIncident[] | null): void
 }
 
 export function setupTimeline(els: { box: HTMLElement; windows: HTMLElement; fold: HTMLButtonElement }, open: (molt: string) => void): TimelinePanel {
   let windowMs = DAY
   let shown = ''
   let last: DashboardMolt[] = []
+  let lastIncidents: FleetIncident[] | null = null
   let folded = (() => {
     try {
       return localStorage.getItem(FOLDED_KEY) === '1'
@@ -27,11 +29,12 @@ export function setupTimeline(els: { box: HTMLElement; windows: HTMLElement; fol
     }
   })()
 
-  const render = (molts: DashboardMolt[]) => {
+  const render = (molts: DashboardMolt[], server: FleetIncident[] | null = lastIncidents) => {
     last = molts
+    lastIncidents = server
     if (folded) return
     const now = Date.now()
-    const incidents = molts.flatMap(moltIncidents)
+    const incidents = server ? fromServer(server, molts) : molts.flatMap(moltIncidents)
     // redrawn when the incidents, the window or the width change, and once a minute for "now"
     const key = JSON.stringify([incidents, windowMs, els.box.clientWidth, Math.floor(now / 60_000)])
     if (key === shown) return

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { formatBytes } from '../../archive/format.ts'
 import type { HealthStatus } from '../../health/record.ts'
-import type { BackupEntry, DashboardMolt, HistoryResponse, RecentPoint } from '../types.ts'
+import type { BackupEntry, DashboardMolt, HistoryResponse, RecentPoint, SeriesResponse } from '../types.ts'
 import { responseChart } from './charts.ts'
 import { fill, h, svg } from './dom.ts'
 import { ago, duration, formatMs, formatPercent, sparkline, statusLabel, TONE_GLYPH, toneOf, type BackupVerdict, type Tone } from './format.ts'
@@ -36,6 +36,7 @@ export function renderCardBody(body: HTMLElement, m: DashboardMolt, now: number)
   if (m.stale && m.checked_at) chips.push(chip('stale', 'none', 'the last check is older than 3 × the watch interval: is the schedule running?'))
   if (m.phase === 'pending') chips.push(chip(`pending ${m.consecutive_failures ?? '?'} of ${m.threshold ?? '?'}`, 'warn', 'failing, not yet DOWN: no alert sent yet'))
   if (m.phase === 'down') chips.push(chip('DOWN', 'bad', 'the watch declared an incident and alerted'))
+  if (m.watcher_stopped) chips.push(chip('watch stopped', 'bad', `no watch run for 3 intervals (last ${m.last_watch_run ? ago(m.last_watch_run, now) : 'never'}): nothing checks it and no alert would come`))
 
   const last = m.health === null ? null : m.health === 'healthy' ? `HTTP ${m.http_status ?? '?'} in ${formatMs(m.response_time_ms)}` : (m.reason ?? (m.http_status ? `HTTP ${m.http_status}` : null))
   const u24 = m.uptime['24h']
@@ -103,13 +104,20 @@ export function renderBackups(el: HTMLElement, backups: BackupEntry[], verdict: 
 
 // ------------------------------------------------------------------------------------------
 
-export function renderHistory(el: HTMLElement, data: HistoryResponse): void {
+/** `series`: the server's 24-hour response-time series when it has one; the history's recent checks otherwise. */
+export function renderHistory(el: HTMLElement, data: HistoryResponse, series: SeriesResponse | null = null): void {
   const s = data.stats
   const parts: (Node | null | false)[] = []
   if (s) {
     const windows = (['24h', '7d', '30d', 'all'] as const).map((w) => h('div', { class: 'window' }, h('dt', {}, w === 'all' ? 'all time' : w), h('dd', {}, formatPercent(s.uptime[w].percent)), h('dd', { class: 'sub' }, `${s.uptime[w].checks} checks`)))
     parts.push(h('section', {}, h('h3', {}, 'Uptime'), h('dl', { class: 'windows' }, ...windows)))
-    if (data.recent.length) parts.push(h('section', {}, h('h3', {}, `Response time, last ${data.recent.length} checks`), responseChart(data.recent)))
+    if (series?.points.length) {
+      const points = series.points.map((p) => ({ timestamp: p.timestamp, status: p.status, response_time_ms: p.avg_ms }))
+      const details = series.points.map((p) => (p.checks > 1 ? `average of ${p.checks} checks, slowest ${formatMs(p.max_ms)}` : null))
+      parts.push(h('section', {}, h('h3', {}, 'Response time, last 24 h'), responseChart(points, details)))
+    } else if (data.recent.length) {
+      parts.push(h('section', {}, h('h3', {}, `Response time, last ${data.recent.length} checks`), responseChart(data.recent)))
+    }
     const r = s.response_time_ms
     parts.push(h('p', { class: 'response' }, r.count ? `Response time: p50 ${formatMs(r.p50)} · p95 ${formatMs(r.p95)} · max ${formatMs(r.max)} (${r.count} answers)` : 'Response time: no answers in this window'))
     const incidents = [...s.incidents].reverse()
