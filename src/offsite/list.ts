@@ -54,6 +54,8 @@ async function describe(remote: Remote, o: RemoteObject, byName: Map<string, Rem
     compression: m.compression === 'gzip' || m.compression === 'zstd' ? (m.compression as Compression) : null,
     total_files: m.total_files,
     total_size_bytes: m.total_size_bytes,
+    kind: m.kind ?? null,
+    parent: m.parent ?? null,
     sort_ms: Number.isNaN(created) ? o.lastModifiedMs : created,
   })
   if (parsed.marker.size_bytes !== o.size) return { ...listing, status: 'corrupt', reason: `holds ${o.size} bytes, its completion marker says ${parsed.marker.size_bytes}` }

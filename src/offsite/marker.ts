@@ -21,6 +21,9 @@ export interface MarkerManifest {
   molts: string[]
   total_files: number | null
   total_size_bytes: number | null
+  /** format 4: full or incremental, and an incremental archive's parent (--keep keeps chains); absent in older markers */
+  kind?: 'full' | 'incremental' | null
+  parent?: string | null
 }
 
 export interface Marker {
@@ -53,6 +56,8 @@ export const markerSchema = lazySchema((z) =>
       molts: z.array(z.string()),
       total_files: z.number().int().min(0).nullable(),
       total_size_bytes: z.number().int().min(0).nullable(),
+      kind: z.enum(['full', 'incremental']).nullable().optional(),
+      parent: z.string().nullable().optional(),
     }),
   }),
 )
@@ -81,6 +86,8 @@ export function buildMarker(input: { archive: string; sizeBytes: number; sha256:
       molts: m.molts.map((molt) => molt.name),
       total_files: m.total_files,
       total_size_bytes: m.total_size_bytes,
+      kind: m.kind,
+      parent: m.parent?.file ?? null,
     },
   }
 }

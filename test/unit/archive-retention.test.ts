@@ -30,3 +30,20 @@ test.each<[string, BackupListing[], number, string[]]>([
 ])('%s', (_, listings, keep, expected) => {
   expect(names(archivesToPrune(listings, scope(keep, now.file)))).toEqual(expected.sort())
 })
+
+// chains: a kept incremental archive needs its parents up to its full one
+const inc = (file: string, created: string, parent: string) => archive(file, created, { kind: 'incremental', parent })
+const full1 = archive('fleet-2026-02-01-000000.tar.gz', '2026-02-01T00:00:00Z', { kind: 'full' })
+const i1 = inc('fleet-2026-02-02-000000.tar.gz', '2026-02-02T00:00:00Z', full1.file)
+const i2 = inc('fleet-2026-02-03-000000.tar.gz', '2026-02-03T00:00:00Z', i1.file)
+const full2 = archive('fleet-2026-02-04-000000.tar.gz', '2026-02-04T00:00:00Z', { kind: 'full' })
+const i3 = inc('fleet-2026-02-05-000000.tar.gz', '2026-02-05T00:00:00Z', full2.file)
+
+test.each<[string, BackupListing[], number, string, string[]]>([
+  ['the parents of the one just written stay, beyond N', [full1, i1, i2], 1, i2.file, []],
+  ['the parents of a kept one stay; an older chain no kept archive needs goes', [full1, i1, i2, full2, i3], 2, i3.file, [full1.file, i1.file, i2.file]],
+  ['keep 3 keeps full2, i3 and i2 — and i2 needs i1 and full1', [full1, i1, i2, full2, i3], 3, i3.file, []],
+  ['a parent on the bucket (from its completion marker) counts the same', [full1, i1, i2, full2], 1, full2.file, [full1.file, i1.file, i2.file]],
+])('chains: %s', (_, listings, keep, justWritten, expected) => {
+  expect(names(archivesToPrune(listings, scope(keep, justWritten)))).toEqual(expected.sort())
+})

@@ -146,7 +146,7 @@ describe('completion marker', () => {
   test('round trip', () => {
     expect(markerName('fleet-a.tar.gz')).toBe('fleet-a.tar.gz.complete.json')
     expect(parseMarker(JSON.stringify(marker), 'fleet-a.tar.gz')).toEqual({ marker })
-    expect(marker.manifest).toEqual({ version: '2', clmnt_version: '0.1.0', timestamp: '2026-02-02T10:30:00+00:00', hostname: 'claw', base_dir: '/srv', compression: 'gzip', molts: ['mybot'], total_files: 3, total_size_bytes: 10 })
+    expect(marker.manifest).toEqual({ version: '2', clmnt_version: '0.1.0', timestamp: '2026-02-02T10:30:00+00:00', hostname: 'claw', base_dir: '/srv', compression: 'gzip', molts: ['mybot'], total_files: 3, total_size_bytes: 10, kind: 'full', parent: null })
   })
 
   test.each([
