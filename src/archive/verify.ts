@@ -6,6 +6,7 @@ import type { Manifest } from './manifest.ts'
 import { ArchiveReadError, readArchiveHead } from './read.ts'
 import { checkStaged, checksumNotes } from './restore-check.ts'
 import { extractArchive, type Extracted, type Scoped } from './restore-extract.ts'
+import { planSeekRead } from './seek-read.ts'
 
 /**
  * `fleet verify` and `fleet restore --dry-run`: the archive read exactly as restore reads it (the
@@ -116,5 +117,10 @@ export async function verifyArchive(path: string): Promise<VerifyReport> {
     report.molts.push({ name, ok: problems.length === 0, problems: own, notes: check.notes.filter((n) => n.molt === name).map((n) => n.text) })
   }
   report.ok = report.problems.length === 0
+  // what restore --select will find: the molt index's tail, tiling and each molt's first member (a few KiB each)
+  if (report.ok && !head.legacy) {
+    const seek = await planSeekRead(path, head.compression, m, new Set(names))
+    if (!seek.read && seek.fallback) report.info.push(`${seek.fallback.replace(/: reading the whole archive$/, '')}: restore --select will read the whole archive`)
+  }
   return report
 }

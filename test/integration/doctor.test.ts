@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { gzipHeader } from '../../src/archive/seek-index.ts'
 import type { Check, DoctorReport } from '../../src/doctor/types.ts'
 import { writeRegistry } from '../../src/fleet/registry.ts'
 import { addBulk } from '../helpers/archive.ts'
@@ -258,8 +259,8 @@ describe('backups', () => {
       expect(find(report, 'backups.latest').level).toBe('ok')
       expect(find(report, 'backups.verify')).toMatchObject({ level: 'fail', advice: 'do not rely on it: make a new backup and verify that' })
 
-      // damaged at the head too: no good archive left, which is worse than none
-      bytes[20]! ^= 0xff
+      // damaged at the head too (in the manifest's deflate data, past the gzip header and its comment): no good archive left, which is worse than none
+      bytes[gzipHeader().length + 10]! ^= 0xff
       writeFileSync(archive, bytes)
       report = JSON.parse((await runCli(['doctor', '--json', '-d', small.baseDir])).stdout)
       expect(find(report, 'backups.latest')).toMatchObject({ level: 'fail', detail: expect.stringContaining('no good archive in') })

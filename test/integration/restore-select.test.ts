@@ -161,6 +161,13 @@ test('a molt index pointing at another molt is found out before anything is writ
   expect(result.stderr).toContain("the archive's molt index does not match its content")
   expect(result.code).toBe(0)
   expect(sameAsReference('pointing')).toEqual([])
+  // verify says it too (the content is sound: exit 0); of the original archive it says nothing of the kind
+  const verify = await runCli(['fleet', 'verify', out])
+  expect(verify.code).toBe(0)
+  expect(verify.stdout + verify.stderr).toContain('restore --select will read the whole archive')
+  const good = await runCli(['fleet', 'verify', gz])
+  expect(good.code).toBe(0)
+  expect(good.stdout + good.stderr).not.toContain('molt index')
 }, 60_000)
 
 test('a molt index with a wrong length refuses with one line, never restores something else', async () => {
