@@ -123,8 +123,8 @@ export async function planRestore(options: RestoreOptions): Promise<RestorePlan>
       user: { name, action: users.has(name) ? 'exists' : options.skipUsers ? 'skipped' : 'create' },
       port: m.port,
       portConflicts: [],
-      files: only ? sumStats(m, only, 'files') : m.files,
-      bytes: chainBytes(chain, name, only ? sumStats(m, only, 'bytes') : m.backup_size_bytes),
+      files: chainSum(chain, name, 'files', only ? sumStats(m, only, 'files') : m.files),
+      bytes: chainSum(chain, name, 'backup_size_bytes', only ? sumStats(m, only, 'bytes') : m.backup_size_bytes),
       components: only ? m.components.filter((c) => only!.includes(c as Component)) : m.components,
       archived: m,
     }
@@ -199,9 +199,9 @@ export async function planRestore(options: RestoreOptions): Promise<RestorePlan>
 }
 
 /** what staging takes for a molt of an incremental archive: its part of every archive of the chain (an upper bound) */
-function chainBytes(chain: ArchiveFront[], name: string, own: number | null): number | null {
+function chainSum(chain: ArchiveFront[], name: string, key: 'files' | 'backup_size_bytes', own: number | null): number | null {
   if (!chain.length || own === null) return own
-  return chain.reduce((sum, a) => sum + (a.manifest.molts.find((m) => m.name === name)?.backup_size_bytes ?? 0), own)
+  return chain.reduce((sum, a) => sum + (a.manifest.molts.find((m) => m.name === name)?.[key] ?? 0), own)
 }
 
 function sumStats(m: ManifestMolt, only: Component[], key: 'files' | 'bytes'): number | null {

@@ -112,6 +112,7 @@ export default defineCommand({
     if (result.incremental?.full_reason) cli.log.warn(`--incremental: ${result.incremental.full_reason}: taking a full backup`)
 
     if (result.dryRun) {
+      if (args.incremental === true) cli.log.info('--incremental: the dry run shows the whole fleet; what changed since the parent is decided when the backup runs')
       const wouldDelete = keep === undefined ? [] : await wouldPrune(dir, args.output, keep)
       if (args.json) printJson(cli, { dry_run: true, manifest: result.manifest, notes: result.notes, to: remote?.url() ?? null, would_delete: wouldDelete })
       else {

@@ -181,6 +181,7 @@ function renderPlan(plan: RestorePlan): string {
     `restore from ${plan.archive} (${formatBytes(plan.archiveBytes)}${plan.legacy ? ', legacy bash-toolkit archive' : ''})`,
     `  backup of ${m.hostname ?? 'an unknown host'} at ${m.timestamp}${m.clmnt_version ? `, clmnt ${m.clmnt_version}` : ''}, ${m.molts.length} molt(s) in the archive`,
     `  into ${plan.baseDir}${plan.only ? `, only ${plan.only.join(', ')}` : ''}`,
+    ...(plan.chain.length ? [`  incremental archive: the state at that point, from its chain of ${plan.chain.length} earlier archive(s) starting with ${basename(plan.chain[0]!.path)} (files and size: what is read from all of them)`] : []),
     '',
     '',
   ]
@@ -205,6 +206,7 @@ function planJson(plan: RestorePlan) {
     warnings: plan.warnings,
     blockers: plan.blockers,
     interrupted_restores: plan.stale.map((s) => s.description),
+    chain: plan.chain.map((a) => a.path),
   }
 }
 
