@@ -4,7 +4,7 @@ import { pathIn, shownName } from './byte-names.ts'
 import { readFront, type ArchiveFront } from './chain.ts'
 import { componentOf, type Component } from './layout.ts'
 import { checkStaged } from './restore-check.ts'
-import { extractArchive, RestoreRefused, type Extracted } from './restore-extract.ts'
+import { extractArchive, RestoreRefused, type Extracted, type MoltTally } from './restore-extract.ts'
 import { removeTree } from './restore-fs.ts'
 import { blocking } from './verify.ts'
 
@@ -88,8 +88,7 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
           } catch {
             continue
           }
-          const slash = rel.lastIndexOf('/')
-          if (slash > 0) mkdirSync(pathIn(to, rel.slice(0, slash)), { recursive: true, mode: 0o700 })
+          ensureFolders(tally, to, rel)
           // staging is ours alone: a path taken there means the incremental archive holds it too
           const target = pathIn(to, rel)
           if (existsSync(target)) throw new RestoreRefused(`${shownName(`${molt}/${rel}`)}: left to the chain by ${basename(spec.archive)}, yet that archive holds something at that path`)
@@ -117,4 +116,25 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
     }
   }
   return { moved, read, verified }
+}
+
+/**
+ * The folders on the way to a file moved in: with --only, a container such as .openclaw that the
+ * incremental archive did not need gets its archived mode and time (as extraction gives it), a
+ * folder of no member the usual 0755.
+ */
+function ensureFolders(tally: MoltTally, stage: string, rel: string): void {
+  for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) {
+    const dir = rel.slice(0, i)
+    if (tally.dirsMade.has(dir)) continue
+    try {
+      mkdirSync(pathIn(stage, dir), { mode: 0o700 })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+    tally.dirsMade.add(dir)
+    const container = tally.containers.get(dir)
+    if (container) tally.deferred.push(container)
+    else tally.implicit.set(dir, { rel: dir, mode: 0o755, mtime: Date.now() / 1000 })
+  }
 }

@@ -122,6 +122,25 @@ test('a chain of 3: restore --from each point gives what a full backup at that p
   expect(shown.stdout).toContain(`incr. of ${listing[1]!.file}`)
 })
 
+test('restore --select and --only from an incremental archive: what the same options give from a full archive of that state', async () => {
+  await backup()
+  churn(1)
+  const inc = await backup()
+  const whole = await backup({ output: join(dir, 'whole.tar.gz'), incremental: false })
+  for (const [name, extra] of [['select', ['--select', 'alpha']], ['only', ['--only', 'maildir,config']]] as const) {
+    const trees: Map<string, ReturnType<typeof readTree>>[] = []
+    for (const archive of [inc.path!, whole.path!]) {
+      const target = join(dir, `${name}-${trees.length}`)
+      mkdirSync(target)
+      const r = await runCli(['-d', target, 'fleet', 'restore', '--from', archive, '--skip-users', '--skip-cron', '--yes', ...extra])
+      expect(r.code).toBe(0)
+      trees.push(new Map(readdirSync(target).filter((m) => m === 'alpha' || m === 'bravo').map((m) => [m, readTree(join(target, m))])))
+    }
+    expect([...trees[0]!.keys()].sort()).toEqual([...trees[1]!.keys()].sort())
+    for (const molt of trees[0]!.keys()) expect([name, molt, treeDiff(trees[0]!.get(molt)!, trees[1]!.get(molt)!, { ignore: (rel) => rel === '.molt-info' || rel === '' })]).toEqual([name, molt, []])
+  }
+})
+
 test('a broken chain is refused with one line: parent missing, parent replaced', async () => {
   const first = await backup()
   churn(1)
