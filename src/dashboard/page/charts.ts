@@ -128,9 +128,9 @@ export function renderTimeline(el: HTMLElement, incidents: TimelineIncident[], w
           const i = b.incident
           const what = i.kind === 'molt' ? i.status : KIND_LABEL[i.kind]
           const text = `${i.molt} · ${what} since ${when(i.start)} · ${i.end === null ? `ongoing, ${duration(now - i.start)}` : `${duration(i.end - i.start)}, until ${hhmm(i.end)}`}${i.reason ? ` · ${i.reason}` : ''}`
-          const silence = i.kind === 'silence'
-          // a silence: a thin band under the lane's bars, so an outage during it stays visible
-          return svg('rect', { class: `bar kind-${i.kind} tone-${silence ? 'none' : toneOf(i.status)}${i.end === null ? ' is-ongoing' : ''}`, x, y: silence ? y + LANE_H - 4 : y + 3, width: Math.max(3, xOf(b.to) - x), height: silence ? 3 : LANE_H - 7, rx: silence ? 0 : 2, tabindex: 0, 'data-molt': i.molt, 'data-tip': text, 'aria-label': text })
+          // a silence: a thin band under the lane's bars, a stopped watch one above them, so an outage stays visible
+          const band = i.kind === 'silence' ? { y: y + LANE_H - 3, height: 3 } : i.kind === 'watcher-stopped' ? { y: y, height: 3 } : { y: y + 4, height: LANE_H - 8 }
+          return svg('rect', { class: `bar kind-${i.kind} tone-${i.kind === 'silence' ? 'none' : toneOf(i.status)}${i.end === null ? ' is-ongoing' : ''}`, x, ...band, width: Math.max(3, xOf(b.to) - x), rx: i.kind === 'molt' ? 2 : 0, tabindex: 0, 'data-molt': i.molt, 'data-tip': text, 'aria-label': text })
         }),
       ]
     }),
@@ -157,7 +157,17 @@ export function renderTimeline(el: HTMLElement, incidents: TimelineIncident[], w
   chart.addEventListener('focusout', () => (tip.hidden = true))
   lanesBox.addEventListener('scroll', () => (tip.hidden = true))
   const more = all.length > lanes.length && h('p', { class: 'more' }, `and ${all.length - lanes.length} more molts with incidents in this window`)
-  const count = h('p', { class: 'timeline-count' }, `${all.length} molt${all.length === 1 ? '' : 's'} with incidents${all.length > 12 ? ' (scroll for more)' : ''}`)
+  const kinds = new Set(incidents.map((i) => i.kind))
+  const key = (cls: string, text: string) => h('span', { class: 'key' }, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), text)
+  const count = h(
+    'p',
+    { class: 'timeline-count' },
+    `${all.length} lane${all.length === 1 ? '' : 's'} with incidents${all.length > 12 ? ' (scroll for more)' : ''}`,
+    key('tone-bad', 'down, dead or stopped'),
+    key('tone-warn', 'unhealthy'),
+    kinds.has('watcher-stopped') && key('kind-watcher-stopped', 'watch stopped (thin, above)'),
+    kinds.has('silence') && key('kind-silence', 'silenced (thin, below)'),
+  )
   // a redraw keeps the reader's place: the lanes' scroll, the bar that had the focus
   const scrolled = el.querySelector('.timeline-lanes')?.scrollTop ?? 0
   const focused = el.contains(document.activeElement) ? document.activeElement?.getAttribute('data-molt') : null
