@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
 import { formatMs } from '../../src/dashboard/page/format.ts'
 import { startDashboard, type Dashboard } from '../../src/dashboard/server.ts'
-import type { SeriesResponse } from '../../src/dashboard/types.ts'
+import type { MoltsResponse, SeriesResponse } from '../../src/dashboard/types.ts'
 import { dashboardFleet, FIXTURE, HOUR, launchBrowser, MIN, PLANTED, stateFleet, stateFleetKind, stateFleetName } from '../helpers/browser.ts'
 import { runCli } from '../helpers/cli.ts'
 import { removeDir, tempDir, writeState } from '../helpers/fleet.ts'
@@ -485,8 +485,11 @@ describe('refresh by change', () => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
       const page = await context.newPage()
       const answers: number[] = []
+      const bodies: Promise<MoltsResponse>[] = []
       page.on('response', (r) => {
-        if (new URL(r.url()).pathname === '/api/molts') answers.push(r.status())
+        if (new URL(r.url()).pathname !== '/api/molts') return
+        answers.push(r.status())
+        if (r.status() === 200) bodies.push(r.json() as Promise<MoltsResponse>)
       })
       // the page's timers are stopped: only the event stream can bring the change below
       await page.clock.install()
@@ -509,6 +512,10 @@ describe('refresh by change', () => {
       const home = join(small.baseDir, name)
       writeState(home, 'health-status.json', { timestamp: new Date().toISOString(), molt: name, status: 'dead', pid: null, port: 20019, http_status: null, response_time_ms: null, reason: 'connection refused' })
       await page.waitForFunction((n) => document.querySelector(`.card[data-molt="${n}"] .card-head .badge`)?.textContent?.includes('dead'), name)
+      // the change came alone: the molts changed since the page's generation, not the fleet
+      const delta = await bodies.at(-1)!
+      expect(delta.full).toBe(false)
+      expect(delta.molts.map((m) => m.name)).toEqual([name])
       // up among the down ones, by name
       expect((await shownMolts(page)).slice(0, 4)).toEqual([stateFleetName(1), name, stateFleetName(0), stateFleetName(2)])
       await context.close()

@@ -2,7 +2,8 @@ import { describe, expect, test } from 'bun:test'
 import { ago, backupVerdict, duration, formatMs, formatPercent, sparkline, summaryText, toneOf } from '../../src/dashboard/page/format.ts'
 import { chartModel, fromServer, moltIncidents, nearestPoint, timelineLanes, timeTicks, valueTicks } from '../../src/dashboard/page/axes.ts'
 import { formatHash, groupCounts, matches, parseHash, problemsFirst, staying, type Group } from '../../src/dashboard/page/order.ts'
-import type { BackupEntry, DashboardMolt, FleetCounts, RecentPoint } from '../../src/dashboard/types.ts'
+import { mergeSnapshot } from '../../src/dashboard/page/merge.ts'
+import type { BackupEntry, DashboardMolt, FleetCounts, MoltsResponse, RecentPoint } from '../../src/dashboard/types.ts'
 
 const NOW = Date.parse('2026-03-01T12:00:00Z')
 const MIN = 60_000
@@ -270,5 +271,23 @@ describe('staying: the nodes a reorder leaves in place', () => {
     expect(staying([0, 1, 2]).size).toBe(3)
     expect(staying([]).size).toBe(0)
     expect(staying([2, 1, 0]).size).toBe(1)
+  })
+})
+
+describe('mergeSnapshot: a ?since= answer on top of the fleet in hand', () => {
+  const snap = (generation: number, molts: DashboardMolt[], fields: Partial<MoltsResponse> = {}): MoltsResponse => ({
+    generation, generated_at: '', full: true, removed: [], partial: false, counts: { healthy: 0, starting: 0, unhealthy: 0, dead: 0, stopped: 0, unknown: 0, no_data: 0 }, molts, alerts: [], silences: [],
+    host: { disk: null, memory: null, limits: { disk_free_min_percent: 10, memory_used_max_percent: 90, log_max_bytes: 1 }, problems: [], large_logs: [] }, watchers: { last_run: null, stopped: [], stale_intervals: 3 }, warnings: [], ...fields,
+  })
+  test('changed molts replaced in place, removed ones dropped, new ones added; fleet fields from the answer', () => {
+    const have = snap(4, [molt('a'), molt('b'), molt('c')])
+    const got = snap(7, [molt('b', { health: 'dead' }), molt('d')], { full: false, removed: ['c'], warnings: ['new'] })
+    const merged = mergeSnapshot(have, got)
+    expect(merged.molts.map((m) => [m.name, m.health])).toEqual([['a', 'healthy'], ['b', 'dead'], ['d', 'healthy']])
+    expect(merged).toMatchObject({ generation: 7, full: true, removed: [], warnings: ['new'] })
+  })
+  test('a full answer replaces the fleet', () => {
+    const got = snap(9, [molt('z')])
+    expect(mergeSnapshot(snap(1, [molt('a')]), got)).toBe(got)
   })
 })

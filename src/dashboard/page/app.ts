@@ -6,6 +6,7 @@ import { setupControls } from './controls.ts'
 import { fill, h } from './dom.ts'
 import { ago, backupVerdict } from './format.ts'
 import { createCard, createRow, TABLE_COLUMNS, updateCard, updateRow, type Item } from './items.ts'
+import { mergeSnapshot } from './merge.ts'
 import { ApiError, api, subscribe } from './net.ts'
 import { groupCounts, matches, problemsFirst, staying } from './order.ts'
 import { setupTimeline } from './timeline-panel.ts'
@@ -94,9 +95,12 @@ async function refresh(options: { backups?: boolean } = {}): Promise<void> {
 async function load(wantBackups: boolean): Promise<void> {
   let changed = false
   try {
-    const { data, response } = await api<MoltsResponse>('/api/molts', { etag: state.fleet ? state.etag : null })
+    // with a numbered snapshot in hand, only what changed since comes (the whole fleet when too old)
+    const generation = state.fleet?.generation
+    const path = typeof generation === 'number' ? `/api/molts?since=${generation}` : '/api/molts'
+    const { data, response } = await api<MoltsResponse>(path, { etag: state.fleet ? state.etag : null })
     if (data) {
-      state.fleet = data
+      state.fleet = mergeSnapshot(state.fleet, data)
       state.etag = response.headers.get('etag')
       changed = true
       // a server that numbers its snapshots announces them on /api/events; an older one has no such route
