@@ -216,6 +216,35 @@ test('a file touched but not changed, a changed mode, a replaced inode: judged c
   expect(files.sort()).toEqual(['alpha/Maildir/cur/text-1:2,S', 'alpha/Maildir/cur/text-2:2,S', 'alpha/Maildir/cur/text-3:2,S'])
 })
 
+test('a SQLite database always goes in: a commit can sit in its -wal while the database file stays untouched', async () => {
+  const { Database } = await import('bun:sqlite')
+  mkdirSync(join(base, 'alpha', '.openclaw', 'state'), { recursive: true })
+  const path = join(base, 'alpha', '.openclaw', 'state', 'openclaw.sqlite')
+  const db = new Database(path)
+  try {
+    db.run('PRAGMA journal_mode=WAL')
+    db.run('PRAGMA wal_autocheckpoint=0')
+    db.run('CREATE TABLE t (x TEXT)')
+    db.run("INSERT INTO t VALUES ('before')")
+    db.run('PRAGMA wal_checkpoint(TRUNCATE)')
+    await backup()
+    const before = statSync(path, { bigint: true })
+    db.run("INSERT INTO t VALUES ('after')")
+    // the commit is in the -wal: the database file is as the parent saw it
+    expect(statSync(path, { bigint: true }).mtimeNs).toBe(before.mtimeNs)
+    const inc = await backup()
+    expect(tarList(inc.path!)).toContain('alpha/.openclaw/state/openclaw.sqlite')
+    const x = join(dir, 'x')
+    mkdirSync(x)
+    run('tar', ['-xzf', inc.path!, '-C', x, 'alpha/.openclaw/state/openclaw.sqlite'])
+    const copy = new Database(join(x, 'alpha', '.openclaw', 'state', 'openclaw.sqlite'), { readonly: true })
+    expect(copy.query('SELECT x FROM t ORDER BY rowid').all()).toEqual([{ x: 'before' }, { x: 'after' }])
+    copy.close()
+  } finally {
+    db.close()
+  }
+})
+
 test('a schedule keeps --incremental and --full-every', () => {
   expect(scheduledBackupArgs({ incremental: true, 'full-every': '7d', keep: '14' }, '/srv/fleet')).toEqual(['fleet', 'backup', '--base-dir', '/srv/fleet', '--incremental', '--full-every', '7d', '--keep', '14', '-q'])
 })
