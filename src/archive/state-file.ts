@@ -65,7 +65,18 @@ export function stateLine(e: StateEntry): string {
   return `${JSON.stringify([e.molt, e.rel, e.kind, e.size, `0${(e.mode & 0o7777).toString(8).padStart(3, '0')}`, e.mtime, e.ctime, e.ino, e.held ? 1 : 0])}\n`
 }
 
-/** One line: the entry, or why it does not parse. */
+const MODE = /^0[0-7]{3,4}$/
+const TIME = /^-?\d+\.\d{9}$/
+const KINDS = new Set(['f', 'd', 'l'])
+
+/** The schema's rules, checked by hand: zod costs ~80 µs a line, 3 s for a 40,000-file fleet (30× JSON.parse). */
+function looksValid(raw: unknown): raw is StateLine {
+  if (!Array.isArray(raw) || raw.length !== 9) return false
+  const [molt, rel, kind, size, mode, mtime, ctime, ino, held] = raw
+  return typeof molt === 'string' && molt !== '' && typeof rel === 'string' && KINDS.has(kind) && Number.isSafeInteger(size) && size >= 0 && typeof mode === 'string' && MODE.test(mode) && typeof mtime === 'string' && TIME.test(mtime) && typeof ctime === 'string' && TIME.test(ctime) && Number.isSafeInteger(ino) && ino >= 0 && (held === 0 || held === 1)
+}
+
+/** One line: the entry, or why it does not parse (the schema says why). */
 export function parseStateLine(row: string): StateEntry | string {
   let raw: unknown
   try {
@@ -73,9 +84,11 @@ export function parseStateLine(row: string): StateEntry | string {
   } catch {
     return 'not JSON'
   }
-  const parsed = stateLineSchema().safeParse(raw)
-  if (!parsed.success) return parsed.error.issues[0]!.message
-  const [molt, rel, kind, size, mode, mtime, ctime, ino, held] = parsed.data
+  if (!looksValid(raw)) {
+    const parsed = stateLineSchema().safeParse(raw)
+    return parsed.success ? 'not a state line' : `${parsed.error.issues[0]!.path.join('.') || 'line'}: ${parsed.error.issues[0]!.message}`
+  }
+  const [molt, rel, kind, size, mode, mtime, ctime, ino, held] = raw
   return { molt, rel, kind, size, mode: Number.parseInt(mode, 8), mtime, ctime, ino, held: held === 1 }
 }
 

@@ -1,0 +1,42 @@
+import { expect, test } from 'bun:test'
+import { identityOf, nsText, parseStateLine, stateLine, stateLineSchema, type StateEntry } from '../../src/archive/state-file.ts'
+
+// state.jsonl: what --incremental compares with, read fast (by hand) and by the schema alike
+const entry: StateEntry = { molt: 'alpha', rel: 'Maildir/cur/caf\xe9', kind: 'f', size: 812, mode: 0o600, mtime: '1764921600.123456789', ctime: '1764921600.000000001', ino: 4711, held: true }
+
+test('a line round-trips, names as latin1 text of their bytes included', () => {
+  const line = stateLine(entry)
+  expect(line.endsWith('\n')).toBe(true)
+  expect(parseStateLine(line.trimEnd())).toEqual(entry)
+  expect(stateLineSchema().safeParse(JSON.parse(line)).success).toBe(true)
+})
+
+test('nanosecond times are exact, before 1970 too', () => {
+  expect(nsText(1764921600123456789n)).toBe('1764921600.123456789')
+  expect(nsText(-1500000000n)).toBe('-1.500000000')
+  expect(nsText(5, 7)).toBe('5.000000007')
+})
+
+test('identity: a change of size, mode, mtime, ctime or inode is a change', () => {
+  const base = identityOf(entry)
+  for (const change of [{ size: 813 }, { mode: 0o644 }, { mtime: '1764921600.123456780' }, { ctime: '1764921601.000000001' }, { ino: 4712 }]) expect(identityOf({ ...entry, ...change })).not.toBe(base)
+  expect(identityOf({ ...entry, held: false })).toBe(base)
+})
+
+test.each([
+  ['not JSON', '{'],
+  ['too short', '["alpha","x","f",1,"0644","1.000000000","1.000000000",1]'],
+  ['unknown kind', '["alpha","x","p",1,"0644","1.000000000","1.000000000",1,1]'],
+  ['negative size', '["alpha","x","f",-1,"0644","1.000000000","1.000000000",1,1]'],
+  ['decimal mode', '["alpha","x","f",1,"644","1.000000000","1.000000000",1,1]'],
+  ['time without nanoseconds', '["alpha","x","f",1,"0644","1","1.000000000",1,1]'],
+  ['held neither 0 nor 1', '["alpha","x","f",1,"0644","1.000000000","1.000000000",1,2]'],
+  ['no molt', '["","x","f",1,"0644","1.000000000","1.000000000",1,1]'],
+])('refused, by the fast check and the schema alike: %s', (_, row) => {
+  expect(typeof parseStateLine(row)).toBe('string')
+  let raw: unknown = null
+  try {
+    raw = JSON.parse(row)
+  } catch {}
+  if (raw !== null) expect(stateLineSchema().safeParse(raw).success).toBe(false)
+})
