@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, setDefaultTimeout, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, copyFileSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { backupFleet, type BackupResult } from '../../src/archive/backup.ts'
@@ -161,6 +161,27 @@ test('a broken chain is refused with one line: parent missing, parent replaced',
   expect(r.stderr.trim().split('\n')).toHaveLength(1)
   expect(r.stderr).toContain(`its parent ${parentName} was changed or replaced since`)
   expect(readdirSync(dir).filter((n) => n.startsWith('.clmnt-restore'))).toEqual([])
+})
+
+test('a parent damaged inside (same size, same manifest) is found by verify, restore --dry-run and restore', async () => {
+  const first = await backup()
+  churn(1)
+  const second = await backup()
+  const bytes = readFileSync(first.path!)
+  bytes[Math.floor(bytes.length * 0.6)]! ^= 0x55
+  writeFileSync(first.path!, bytes)
+  const name = first.path!.split('/').pop()!
+  const verify = await cli('fleet', 'verify', second.path!)
+  expect(verify.code).toBe(1)
+  expect(verify.stdout).toContain(`${name} (in its chain): `)
+  const target = join(dir, 'restored')
+  mkdirSync(target)
+  const dry = await runCli(['-d', target, 'fleet', 'restore', '--from', second.path!, '--skip-users', '--dry-run'])
+  expect(dry.code).not.toBe(0)
+  expect(dry.stdout + dry.stderr).toContain(`${name} (in its chain): `)
+  const real = await runCli(['-d', target, 'fleet', 'restore', '--from', second.path!, '--skip-users', '--skip-cron', '--yes'])
+  expect(real.code).not.toBe(0)
+  expect(readdirSync(target).filter((n) => n === 'alpha' || n === 'bravo')).toEqual([])
 })
 
 test('--keep never deletes an archive a kept incremental needs', async () => {

@@ -157,7 +157,14 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
 async function dryRunCheck(plan: RestorePlan): Promise<{ problems: Scoped[]; notes: Scoped[] }> {
   const molts = plan.molts.filter((m) => m.action === 'new' || m.action === 'overwrite').map((m) => m.name)
   const check = await checkArchive({ archive: plan.archive, compression: plan.compression, manifest: plan.manifest, legacy: plan.legacy, molts, only: plan.only ? new Set(plan.only) : null })
-  return { problems: blocking(check.problems, molts), notes: check.notes.filter((n) => n.molt === null || molts.includes(n.molt)) }
+  const problems = blocking(check.problems, molts)
+  // an incremental archive: every earlier archive of its chain is read as the restore will read it
+  for (const parent of plan.chain) {
+    const theirs = molts.filter((m) => parent.manifest.molts.some((p) => p.name === m))
+    const c = await checkArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: theirs, only: plan.only ? new Set(plan.only) : null })
+    for (const p of blocking(c.problems, theirs)) problems.push({ molt: p.molt, text: `${basename(parent.path)} (in its chain): ${p.text}` })
+  }
+  return { problems, notes: check.notes.filter((n) => n.molt === null || molts.includes(n.molt)) }
 }
 
 /** One question on the terminal, default no; Ctrl-C or end of input is a no. */
