@@ -37,25 +37,29 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (c
 interface Measured {
   wallMs: number
   rssKb: number
+  /** user + system CPU seconds of the whole run (all processes, all threads): less at the mercy of a loaded host than wall time */
+  cpuS: number
 }
 
-/** Wall time from spawn to exit, peak RSS from GNU time (%M: the largest process of the run). */
+/** Wall time from spawn to exit, peak RSS (%M: the largest process of the run) and CPU time from GNU time. */
 async function measure(label: string, argv: string[], env: Record<string, string> = {}): Promise<Measured> {
   const runs: Measured[] = []
   for (let run = 0; run < RUNS; run++) {
     progress(`${label}${RUNS > 1 ? ` (run ${run + 1}/${RUNS})` : ''} …`)
     const rssFile = join(tmp, `rss-${Date.now()}`)
     const started = performance.now()
-    const child = Bun.spawn(['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv], { env: { ...process.env, NO_COLOR: '1', ...env }, stdout: 'ignore', stderr: 'pipe' })
+    const child = Bun.spawn(['/usr/bin/time', '-f', '%M %U %S', '-o', rssFile, ...argv], { env: { ...process.env, NO_COLOR: '1', ...env }, stdout: 'ignore', stderr: 'pipe' })
     const stderr = await new Response(child.stderr).text()
     const code = await child.exited
     const wallMs = performance.now() - started
     if (code !== 0) throw new Error(`${label}: ${argv.join(' ')} exited ${code}: ${stderr}`)
-    runs.push({ wallMs, rssKb: Number((await Bun.file(rssFile).text()).trim().split('\n').pop()) })
+    const [rssKb, user, sys] = (await Bun.file(rssFile).text()).trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number]
+    runs.push({ wallMs, rssKb, cpuS: user + sys })
     if (run + 1 < RUNS) await between?.()
   }
   runs.sort((a, b) => a.wallMs - b.wallMs)
-  return { wallMs: runs[Math.floor(runs.length / 2)]!.wallMs, rssKb: Math.max(...runs.map((r) => r.rssKb)) }
+  const median = runs[Math.floor(runs.length / 2)]!
+  return { wallMs: median.wallMs, cpuS: median.cpuS, rssKb: Math.max(...runs.map((r) => r.rssKb)) }
 }
 /** what must happen between two runs of the same command (empty the target) */
 let between: (() => Promise<void> | void) | undefined
@@ -95,7 +99,7 @@ try {
   progress(`  ${fleet.files} files, ${mb(fleet.bytes)} (${mb(fleet.randomBytes)} in messages with attachments) in ${sec(performance.now() - generated)}`)
   const molts = fleet.molts
   const rows: string[][] = []
-  const row = (what: string, m: Measured | null, size: string, ratio: string, goal: string) => rows.push([what, m ? sec(m.wallMs) : '-', m ? rss(m) : '-', size, ratio, goal])
+  const row = (what: string, m: Measured | null, size: string, ratio: string, goal: string) => rows.push([what, m ? sec(m.wallMs) : '-', m ? `${m.cpuS.toFixed(2)} s` : '-', m ? rss(m) : '-', size, ratio, goal])
   const judge = (ok: boolean) => (ok ? 'ok' : 'MISS')
   const rssOk = (m: Measured) => m.rssKb <= 150 * 1024
 
@@ -171,7 +175,7 @@ try {
     row('clmnt fleet restore (chain)', restoreChain, '', `${(restoreChain.wallMs / untar.wallMs).toFixed(2)}× tar -xzf`, `peak RSS ≤ 150 MB: ${judge(rssOk(restoreChain))}`)
   } else row('clmnt fleet restore (chain)', null, '', 'PENDING: needs --incremental', '')
 
-  const head = ['case', 'wall', 'peak RSS', 'size', 'ratio', 'goal']
+  const head = ['case', 'wall', 'CPU', 'peak RSS', 'size', 'ratio (wall)', 'goal (wall)']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
   console.log(`\nmachine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, bun ${Bun.version}; load ${(await Bun.file('/proc/loadavg').text()).split(' ').slice(0, 3).join(' ')}`)
