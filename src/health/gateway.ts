@@ -1,11 +1,12 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { readHomeFile } from '../lib/safe-fs.ts'
-import { PID_MAX, processCwd, processStartTicks, readProcess, type ProcessInfo, type ProcessTable } from '../lib/proc.ts'
+import { PID_MAX, processAgeMs, processCwd, processStartTicks, readProcess, type ProcessInfo, type ProcessTable } from '../lib/proc.ts'
 import { systemUsers } from '../lib/users.ts'
 import type { Molt } from '../fleet/discover.ts'
 import { readGatewayLocks, type GatewayLock } from './gateway-lock.ts'
 import { PID_REL } from './paths.ts'
+import { DEFAULT_STARTUP_GRACE_MS } from './record.ts'
 
 export type GatewayState =
   /** lock-file: the real gateway's own lock; pid-file: the bash toolkit's gateway.pid; process-scan: found in /proc */
@@ -102,12 +103,21 @@ export function gatewayState(molt: Molt, processes: ProcessTable): GatewayState 
  * run. Only gateway processes count, not the helpers they start (OpenClaw's spawn broker and SQLite
  * workers run from the same package): the real one retitles itself `openclaw-gateway`, older ones
  * and the bash toolkit ran `openclaw gateway …`.
+ *
+ * Before that, in the first seconds of `openclaw gateway run` (more on a busy host), OpenClaw's CLI
+ * is titled plain `openclaw` while it loads and has not named its command yet, and there is no lock
+ * yet either. Read as "stopped", a watch would raise DOWN and restart a gateway that is starting.
+ * A young bare `openclaw` of the molt therefore counts as its gateway (`starting`); the CLI names
+ * every command within seconds (`openclaw-status`, …), so an older bare one (its chat UI) is not.
  */
 function findOrphan(molt: Molt, owner: MoltOwner, processes: ProcessTable): number | null {
   for (const proc of processes.all()) {
-    if (proc.pid !== process.pid && GATEWAY_COMMAND.test(proc.cmdline) && isGatewayOf(proc, molt, owner)) return proc.pid
+    if (proc.pid === process.pid || !isGatewayOf(proc, molt, owner)) continue
+    if (GATEWAY_COMMAND.test(proc.cmdline)) return proc.pid
+    if (CLI_NOT_NAMED_YET.test(proc.cmdline) && (processAgeMs(proc.pid) ?? Infinity) < DEFAULT_STARTUP_GRACE_MS) return proc.pid
   }
   return null
 }
 
 const GATEWAY_COMMAND = /openclaw\S*[\s-]gateway\b/i
+const CLI_NOT_NAMED_YET = /^openclaw$/

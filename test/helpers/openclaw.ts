@@ -107,17 +107,21 @@ export function processesUnder(dir: string): number[] {
   return pids
 }
 
-/** Poll GET `path` until it answers `status`, the bound passes or (given `pid`) the process is gone. */
-export async function waitForHttp(port: number, path: string, options: { status?: number; timeoutMs?: number; pid?: number } = {}): Promise<{ ok: boolean; last: string }> {
+/**
+ * Poll GET `path` until it answers `status` (and, given `body`, a body that passes it), the bound
+ * passes or (given `pid`) the process is gone.
+ */
+export async function waitForHttp(port: number, path: string, options: { status?: number; body?: (text: string) => boolean; timeoutMs?: number; pid?: number } = {}): Promise<{ ok: boolean; last: string }> {
   const want = options.status ?? 200
   const end = Date.now() + (options.timeoutMs ?? 240_000)
   let last = ''
   while (Date.now() < end) {
-    if (options.pid !== undefined && isGone(options.pid)) return { ok: false, last: `${last} (the gateway exited)` }
+    if (options.pid !== undefined && hasExited(options.pid)) return { ok: false, last: `${last} (the gateway exited)` }
     try {
       const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) })
-      last = `HTTP ${response.status} ${(await response.text()).slice(0, 200)}`
-      if (response.status === want) return { ok: true, last }
+      const text = await response.text()
+      last = `HTTP ${response.status} ${text.slice(0, 200)}`
+      if (response.status === want && (options.body?.(text) ?? true)) return { ok: true, last }
     } catch (error) {
       last = (error as Error).message
     }
@@ -126,7 +130,8 @@ export async function waitForHttp(port: number, path: string, options: { status?
   return { ok: false, last }
 }
 
-function isGone(pid: number): boolean {
+/** The process has ended (gone, or a zombie its parent has not reaped yet). */
+export function hasExited(pid: number): boolean {
   try {
     const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
     return state === 'Z' || state === 'X'
@@ -139,7 +144,7 @@ function isGone(pid: number): boolean {
 export async function waitForExit(pid: number, timeoutMs = 60_000): Promise<boolean> {
   const end = Date.now() + timeoutMs
   while (Date.now() < end) {
-    if (isGone(pid)) return true
+    if (hasExited(pid)) return true
     await Bun.sleep(200)
   }
   return false

@@ -66,6 +66,27 @@ describe('which process is the molt gateway', () => {
     }
   })
 
+  test('in its first seconds the real gateway is titled plain `openclaw` and has no lock yet: that is its gateway, not `stopped`', async () => {
+    const other = tempDir()
+    const home = join(other, 'solo')
+    writeMoltHome(home, { name: 'solo', port: await freePort() })
+    // what `openclaw gateway run` shows while OpenClaw's CLI loads (dist/entry.js: process.title = "openclaw")
+    const titled = (title: string) => spawn('bash', ['-c', `exec -a ${title} cat`], { cwd: home, stdio: ['pipe', 'ignore', 'ignore'] })
+    const starting = titled('openclaw')
+    // another OpenClaw command once named (`openclaw status` runs as openclaw-status) is no gateway
+    const status = titled('openclaw-status')
+    try {
+      for (const child of [starting, status]) await waitForCmdline(child.pid!, /^openclaw/)
+      expect(gatewayState(findMolt(other, 'solo').molt, new ProcessTable())).toEqual({ state: 'running', pid: starting.pid!, via: 'process-scan' })
+      starting.kill('SIGKILL')
+      await new Promise((resolve) => starting.once('exit', resolve))
+      expect(gatewayState(findMolt(other, 'solo').molt, new ProcessTable())).toEqual({ state: 'stopped' })
+    } finally {
+      for (const child of [starting, status]) child.kill('SIGKILL')
+      removeDir(other)
+    }
+  })
+
   test("another molt's gateway (same Linux user) is not this molt's", async () => {
     const other = tempDir()
     try {
@@ -185,3 +206,13 @@ describe("the real gateway's own lock file", () => {
   })
 })
 
+/** Until the exec of a spawned child shows in /proc (bounded). */
+async function waitForCmdline(pid: number, match: RegExp): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (match.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) return
+    } catch {}
+    await Bun.sleep(20)
+  }
+  throw new Error(`process ${pid} never showed ${match}`)
+}
