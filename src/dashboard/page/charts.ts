@@ -108,7 +108,7 @@ export function renderTimeline(el: HTMLElement, incidents: TimelineIncident[], w
     el.replaceChildren(h('p', { class: 'empty' }, `No incidents in the last ${windowMs > 86_400_000 ? '7 days' : '24 hours'}.`))
     return
   }
-  const width = Math.max(400, (el.clientWidth || 1000) - 20)
+  const width = Math.max(280, (el.clientWidth || 1000) - 20)
   const plotW = width - NAME_W - 10
   const height = lanes.length * LANE_H
   const xOf = (f: number) => Math.round((NAME_W + f * plotW) * 10) / 10
