@@ -348,6 +348,11 @@ describe('at 3 a.m.: problems first, filters, search, table, timeline, charts', 
     // by keyboard: a bar takes the focus and says the same
     await page.locator('#timeline .bar[data-molt="bravo"]').focus()
     expect(await tip.innerText()).toMatch(/^bravo · unhealthy since .+ · ongoing, 3\d min · HTTP 500$/)
+    // one Tab stop for the chart, the arrow keys from bar to bar
+    expect(await page.locator('#timeline .bar[tabindex="0"]').count()).toBe(1)
+    await page.keyboard.press('ArrowUp')
+    expect(await tip.innerText()).toMatch(/^delta · /)
+    await page.keyboard.press('ArrowDown')
     await page.keyboard.press('Enter')
     await page.locator('#history-body .checks').waitFor()
     expect(await page.locator('#history-title').innerText()).toBe('bravo: history, last 7 days')

@@ -117,7 +117,7 @@ export function renderTimeline(el: HTMLElement, incidents: TimelineIncident[], w
   const tip = h('div', { class: 'chart-tip', role: 'status', hidden: true })
   const chart = svg(
     'svg',
-    { class: 'timeline', viewBox: `0 0 ${width} ${height}`, width, height, role: 'group', 'aria-label': `incidents of ${all.length} molts on one time axis; Tab reads each one` },
+    { class: 'timeline', viewBox: `0 0 ${width} ${height}`, width, height, role: 'group', 'aria-label': `incidents of ${all.length} molts on one time axis; the arrow keys go from one to the next` },
     ...tickX.map(({ x }) => svg('line', { class: 'grid', x1: x, x2: x, y1: 0, y2: height })),
     ...lanes.flatMap((lane, i) => {
       const y = i * LANE_H
@@ -130,7 +130,7 @@ export function renderTimeline(el: HTMLElement, incidents: TimelineIncident[], w
           const text = `${i.molt} · ${what} since ${when(i.start)} · ${i.end === null ? `ongoing, ${duration(now - i.start)}` : `${duration(i.end - i.start)}, until ${hhmm(i.end)}`}${i.reason ? ` · ${i.reason}` : ''}`
           // a silence: a thin band under the lane's bars, a stopped watch one above them, so an outage stays visible
           const band = i.kind === 'silence' ? { y: y + LANE_H - 3, height: 3 } : i.kind === 'watcher-stopped' ? { y: y, height: 3 } : { y: y + 4, height: LANE_H - 8 }
-          return svg('rect', { class: `bar kind-${i.kind} tone-${i.kind === 'silence' ? 'none' : toneOf(i.status)}${i.end === null ? ' is-ongoing' : ''}`, x, ...band, width: Math.max(3, xOf(b.to) - x), rx: i.kind === 'molt' ? 2 : 0, tabindex: 0, 'data-molt': i.molt, 'data-tip': text, 'aria-label': text })
+          return svg('rect', { class: `bar kind-${i.kind} tone-${i.kind === 'silence' ? 'none' : toneOf(i.status)}${i.end === null ? ' is-ongoing' : ''}`, x, ...band, width: Math.max(3, xOf(b.to) - x), rx: i.kind === 'molt' ? 2 : 0, tabindex: -1, 'data-molt': i.molt, 'data-tip': text, 'aria-label': text })
         }),
       ]
     }),
@@ -156,6 +156,19 @@ export function renderTimeline(el: HTMLElement, incidents: TimelineIncident[], w
   chart.addEventListener('focusin', (event) => show(event.target as Element))
   chart.addEventListener('focusout', () => (tip.hidden = true))
   lanesBox.addEventListener('scroll', () => (tip.hidden = true))
+  // one Tab stop for the whole chart (a storm can draw a hundred bars): the arrow keys go from bar to bar
+  const bars = [...chart.querySelectorAll<SVGElement>('.bar')]
+  bars[0]?.setAttribute('tabindex', '0')
+  chart.addEventListener('keydown', (event) => {
+    const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[event.key]
+    const at = bars.indexOf(event.target as SVGElement)
+    if (!step || at < 0) return
+    event.preventDefault()
+    const next = bars[Math.max(0, Math.min(bars.length - 1, at + step))]!
+    bars[at]!.setAttribute('tabindex', '-1')
+    next.setAttribute('tabindex', '0')
+    next.focus()
+  })
   const more = all.length > lanes.length && h('p', { class: 'more' }, `and ${all.length - lanes.length} more molts with incidents in this window`)
   const kinds = new Set(incidents.map((i) => i.kind))
   const key = (cls: string, text: string) => h('span', { class: 'key' }, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), text)
