@@ -149,12 +149,11 @@ function renderFleet(): void {
   const fleet = state.fleet
   if (!fleet) return
   state.renderedAt = Date.now()
-  controls.renderSummary(fleet.molts)
+  controls.renderSummary(fleet.molts, fleet.warnings)
   const c = groupCounts(fleet.molts)
   const problems = c.down + c.unhealthy + c.stopped
   // the tab says it too, for an operator who keeps the dashboard open in the background
   document.title = `${problems ? `(${problems} down) ` : ''}clmnt · fleet dashboard`
-  for (const warning of fleet.warnings) els.summary.append(h('span', { class: 'fleet-warning' }, ` ⚠ ${warning}`))
   renderAlerts(els.alerts, fleet, state.renderedAt)
   renderSilences(els.silences, fleet, state.renderedAt)
   renderList(fleet.molts)

@@ -16,7 +16,7 @@ const VIEW_KEY = 'clmnt-dashboard-view'
 export interface Controls {
   filter: ViewFilter
   view: ViewMode
-  renderSummary(molts: DashboardMolt[]): void
+  renderSummary(molts: DashboardMolt[], warnings: string[]): void
 }
 
 export function setupControls(els: { summary: HTMLElement; search: HTMLInputElement; views: HTMLElement }, onChange: () => void): Controls {
@@ -39,10 +39,10 @@ export function setupControls(els: { summary: HTMLElement; search: HTMLInputElem
     onChange()
   }
 
-  function renderSummary(molts: DashboardMolt[]): void {
+  function renderSummary(molts: DashboardMolt[], warnings: string[]): void {
     const counts = groupCounts(molts)
     const active = controls.filter.groups
-    const key = JSON.stringify([counts, active])
+    const key = JSON.stringify([counts, active, warnings])
     if (key === shownSummary) return
     shownSummary = key
     const shown = GROUPS.filter((g) => counts[g] > 0 || active.includes(g))
@@ -56,7 +56,12 @@ export function setupControls(els: { summary: HTMLElement; search: HTMLInputElem
     )
     // keep the focused button focused across the redraw (a keyboard user toggling filters)
     const focused = (document.activeElement as HTMLElement | null)?.dataset?.count
-    fill(els.summary, ...(buttons.length ? buttons : ['no molts in this fleet']), active.length ? h('button', { type: 'button', class: 'link-button clear-filter' }, 'show all') : null)
+    fill(
+      els.summary,
+      ...(buttons.length ? buttons : ['no molts in this fleet']),
+      active.length ? h('button', { type: 'button', class: 'link-button clear-filter' }, 'show all') : null,
+      ...warnings.map((w) => h('span', { class: 'fleet-warning' }, ` ⚠ ${w}`)),
+    )
     if (focused) els.summary.querySelector<HTMLElement>(`[data-count="${focused}"]`)?.focus()
   }
 
