@@ -41,7 +41,7 @@ beforeAll(async () => {
   const full = await restore(gz, 'full', [])
   expect(full.code).toBe(0)
   reference = readTree(join(root, 'full', 'bravo'))
-}, 120_000)
+}, 240_000)
 afterAll(() => removeDir(root))
 
 async function restore(archive: string, into: string, extra: string[]) {
@@ -81,7 +81,7 @@ test('the archive is still one gzip member every reader reads whole, with one mo
   mkdirSync(x)
   run('tar', ['-xzf', gz, '-C', x])
   expect(run('sha256sum', ['--strict', '-c', 'checksums.sha256'], { cwd: x })).not.toContain('FAILED')
-}, 60_000)
+}, 120_000)
 
 test('--select bravo restores what the full read restores, reading only bravo: a damaged alpha does not matter', async () => {
   const selected = await restore(gz, 'one', ['--select', 'bravo'])
@@ -101,7 +101,7 @@ test('--select bravo restores what the full read restores, reading only bravo: a
   // --only and --dry-run go through the index too
   const dry = await runCli(['fleet', 'restore', '-d', join(root, 'damaged-one'), '--from', damaged, '--select', 'bravo', '--only', 'config', '--force', '--dry-run', '--skip-users'])
   expect(dry.code).toBe(0)
-}, 60_000)
+}, 120_000)
 
 test('zstd: the same, one frame per molt boundary', async () => {
   const ranges = seekRanges(zst, zstdAll)
@@ -112,7 +112,7 @@ test('zstd: the same, one frame per molt boundary', async () => {
   const one = await restore(damaged, 'zst-one', ['--select', 'bravo'])
   expect(one.code).toBe(0)
   expect(sameAsReference('zst-one')).toEqual([])
-}, 60_000)
+}, 120_000)
 
 test('a recompressed archive (gunzip | gzip) has no index: read whole, same result', async () => {
   const recompressed = join(root, 'recompressed.tar.gz')
@@ -121,7 +121,7 @@ test('a recompressed archive (gunzip | gzip) has no index: read whole, same resu
   const result = await restore(recompressed, 'recompressed', ['--select', 'bravo'])
   expect(result.code).toBe(0)
   expect(sameAsReference('recompressed')).toEqual([])
-}, 60_000)
+}, 120_000)
 
 /**
  * The archive with its tail (index.jsonl, checksums.sha256) rewritten: `edit` changes the molt
@@ -168,7 +168,7 @@ test('a molt index pointing at another molt is found out before anything is writ
   const good = await runCli(['fleet', 'verify', gz])
   expect(good.code).toBe(0)
   expect(good.stdout + good.stderr).not.toContain('molt index')
-}, 60_000)
+}, 120_000)
 
 test('a molt index with a wrong length refuses with one line, never restores something else', async () => {
   const out = join(root, 'length.tar.gz')
@@ -185,7 +185,7 @@ test('a molt index with a wrong length refuses with one line, never restores som
   // the whole-archive read of the same file restores it right
   const full = await restore(out, 'length-full', [])
   expect(full.code).toBe(0)
-}, 60_000)
+}, 120_000)
 
 test('a locator that points elsewhere is found out: read whole, same result', async () => {
   const out = join(root, 'locator.tar.gz')
@@ -200,4 +200,4 @@ test('a locator that points elsewhere is found out: read whole, same result', as
   expect(result.stderr).toContain("the archive's molt index does not match its content")
   expect(result.code).toBe(0)
   expect(sameAsReference('locator')).toEqual([])
-}, 60_000)
+}, 120_000)
