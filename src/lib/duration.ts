@@ -63,17 +63,20 @@ export function unitDuration(ms: number): string {
   return `${ms}ms`
 }
 
-/** 0 → "0s", 95_000 → "1m 35s", 90_061_000 → "1d 1h". Two units at most: enough for an operator. */
+const UNITS = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const
+
+/**
+ * 0 → "0s", 95_000 → "1m 35s", 90_061_000 → "1d 1h", 10_801_000 → "3h". The largest unit and the
+ * next smaller one when it is not zero: enough for an operator ("3h 1s" would be noise).
+ */
 export function formatDuration(ms: number): string {
-  let seconds = Math.max(0, Math.round(ms / 1000))
-  const parts: string[] = []
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
-    if (seconds >= size || (unit === 's' && parts.length === 0)) {
-      parts.push(`${Math.floor(seconds / size)}${unit}`)
-      seconds %= size
-    }
-    if (parts.length === 2) break
-  }
+  const seconds = Math.max(0, Math.round(ms / 1000))
+  const first = UNITS.findIndex(([, size]) => seconds >= size)
+  if (first === -1) return '0s'
+  const [unit, size] = UNITS[first]!
+  const parts = [`${Math.floor(seconds / size)}${unit}`]
+  const next = UNITS[first + 1]
+  if (next && Math.floor((seconds % size) / next[1]) > 0) parts.push(`${Math.floor((seconds % size) / next[1])}${next[0]}`)
   return parts.join(' ')
 }
 

@@ -30,6 +30,9 @@ describe('durations', () => {
     [95_000, '1m 35s'],
     [3_600_000, '1h'],
     [90_061_000, '1d 1h'],
+    // the second unit is the next smaller one or none: 3h 0m 1s is "3h", not "3h 1s"
+    [10_801_000, '3h'],
+    [86_460_000, '1d'],
   ])('formatDuration(%p) = %p', (ms, text) => expect(formatDuration(ms)).toBe(text))
 
   test('formatAgo', () => {
