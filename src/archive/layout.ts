@@ -50,11 +50,12 @@ const TREES: Record<string, Component> = {
 /**
  * What OpenClaw itself calls regenerable and leaves out of `openclaw backup create` (2026.9):
  * its managed runtime roots, the generated plugin-skills link index, plugin node_modules, agent
- * tmp folders; plus caches, and sandboxes/ (the scratch workspaces of sandboxed tool runs, which
- * clmnt has always left out and restore keeps live). Everything else in ~/.openclaw is the
- * gateway's state: state/ (SQLite), credentials/, identity/, devices/, cron/, media …
+ * tmp folders; plus caches. Everything else in ~/.openclaw is the gateway's state: state/
+ * (SQLite), credentials/, identity/, devices/, cron/, media/, and sandboxes/ — the workspaces of
+ * sandboxed tool runs (workspaceAccess "none", the default), where an agent's tools keep what they
+ * write; `openclaw backup create` archives them too.
  */
-const REGENERABLE = new Set(['tmp', 'dev', 'git', 'npm', 'npm-runtime', 'tools', 'plugin-skills', 'cache', '.cache', 'sandboxes'])
+const REGENERABLE = new Set(['tmp', 'dev', 'git', 'npm', 'npm-runtime', 'tools', 'plugin-skills', 'cache', '.cache'])
 
 /**
  * The component of a path inside a molt home: a Component, `null` for folders that only hold

@@ -6,7 +6,7 @@ import type { MoltTally } from './restore-extract.ts'
 
 /**
  * What a restore keeps of a home it replaces: everything outside the restored components (shell
- * files, ssh keys, sandboxes, with --only the untouched components such as Maildir). Kept entries
+ * files, ssh keys, with --only the untouched components such as Maildir). Kept entries
  * are hard links into the new tree, made before the exchange (cloneKept) and brought up to date
  * right after it (catchUpKept), so mail delivered while the restore ran is not lost with the old home.
  */

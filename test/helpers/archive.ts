@@ -14,7 +14,7 @@ export interface RichMolt {
 
 /**
  * A molt home with every component and every trap: Maildir names with spaces and unicode, logs,
- * a hard link, symlinks inside and outside, gateway.pid, sandboxes, a FIFO, set modes and mtimes.
+ * a hard link, symlinks inside and outside, gateway.pid, a sandbox workspace, a FIFO, set modes and mtimes.
  */
 export function writeRichMolt(baseDir: string, molt: RichMolt): string {
   const home = join(baseDir, molt.name)
@@ -26,7 +26,7 @@ export function writeRichMolt(baseDir: string, molt: RichMolt): string {
     '.openclaw/gateway.log': 'gateway started\n',
     '.openclaw/gateway.log.1': 'older\n',
     '.openclaw/extra.json': '{"x":1}\n',
-    '.openclaw/sandboxes/box1/secret.bin': 'never archived',
+    '.openclaw/sandboxes/box1/notes.md': 'what a sandboxed tool wrote\n',
     '.openclaw/cache/blob': 'not a component',
     '.msmtprc': 'account default\npassword hunter2\n',
     '.mbsyncrc': 'IMAPAccount x\n',

@@ -64,7 +64,8 @@ test.each(['gzip', 'zstd'] as const)('%s: round trip through GNU tar and sha256s
   expect(manifest).toMatchObject({ version: '4', clmnt_version: expect.any(String), base_dir: base, options: { compression, compress_level: compression === 'zstd' ? 3 : 6 } })
   expect(manifest.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$/)
   expect(existsSync(join(extracted, 'alpha', '.openclaw', 'gateway.pid'))).toBe(false)
-  expect(existsSync(join(extracted, 'alpha', '.openclaw', 'sandboxes'))).toBe(false)
+  // sandbox workspaces are the gateway's state, as `openclaw backup create` has them
+  expect(readFileSync(join(extracted, 'alpha', '.openclaw', 'sandboxes', 'box1', 'notes.md'), 'utf8')).toBe('what a sandboxed tool wrote\n')
 })
 
 test('--output FILE is never overwritten; --output into a missing folder is refused', async () => {

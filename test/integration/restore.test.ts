@@ -13,7 +13,7 @@ let source: string
 let archive: string
 
 /** What a backup never holds: these are absent after restoring into an empty base dir. */
-const NOT_ARCHIVED = new Set(['.bashrc', '.openclaw/gateway.pid', '.openclaw/sandboxes', '.openclaw/sandboxes/box1', '.openclaw/sandboxes/box1/secret.bin', '.openclaw/cache', '.openclaw/cache/blob', '.openclaw/skills/escape', '.molt-state/fifo'])
+const NOT_ARCHIVED = new Set(['.bashrc', '.openclaw/gateway.pid', '.openclaw/cache', '.openclaw/cache/blob', '.openclaw/skills/escape', '.molt-state/fifo'])
 
 beforeAll(async () => {
   dir = tempDir('clmnt-restore-')
@@ -174,11 +174,14 @@ test('--force: a molt whose gateway runs is refused (and told how to stop it); u
     expect(result.stderr).toContain('✓ bravo: restored')
     expect(treeDiff(alphaBefore, readTree(alpha))).toEqual([])
     expect(readFileSync(join(bravo, '.bashrc'), 'utf8')).toBe('export PS1=bravo\n')
-    expect(readFileSync(join(bravo, '.openclaw', 'sandboxes', 'box', 'state'), 'utf8')).toBe('sandbox')
+    // sandbox workspaces are in the backup: the archived one comes back, the newer one stays with the old home
+    expect(existsSync(join(bravo, '.openclaw', 'sandboxes', 'box'))).toBe(false)
+    expect(readFileSync(join(bravo, '.openclaw', 'sandboxes', 'box1', 'notes.md'), 'utf8')).toBe('what a sandboxed tool wrote\n')
     expect(existsSync(join(bravo, '.openclaw', 'gateway.pid'))).toBe(false)
     expect(readFileSync(join(bravo, 'Maildir', 'cur', 'msg with spaces:2,S'), 'utf8')).toBe('Subject: spaces\n\nhi\n')
     const [kept] = readdirSync(join(base, '.clmnt-restore-old'))
     expect(readFileSync(join(base, '.clmnt-restore-old', kept!, 'bravo', 'Maildir', 'cur', 'msg with spaces:2,S'), 'utf8')).toBe('edited after the backup')
+    expect(readFileSync(join(base, '.clmnt-restore-old', kept!, 'bravo', '.openclaw', 'sandboxes', 'box', 'state'), 'utf8')).toBe('sandbox')
     expect(result.stderr).toContain(`old home kept in ${join(base, '.clmnt-restore-old', kept!, 'bravo')}`)
 
     // --force --select bravo never touches alpha, even with its gateway stopped

@@ -48,7 +48,8 @@ test('components go in, the rest stays out; hard links become files, escaping sy
   expect(seen.get('alpha/.openclaw/workspace/MEMORY-hardlink.md')).toBe('File')
   expect(seen.get('alpha/.openclaw/workspace/current')).toBe('SymbolicLink')
   expect(seen.get('alpha/.openclaw/skills/mail')).toBe('SymbolicLink')
-  for (const name of ['alpha/.openclaw/gateway.pid', 'alpha/.openclaw/sandboxes/', 'alpha/.openclaw/sandboxes/box1/secret.bin', 'alpha/.openclaw/cache/blob', 'alpha/.bashrc', 'alpha/.molt-state/fifo', 'alpha/.openclaw/skills/escape']) {
+  expect(seen.get('alpha/.openclaw/sandboxes/box1/notes.md')).toBe('File')
+  for (const name of ['alpha/.openclaw/gateway.pid', 'alpha/.openclaw/cache/blob', 'alpha/.bashrc', 'alpha/.molt-state/fifo', 'alpha/.openclaw/skills/escape']) {
     expect(seen.has(name)).toBe(false)
   }
   expect(result.notes.map((n) => [n.kind, n.path])).toEqual([
@@ -57,7 +58,7 @@ test('components go in, the rest stays out; hard links become files, escaping sy
   ])
   const alpha = result.manifest.molts[0]!
   expect(alpha).toMatchObject({ name: 'alpha', port: 19001, created: '2026-01-15', home: join(base, 'alpha'), user: 'root', crontab: null })
-  expect(alpha.components).toEqual(['config', 'skills', 'agents', 'mail-config', 'maildir', 'state', 'logs'])
+  expect(alpha.components).toEqual(['config', 'skills', 'agents', 'openclaw-state', 'mail-config', 'maildir', 'state', 'logs'])
   expect(alpha.component_stats.logs).toEqual({ files: 3, bytes: expect.any(Number) })
   expect(result.manifest.total_files).toBe(result.files)
   expect(statSync(result.path!).mode & 0o777).toBe(0o600)
