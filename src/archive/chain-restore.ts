@@ -4,7 +4,7 @@ import { pathIn, shownName } from './byte-names.ts'
 import { readFront, type ArchiveFront } from './chain.ts'
 import { componentOf, type Component } from './layout.ts'
 import { checkStaged } from './restore-check.ts'
-import { extractArchive, RestoreRefused, type Extracted, type MoltTally } from './restore-extract.ts'
+import { extractArchive, release, RestoreRefused, type Extracted, type MoltTally } from './restore-extract.ts'
 import { removeTree } from './restore-fs.ts'
 import { blocking } from './verify.ts'
 
@@ -65,13 +65,12 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
       spec.info(`reading ${basename(parent.path)} (${parent.manifest.kind}) for ${left} file(s) unchanged since it`)
       const extracted = await extractArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: homes, only: spec.only, diskBudget: spec.diskBudget, failFast: true, scratchDir: dir, signal: spec.signal })
       try {
-        const check = checkStaged({ manifest: parent.manifest, legacy: parent.legacy, extracted, molts, only: spec.only })
+        const check = checkStaged({ manifest: parent.manifest, legacy: parent.legacy, extracted, molts, only: spec.only, scratchDir: dir })
         const problems = blocking(check.problems, molts).map((p) => `${basename(parent.path)} (in the chain): ${p.text}`)
         if (problems.length) throw new RestoreRefused(problems[0]!, problems)
         verified += check.verified
       } finally {
-        extracted.checksums?.close()
-        extracted.index?.close()
+        release(extracted)
       }
       read.push(parent.path)
       for (const molt of molts) {

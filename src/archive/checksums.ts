@@ -66,32 +66,42 @@ export interface ChecksumList {
   duplicates: string[]
 }
 
+export type ChecksumListLine =
+  | { kind: 'sum'; name: string; digest: string }
+  | { kind: 'note'; note: BackupNote }
+  | { kind: 'end'; end: TrailerEnd }
+  | { kind: 'bad'; reason: string }
+  | { kind: 'blank' }
+
+/** One line of the list (without its newline; names as byte strings when read as latin1). */
+export function parseChecksumLine(line: string): ChecksumListLine {
+  if (line.startsWith(NOTE)) {
+    const note = parseJson(line.slice(NOTE.length)) as BackupNote | null
+    return note && typeof note.kind === 'string' && typeof note.path === 'string' ? { kind: 'note', note } : { kind: 'bad', reason: 'unreadable note' }
+  }
+  if (line.startsWith(END)) {
+    const end = parseJson(line.slice(END.length)) as TrailerEnd | null
+    return end && typeof end.files === 'number' && typeof end.bytes === 'number' ? { kind: 'end', end } : { kind: 'bad', reason: 'unreadable end line' }
+  }
+  if (line.startsWith('#') || line.trim() === '') return { kind: 'blank' }
+  const match = /^(\\?)([0-9a-f]{64}) [ *](.+)$/.exec(line)
+  if (!match) return { kind: 'bad', reason: 'not a sha256sum line' }
+  return { kind: 'sum', name: match[1] ? unescapeName(match[3]!) : match[3]!, digest: match[2]! }
+}
+
 export function parseChecksumList(text: string): ChecksumList {
   const list: ChecksumList = { sums: new Map(), notes: [], end: null, bad: [], duplicates: [] }
   const lines = text.split('\n')
   if (lines.at(-1) === '') lines.pop()
   for (const [index, line] of lines.entries()) {
-    if (line.startsWith(NOTE)) {
-      const note = parseJson(line.slice(NOTE.length)) as BackupNote | null
-      if (note && typeof note.kind === 'string' && typeof note.path === 'string') list.notes.push(note)
-      else list.bad.push(`line ${index + 1}: unreadable note`)
-      continue
+    const parsed = parseChecksumLine(line)
+    if (parsed.kind === 'note') list.notes.push(parsed.note)
+    else if (parsed.kind === 'end') list.end = parsed.end
+    else if (parsed.kind === 'bad') list.bad.push(`line ${index + 1}: ${parsed.reason}`)
+    else if (parsed.kind === 'sum') {
+      if (list.sums.has(parsed.name)) list.duplicates.push(parsed.name)
+      list.sums.set(parsed.name, parsed.digest)
     }
-    if (line.startsWith(END)) {
-      const end = parseJson(line.slice(END.length)) as TrailerEnd | null
-      if (end && typeof end.files === 'number' && typeof end.bytes === 'number') list.end = end
-      else list.bad.push(`line ${index + 1}: unreadable end line`)
-      continue
-    }
-    if (line.startsWith('#') || line.trim() === '') continue
-    const match = /^(\\?)([0-9a-f]{64}) [ *](.+)$/.exec(line)
-    if (!match) {
-      list.bad.push(`line ${index + 1}: not a sha256sum line`)
-      continue
-    }
-    const name = match[1] ? unescapeName(match[3]!) : match[3]!
-    if (list.sums.has(name)) list.duplicates.push(name)
-    list.sums.set(name, match[2]!)
   }
   return list
 }

@@ -1,9 +1,9 @@
-import { shownName } from './byte-names.ts'
-import { checkIndex } from './restore-index.ts'
-import { parseChecksumList, type BackupNote, type TrailerEnd } from './checksums.ts'
+import { tmpdir } from 'node:os'
+import { parseChecksumList, type BackupNote } from './checksums.ts'
 import { CHECKSUMS_MEMBER, componentOf, placeOf, type Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import type { Extracted, MoltTally, Scoped } from './restore-extract.ts'
+import { compareLists } from './restore-lists.ts'
 import type { Spool } from './spool.ts'
 
 /**
@@ -12,16 +12,18 @@ import type { Spool } from './spool.ts'
  * molts is there, and counts and sizes are what the manifest (with the backup's notes) says.
  */
 const LINES_PER_BLOCK = 5000
-const LISTED = ''
 
 export interface CheckInput {
   manifest: Manifest
   legacy: boolean
-  /** its digests and headers are used up: each is marked as it is matched (check once) */
   extracted: Extracted
   /** the molts being restored */
   molts: string[]
   only: ReadonlySet<Component> | null
+  /** where the comparison with the lists spools its buckets (restore-lists.ts); the system's temporary folder by default */
+  scratchDir?: string
+  /** tests: names per bucket */
+  bucket?: number
 }
 
 export interface CheckResult {
@@ -57,41 +59,15 @@ export function checkStaged(input: CheckInput): CheckResult {
     const component = componentOf(place.rel, false)
     return component !== null && component !== undefined && only.has(component)
   }
-  // the list is read from its spool a block of lines at a time: memory stays flat whatever its length
-  const list = { notes: [] as BackupNote[], end: null as TrailerEnd | null }
-  // a matched digest is replaced by LISTED (no second set of 400,000 names): what stays unmarked is not in the list
-  const digests = extracted.digests
-  let firstLine = 0
-  for (const text of lineBlocks(extracted.checksums)) {
-    const block = parseChecksumList(text)
-    for (const bad of block.bad) archive(`${CHECKSUMS_MEMBER}: ${bad.replace(/^line (\d+)/, (_, n: string) => `line ${Number(n) + firstLine}`)}`)
-    for (const name of block.duplicates) archive(`${CHECKSUMS_MEMBER}: ${shownName(name)} listed twice`)
-    list.notes.push(...block.notes)
-    if (block.end) list.end = block.end
-    for (const [name, digest] of block.sums) {
-      if (!relevant(name)) continue
-      const got = digests.get(name)
-      if (got === LISTED) {
-        archive(`${CHECKSUMS_MEMBER}: ${shownName(name)} listed twice`)
-        continue
-      }
-      if (got === undefined) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: listed in ${CHECKSUMS_MEMBER} but missing from the archive` })
-      else {
-        digests.set(name, LISTED)
-        if (got !== Buffer.from(digest, 'hex').toString('latin1')) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: sha256 mismatch (its content is not what was backed up)` })
-        else result.verified++
-      }
-    }
-    firstLine += LINES_PER_BLOCK
-    // each block's lines and matches are garbage now; collected before the next block adds more
-    Bun.gc(true)
+  const lists = compareLists({ log: extracted.log, checksums: extracted.checksums, index: manifest.layout.index !== null ? extracted.index : null, relevant, scopeOf, checked: restoring, scratchDir: input.scratchDir ?? tmpdir(), bucket: input.bucket })
+  problems.push(...lists.sums)
+  result.verified = lists.verified
+  result.notes = lists.notes
+  if (!lists.end) archive(`${CHECKSUMS_MEMBER} has no end line (cut short?)`)
+  else if (lists.end.files !== extracted.archiveFiles || lists.end.bytes !== extracted.archiveBytes) {
+    archive(`${CHECKSUMS_MEMBER} says ${lists.end.files} files / ${lists.end.bytes} bytes; the archive holds ${extracted.archiveFiles} / ${extracted.archiveBytes}`)
   }
-  result.notes = list.notes
-  if (!list.end) archive(`${CHECKSUMS_MEMBER} has no end line (cut short?)`)
-  else if (list.end.files !== extracted.archiveFiles || list.end.bytes !== extracted.archiveBytes) {
-    archive(`${CHECKSUMS_MEMBER} says ${list.end.files} files / ${list.end.bytes} bytes; the archive holds ${extracted.archiveFiles} / ${extracted.archiveBytes}`)
-  }
-  for (const [name, digest] of digests) if (digest !== LISTED) problems.push({ molt: scopeOf(name), text: `${shownName(name)}: not in ${CHECKSUMS_MEMBER}` })
+  problems.push(...lists.unlisted)
   for (const g of manifest.global_files) if (!extracted.global.has(g)) archive(`${manifest.layout.global}/${g}: in the manifest but not in the archive`)
   if (extracted.global.size !== manifest.global_files.length) archive(`the manifest lists ${manifest.global_files.length} global files, the archive holds ${extracted.global.size}`)
 
@@ -103,7 +79,7 @@ export function checkStaged(input: CheckInput): CheckResult {
     a.bytes += bytes
     adjust.set(key, a)
   }
-  for (const note of list.notes) {
+  for (const note of lists.notes) {
     const place = placeOf(note.path, layout)
     if (place.kind !== 'molt') continue
     const component = componentOf(place.rel, false) ?? 'other'
@@ -129,7 +105,7 @@ export function checkStaged(input: CheckInput): CheckResult {
     if (m.dirs !== null && tally.dirs !== m.dirs) problems.push({ molt: m.name, text: `molt ${m.name}: the manifest says ${m.dirs} folders, the archive holds ${tally.dirs}` })
     if (m.symlinks !== null && tally.symlinks !== m.symlinks) problems.push({ molt: m.name, text: `molt ${m.name}: the manifest says ${m.symlinks} symlinks, the archive holds ${tally.symlinks}` })
   }
-  if (manifest.layout.index !== null) problems.push(...checkIndex(extracted.index && decodedLines(extracted.index), extracted.headers, restoring))
+  if (manifest.layout.index !== null) problems.push(...(extracted.index ? lists.index : [{ molt: null, text: 'index.jsonl is missing: member modes, times and links cannot be checked' }]))
   // the manifest against itself, last: a molt's own line says more
   const sum = (key: 'files' | 'backup_size_bytes') => manifest.molts.reduce((total, m) => total + (m[key] ?? 0), 0)
   const globalBytes = [...extracted.global.values()].reduce((total, g) => total + g.length, 0)
@@ -154,12 +130,6 @@ function* lineBlocks(spool: Spool): Generator<string> {
     }
   }
   if (lines.length) yield `${lines.join('\n')}\n`
-}
-
-/** A spool's lines as UTF-8 text (index.jsonl), one at a time. */
-function* decodedLines(spool: Spool): Generator<string> {
-  const decoder = new TextDecoder()
-  for (const line of spool.lines()) yield decoder.decode(line)
 }
 
 /** The backup's notes in a spooled checksums.sha256, without checking anything. */

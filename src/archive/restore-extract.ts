@@ -11,6 +11,7 @@ import { ArchiveReadError, readArchive } from './read.ts'
 import { fileTime } from './restore-fs.ts'
 import { planSeekRead } from './seek-read.ts'
 import { encodeHeader } from './restore-index.ts'
+import { MemberLog, NameTable } from './member-log.ts'
 import { Spool } from './spool.ts'
 import type { TarEntry } from './tar-parse.ts'
 
@@ -64,9 +65,8 @@ export interface Deferred {
   mtime: number
 }
 
-/** a file is its size: one number, not an object, for each of 400,000 files */
-type Kind = 'directory' | 'symlink' | number
-const kindName = (kind: Kind): string => (typeof kind === 'number' ? 'file' : kind)
+/** folders and symlinks; files are known by the member log's NameTable (member-log.ts) */
+type Kind = 'directory' | 'symlink'
 
 export interface MoltTally {
   files: number
@@ -74,8 +74,6 @@ export interface MoltTally {
   dirs: number
   symlinks: number
   byComponent: Map<string, { files: number; bytes: number }>
-  /** symlink member (relative to the home) → target */
-  links: Map<string, string>
   /** folders' modes and mtimes, set once everything inside is written */
   deferred: Deferred[]
   /** folders created (or, checking, that would be) relative to the home: the only ones members may go into */
@@ -84,16 +82,19 @@ export interface MoltTally {
   containers: Map<string, Deferred>
   /** folders made for members inside them that have no member of their own */
   implicit: Map<string, Deferred>
-  /** what each path of the home is, as the archive builds it */
+  /** the folders and symlinks of the home, as the archive builds it */
   kinds: Map<string, Kind>
   rootMtime: number | null
   crontab: Uint8Array | null
 }
 
 export interface Extracted {
-  /** member name → sha256 as 32 latin1 characters (binaryDigest), for every file of the checked molts (manifest, global, crontab included) */
-  digests: Map<string, string>
-  /** checksums.sha256, spooled (its names are bytes: read its lines as latin1); close() when done */
+  /**
+   * every member in archive order, with the sha256 (binaryDigest) of every file of the checked
+   * molts (manifest, global, crontab included) and, format 3, what their headers say; release() when done
+   */
+  log: MemberLog
+  /** checksums.sha256, spooled (its names are bytes: read its lines as latin1) */
   checksums: Spool | null
   global: Map<string, Uint8Array>
   molts: Map<string, MoltTally>
@@ -106,9 +107,15 @@ export interface Extracted {
   archiveFiles: number
   archiveBytes: number
   manifestFirst: boolean
-  /** format 3: index.jsonl, spooled, and what the headers of the checked members say (encodeHeader) */
+  /** format 3: index.jsonl, spooled */
   index: Spool | null
-  headers: Map<string, string>
+}
+
+/** The scratch files of an extraction give their space back. */
+export function release(extracted: Extracted): void {
+  extracted.log.close()
+  extracted.checksums?.close()
+  extracted.index?.close()
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
@@ -137,15 +144,16 @@ class Refusal extends Error {}
 export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
   const { manifest, legacy } = spec
   const input: PolicyInput = { legacy, layout: { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) } }
-  const out: Extracted = { digests: new Map(), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null, headers: new Map() }
+  const scratchDir = spec.scratchDir ?? tmpdir()
+  const out: Extracted = { log: new MemberLog(scratchDir), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null }
+  /** every member by key (its name; legacy: molt/rel, where it lands): duplicates, files under a path, hard-link targets */
+  const known = new NameTable(out.log)
   for (const [name, home] of spec.molts) {
     if (home) mkdirSync(home, { mode: 0o700 })
-    out.molts.set(name, { files: 0, bytes: 0, dirs: 0, symlinks: 0, byComponent: new Map(), links: new Map(), deferred: [], dirsMade: new Set(['']), containers: new Map(), implicit: new Map(), kinds: new Map(), rootMtime: null, crontab: null })
+    out.molts.set(name, { files: 0, bytes: 0, dirs: 0, symlinks: 0, byComponent: new Map(), deferred: [], dirsMade: new Set(['']), containers: new Map(), implicit: new Map(), kinds: new Map(), rootMtime: null, crontab: null })
   }
-  const scratchDir = spec.scratchDir ?? tmpdir()
   const declaredLimit = legacy || manifest.total_size_bytes === null ? Number.POSITIVE_INFINITY : 2 * manifest.total_size_bytes + 2 ** 30
   const indexed = !legacy && manifest.layout.index !== null
-  const seen = new Set<string>()
   const dropped = new Map<string, string[]>()
   const outside = new Map<string, string[]>()
   let index = -1
@@ -172,12 +180,18 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     if (verdict.kind === 'refuse') refuse(verdict.molt, verdict.reason)
     const scope = verdict.kind === 'member' ? verdict.molt : null
     // format 3: what each header says, for the check against index.jsonl
-    if (indexed && verdict.kind !== 'index' && verdict.kind !== 'checksums' && (scope === null || spec.molts.has(scope))) {
-      out.headers.set(name, encodeHeader({ type: e.type === 'directory' ? 'dir' : (e.type as 'file' | 'symlink' | 'hardlink'), mode: e.mode & 0o7777, size: e.size, mtime: e.mtimeText, link: e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : '', molt: scope }))
+    const header = indexed && verdict.kind !== 'index' && verdict.kind !== 'checksums' && (scope === null || spec.molts.has(scope))
+      ? encodeHeader({ type: e.type === 'directory' ? 'dir' : (e.type as 'file' | 'symlink' | 'hardlink'), mode: e.mode & 0o7777, size: e.size, mtime: e.mtimeText, link: e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : '', molt: scope })
+      : null
+    if (verdict.kind === 'ignore') {
+      if (header !== null) out.log.member(name, name, header)
+      return
     }
-    if (verdict.kind === 'ignore') return
-    if (seen.has(name)) refuse(scope, `member ${shown} appears twice in the archive`)
-    seen.add(name)
+    const key = legacy && verdict.kind === 'member' ? `${verdict.molt}/${verdict.rel}` : name
+    const logged = out.log.member(key, name, header)
+    const twice = known.get(key)
+    if (twice !== null) refuse(scope, out.log.memberAt(twice).name === name ? `member ${shown} appears twice in the archive` : `member ${shown}: its path is already taken by another member`)
+    const slot = known.add(key, logged)
     if (e.type === 'file' && verdict.kind !== 'manifest' && verdict.kind !== 'checksums') {
       out.archiveFiles++
       out.archiveBytes += e.size
@@ -200,7 +214,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       return
     }
     if (verdict.kind === 'index') {
-      // hashed against its checksum line like any file; read against the headers by checkIndex
+      // hashed against its checksum line like any file; read against the headers by compareLists (restore-lists.ts)
       if (e.size > MAX_LIST) refuse(null, `member ${shown} is ${e.size} bytes: too big to be an index`)
       out.index?.close()
       out.index = new Spool(scratchDir)
@@ -228,8 +242,9 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
     }
     // nothing goes through a symlink or a file of the archive, whatever the file system says
     for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) {
-      const kind = tally.kinds.get(rel.slice(0, i))
-      if (kind !== undefined && kind !== 'directory') refuse(molt, `member ${shown} lies inside ${shownName(`${molt}/${rel.slice(0, i)}`)}, which is a ${kindName(kind)}`)
+      const above = rel.slice(0, i)
+      const kind = tally.kinds.get(above) ?? (known.getFile(`${molt}/${above}`) !== null ? 'file' : 'directory')
+      if (kind !== 'directory') refuse(molt, `member ${shown} lies inside ${shownName(`${molt}/${above}`)}, which is a ${kind}`)
     }
     if (verdict.type === 'crontab') {
       if (e.size > MAX_CRONTAB) refuse(molt, `member ${shown} is ${e.size} bytes: too big to be a crontab`)
@@ -274,14 +289,14 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
         lutimesSync(path, fileTime(e.mtime), fileTime(e.mtime))
       }
       tally.kinds.set(rel, 'symlink')
-      tally.links.set(rel, e.linkname)
       tally.symlinks++
       return
     }
     if (verdict.type === 'hardlink') {
       const targetRel = hardLinkTarget(e.linkname, molt, input)
-      const target = targetRel === null ? undefined : tally.kinds.get(targetRel)
-      if (typeof target !== 'number') return refuse(molt, `member ${shown} is a hard link to ${shownName(e.linkname)}, which is not an earlier file of molt ${molt}`)
+      const targetAt = targetRel === null ? null : known.getFile(`${molt}/${targetRel}`)
+      const target = targetAt === null ? null : out.log.fileAt(targetAt)
+      if (target === null) return refuse(molt, `member ${shown} is a hard link to ${shownName(e.linkname)}, which is not an earlier file of molt ${molt}`)
       ensureParent(tally, home, rel, shown, refuse, molt)
       if (home) {
         try {
@@ -290,11 +305,10 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
           refuse(molt, `member ${shown}: cannot create the hard link (${(error as NodeJS.ErrnoException).code})`)
         }
       }
-      // the target's member name (digests exist only for v2+ archives, whose names are molt/rel)
-      const digest = out.digests.get(`${molt}/${targetRel}`)
-      if (digest !== undefined) out.digests.set(name, digest)
-      tally.kinds.set(rel, target)
-      count(tally, component ?? 'other', target)
+      // the target's size and sha256 are the link's
+      out.log.file(target.size, target.digest)
+      known.markFile(slot)
+      count(tally, component ?? 'other', target.size)
       return
     }
     // a regular file
@@ -307,7 +321,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
         refuse(molt, `member ${shown}: cannot create it (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
       }
     }
-    tally.kinds.set(rel, e.size)
+    known.markFile(slot)
     // the bash toolkit's archives list no checksums: nothing to hash files for
     current = { kind: 'file', fd, hasher: legacy ? null : new Bun.CryptoHasher('sha256'), hashed: 0, name, rel, tally, component: component ?? 'other' }
   }
@@ -351,17 +365,17 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
         futimesSync(c.fd, fileTime(e.mtime), fileTime(e.mtime))
         closeSync(c.fd)
       }
-      if (c.hasher) out.digests.set(c.name, binaryDigest(c.hasher))
+      out.log.file(e.size, c.hasher ? binaryDigest(c.hasher) : '')
       count(c.tally, c.component, e.size)
       filesDone++
       spec.onProgress?.({ files: filesDone, bytes: written })
     } else if (c.kind === 'capture') {
       const content = Buffer.concat(c.chunks)
       if (content.length > c.limit) refuse(null, `member ${shownName(e.name)} is too big`)
-      if (c.name !== null) out.digests.set(c.name, binaryDigest(c.hasher))
+      if (c.name !== null) out.log.file(content.length, binaryDigest(c.hasher))
       c.done(content)
     } else if (c.kind === 'spool' && c.name !== null) {
-      out.digests.set(c.name, binaryDigest(c.hasher))
+      out.log.file(e.size, binaryDigest(c.hasher))
     }
   }
 
@@ -420,8 +434,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       out.problems.push({ molt: null, text: `the archive cannot be read to its end: ${error.message}` })
       return out
     }
-    out.checksums?.close()
-    out.index?.close()
+    release(out)
     if (error instanceof ArchiveReadError) throw new RestoreRefused(`the archive cannot be read to its end: ${error.message}`)
     throw error
   }

@@ -11,7 +11,7 @@ import type { Component } from './layout.ts'
 import { checkStaged } from './restore-check.ts'
 import { fillFromChain } from './chain-restore.ts'
 import { blocking } from './verify.ts'
-import { extractArchive, RestoreRefused, type Extracted } from './restore-extract.ts'
+import { extractArchive, release, RestoreRefused, type Extracted } from './restore-extract.ts'
 import { inodeOf, removeTree } from './restore-fs.ts'
 import { describeStale, finishCommitted, findStaleStaging, recoverStale, Staging } from './restore-journal.ts'
 import { KeepFailure } from './restore-keep.ts'
@@ -139,7 +139,7 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
             }
           : undefined,
       })
-      const check = checkStaged({ manifest: plan.manifest, legacy: plan.legacy, extracted, molts: restoring.map((m) => m.name), only })
+      const check = checkStaged({ manifest: plan.manifest, legacy: plan.legacy, extracted, molts: restoring.map((m) => m.name), only, scratchDir: stagingDir.dir })
       const problems = blocking(check.problems, restoring.map((m) => m.name)).map((p) => p.text)
       if (problems.length) throw new RestoreRefused(problems[0]!, problems)
       if (plan.chain.length) {
@@ -220,9 +220,8 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
       throw error
     } finally {
       process.umask(umask)
-      // the spooled lists (unlinked files in staging) give their space back
-      extracted?.checksums?.close()
-      extracted?.index?.close()
+      // the member log and the spooled lists (unlinked files in staging) give their space back
+      if (extracted) release(extracted)
     }
 
     const molts = plan.molts.map((m) => results.get(m.name)!)

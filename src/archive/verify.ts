@@ -5,7 +5,7 @@ import type { Component } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import { ArchiveReadError, readArchiveHead } from './read.ts'
 import { checkStaged, checksumNotes } from './restore-check.ts'
-import { extractArchive, type Extracted, type Scoped } from './restore-extract.ts'
+import { extractArchive, release, type Extracted, type Scoped } from './restore-extract.ts'
 import { planSeekRead } from './seek-read.ts'
 
 /**
@@ -49,8 +49,7 @@ export async function checkArchive(spec: CheckSpec): Promise<ArchiveCheck> {
       backupNotes = check.notes
     } else if (extracted.checksums !== null) backupNotes = checksumNotes(extracted.checksums)
   } finally {
-    extracted.checksums?.close()
-    extracted.index?.close()
+    release(extracted)
   }
   return { problems, notes: extracted.notes, verified, backupNotes, extracted }
 }

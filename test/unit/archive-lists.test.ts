@@ -1,0 +1,190 @@
+import { afterAll, expect, test } from 'bun:test'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { checksumLine, endLine, noteLine } from '../../src/archive/checksums.ts'
+import { indexLine, type IndexEntry } from '../../src/archive/index-file.ts'
+import { MemberLog, NameTable } from '../../src/archive/member-log.ts'
+import { encodeHeader, type HeaderFacts } from '../../src/archive/restore-index.ts'
+import { compareLists, type ListsInput } from '../../src/archive/restore-lists.ts'
+import { Spool } from '../../src/archive/spool.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'clmnt-lists-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+test('spool records come back in order and by offset, across blocks and past the buffer size', () => {
+  const spool = new Spool(dir, 64)
+  const texts = ['', 'a', 'x'.repeat(63), 'y'.repeat(300_000), 'caf\xe9\0\n\xff', ...Array.from({ length: 20_000 }, (_, i) => `record ${i}`)]
+  const offsets = texts.map((t) => spool.record(t))
+  expect([...spool.records()]).toEqual(texts.map((t, i) => [t, offsets[i]!]))
+  for (const i of [0, 3, 4, 19_000]) expect(spool.recordAt(offsets[i]!)).toBe(texts[i]!)
+  spool.close()
+  // nothing is left behind: the file was unlinked when it was opened
+  expect(readdirSync(dir)).toEqual([])
+})
+
+test('the name table finds every key it was given and no other, through hash collisions and growth', () => {
+  const log = new MemberLog(dir)
+  const table = new NameTable(log, 2026)
+  // two names whose hashes are the same: the log tells them apart
+  const byHash = new Map<number, string>()
+  let pair: [string, string] | null = null
+  for (let i = 0; !pair; i++) {
+    const key = `molt/Maildir/new/${i}`
+    const hash = Bun.hash.murmur32v3(key, 2026)
+    const other = byHash.get(hash)
+    if (other) pair = [other, key]
+    else byHash.set(hash, key)
+  }
+  const keys = [pair[0], ...Array.from({ length: 30_000 }, (_, i) => `molt${i % 7}/Maildir/cur/${i}.host:2,S`), pair[1]]
+  const isFile = (key: string) => key.endsWith('7.host:2,S') || key === pair[1]
+  const offsets = keys.map((key) => {
+    expect(table.get(key)).toBeNull()
+    const offset = log.member(key, key, null)
+    const slot = table.add(key, offset)
+    if (isFile(key)) table.markFile(slot)
+    return offset
+  })
+  for (const [i, key] of keys.entries()) {
+    expect(table.get(key)).toBe(offsets[i]!)
+    expect(table.getFile(key)).toBe(isFile(key) ? offsets[i]! : null)
+  }
+  for (let i = 0; i < 5_000; i++) expect(table.get(`molt${i % 7}/Maildir/tmp/${i}.host`)).toBeNull()
+  log.close()
+})
+
+test('the member log gives back each member with its name, header and file facts', () => {
+  const log = new MemberLog(dir)
+  const a = log.member('alpha/.openclaw/openclaw.json', 'alpha/openclaw.json', 'file\0' + '420\0' + '3\0' + '1\0' + 'alpha\0')
+  log.file(3, 'd'.repeat(32))
+  const b = log.member('alpha/dir', 'alpha/dir', null)
+  const c = log.member('alpha/link', 'alpha/link', null)
+  log.file(3, '')
+  expect(log.memberAt(a)).toEqual({ key: 'alpha/.openclaw/openclaw.json', name: 'alpha/openclaw.json' })
+  expect(log.fileAt(a)).toEqual({ size: 3, digest: 'd'.repeat(32) })
+  expect(log.fileAt(b)).toBeNull()
+  expect(log.fileAt(c)).toEqual({ size: 3, digest: '' })
+  expect([...log.members()].map((m) => [m.name, m.header !== null, m.file?.size ?? null])).toEqual([
+    ['alpha/openclaw.json', true, 3],
+    ['alpha/dir', false, null],
+    ['alpha/link', false, 3],
+  ])
+  log.close()
+})
+
+/** A member of the archive: what its header says and, for a file, its content. */
+interface Member {
+  name: string
+  header: HeaderFacts
+  content?: string
+}
+
+const digest = (content: string) => createHash('sha256').update(content).digest()
+const file = (name: string, content: string, mode = 0o600): Member => ({ name, content, header: { type: 'file', mode, size: content.length, mtime: '1700000000.5', link: '', molt: name.split('/')[0]! } })
+const folder = (name: string): Member => ({ name, header: { type: 'dir', mode: 0o700, size: 0, mtime: '1700000000', link: '', molt: name.split('/')[0]! } })
+
+/** The log as extraction writes it for `members` (beta is not checked: nothing but its names), the lists as a backup wrote them for `listed`. */
+function listsOf(members: Member[], edit: { sums?: (lines: string[]) => string[]; index?: (lines: string[]) => string[] } = {}, listed = members): { log: MemberLog; checksums: Spool; index: Spool } {
+  const log = new MemberLog(dir)
+  for (const m of members) {
+    const checked = !m.name.startsWith('beta/')
+    log.member(m.name, m.name, checked ? encodeHeader(m.header) : null)
+    if (checked && m.content !== undefined) log.file(m.content.length, digest(m.content).toString('latin1'))
+  }
+  const entry = (m: Member): IndexEntry => ({ path: Buffer.from(m.name, 'latin1'), type: m.header.type, mode: m.header.mode, size: m.header.size, mtime: m.header.mtime, molt: m.header.molt, ...(m.header.link ? { link: m.header.link } : {}) })
+  let sums = listed.filter((m) => m.content !== undefined).map((m) => Buffer.from(checksumLine(digest(m.content!).toString('hex'), m.name), 'latin1').toString('latin1'))
+  let index = listed.map((m) => Buffer.from(indexLine(entry(m))).toString('latin1'))
+  sums = edit.sums ? edit.sums(sums) : sums
+  index = edit.index ? edit.index(index) : index
+  const checksums = new Spool(dir)
+  checksums.append(Buffer.from([...sums, noteLine({ kind: 'vanished', path: 'alpha/x', detail: 'gone', planned_size: 1 }), endLine({ files: 1, bytes: 2, notes: 1, partial: false })].join(''), 'latin1'))
+  const indexSpool = new Spool(dir)
+  indexSpool.append(Buffer.from(index.join(''), 'latin1'))
+  return { log, checksums, index: indexSpool }
+}
+
+function compare(lists: ReturnType<typeof listsOf>, bucket?: number) {
+  const input: ListsInput = { ...lists, relevant: (name) => !name.startsWith('beta/'), scopeOf: (name) => name.split('/')[0]!, checked: new Set(['alpha', 'gamma']), scratchDir: dir, bucket }
+  return compareLists(input)
+}
+
+const archive: Member[] = [
+  folder('alpha'),
+  file('alpha/.molt-info', 'MOLT_NAME=alpha\n'),
+  folder('alpha/Maildir'),
+  ...Array.from({ length: 300 }, (_, i) => file(`alpha/Maildir/cur/${i}:2,S`, `message ${i}\n`)),
+  file('alpha/Maildir/odd\\name\nwith newline', 'odd\n'),
+  file('alpha/Maildir/caf\xe9', 'latin-1 name\n'),
+  file('beta/.molt-info', 'MOLT_NAME=beta\n'),
+  file('gamma/.molt-info', 'MOLT_NAME=gamma\n'),
+]
+
+test('a sound archive: every sum matches and nothing is said, in one bucket or in many', () => {
+  for (const bucket of [undefined, 7]) {
+    const result = compare(listsOf(archive), bucket)
+    expect(result).toMatchObject({ sums: [], unlisted: [], index: [], verified: 304 })
+    expect(result.notes).toEqual([{ kind: 'vanished', path: 'alpha/x', detail: 'gone', planned_size: 1 }])
+    expect(result.end).toEqual({ files: 1, bytes: 2, notes: 1, partial: false })
+  }
+  expect(readdirSync(dir)).toEqual([])
+})
+
+test('lists in another order than the archive (a re-tar) compare the same', () => {
+  const reversed = compare(listsOf(archive, { sums: (l) => l.toReversed(), index: (l) => l.toReversed() }), 5)
+  expect(reversed).toMatchObject({ sums: [], unlisted: [], index: [], verified: 304 })
+})
+
+test('every kind of disagreement is found, in the order of one comparison, whatever the bucket size', () => {
+  const members = archive.map((m) => (m.name === 'alpha/Maildir/cur/7:2,S' ? { ...m, content: 'changed\n' } : m))
+  const edit = {
+    sums: (lines: string[]) => [
+      ...lines.filter((l) => !l.includes('cur/12:2,S')),
+      lines.find((l) => l.includes('cur/20:2,S'))!,
+      `${'0'.repeat(64)}  alpha/Maildir/never\n`,
+      'not a sum line\n',
+      `${'0'.repeat(64)}  beta/unchecked\n`,
+      `${'0'.repeat(64)}  beta/unchecked\n`,
+    ],
+    index: (lines: string[]) => [
+      ...lines.filter((l) => !l.includes('cur/13:2,S')).map((l) => (l.includes('cur/14:2,S') ? l.replace('"0600"', '"0644"') : l)),
+      lines.find((l) => l.includes('cur/15:2,S'))!,
+      '{"path":"alpha/\\u0000nul","type":"file","mode":"0600","size":1,"mtime":"1","molt":"alpha"}\n',
+      '{"path":"beta/skipped","type":"file","mode":"0600","size":1,"mtime":"1","molt":"beta"}\n',
+      'not json\n',
+    ],
+  }
+  const one = compare(listsOf(members, edit, archive))
+  const text = (list: { text: string }[]) => list.map((p) => p.text)
+  expect(text(one.sums)).toEqual([
+    '"alpha/Maildir/cur/7:2,S": sha256 mismatch (its content is not what was backed up)',
+    'checksums.sha256: "alpha/Maildir/cur/20:2,S" listed twice',
+    '"alpha/Maildir/never": listed in checksums.sha256 but missing from the archive',
+    'checksums.sha256: line 307: not a sha256sum line',
+  ])
+  expect(text(one.unlisted)).toEqual(['"alpha/Maildir/cur/12:2,S": not in checksums.sha256'])
+  expect(text(one.index)).toEqual([
+    '"alpha/Maildir/cur/14:2,S": its header is not what index.jsonl says (mode 0644 → 0600)',
+    'index.jsonl: "alpha/Maildir/cur/15:2,S" listed twice',
+    '"alpha/\\u0000nul": in index.jsonl but not in the archive',
+    'index.jsonl: line 310: not JSON',
+    '"alpha/Maildir/cur/13:2,S": not in index.jsonl',
+  ])
+  expect(one.verified).toBe(302)
+  expect(one.sums.map((p) => p.molt)).toEqual(['alpha', null, 'alpha', null])
+  for (const bucket of [3, 50]) expect(compare(listsOf(members, edit, archive), bucket)).toEqual(one)
+  expect(readdirSync(dir)).toEqual([])
+})
+
+test('lists in archive order are compared in one pass; what they find is what the buckets find', () => {
+  const members = archive.map((m) => (m.name === 'alpha/Maildir/cur/7:2,S' ? { ...m, content: 'changed\n' } : m.name === 'alpha/Maildir/cur/9:2,S' ? { ...m, header: { ...m.header, mode: 0o4755 } } : m))
+  const inOrder = compare(listsOf(members, {}, archive))
+  const text = (list: { text: string }[]) => list.map((p) => p.text)
+  expect(text(inOrder.sums)).toEqual(['"alpha/Maildir/cur/7:2,S": sha256 mismatch (its content is not what was backed up)'])
+  expect(text(inOrder.index)).toEqual(['"alpha/Maildir/cur/9:2,S": its header is not what index.jsonl says (mode 0600 → 04755)'])
+  expect(inOrder.verified).toBe(303)
+  // reversed lists: out of order, so compared in buckets
+  const reversed = compare(listsOf(members, { sums: (l) => l.toReversed(), index: (l) => l.toReversed() }, archive), 5)
+  expect(reversed).toEqual(inOrder)
+  expect(readdirSync(dir)).toEqual([])
+})
