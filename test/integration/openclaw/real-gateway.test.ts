@@ -289,13 +289,20 @@ describe('a real gateway stopped, started again, killed and restarted', () => {
     config({ restart_verify_seconds: 10 })
     const result = await cli(['molt', 'health', 'watch', 'alpha', '--consecutive-failures', '1', '--restart', '--json'])
     const report = JSON.parse(result.stdout)
-    expect(report.restart).toMatchObject({ attempt: 1, command: 'openclaw gateway restart', result: 'dead' })
+    expect(report.restart).toMatchObject({ attempt: 1, command: 'openclaw gateway restart' })
     // what the alerts of this incident say of it (the DOWN notice carries the same note)
     const incident = JSON.parse(readFileSync(watchStateFile(home('alpha')), 'utf8')).incident
     const note = restartNote(incident)
     expect(note).toContain('Automatic restart 1 of 3')
-    expect(note).toContain('the check after it still found it dead')
-    if (report.restart.exit_code === 0) expect(note).toContain('the command restarted nothing')
+    if (report.restart.error === null) {
+      expect(report.restart.result).toBe('dead')
+      expect(note).toContain('the check after it still found it dead')
+      if (report.restart.exit_code === 0) expect(note).toContain('the command restarted nothing')
+    } else {
+      // on a starved host (load 30 on 2 cores) OpenClaw's CLI alone can take longer than clmnt's
+      // 60 s bound for a restart command (it may have started a gateway by then): killed, and said
+      expect(report.restart).toMatchObject({ error: 'no exit within 60 s: killed', signal: 'SIGKILL', exit_code: null })
+    }
   })
 
   test('a restart_cmd that starts the foreground gateway again: counted by the check after it, ready within the wait', async () => {
