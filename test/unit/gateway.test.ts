@@ -71,7 +71,7 @@ describe('which process is the molt gateway', () => {
     const home = join(other, 'solo')
     writeMoltHome(home, { name: 'solo', port: await freePort() })
     // what `openclaw gateway run` shows while OpenClaw's CLI loads (dist/entry.js: process.title = "openclaw")
-    const titled = (title: string) => spawn('bash', ['-c', `exec -a ${title} cat`], { cwd: home, stdio: ['pipe', 'ignore', 'ignore'] })
+    const titled = (title: string) => spawn('cat', [], { argv0: title, cwd: home, stdio: ['pipe', 'ignore', 'ignore'] })
     const starting = titled('openclaw')
     // another OpenClaw command once named (`openclaw status` runs as openclaw-status) is no gateway
     const status = titled('openclaw-status')
@@ -85,7 +85,7 @@ describe('which process is the molt gateway', () => {
       for (const child of [starting, status]) child.kill('SIGKILL')
       removeDir(other)
     }
-  })
+  }, 30_000)
 
   test("another molt's gateway (same Linux user) is not this molt's", async () => {
     const other = tempDir()
@@ -208,11 +208,11 @@ describe("the real gateway's own lock file", () => {
 
 /** Until the exec of a spawned child shows in /proc (bounded). */
 async function waitForCmdline(pid: number, match: RegExp): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 200; i++) {
     try {
       if (match.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) return
     } catch {}
-    await Bun.sleep(20)
+    await Bun.sleep(50)
   }
   throw new Error(`process ${pid} never showed ${match}`)
 }
