@@ -76,3 +76,19 @@ export async function lockAlertsFile(dir: string, name: string, command: string,
     await Bun.sleep(25)
   }
 }
+
+/**
+ * The open incidents of `.clmnt-alerts/host.json` or `watchers.json` ({key: {since}}), read
+ * without their lock (they are replaced atomically); none when absent or unreadable.
+ */
+export function openIncidents(baseDir: string, name: 'host.json' | 'watchers.json'): Record<string, { since: string }> {
+  const opened = openAlertsDir(baseDir, false)
+  if ('error' in opened) return {}
+  try {
+    const raw = JSON.parse(readAlertsFile(opened.dir, name) ?? 'null') as { version?: number; open?: Record<string, { since?: unknown }> } | null
+    if (raw?.version !== 1 || !raw.open || typeof raw.open !== 'object') return {}
+    return Object.fromEntries(Object.entries(raw.open).filter(([, v]) => typeof v?.since === 'string').map(([k, v]) => [k, { since: v.since as string }]))
+  } catch {
+    return {}
+  }
+}

@@ -3,6 +3,7 @@ import { discoverFleet } from '../fleet/discover.ts'
 import { readFleetConfig } from '../fleet/config.ts'
 import { isLoopbackHost, resolveToken } from '../dashboard/auth.ts'
 import { startDashboard } from '../dashboard/server.ts'
+import { startWatchdog, WATCHDOG_EVERY_MS } from '../dashboard/watchdog.ts'
 import { createTokenFile, readTokenFile, tokenFilePath } from '../dashboard/token-file.ts'
 import { VERSION } from '../runner.ts'
 import { UsageError } from '../lib/errors.ts'
@@ -74,6 +75,9 @@ export default defineCommand({
       signals.cancel()
       throw error
     }
+    // The watchdog sends notices, through msmtp among others: it runs beside the server, never
+    // inside it, so nothing a request reaches can start a program (test/unit/dashboard-server).
+    const watchdog = startWatchdog(dir, WATCHDOG_EVERY_MS, cli.log)
     cli.stdout(`${dashboard.url}\n`)
     cli.log.info(`clmnt dashboard: ${fleet.molts.length} molt(s) in ${dir}, ${access}. Ctrl-C stops it.`)
     // the only time the token is shown: on the terminal of whoever started the dashboard
@@ -81,7 +85,7 @@ export default defineCommand({
 
     const signal = await signals.received
     cli.log.info(`${signal}: stopping the dashboard`)
-    await dashboard.stop()
+    await Promise.all([dashboard.stop(), watchdog.stop()])
     return 0
   },
 })

@@ -1,5 +1,5 @@
 import { openAlertsDir } from '../alert/alerts-dir.ts'
-import { openIncidents } from '../doctor/watcher-notice.ts'
+import { openIncidents } from '../alert/alerts-dir.ts'
 import type { Molt } from '../fleet/discover.ts'
 import { readFleetConfig } from '../fleet/config.ts'
 import { activeSilence, isOver, readSilences, type SilencesFile } from '../health/silence.ts'

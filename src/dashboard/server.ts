@@ -12,7 +12,6 @@ import { LoginLimiter, SessionStore } from './sessions.ts'
 import { EventStreams, moltsBody, notModified } from './live.ts'
 import { SERIES_DEFAULT_POINTS, SERIES_MAX_POINTS, seriesOf } from './series.ts'
 import { FleetSnapshot } from './snapshot.ts'
-import { startWatchdog, WATCHDOG_EVERY_MS } from './watchdog.ts'
 
 /**
  * `clmnt dashboard`'s HTTP server: the page, its JSON API and the login form, all through one
@@ -41,8 +40,6 @@ export interface DashboardOptions {
   version?: string
   /** open /api/events streams at most (default 64) */
   maxEventStreams?: number
-  /** look for stopped watches (and send the one notice) this often (default 60 s; 0: never) */
-  watchdogMs?: number
 }
 
 export interface Dashboard {
@@ -87,7 +84,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   }
   // the first page load should not wait for every molt's history to be read
   handler.snapshot.warm()
-  const watchdog = options.watchdogMs === 0 ? null : startWatchdog(options.baseDir, options.watchdogMs ?? WATCHDOG_EVERY_MS, options.log)
   const port = server.port!
   const host = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]` : options.host
   return {
@@ -101,7 +97,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         await Bun.sleep(50)
       }
       await server.stop(true)
-      await Promise.all([handler.checker.settle(), watchdog?.stop()])
+      await handler.checker.settle()
     },
   }
 }

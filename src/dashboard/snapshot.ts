@@ -1,8 +1,6 @@
-import { promisify } from 'node:util'
-import { gzip as gzipCallback } from 'node:zlib'
 import { fleetOverview } from './api.ts'
 import { FleetState } from './fleet-state.ts'
-import { openIncidents } from '../doctor/watcher-notice.ts'
+import { openIncidents } from '../alert/alerts-dir.ts'
 import { INCIDENTS_MAX, moltIncidents } from './series.ts'
 import { Timelines } from './timeline.ts'
 import type { FleetIncident, IncidentsResponse, SnapshotEvent } from './types.ts'
@@ -27,7 +25,6 @@ export const REFRESH_MS = 2000
 const MAX_AGE_MS = 30_000
 /** Keep refreshing this long after the last request. */
 const ACTIVE_MS = 60_000
-const gzipAsync = promisify(gzipCallback)
 /** Work this long between two yields to the event loop. */
 const SLICE_MS = 8
 /** The first build reads the rest of the week too when it is no more than this (a small fleet: ~50 molts' weeks). */
@@ -282,4 +279,13 @@ export class FleetSnapshot {
     this.timer = setTimeout(() => void this.build().catch(() => {}), wait)
     this.timer.unref?.()
   }
+}
+
+/**
+ * gzip on the thread pool (node:zlib's async gzip), off the event loop. node:zlib is loaded here,
+ * not at the top: every cron run of clmnt loads the top of the bundle (test/integration/build).
+ */
+async function gzipAsync(data: Uint8Array, options: { level: number }): Promise<Buffer> {
+  const { gzip } = await import('node:zlib')
+  return new Promise((resolve, reject) => gzip(data, options, (error, out) => (error ? reject(error) : resolve(out))))
 }

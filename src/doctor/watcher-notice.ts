@@ -1,4 +1,4 @@
-import { openAlertsDir, readAlertsFile } from '../alert/alerts-dir.ts'
+import { openAlertsDir, openIncidents } from '../alert/alerts-dir.ts'
 import type { FleetConfig } from '../fleet/config.ts'
 import { findMolt } from '../fleet/discover.ts'
 import { DEFAULT_RESTART_COMMAND, splitCommand } from '../health/restart.ts'
@@ -86,22 +86,6 @@ async function loadSending() {
   const { senderFor, settleFleetOutbox } = await import('../health/watch-fleet.ts')
   const { sendFleetNotice } = await import('../health/watch-host.ts')
   return { senderFor, sendFleetNotice, settleFleetOutbox }
-}
-
-/**
- * The open incidents of `.clmnt-alerts/host.json` or `watchers.json` ({key: {since}}), read
- * without their lock (they are replaced atomically); none when absent or unreadable.
- */
-export function openIncidents(baseDir: string, name: 'host.json' | 'watchers.json'): Record<string, { since: string }> {
-  const opened = openAlertsDir(baseDir, false)
-  if ('error' in opened) return {}
-  try {
-    const raw = JSON.parse(readAlertsFile(opened.dir, name) ?? 'null') as { version?: number; open?: Record<string, { since?: unknown }> } | null
-    if (raw?.version !== 1 || !raw.open || typeof raw.open !== 'object') return {}
-    return Object.fromEntries(Object.entries(raw.open).filter(([, v]) => typeof v?.since === 'string').map(([k, v]) => [k, { since: v.since as string }]))
-  } catch {
-    return {}
-  }
 }
 
 /**
