@@ -13,26 +13,20 @@
  * fleet and the archives stay in the page cache. Prints wall times, ratios and peak RSS next to the
  * issue's goals; never fails on a miss. On a shared machine, run it twice and look at both.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { availableParallelism, cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { churn, generateFleet } from './fleet-gen.ts'
+import { benchWorkdir } from './workdir.ts'
 
 const { values } = parseArgs({ options: { scale: { type: 'string' }, runs: { type: 'string' }, dir: { type: 'string' }, select: { type: 'string' } } })
 const SCALE = values.scale ? Number(values.scale) : 1
 const RUNS = values.runs ? Number(values.runs) : 1
 const SELECT = values.select ?? 'molt07'
 const ROOT = join(import.meta.dir, '..', '..')
-const tmp = mkdtempSync(join(values.dir ?? tmpdir(), 'clmnt-bench-realistic-'))
+const { tmp, cleanup } = benchWorkdir('clmnt-bench-realistic-', values.dir)
 const progress = (text: string) => process.stderr.write(`${text}\n`)
-let cleaned = false
-function cleanup(): void {
-  if (cleaned) return
-  cleaned = true
-  rmSync(tmp, { recursive: true, force: true })
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (cleanup(), process.exit(130)))
 
 interface Measured {
   wallMs: number

@@ -9,25 +9,19 @@
  * `--dir` picks the file system to work in (default: the temp dir): on a tmpfs, file creation
  * costs little and the comparison is of CPU work (inflate, parse, hash, write) rather than of disk.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { availableParallelism, cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateFleet } from './fleet-gen.ts'
+import { benchWorkdir } from './workdir.ts'
 
 const { values } = parseArgs({ options: { scale: { type: 'string' }, runs: { type: 'string' }, dir: { type: 'string' } } })
 const SCALE = values.scale ? Number(values.scale) : 1
 const RUNS = values.runs ? Number(values.runs) : 3
 const ROOT = join(import.meta.dir, '..', '..')
-const tmp = mkdtempSync(join(values.dir ?? tmpdir(), 'clmnt-bench-restore-'))
+const { tmp, cleanup } = benchWorkdir('clmnt-bench-restore-', values.dir)
 const progress = (text: string) => process.stderr.write(`${text}\n`)
-let cleaned = false
-function cleanup(): void {
-  if (cleaned) return
-  cleaned = true
-  rmSync(tmp, { recursive: true, force: true })
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (cleanup(), process.exit(130)))
 
 interface Measured {
   wallMs: number
