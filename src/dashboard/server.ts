@@ -1,21 +1,20 @@
 import type { Server } from 'bun'
 import { ClmntError, UsageError } from '../lib/errors.ts'
-import { parseDuration, parseSince } from '../lib/duration.ts'
 import type { Logger } from '../lib/log.ts'
-import { intOption } from '../lib/numbers.ts'
-import { moltHistory } from '../health/history-report.ts'
-import { Checker, fleetBackups, HttpError, lookupMolt, moltHealth } from './api.ts'
-import { loadPage, type Asset, type PageAssets } from './assets.ts'
-import { authenticate, bearerOf, cookieValue, crossSiteReason, hostOfHeader, isLoopbackHost, safeEqual, SESSION_COOKIE, sessionCookie, tokenProblem, type AuthResult } from './auth.ts'
+import { Checker, HttpError } from './api.ts'
+import { apiRoute, type ApiContext } from './api-routes.ts'
+import { loadPage, type PageAssets } from './assets.ts'
+import { authenticate, bearerOf, cookieValue, crossSiteReason, hostOfHeader, isLoopbackHost, safeEqual, SESSION_COOKIE, sessionCookie, tokenProblem } from './auth.ts'
+import { asset, fail, gzipped, PAGE_CSP, rawPath, redirect, SECURITY_HEADERS } from './http.ts'
 import { loginPage, loginStyleHash, type LoginMessage } from './login.ts'
 import { LoginLimiter, SessionStore } from './sessions.ts'
-import { EventStreams, moltsBody, notModified } from './live.ts'
-import { SERIES_DEFAULT_POINTS, SERIES_MAX_POINTS, seriesOf } from './series.ts'
+import { EventStreams } from './live.ts'
 import { FleetSnapshot } from './snapshot.ts'
 
 /**
  * `clmnt dashboard`'s HTTP server: the page, its JSON API and the login form, all through one
- * handler so that every request meets the same checks (Host, token, same origin) before a route.
+ * handler so that every request meets the same checks (Host, token, same origin) before a route
+ * (the API's are in api-routes.ts).
  * Molt names from the URL are validated before any path is built, and go to the core functions as
  * values: nothing here runs a shell or another program.
  */
@@ -51,8 +50,6 @@ export interface Dashboard {
 
 export const DEFAULT_CHECK_TIMEOUT_MS = 5000
 const MAX_BODY_BYTES = 16 * 1024
-/** The history endpoint's defaults are the CLI's (`history --limit 20`, all time). */
-const HISTORY_DEFAULT_LIMIT = '20'
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   if (options.token === null && !isLoopbackHost(options.host)) {
@@ -102,59 +99,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-
-const SECURITY_HEADERS = {
-  'X-Content-Type-Options': 'nosniff',
-  // not no-referrer: under it a browser sends "Origin: null" with the page's own form posts
-  'Referrer-Policy': 'same-origin',
-  'X-Frame-Options': 'DENY',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-}
-
-const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
-  })
-}
-
-const fail = (status: number, error: string, headers?: Record<string, string>) => json(status, { error }, headers)
-
-function asset(file: Asset, cache: string, csp?: string): Response {
-  const headers: Record<string, string> = { ...SECURITY_HEADERS, 'Content-Type': file.type, 'Cache-Control': cache }
-  if (csp) headers['Content-Security-Policy'] = csp
-  return new Response(file.body, { headers })
-}
-
-function redirect(location: string, headers: Record<string, string> = {}): Response {
-  return new Response(null, { status: 303, headers: { ...SECURITY_HEADERS, Location: location, 'Cache-Control': 'no-store', ...headers } })
-}
-
-/** The path with its percent-encoding kept: "..%2F..%2Fetc" is one segment, and reaches the name check as "../../etc". */
-function rawPath(url: string): string {
-  const path = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
-  const end = path.search(/[?#]/)
-  return (end === -1 ? path : path.slice(0, end)) || '/'
-}
-
-function decodeSegments(path: string): string[] {
-  try {
-    return path.split('/').slice(1).map(decodeURIComponent)
-  } catch {
-    throw new HttpError(400, 'malformed URL: bad percent-encoding')
-  }
-}
-
-function queryOf(url: string, allowed: string[]): URLSearchParams {
-  const query = new URL(url).searchParams
-  for (const key of query.keys()) if (!allowed.includes(key)) throw new HttpError(400, `unknown parameter ${JSON.stringify(key)}${allowed.length ? `: expected ${allowed.join(', ')}` : ''}`)
-  return query
-}
-
 /** A certificate or key file (the operator's, not a molt's): one line when it is missing or empty. */
 function readPem(path: string, flag: string): string {
   let text: string
@@ -177,6 +121,7 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
   const snapshot = new FleetSnapshot(options.baseDir, options.refreshMs)
   const events = new EventStreams(snapshot, options.maxEventStreams)
   const checker = new Checker(options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, (message) => log?.warn(message), options.checkMinIntervalMs)
+  const api: ApiContext = { baseDir: options.baseDir, snapshot, events, sessions, checker }
   const loginCsp = `default-src 'none'; style-src ${loginStyleHash()}; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`
   const login = (status: number, message: LoginMessage, headers: Record<string, string> = {}) =>
     new Response(loginPage(message), { status, headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': loginCsp, ...headers } })
@@ -226,7 +171,7 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
       return login(401, null)
     }
 
-    if (path.startsWith('/api/')) return api(req, path, method, auth, req.headers.get('cookie'))
+    if (path.startsWith('/api/')) return apiRoute(api, req, path, method, auth)
     if (method !== 'GET') return fail(405, 'use GET', { Allow: 'GET, HEAD' })
     if (path === '/metrics') {
       const { renderFleetMetrics, METRICS_CONTENT_TYPE } = await import('../metrics/fleet.ts')
@@ -264,78 +209,6 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
     return login(401, 'wrong-token')
   }
 
-  async function api(req: Request, path: string, method: string, auth: AuthResult, cookie: string | null): Promise<Response> {
-    const segments = decodeSegments(path)
-    const now = Date.now()
-    const only = (allowed: string) => {
-      if (method !== allowed) throw new HttpError(405, `use ${allowed}`, { Allow: allowed === 'GET' ? 'GET, HEAD' : allowed })
-    }
-    if (path === '/api/molts') {
-      only('GET')
-      const query = queryOf(req.url, ['since'])
-      const snap = await snapshot.get()
-      const out = moltsBody(req, snapshot, snap, query)
-      // no-cache, not no-store: the browser keeps the answer and asks with If-None-Match
-      const headers: Record<string, string> = { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'private, no-cache', ETag: snap.etag, Vary: 'Accept-Encoding', 'X-Clmnt-Auth': auth ?? 'open' }
-      if (!out) return new Response(null, { status: 304, headers })
-      return new Response(out.body, { headers: { ...headers, ...(out.gzip ? { 'Content-Encoding': 'gzip' } : {}) } })
-    }
-    if (path === '/api/events') {
-      only('GET')
-      queryOf(req.url, [])
-      // a cookie session can end while the stream is open: it is looked at before every write
-      const session = auth === 'cookie' ? cookieValue(cookie, SESSION_COOKIE) : null
-      const stream = events.open(req.signal, session ? () => sessions.check(session) : () => true)
-      if (!stream) return fail(503, `too many open event streams (${events.size}): poll /api/molts instead`, { 'Retry-After': '30' })
-      return new Response(stream, { headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' } })
-    }
-    if (path === '/api/incidents') {
-      only('GET')
-      const query = queryOf(req.url, ['since'])
-      const snap = await snapshot.get()
-      const since = Math.max(parseSince(query.get('since') ?? '7d', 'since', now), now - 7 * 86_400_000)
-      const headers = { ETag: `"${snap.etag.slice(1, -1)}-incidents"`, 'Cache-Control': 'private, no-cache' }
-      if (query.get('since') === null && notModified(req, headers.ETag)) return new Response(null, { status: 304, headers: { ...SECURITY_HEADERS, ...headers } })
-      return json(200, snapshot.incidents(snap, since, now), query.get('since') === null ? headers : {})
-    }
-    if (path === '/api/backups') {
-      only('GET')
-      queryOf(req.url, [])
-      return json(200, await fleetBackups(options.baseDir))
-    }
-    if (segments[0] === 'api' && segments[1] === 'molts' && segments.length >= 3) {
-      // the name is judged first, whatever follows it: "..", "../x" and friends are a 400
-      const [, , name, action] = segments as [string, string, string, string | undefined]
-      const molt = lookupMolt(options.baseDir, name)
-      if (segments.length !== 4 || !['health', 'history', 'check', 'series'].includes(action!)) return fail(404, 'not found')
-      only(action === 'check' ? 'POST' : 'GET')
-      if (action === 'health') {
-        queryOf(req.url, [])
-        return json(200, moltHealth(molt, now))
-      }
-      if (action === 'history') {
-        const query = queryOf(req.url, ['since', 'limit'])
-        const limit = intOption(query.get('limit') ?? HISTORY_DEFAULT_LIMIT, 'limit', { min: 1, max: 100_000 })!
-        const sinceText = query.get('since')
-        const since = sinceText === null ? null : parseSince(sinceText, 'since', now)
-        const { exists: _exists, ...report } = moltHistory(molt, { now, since, limit })
-        return json(200, report)
-      }
-      if (action === 'series') {
-        const query = queryOf(req.url, ['window', 'points'])
-        const window = parseDuration(query.get('window') ?? '24h')
-        if (window === null || window > 7 * 86_400_000) throw new HttpError(400, `invalid window ${JSON.stringify(query.get('window'))}: expected a duration up to 7d, like 24h`)
-        const points = intOption(query.get('points') ?? String(SERIES_DEFAULT_POINTS), 'points', { min: 1, max: SERIES_MAX_POINTS })!
-        await snapshot.get()
-        return json(200, seriesOf(snapshot.timelines, snapshot.homeOf(molt.name) ?? molt.home, molt.name, now - window, now, points))
-      }
-      const record = await checker.check(molt)
-      snapshot.invalidate()
-      return json(200, record)
-    }
-    return fail(404, 'not found')
-  }
-
   async function handle(req: Request, client = 'unknown'): Promise<Response> {
     const started = performance.now()
     let response: Response
@@ -346,19 +219,6 @@ export function createHandler(options: DashboardOptions, page: PageAssets) {
     }
     log?.debug(`${req.method} ${rawPath(req.url)} ${response.status} ${Math.round(performance.now() - started)} ms`)
     return response
-  }
-
-  /** Text the client accepts gzipped, gzipped (the snapshot comes compressed already). */
-  async function gzipped(req: Request, response: Response): Promise<Response> {
-    const type = response.headers.get('content-type') ?? ''
-    if (response.headers.has('content-encoding') || !response.body || !/json|text|javascript|svg/.test(type) || type.startsWith('text/event-stream')) return response
-    if (!/\bgzip\b/.test(req.headers.get('accept-encoding') ?? '')) return response
-    const body = new Uint8Array(await response.arrayBuffer())
-    const headers = new Headers(response.headers)
-    headers.append('Vary', 'Accept-Encoding')
-    if (body.length < 1024) return new Response(body, { status: response.status, headers })
-    headers.set('Content-Encoding', 'gzip')
-    return new Response(Bun.gzipSync(body), { status: response.status, headers })
   }
 
   function errorResponse(error: unknown): Response {
