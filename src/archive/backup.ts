@@ -119,14 +119,17 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
   if (!options.dryRun) lock = lockFleet(options.baseDir, 'fleet backup')
   let spool: Spool | null = null
   let cut: Incremental | null = null
+  let choice: ParentChoice | null = null
   try {
     const target = options.dryRun ? null : resolveOutput(options, now, compression)
     // the plan's entries wait in a spool file beside the archive; a dry run keeps only the totals
     if (target) spool = new Spool(target.dir)
-    const choice = options.incremental && target ? await chooseParent({ dir: target.dir, hostname: hostname(), baseDir: options.baseDir, select: options.select ? [...new Set(options.select)].sort() : null, excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, fullEveryMs: options.fullEveryMs, now }) : null
+    choice = options.incremental && target ? await chooseParent({ dir: target.dir, hostname: hostname(), baseDir: options.baseDir, select: options.select ? [...new Set(options.select)].sort() : null, excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, fullEveryMs: options.fullEveryMs, now }) : null
     const planned = planFleet(options.baseDir, molts, { excludeMaildir: !!options.excludeMaildir, excludeLogs: !!options.excludeLogs, crontab: options.crontab, spool })
     if (planned.unreadable.length && !options.allowPartial && !options.dryRun) throw new UnreadableFilesError(planned.unreadable)
-    const applied = target ? applyParent(planned, choice?.parent ? choice.state : null, target.dir) : null
+    const parentState = choice?.parent ? choice.state : null
+    const applied = target ? applyParent(planned, parentState, target.dir) : null
+    parentState?.close()
     cut = applied
     const plan = applied?.plan ?? planned
     const manifest = buildManifest(plan, options, now, compression, level, target && applied ? chainFields(target, applied, choice, now) : null)
@@ -167,6 +170,7 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
   } finally {
     spool?.close()
     cut?.state.close()
+    if (choice?.parent) choice.state.close()
     if (cut && cut.plan.spool !== spool) cut.plan.spool?.close()
     lock?.release()
   }

@@ -1,11 +1,12 @@
 import { basename } from 'node:path'
 import { InputError } from '../lib/errors.ts'
 import { resolveChain, readFront, type ArchiveFront } from './chain.ts'
-import { decodeEntry, KIND_DIR, KIND_SYMLINK, type Plan, type PlanEntry } from './collect.ts'
+import { collectNow, decodeEntry, KIND_DIR, KIND_SYMLINK, type Plan, type PlanEntry } from './collect.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { listBackups } from './list.ts'
+import { compareEntries, ParentState, type ParentEntry } from './parent-state.ts'
 import { Spool } from './spool.ts'
-import { identityOf, nsText, stateKey, stateLine, type StateEntry } from './state-file.ts'
+import { identityOf, nsText, stateLine, type StateEntry } from './state-file.ts'
 
 /**
  * `fleet backup --incremental`: the parent is the newest good archive of this fleet (same host,
@@ -28,19 +29,31 @@ export interface ParentSpec {
 }
 
 export type ParentChoice =
-  | { parent: ArchiveFront; state: Map<string, string>; fullFile: string; fullTimestamp: string; depth: number }
+  | { parent: ArchiveFront; state: ParentState; fullFile: string; fullTimestamp: string; depth: number }
   | { parent: null; why: string }
 
+/** The parent's state is spooled in `spec.dir`; the caller closes it (ParentChoice.state). */
 export async function chooseParent(spec: ParentSpec): Promise<ParentChoice> {
+  const state = new ParentState(spec.dir)
+  try {
+    const choice = await chooseIn(spec, state)
+    if (!choice.parent) state.close()
+    return choice
+  } catch (error) {
+    state.close()
+    throw error
+  }
+}
+
+async function chooseIn(spec: ParentSpec, state: ParentState): Promise<ParentChoice> {
   const listings = await listBackups(spec.dir)
   const ours = listings.filter((l) => (l.status === 'ok' || l.status === 'legacy') && l.hostname === spec.hostname && l.base_dir === spec.baseDir)
   const last = ours[0]
   if (!last) return { parent: null, why: `no earlier good archive of this fleet in ${spec.dir}` }
   if (last.status === 'legacy') return { parent: null, why: `the last archive, ${last.file}, is the bash toolkit's (no state of what it holds)` }
   let front: ArchiveFront
-  const state = new Map<string, string>()
   try {
-    front = await readFront(last.path, (e: StateEntry) => state.set(stateKey(e.molt, e.rel), identityOf(e)))
+    front = await readFront(last.path, (e: StateEntry) => state.add(e))
   } catch (error) {
     return { parent: null, why: `the last archive, ${last.file}, cannot be read as a parent (${(error as Error).message})` }
   }
@@ -77,27 +90,48 @@ const kindOf = (e: PlanEntry) => (e.kind === KIND_DIR ? 'd' : e.kind === KIND_SY
 
 /**
  * The state of every planned entry, and, with a parent, the plan cut down to what changed. The
- * plan's spool is read once; the cut plan waits in a new spool in `dir`.
+ * plan's spool and the parent's state are read once, side by side (parent-state.ts: both are in
+ * walk order); the cut plan waits in a new spool in `dir`. Nothing grows with the file count but
+ * the list of deleted paths.
  */
-export function applyParent(plan: Plan, parentState: Map<string, string> | null, dir: string): Incremental {
+export function applyParent(plan: Plan, parentState: ParentState | null, dir: string): Incremental {
   const state = new Spool(dir)
   const out: Incremental = { plan, state, deleted: new Map(), carried: { files: 0, bytes: 0 } }
   if (!plan.spool) return out
   const kept = parentState ? new Spool(dir) : null
   const encoder = new TextEncoder()
+  const names = new Set(plan.molts.map((m) => m.molt.name))
+  const parents = parentState?.entries()
+  let next: ParentEntry | null = parents?.next().value ?? null
+  /** parent entries before (molt, rel): gone since; the one at it, if any, is returned */
+  const parentAt = (molt: string, rel: string): ParentEntry | null => {
+    while (next) {
+      const order = compareEntries(next.molt, next.rel, molt, rel)
+      if (order > 0) return null
+      const here = next
+      next = parents!.next().value ?? null
+      if (order === 0) return here
+      gone(here)
+    }
+    return null
+  }
+  const gone = (e: ParentEntry) => {
+    if (!names.has(e.molt)) return
+    const list = out.deleted.get(e.molt) ?? out.deleted.set(e.molt, []).get(e.molt)!
+    list.push(e.rel)
+  }
   const lines = plan.spool.lines()
   for (const m of plan.molts) {
     const name = m.molt.name
     const entries = m.entries
     for (let i = 0; i < entries; i++) {
+      collectNow()
       const raw = lines.next().value!
       const e = decodeEntry(raw)
       const entry: StateEntry = { molt: name, rel: e.rel, kind: kindOf(e), size: e.size, mode: e.mode, mtime: nsText(e.mtimeSec, e.mtimeNsec), ctime: nsText(BigInt(e.ctimeNs)), ino: e.ino, held: true }
       if (parentState) {
-        const key = stateKey(name, e.rel)
-        const before = parentState.get(key)
-        parentState.delete(key)
-        if (entry.kind === 'f' && !e.sqlite && before === identityOf(entry)) {
+        const before = parentAt(name, e.rel)
+        if (entry.kind === 'f' && !e.sqlite && before?.identity === identityOf(entry)) {
           entry.held = false
           m.entries--
           m.files--
@@ -118,14 +152,8 @@ export function applyParent(plan: Plan, parentState: Map<string, string> | null,
     }
   }
   if (parentState && kept) {
-    const names = new Set(plan.molts.map((m) => m.molt.name))
-    for (const key of parentState.keys()) {
-      const nul = key.indexOf('\0')
-      const molt = key.slice(0, nul)
-      if (!names.has(molt)) continue
-      const list = out.deleted.get(molt) ?? out.deleted.set(molt, []).get(molt)!
-      list.push(key.slice(nul + 1))
-    }
+    for (; next; next = parents!.next().value ?? null) gone(next)
+    // already in walk order; the manifest lists them sorted as strings
     for (const list of out.deleted.values()) list.sort()
     out.plan = { ...plan, spool: kept, files: plan.files - out.carried.files, bytes: plan.bytes - out.carried.bytes }
   }

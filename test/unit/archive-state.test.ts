@@ -1,4 +1,8 @@
 import { expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { compareEntries, comparePaths, ParentState } from '../../src/archive/parent-state.ts'
 import { identityOf, nsText, parseStateLine, stateLine, stateLineSchema, type StateEntry } from '../../src/archive/state-file.ts'
 
 // state.jsonl: what --incremental compares with, read fast (by hand) and by the schema alike
@@ -40,4 +44,29 @@ test.each([
     raw = JSON.parse(row)
   } catch {}
   if (raw !== null) expect(stateLineSchema().safeParse(raw).success).toBe(false)
+})
+
+test('walk order: a folder before what it holds, names as strings of their bytes — the order collect.ts plans in', () => {
+  // depth-first, each folder's names sorted: what planMolt visits
+  const tree = ['', '.openclaw', '.openclaw/a-b', '.openclaw/a', '.openclaw/a/x', '.openclaw/ab', 'Maildir', 'Maildir/\xe9t\xe9', 'Maildir/cur', 'Maildir/cur/1:2,S']
+  const walked = ['', '.openclaw', '.openclaw/a', '.openclaw/a/x', '.openclaw/a-b', '.openclaw/ab', 'Maildir', 'Maildir/cur', 'Maildir/cur/1:2,S', 'Maildir/\xe9t\xe9']
+  expect([...tree].sort(comparePaths)).toEqual(walked)
+  expect(compareEntries('alpha', 'z', 'bravo', '')).toBeLessThan(0)
+})
+
+test("a parent's state out of walk order is refused as it is read (the backup becomes a full one)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clmnt-state-'))
+  const state = new ParentState(dir)
+  try {
+    state.add({ ...entry, rel: 'Maildir/cur' })
+    state.add({ ...entry, rel: 'Maildir/cur/1' })
+    expect(() => state.add({ ...entry, rel: 'Maildir/cur' })).toThrow('its state.jsonl is not in walk order at "alpha/Maildir/cur"')
+    expect([...state.entries()].map((e) => [e.rel, e.identity, e.held])).toEqual([
+      ['Maildir/cur', identityOf(entry), true],
+      ['Maildir/cur/1', identityOf(entry), true],
+    ])
+  } finally {
+    state.close()
+    rmSync(dir, { recursive: true })
+  }
 })
