@@ -98,10 +98,18 @@ export async function readFront(path: string, onState?: (entry: StateEntry) => v
 /** Why an archive's recorded parent is not the file found under that name, or null. */
 export function parentProblem(child: Manifest, parent: ArchiveFront, size: number): string | null {
   const recorded = child.parent!
-  if (recorded.manifest_sha256 !== parent.manifestSha256 || recorded.size !== size) {
-    return `its parent ${recorded.file} was changed or replaced since (not the archive it was made from)`
-  }
+  if (recorded.manifest_sha256 !== parent.manifestSha256 || recorded.size !== size) return replacedParent(recorded.file)
   return null
+}
+
+/** The words for a parent found under its name that is another archive (a folder's or a bucket's). */
+export function replacedParent(file: string): string {
+  return `its parent ${file} was changed or replaced since (not the archive it was made from)`
+}
+
+/** The one line for a parent that is not where its child says: `where` is a folder or an s3:// prefix. */
+export function missingParent(child: string, parent: string, where: string): string {
+  return `broken chain: ${child} needs its parent ${parent}, which is missing from ${where}`
 }
 
 export interface Chain {
@@ -128,7 +136,7 @@ export async function resolveChain(path: string, first?: ArchiveFront): Promise<
     try {
       size = statSync(parentPath).size
     } catch {
-      throw new InputError(`broken chain: ${basename(front.path)} needs its parent ${recorded.file}, which is missing from ${dirname(front.path)}`)
+      throw new InputError(missingParent(basename(front.path), recorded.file, dirname(front.path)))
     }
     let parent: ArchiveFront
     try {

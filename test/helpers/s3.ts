@@ -87,17 +87,21 @@ export async function startS3(options: { bucket?: string } = {}): Promise<S3Sand
 /**
  * A TCP proxy in front of the server that cuts every connection once the client has sent
  * `cutAfter` bytes on it: an upload that dies halfway, as on a flaky link. Small requests pass.
+ * With `holdAfter`, it stops passing the server's answer on once that many bytes of it went
+ * through on a connection (a download that stalls, and stays stalled until the proxy closes).
  */
 export interface CuttingProxy {
   endpoint: string
   /** connections cut so far */
   cuts: number
+  /** connections whose answer is held */
+  held: number
   close(): Promise<void>
 }
 
-export async function startCuttingProxy(targetPort: number, cutAfter: number): Promise<CuttingProxy> {
+export async function startCuttingProxy(targetPort: number, cutAfter: number, options: { holdAfter?: number } = {}): Promise<CuttingProxy> {
   const sockets = new Set<Socket>()
-  const proxy: CuttingProxy = { endpoint: '', cuts: 0, close: () => new Promise((resolve) => {
+  const proxy: CuttingProxy = { endpoint: '', cuts: 0, held: 0, close: () => new Promise((resolve) => {
     for (const s of sockets) s.destroy()
     server.close(() => resolve())
   }) }
@@ -120,7 +124,18 @@ export async function startCuttingProxy(targetPort: number, cutAfter: number): P
       }
       upstream.write(data)
     })
-    upstream.on('data', (data: Buffer) => client.write(data))
+    let received = 0
+    upstream.on('data', (data: Buffer) => {
+      const holdAfter = options.holdAfter ?? Infinity
+      if (received > holdAfter) return
+      received += data.length
+      if (received > holdAfter) {
+        proxy.held++
+        client.write(data.subarray(0, data.length - (received - holdAfter)))
+        return
+      }
+      client.write(data)
+    })
     for (const s of [client, upstream]) {
       s.on('error', drop)
       s.on('close', () => {

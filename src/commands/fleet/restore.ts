@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty'
-import { basename, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
 import { COMPONENTS } from '../../archive/layout.ts'
 import { defaultBackupDir, isGoodListing, latestBackup } from '../../archive/list.ts'
@@ -35,29 +35,43 @@ export default defineCommand({
     const only = args.only === undefined ? undefined : listArg(args.only)
     if (only && !only.length) throw new UsageError(`--only needs components (${COMPONENTS.join(', ')})`)
     const silenceMs = args.silence === undefined ? RESTORE_SILENCE_MS : args.silence === 'off' ? null : requireDuration(args.silence, '--silence')
-    let archive: string
+    // Ctrl-C or SIGTERM stops a download as well as a restore, and the finally below removes what
+    // was downloaded (a second Ctrl-C kills at once, as usual)
+    const controller = new AbortController()
+    const stop = () => controller.abort()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
     let download: import('../../offsite/download.ts').DownloadedArchive | null = null
-    if (args.from.startsWith('s3://')) {
-      // fetched next to the base dir (same filesystem), checked against its completion marker
-      const { downloadArchive } = await import('../../offsite/download.ts')
-      download = await downloadArchive(args.from, dir, { baseDir: dir, warn: (w) => cli.log.warn(w) })
-      archive = download.path
-    } else if (args.from === 'latest') {
-      const folder = defaultBackupDir(dir)
-      const latest = await latestBackup(folder)
-      if (!latest) throw new InputError(`no finished archive in ${folder} (see clmnt fleet list-backups)`)
-      if (!isGoodListing(latest)) {
-        throw new InputError(`the newest archive, ${latest.path}, is ${latest.status}${latest.reason ? ` (${latest.reason})` : ''}: nothing restored; to restore an older one, name it with --from (see clmnt fleet list-backups)`)
-      }
-      archive = latest.path
-    } else archive = resolve(args.from)
     try {
-      return await restoreFrom(cli, args, { dir, archive, select, only, silenceMs })
+      let archive: string
+      if (args.from.startsWith('s3://')) {
+        // fetched next to the base dir (same filesystem) with its chain, each checked against its completion marker
+        const { downloadArchive } = await import('../../offsite/download.ts')
+        download = await downloadArchive(args.from, dir, { baseDir: dir, warn: (w) => cli.log.warn(w), info: (line) => cli.log.info(line), signal: controller.signal })
+        archive = download.path
+      } else if (args.from === 'latest') {
+        const folder = defaultBackupDir(dir)
+        const latest = await latestBackup(folder)
+        if (!latest) throw new InputError(`no finished archive in ${folder} (see clmnt fleet list-backups)`)
+        if (!isGoodListing(latest)) {
+          throw new InputError(`the newest archive, ${latest.path}, is ${latest.status}${latest.reason ? ` (${latest.reason})` : ''}: nothing restored; to restore an older one, name it with --from (see clmnt fleet list-backups)`)
+        }
+        archive = latest.path
+      } else archive = resolve(args.from)
+      return await restoreFrom(cli, args, { dir, archive, select, only, silenceMs, signal: controller.signal, shown: download ? shownAsRemote(download) : (path) => path })
     } finally {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
       download?.cleanup()
     }
   },
 })
+
+/** A downloaded archive and its parents are shown by their s3:// URL, not by the temp copy about to go. */
+function shownAsRemote(download: import('../../offsite/download.ts').DownloadedArchive): (path: string) => string {
+  const prefix = download.url.slice(0, download.url.length - download.archive.length)
+  return (path) => (dirname(path) === dirname(download.path) ? prefix + basename(path) : path)
+}
 
 /** fleet restore silences what it restores by default: long enough to start the gateways and look */
 const RESTORE_SILENCE_MS = 30 * 60_000
@@ -65,8 +79,8 @@ const RESTORE_SILENCE_MS = 30 * 60_000
 type RestoreArgs = { force?: boolean; 'skip-users'?: boolean; 'skip-cron'?: boolean; 'keep-old'?: boolean; 'dry-run'?: boolean; json?: boolean; yes?: boolean }
 
 /** Plan, confirm, restore and report, from a local archive file. */
-async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string; archive: string; select?: string[]; only?: string[]; silenceMs: number | null }): Promise<number> {
-  const { dir, archive, select, only } = where
+async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string; archive: string; select?: string[]; only?: string[]; silenceMs: number | null; signal: AbortSignal; shown(path: string): string }): Promise<number> {
+  const { dir, archive, select, only, shown } = where
   const options: RestoreOptions = { baseDir: dir, archive, select, only, force: args.force === true, skipUsers: args['skip-users'] === true, skipCron: args['skip-cron'] === true, keepOld: args['keep-old'] === true }
 
   const plan = await planRestore(options)
@@ -75,10 +89,10 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
   // the dry run reads the archive as the real run will (what verify does), writing nothing
   const check = dryRun && restorable ? await dryRunCheck(plan) : null
   if (args.json && dryRun) {
-    printJson(cli, { dry_run: true, ...planJson(plan), check: check && { problems: check.problems, notes: check.notes } })
+    printJson(cli, { dry_run: true, ...planJson(plan, shown), check: check && { problems: check.problems, notes: check.notes } })
     return restorable && !check?.problems.length ? 0 : 1
   }
-  if (!args.json && !cli.globals.quiet) cli.stdout(renderPlan(plan))
+  if (!args.json && !cli.globals.quiet) cli.stdout(renderPlan(plan, shown))
   for (const warning of plan.warnings) cli.log.warn(warning)
   for (const stale of plan.stale) cli.log.warn(`an interrupted restore left ${stale.description}: the next real run finishes or undoes it, then removes it`)
   if (!restorable) {
@@ -110,18 +124,15 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
     }
   }
 
+  if (where.signal.aborted) throw new ClmntError('interrupted: nothing was changed', 1)
   const progress = process.stderr.isTTY && !cli.globals.quiet && !args.json ? progressPrinter((text) => process.stderr.write(text)) : null
-  const controller = new AbortController()
-  const stop = () => controller.abort()
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
   let result: RestoreResult
   try {
     result = await executeRestore(plan, options, {
       info: (line) => cli.log.info(line),
       warn: (line) => cli.log.warn(line),
       onProgress: progress ? (p) => progress.update(p) : undefined,
-      signal: controller.signal,
+      signal: where.signal,
     })
   } catch (error) {
     progress?.clear()
@@ -131,9 +142,6 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
       throw new ClmntError(`restore refused: ${error.message}${more}; nothing was changed`, 1)
     }
     throw error
-  } finally {
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
   }
   progress?.clear()
   const silenceMs = where.silenceMs
@@ -149,7 +157,7 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
       cli.log.warn(`could not silence the restored molts: ${(error as Error).message}`)
     }
   }
-  if (args.json) printJson(cli, { dry_run: false, ...planJson(plan), result })
+  if (args.json) printJson(cli, { dry_run: false, ...planJson(plan, shown), result: { ...result, chain: result.chain.map(shown) } })
   else renderSummary(cli, result)
   return result.ok ? 0 : 1
 }
@@ -182,10 +190,10 @@ async function confirm(question: string): Promise<boolean> {
 
 const ACTION_TEXT = { new: 'new', overwrite: 'overwrite', skip: 'skip (exists)', refused: 'refused (running)' } as const
 
-function renderPlan(plan: RestorePlan): string {
+function renderPlan(plan: RestorePlan, shown: (path: string) => string): string {
   const m = plan.manifest
   const lines = [
-    `restore from ${plan.archive} (${formatBytes(plan.archiveBytes)}${plan.legacy ? ', legacy bash-toolkit archive' : ''})`,
+    `restore from ${shown(plan.archive)} (${formatBytes(plan.archiveBytes)}${plan.legacy ? ', legacy bash-toolkit archive' : ''})`,
     `  backup of ${m.hostname ?? 'an unknown host'} at ${m.timestamp}${m.clmnt_version ? `, clmnt ${m.clmnt_version}` : ''}, ${m.molts.length} molt(s) in the archive`,
     `  into ${plan.baseDir}${plan.only ? `, only ${plan.only.join(', ')}` : ''}`,
     ...(plan.chain.length ? [`  incremental archive: the state at that point, from its chain of ${plan.chain.length} earlier archive(s) starting with ${basename(plan.chain[0]!.path)} (files and size: what is read from all of them)`] : []),
@@ -202,10 +210,10 @@ function renderPlan(plan: RestorePlan): string {
   return out.join('')
 }
 
-function planJson(plan: RestorePlan) {
+function planJson(plan: RestorePlan, shown: (path: string) => string) {
   const m = plan.manifest
   return {
-    archive: plan.archive,
+    archive: shown(plan.archive),
     backup: { hostname: m.hostname, timestamp: m.timestamp, clmnt_version: m.clmnt_version, format_version: m.version, base_dir: m.base_dir, legacy: plan.legacy },
     base_dir: plan.baseDir,
     only: plan.only,
@@ -213,7 +221,7 @@ function planJson(plan: RestorePlan) {
     warnings: plan.warnings,
     blockers: plan.blockers,
     interrupted_restores: plan.stale.map((s) => s.description),
-    chain: plan.chain.map((a) => a.path),
+    chain: plan.chain.map((a) => shown(a.path)),
   }
 }
 
