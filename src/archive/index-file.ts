@@ -158,6 +158,11 @@ export function parseIndexLine(row: string): IndexLine | string {
   } catch {
     return 'not JSON'
   }
+  return validIndexLine(raw)
+}
+
+/** A line already read as JSON: the parsed line, or the reason it is not one. */
+export function validIndexLine(raw: unknown): IndexLine | string {
   const result = indexLineSchema().safeParse(raw)
   if (result.success) return result.data
   const issue = result.error.issues[0]!

@@ -11,6 +11,7 @@ import { compareLists, type ListsInput } from '../../src/archive/restore-lists.t
 import { Spool } from '../../src/archive/spool.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'clmnt-lists-'))
+// 30 s per test: the bucketed comparisons go through spool files and take seconds on a loaded host
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 test('spool records come back in order and by offset, across blocks and past the buffer size', () => {
@@ -22,7 +23,7 @@ test('spool records come back in order and by offset, across blocks and past the
   spool.close()
   // nothing is left behind: the file was unlinked when it was opened
   expect(readdirSync(dir)).toEqual([])
-})
+}, 30_000)
 
 test('the name table finds every key it was given and no other, through hash collisions and growth', () => {
   const log = new MemberLog(dir)
@@ -52,7 +53,7 @@ test('the name table finds every key it was given and no other, through hash col
   }
   for (let i = 0; i < 5_000; i++) expect(table.get(`molt${i % 7}/Maildir/tmp/${i}.host`)).toBeNull()
   log.close()
-})
+}, 30_000)
 
 test('the member log gives back each member with its name, header and file facts', () => {
   const log = new MemberLog(dir)
@@ -71,7 +72,7 @@ test('the member log gives back each member with its name, header and file facts
     ['alpha/link', false, 3],
   ])
   log.close()
-})
+}, 30_000)
 
 /** A member of the archive: what its header says and, for a file, its content. */
 interface Member {
@@ -128,12 +129,12 @@ test('a sound archive: every sum matches and nothing is said, in one bucket or i
     expect(result.end).toEqual({ files: 1, bytes: 2, notes: 1, partial: false })
   }
   expect(readdirSync(dir)).toEqual([])
-})
+}, 30_000)
 
 test('lists in another order than the archive (a re-tar) compare the same', () => {
   const reversed = compare(listsOf(archive, { sums: (l) => l.toReversed(), index: (l) => l.toReversed() }), 5)
   expect(reversed).toMatchObject({ sums: [], unlisted: [], index: [], verified: 304 })
-})
+}, 30_000)
 
 test('every kind of disagreement is found, in the order of one comparison, whatever the bucket size', () => {
   const members = archive.map((m) => (m.name === 'alpha/Maildir/cur/7:2,S' ? { ...m, content: 'changed\n' } : m))
@@ -174,7 +175,7 @@ test('every kind of disagreement is found, in the order of one comparison, whate
   expect(one.sums.map((p) => p.molt)).toEqual(['alpha', null, 'alpha', null])
   for (const bucket of [3, 50]) expect(compare(listsOf(members, edit, archive), bucket)).toEqual(one)
   expect(readdirSync(dir)).toEqual([])
-})
+}, 30_000)
 
 test('lists in archive order are compared in one pass; what they find is what the buckets find', () => {
   const members = archive.map((m) => (m.name === 'alpha/Maildir/cur/7:2,S' ? { ...m, content: 'changed\n' } : m.name === 'alpha/Maildir/cur/9:2,S' ? { ...m, header: { ...m.header, mode: 0o4755 } } : m))
@@ -187,4 +188,17 @@ test('lists in archive order are compared in one pass; what they find is what th
   const reversed = compare(listsOf(members, { sums: (l) => l.toReversed(), index: (l) => l.toReversed() }, archive), 5)
   expect(reversed).toEqual(inOrder)
   expect(readdirSync(dir)).toEqual([])
-})
+}, 30_000)
+
+test('index lines of a molt not checked are read for their JSON only; a line of a checked molt or of no molt meets the schema', () => {
+  const bad = (molt: string) => `{"path":"${molt}/x","type":"file","mode":"bad","size":1,"mtime":"1","molt":${JSON.stringify(molt)}}\n`
+  const edit = { index: (lines: string[]) => [...lines, bad('beta'), '{"path":"beta/y",\n', bad('gamma'), '{"path":"global/z","type":"file","mode":"0600","size":-1,"mtime":"1","molt":null}\n', '{"path":"x","molt":7}\n'] }
+  const result = compare(listsOf(archive, edit))
+  expect(result.index.map((p) => p.text)).toEqual([
+    'index.jsonl: line 309: not JSON',
+    'index.jsonl: line 310: mode: mode must be octal, e.g. "0644"',
+    'index.jsonl: line 311: size: Too small: expected number to be >=0',
+    'index.jsonl: line 312: type: Invalid option: expected one of "file"|"dir"|"symlink"|"hardlink"',
+  ])
+  expect(compare(listsOf(archive, edit), 4)).toEqual(result)
+}, 30_000)
