@@ -18,7 +18,14 @@ import type { Compression } from './compress.ts'
  *     #clmnt-seek {"molt":"alpha","offset":10240,"tar_offset":20480,"length":4096,"tar_length":51200}
  *
  *   `offset`/`length`: the molt's compressed bytes in the file; `tar_offset`/`tar_length`: the
- *   same bytes inflated, as offsets in the tar stream. Each molt starts a new compressed chunk:
+ *   same bytes inflated, as offsets in the tar stream. Archives written since also say where the
+ *   molt's lines are in the two lists, so a one-molt restore parses only those, and how many
+ *   regular files (and their bytes) index.jsonl lists for it, so the molts not read are accounted
+ *   for without reading their lines (all six or none):
+ *
+ *     "index_offset":…,"index_length":…,"sums_offset":…,"sums_length":…,"files":…,"bytes":…
+ *
+ *   (byte offsets in index.jsonl's and checksums.sha256's content). Each molt starts a new compressed chunk:
  *   in gzip a deflate block boundary with an empty window (the chunk is compressed on its own, see
  *   compress.ts), in zstd a new frame, so inflating can start there with nothing before it. The
  *   archive stays one gzip member: every reader still reads it whole.
@@ -34,7 +41,22 @@ export interface MoltRange {
   tar_offset: number
   length: number
   tar_length: number
+  /** where its lines are in the lists, and its files; null in archives written before (and on a line that gives only some of it) */
+  lists: MoltLists | null
 }
+
+export interface MoltLists {
+  index_offset: number
+  index_length: number
+  sums_offset: number
+  sums_length: number
+  /** regular files index.jsonl lists for the molt (hard links are not), and their bytes */
+  files: number
+  bytes: number
+}
+
+const RANGE_KEYS = ['offset', 'tar_offset', 'length', 'tar_length'] as const
+const LIST_KEYS = ['index_offset', 'index_length', 'sums_offset', 'sums_length', 'files', 'bytes'] as const
 
 export interface Locator {
   /** compressed offset of the tail (the chunk holding index.jsonl's header) */
@@ -49,7 +71,8 @@ export const LOCATOR_LENGTH = PREFIX.length + 3 * 16 + 2
 const encoder = new TextEncoder()
 
 export function seekLine(range: MoltRange): string {
-  return `${SEEK_LINE}${JSON.stringify(range)}\n`
+  const { lists, ...where } = range
+  return `${SEEK_LINE}${JSON.stringify({ ...where, ...lists })}\n`
 }
 
 /** A `#clmnt-seek` line's range, or null when it is not one. */
@@ -63,8 +86,10 @@ export function parseSeekLine(line: string): MoltRange | null {
   }
   const r = data as Record<string, unknown>
   if (!r || typeof r !== 'object' || typeof r.molt !== 'string') return null
-  for (const key of ['offset', 'tar_offset', 'length', 'tar_length']) if (!Number.isSafeInteger(r[key]) || (r[key] as number) < 0) return null
-  return { molt: r.molt, offset: r.offset as number, tar_offset: r.tar_offset as number, length: r.length as number, tar_length: r.tar_length as number }
+  const count = (key: string) => Number.isSafeInteger(r[key]) && (r[key] as number) >= 0
+  if (!RANGE_KEYS.every(count)) return null
+  const lists = LIST_KEYS.every(count) ? (Object.fromEntries(LIST_KEYS.map((key) => [key, r[key]])) as unknown as MoltLists) : null
+  return { molt: r.molt, offset: r.offset as number, tar_offset: r.tar_offset as number, length: r.length as number, tar_length: r.tar_length as number, lists }
 }
 
 /** The locator text, or a placeholder (zeros) while the archive is written. */

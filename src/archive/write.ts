@@ -75,7 +75,15 @@ export async function writeArchive(
       hooks.onProgress?.(progress)
     }
     /** names are latin1 text of their bytes from here on */
-    const listed = (name: string, entry: Omit<IndexEntry, 'path'>) => index.append(encoder.encode(indexLine({ ...entry, path: fsPath(name) })))
+    /** regular files index.jsonl lists so far, and their bytes: each molt's share goes in the molt index */
+    const filesListed = { files: 0, bytes: 0 }
+    const listed = (name: string, entry: Omit<IndexEntry, 'path'>) => {
+      index.append(encoder.encode(indexLine({ ...entry, path: fsPath(name) })))
+      if (entry.type === 'file') {
+        filesListed.files++
+        filesListed.bytes += entry.size
+      }
+    }
     const summed = (digest: string, name: string) => sums.append(fsPath(checksumLine(digest, name)))
     const header = (name: string, type: HeaderInput['type'], meta: Meta, extra: Partial<HeaderInput> = {}): HeaderInput => ({ name: fsPath(name), type, size: 0, mode: meta.mode, mtimeSec: meta.mtimeSec, mtimeNsec: meta.mtimeNsec, ...owner(meta.uid, meta.gid), ...extra })
     const mtimeText = (meta: Meta) => paxMtime(meta.mtimeSec, meta.mtimeNsec) ?? String(meta.mtimeSec)
@@ -122,11 +130,11 @@ export async function writeArchive(
     const lines = plan.spool?.lines()
     let failFast = false
     /** the molt index (seek-index.ts): each molt starts a compressed chunk of its own */
-    const starts: { molt: string; chunk: number; tar: number }[] = []
+    const starts: Start[] = []
     const boundary = async (molt: string) => {
       const wait = out.flush()
       if (wait) await wait
-      starts.push({ molt, chunk: compressor.boundary(), tar: out.bytes })
+      starts.push({ molt, chunk: compressor.boundary(), tar: out.bytes, index: index.size, sums: sums.size, ...filesListed })
     }
     for (const moltPlan of plan.molts) {
       const name = moltPlan.molt.name
@@ -291,13 +299,31 @@ async function spoolMember(out: TarStream, header: HeaderInput, spool: Spool): P
   return hasher.digest('hex')
 }
 
-/** Each molt's compressed and tar range, from where it and the next part start (the last start is the tail's). */
-function moltRanges(starts: { molt: string; chunk: number; tar: number }[], compressor: ParallelCompressor): MoltRange[] {
+/** Where a molt (or the tail) starts: compressed chunk, tar offset, the lists' sizes, files listed before it. */
+interface Start {
+  molt: string
+  chunk: number
+  tar: number
+  index: number
+  sums: number
+  files: number
+  bytes: number
+}
+
+/** Each molt's compressed, tar and list ranges, from where it and the next part start (the last start is the tail's). */
+function moltRanges(starts: Start[], compressor: ParallelCompressor): MoltRange[] {
   const ranges: MoltRange[] = []
   for (let i = 0; i + 1 < starts.length; i++) {
-    const offset = compressor.offsetOf(starts[i]!.chunk)
-    const next = compressor.offsetOf(starts[i + 1]!.chunk)
-    ranges.push({ molt: starts[i]!.molt, offset, tar_offset: starts[i]!.tar, length: next - offset, tar_length: starts[i + 1]!.tar - starts[i]!.tar })
+    const [start, next] = [starts[i]!, starts[i + 1]!]
+    const offset = compressor.offsetOf(start.chunk)
+    ranges.push({
+      molt: start.molt,
+      offset,
+      tar_offset: start.tar,
+      length: compressor.offsetOf(next.chunk) - offset,
+      tar_length: next.tar - start.tar,
+      lists: { index_offset: start.index, index_length: next.index - start.index, sums_offset: start.sums, sums_length: next.sums - start.sums, files: next.files - start.files, bytes: next.bytes - start.bytes },
+    })
   }
   return ranges
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deflateRawSync } from 'node:zlib'
-import { parseSeekLine, readLocator, SEEK_LINE, type MoltRange } from '../../src/archive/seek-index.ts'
+import { parseSeekLine, readLocator, SEEK_LINE, seekLine, type MoltRange } from '../../src/archive/seek-index.ts'
 import { addBulk, addText, gunzipAll, run, writeRichFleet } from '../helpers/archive.ts'
 import { runCli } from '../helpers/cli.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
@@ -83,6 +83,25 @@ test('the archive is still one gzip member every reader reads whole, with one mo
   expect(run('sha256sum', ['--strict', '-c', 'checksums.sha256'], { cwd: x })).not.toContain('FAILED')
 }, 120_000)
 
+test("each molt index line says where the molt's lines are in index.jsonl and checksums.sha256, and what files it has", () => {
+  for (const [archive, decompress, flag] of [[gz, gunzipAll, '-z'], [zst, zstdAll, '--zstd']] as const) {
+    const member = (name: string) => Buffer.from(run('sh', ['-c', `tar ${flag} -xOf '${archive}' ${name} | base64 -w0`]), 'base64')
+    const index = member('index.jsonl')
+    const sums = member('checksums.sha256')
+    const ranges = seekRanges(archive, decompress)
+    for (const r of ranges) {
+      const l = r.lists!
+      const own = index.subarray(l.index_offset, l.index_offset + l.index_length).toString('latin1').split('\n').slice(0, -1).map((line) => JSON.parse(line) as { molt: string; type: string; size: number })
+      const all = index.toString('latin1').split('\n').slice(0, -1).map((line) => JSON.parse(line) as { molt: string; type: string; size: number })
+      expect(own).toEqual(all.filter((row) => row.molt === r.molt))
+      const files = own.filter((row) => row.type === 'file')
+      expect([l.files, l.bytes]).toEqual([files.length, files.reduce((sum, row) => sum + row.size, 0)])
+      const ownSums = sums.subarray(l.sums_offset, l.sums_offset + l.sums_length).toString('latin1').split('\n').slice(0, -1)
+      expect(ownSums).toEqual(sums.toString('latin1').split('\n').filter((line) => line.slice(66).startsWith(`${r.molt}/`)))
+    }
+  }
+}, 60_000)
+
 test('--select bravo restores what the full read restores, reading only bravo: a damaged alpha does not matter', async () => {
   const selected = await restore(gz, 'one', ['--select', 'bravo'])
   expect(selected.code).toBe(0)
@@ -137,8 +156,8 @@ function withEditedIndex(out: string, edit: (ranges: MoltRange[]) => void): void
   const edited = ranges.map((r) => ({ ...r }))
   edit(edited)
   for (let i = 0; i < ranges.length; i++) {
-    const before = `${SEEK_LINE}${JSON.stringify(ranges[i])}`
-    const after = `${SEEK_LINE}${JSON.stringify(edited[i])}`
+    const before = seekLine(ranges[i]!).trimEnd()
+    const after = seekLine(edited[i]!).trimEnd()
     expect(after.length).toBeLessThanOrEqual(before.length)
     tar.write(after.padEnd(before.length, ' '), text.indexOf(before), 'latin1')
   }
