@@ -4,7 +4,8 @@ import { alertsDir, openAlertsDir, readAlertsFile } from '../alert/alerts-dir.ts
 import type { RenderedNotice } from '../alert/message.ts'
 import { hostProblems, readHost } from '../host/checks.ts'
 import { HOST_FILE, updateHostIncidents, type HostChange } from '../host/incidents.ts'
-import { stoppedWatchers, updateWatchers, type WatcherChanges } from './watchers.ts'
+import { stamp } from './watch.ts'
+import { stoppedWatchers, updateWatchers, watcherNotice, type WatcherChanges } from './watchers.ts'
 
 /**
  * The watch run's host checks: every run looks (statfs, /proc/meminfo); a new host problem, or
@@ -58,6 +59,38 @@ export function hostNotice(change: HostChange, host: string, clmnt: string): Ren
     subject: `[Claw Mountain] host ${host}: OK again (${change.summary.replace(/ \(.*\)$/, '')} cleared)`,
     body: `Host ${host}: the problem "${change.summary}" reported at ${change.since.slice(0, 16).replace('T', ' ')} UTC has cleared.\n`,
   }
+}
+
+/** Where this run's fleet notices go, and what their text needs. */
+export interface FleetNoticeOut {
+  sender: NoticeSender
+  dispatcher: Dispatcher
+  channels: string[]
+  /** this machine's name, for subjects and Message-IDs */
+  host: string
+  /** how to call clmnt in "what to run next" */
+  clmnt: string
+  problems: string[]
+}
+
+/** The host's changes and the watchers', each told once for the whole fleet; returns the subjects sent. */
+export async function sendHostNotices(out: FleetNoticeOut, changes: HostChange[], watchers: WatcherChanges | null, now: () => number): Promise<string[]> {
+  const subjects: string[] = []
+  for (const change of changes) {
+    const at = new Date(now()).toISOString()
+    const rendered = hostNotice(change, out.host, out.clmnt)
+    await sendFleetNotice(out.sender, out.dispatcher, out.channels, { key: `host/${change.key}/${change.kind}/${change.since}`, kind: change.kind, rendered, messageId: `<clmnt.host.${change.kind}.${stamp(change.since)}@${out.host}>`, at }, out.problems)
+    subjects.push(rendered.subject)
+  }
+  if (watchers) {
+    const at = new Date(now()).toISOString()
+    const rendered = watcherNotice(watchers, out.host, out.clmnt)
+    if (rendered) {
+      await sendFleetNotice(out.sender, out.dispatcher, out.channels, { key: `watchers/${at}`, kind: watchers.stopped.length ? 'watcher-stopped' : 'watcher-resumed', rendered, messageId: `<clmnt.watchers.${stamp(at)}@${out.host}>`, at }, out.problems)
+      subjects.push(rendered.subject)
+    }
+  }
+  return subjects
 }
 
 /** A notice of the fleet (host, silence) over this run's channels: into the fleet outbox when it is in use, else directly. */

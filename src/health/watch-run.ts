@@ -2,25 +2,22 @@ import { join } from 'node:path'
 import type { AlertSettings } from '../alert/deliver.ts'
 import type { Molt } from '../fleet/discover.ts'
 import { inHomeDir, O_RDWR } from '../lib/safe-fs.ts'
-import { formatDuration } from '../lib/duration.ts'
 import { lockDescriptor, type LockHolder } from '../lib/lock.ts'
 import { checkMolt } from './check.ts'
 import { moltOwner } from './gateway.ts'
-import { appendHistory } from './history.ts'
 import { WATCH_LOCK_REL } from './paths.ts'
 import type { HealthRecord } from './record.ts'
-import { writeStatus } from './status-file.ts'
 import {
-  countAttempt, decide, dueNotices, recordDelivery, recordRestart, RESTART_MAX_ATTEMPTS, retryAfterSettingsChange, settleOutbox, upgradeState, wasDelivered,
+  countAttempt, decide, dueNotices, recordDelivery, recordRestart, retryAfterSettingsChange, settleOutbox, upgradeState, wasDelivered,
   type Channel, type DecideOptions, type Decision, type Incident, type Notice, type NoticeKind, type Phase, type RestartAttempt, type WatchFile,
 } from './watch.ts'
 import type { FlushReport } from '../alert/fleet-flush.ts'
 import type { NoticeSender } from '../alert/fleet-queue.ts'
 import { senderFor, settleFleetOutbox, type FleetAlerting } from './watch-fleet.ts'
 import { applyRateLimit, type RateLimit } from '../alert/rate-limit.ts'
-import { checkHost, checkWatchers, hostNotice, sendFleetNotice } from './watch-host.ts'
+import { checkHost, checkWatchers, sendHostNotices, type FleetNoticeOut } from './watch-host.ts'
 import { holdNotices, sendSilenceSummaries, silenceFor, summaryDue } from './watch-silence.ts'
-import { appendWatchLog, logLine } from './watch-log.ts'
+import { appendWatchLog, describeRun, logLine } from './watch-log.ts'
 import { readWatchState, writeWatchState } from './watch-state.ts'
 
 /**
@@ -152,6 +149,7 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     const decisions: Decision[] = [first]
     state = first.state
     if (first.restart) {
+      const { restartAndVerify } = await import('./watch-restart.ts')
       const restarted = await restartAndVerify(molt, first.restart.attempt, options, bound, now, owner)
       result.restart = restarted.attempt
       if (restarted.writeError) result.problems.push(restarted.writeError)
@@ -189,16 +187,12 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     let sender: NoticeSender | null = null
     if (decisions.some((d) => d.queued.length) || state.outbox.length) {
       // loaded only when there is something to send: most runs have nothing to say
-      const { Dispatcher, channelsFor, settingsFingerprint } = await import('../alert/deliver.ts')
+      const { channelsFor, settingsFingerprint } = await import('../alert/deliver.ts')
       const channels = channelsFor(options.alerts)
       state = retryAfterSettingsChange(state, settingsFingerprint(options.alerts, molt.home, options.baseDir))
       const due = dueNotices(state, channels)
       if (due.length) {
-        const { mailHost } = await import('../alert/message.ts')
-        const { noticeActions } = await import('../alert/actions.ts')
-        const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null })
-        fleet.host ||= mailHost()
-        const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: fleet.host, settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr, extra })
+        const { dispatcher } = await openDispatcher(molt, options, fleet)
         sender = await senderFor(dispatcher, fleet, result.warnings)
         state = await deliver(state, due, channels, sender, result, remaining, now)
         state = countAttempt(state, due.map((n) => n.id))
@@ -215,30 +209,13 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     const hostChanges = options.hostChecks ? await checkHost(options.baseDir, now(), options.hostChecks) : []
     const watchers = options.hostChecks ? await checkWatchers(options.baseDir, molt.name, now()) : null
     if (hostChanges.length || watchers || summaryDue(options.baseDir, now())) {
-      const { Dispatcher, channelsFor } = await import('../alert/deliver.ts')
-      const { mailHost } = await import('../alert/message.ts')
-      const { noticeActions } = await import('../alert/actions.ts')
-      fleet.host ||= mailHost()
-      const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null })
-      const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: fleet.host, settings: options.alerts, remaining: () => remaining() - 1000, stderr: options.stderr, extra })
+      const { dispatcher, extra, channels } = await openDispatcher(molt, options, fleet)
       sender ??= await senderFor(dispatcher, fleet, result.warnings)
-      for (const change of hostChanges) {
-        const at = new Date(now()).toISOString()
-        const rendered = hostNotice(change, fleet.host, String(extra.clmnt))
-        await sendFleetNotice(sender, dispatcher, channelsFor(options.alerts), { key: `host/${change.key}/${change.kind}/${change.since}`, kind: change.kind, rendered, messageId: `<clmnt.host.${change.kind}.${change.since.replace(/[^0-9TZ]/g, "")}@${fleet.host}>`, at }, result.problems)
-        ;(result.host ??= []).push(rendered.subject)
-      }
-      if (watchers) {
-        const at = new Date(now()).toISOString()
-        const { watcherNotice } = await import('./watchers.ts')
-        const rendered = watcherNotice(watchers, fleet.host, String(extra.clmnt))
-        if (rendered) {
-          await sendFleetNotice(sender, dispatcher, channelsFor(options.alerts), { key: `watchers/${at}`, kind: watchers.stopped.length ? 'watcher-stopped' : 'watcher-resumed', rendered, messageId: `<clmnt.watchers.${at.replace(/[^0-9TZ]/g, '')}@${fleet.host}>`, at }, result.problems)
-          ;(result.host ??= []).push(rendered.subject)
-        }
-      }
+      const out: FleetNoticeOut = { sender, dispatcher, channels, host: fleet.host, clmnt: String(extra.clmnt), problems: result.problems }
+      const subjects = await sendHostNotices(out, hostChanges, watchers, now)
+      if (subjects.length) result.host = subjects
       if (summaryDue(options.baseDir, now())) try {
-        result.silence_summaries = await sendSilenceSummaries(options.baseDir, now(), sender, dispatcher, channelsFor(options.alerts), result.problems)
+        result.silence_summaries = await sendSilenceSummaries(options.baseDir, now(), sender, dispatcher, channels, result.problems)
       } catch (error) {
         result.problems.push(`cannot send the summary of an ended silence: ${(error as Error).message}`)
       }
@@ -270,6 +247,17 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
   } finally {
     attempt.lock.release()
   }
+}
+
+/** The alert transports of this run, with the links its notices carry (the fleet's host name filled in). */
+async function openDispatcher(molt: Molt, options: WatchRunOptions, fleet: FleetAlerting) {
+  const { Dispatcher, channelsFor } = await import('../alert/deliver.ts')
+  const { mailHost } = await import('../alert/message.ts')
+  const { noticeActions } = await import('../alert/actions.ts')
+  fleet.host ||= mailHost()
+  const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null })
+  const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: fleet.host, settings: options.alerts, remaining: () => fleet.remaining() - 1000, stderr: options.stderr, extra })
+  return { dispatcher, extra, channels: channelsFor(options.alerts) }
 }
 
 async function writeMetrics(molt: Molt, state: WatchFile, record: HealthRecord, metrics: { promFile: string; version: string }, result: WatchRunResult): Promise<void> {
@@ -317,84 +305,4 @@ async function deliver(state: WatchFile, due: Notice[], channels: Channel[], sen
     }
   }
   return state
-}
-
-/**
- * Run the restart command, then look until the gateway answers (or the wait is over). The check
- * after it is recorded like any other, with a `restart` field on its history line.
- */
-async function restartAndVerify(
-  molt: Molt,
-  attemptNo: number,
-  options: WatchRunOptions,
-  bound: (ms: number) => number,
-  now: () => number,
-  owner: { uid: number; gid: number } | undefined,
-): Promise<{ attempt: RestartAttempt; record: HealthRecord; writeError?: string }> {
-  const { restartUser, runRestartCommand, RESTART_TIMEOUT_MS } = await import('./restart.ts')
-  const at = new Date(now()).toISOString()
-  const command = options.restartArgv.join(' ')
-  const who = restartUser(moltOwner(molt))
-  const run = 'error' in who
-    ? { exit_code: null, signal: null, error: who.error, duration_ms: 0, output: '' }
-    : await runRestartCommand(molt, options.restartArgv, { timeoutMs: bound(RESTART_TIMEOUT_MS), user: who.user, owner, attempt: attemptNo })
-  const succeeded = run.error === null && run.exit_code === 0
-  // a command that failed gets one look; one that worked gets until the gateway answers, or the wait ends
-  const verifyEnd = performance.now() + (succeeded ? bound(options.restartVerifyMs) : 0)
-  let record: HealthRecord
-  for (;;) {
-    record = (await checkMolt(molt, { timeoutMs: bound(options.timeoutMs), record: false, startupGraceMs: options.startupGraceMs })).record
-    if (record.status === 'healthy' || performance.now() + 250 >= verifyEnd) break
-    await Bun.sleep(250)
-  }
-  const attempt: RestartAttempt = {
-    attempt: attemptNo,
-    at,
-    command,
-    user: 'error' in who ? null : who.user,
-    exit_code: run.exit_code,
-    signal: run.signal,
-    error: run.error,
-    duration_ms: run.duration_ms,
-    output: run.output,
-    result: record.status,
-  }
-  const line = { ...record, restart: { attempt: attemptNo, command, user: attempt.user, exit_code: run.exit_code, signal: run.signal, error: run.error, duration_ms: run.duration_ms } }
-  try {
-    writeStatus(molt.home, record, owner)
-    appendHistory(molt.home, line as HealthRecord, owner)
-    return { attempt, record }
-  } catch (error) {
-    return { attempt, record, writeError: `${molt.name}: could not record the check after the restart: ${(error as Error).message}` }
-  }
-}
-
-/** The run in one health.log line. */
-function describeRun(name: string, state: WatchFile, record: HealthRecord, result: WatchRunResult): string {
-  const phase = state.phase === 'pending' ? `PENDING ${state.consecutive_failures}/${state.threshold}` : state.phase.toUpperCase()
-  const detail = record.status === 'healthy'
-    ? `HTTP ${record.http_status}${record.response_time_ms === null ? '' : ` in ${record.response_time_ms} ms`}`
-    : `${record.reason ?? ''}`
-  const parts = [`watch ${name}: ${phase} ${record.status}${detail ? ` (${detail})` : ''}`]
-  if (state.phase === 'down' && state.incident) parts.push(`failing since ${state.incident.id} (${formatDuration(Date.parse(record.timestamp) - Date.parse(state.incident.id))}), ${state.consecutive_failures} failure${state.consecutive_failures === 1 ? '' : 's'}`)
-  if (result.flapping === 'started') parts.push('flapping started')
-  else if (result.flapping === 'ended') parts.push('flapping ended')
-  else if (result.flapping === 'ongoing') parts.push('flapping')
-  const r = result.restart
-  if (r) parts.push(`restart ${r.attempt}/${RESTART_MAX_ATTEMPTS}: ${r.command}${r.user ? ` as ${r.user}` : ''} ${r.error ?? (r.exit_code !== null ? `exit ${r.exit_code}` : `killed by ${r.signal}`)}, then ${r.result}`)
-  for (const n of result.notices) {
-    const verb = result.fleet_outbox ? 'handed to the fleet outbox for' : 'sent via'
-    const sent = n.delivered.length ? [`${verb} ${n.delivered.join(', ')}`] : []
-    const failed = n.errors.map((e) => `${e.permanent ? 'FAILED for good' : 'not delivered'} via ${e.channel} (${e.error})`)
-    const kept = !n.pending ? '' : n.errors.some((e) => !e.permanent) ? ', will retry' : ', kept until the alert settings change'
-    parts.push(`${n.kind} notice: ${[...sent, ...failed].join(', ')}${kept}`)
-  }
-  if (result.silenced) parts.push(`silenced until ${result.silenced.until} (${result.silenced.id})${result.silenced.held.length ? `: held ${result.silenced.held.join(', ')} notice` : ''}`)
-  for (const subject of result.host ?? []) parts.push(`host notice: ${subject}`)
-  if (result.rate_limited) parts.push(`rate limit: held back ${result.rate_limited.join(', ')} notice (counted in the next one)`)
-  for (const id of result.silence_summaries ?? []) parts.push(`silence ${id} is over: summary handed over`)
-  for (const m of result.fleet_outbox?.sent ?? []) parts.push(`${m.digest ? `digest of ${m.notices} notices` : 'fleet outbox notice'} sent via ${m.channel}: ${m.subject}`)
-  if (result.waiting && !result.notices.length) parts.push(`${result.waiting} notice(s) waiting`)
-  for (const p of result.problems) if (!/ notice \S+ via /.test(p)) parts.push(`ERROR ${p}`)
-  return parts.join('; ')
 }
