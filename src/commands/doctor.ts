@@ -15,7 +15,7 @@ export default defineCommand({
     all: { type: 'boolean', description: 'every molt of the fleet (the default)' },
     timeout: { type: 'string', valueHint: 'duration', default: '2s', description: 'for each network probe (TCP, /health, token, SMTP), 1ms-1m (a bare number is ms)' },
     'expect-bind': { type: 'enum', options: [...EXPECT_BIND], description: 'where gateways must be reachable from: lan warns about loopback binds (default: expect_bind in clmnt.json)' },
-    'verify-latest': { type: 'boolean', description: 'also verify the newest good archive end to end (reads all of it)' },
+    'verify-latest': { type: 'boolean', description: 'also verify the newest good archive end to end, with its chain when incremental (reads all of it)' },
     'send-test-alert': { type: 'boolean', description: "send one test mail over each molt's alert route" },
     ...jsonArg,
   },

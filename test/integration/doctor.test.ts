@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { backupFleet } from '../../src/archive/backup.ts'
 import { gzipHeader } from '../../src/archive/seek-index.ts'
 import type { Check, DoctorReport } from '../../src/doctor/types.ts'
 import { writeRegistry } from '../../src/fleet/registry.ts'
@@ -268,6 +269,58 @@ describe('backups', () => {
       small.cleanup()
     }
   }, 30_000)
+
+  test('an incremental newest archive: its chain is checked link by link, and --verify-latest verifies every archive of it; a broken or damaged parent is one failing line', async () => {
+    const small = await buildFleet([{ name: 'alpha', mode: 'healthy' }])
+    addBulk(join(small.baseDir, 'alpha'), 8, 64 * 1024)
+    const out = `${join(small.baseDir, 'backups')}/`
+    mkdirSync(out, { mode: 0o700 })
+    const backup = (ago: number, extra: Partial<Parameters<typeof backupFleet>[0]> = {}) => backupFleet({ baseDir: small.baseDir, output: out, clmntVersion: '9.9.9', crontab: false, incremental: true, now: new Date(Date.now() - ago), ...extra })
+    const run = async (...args: string[]) => {
+      const r = await runCli(['doctor', '--json', ...args, '-d', small.baseDir])
+      return { code: r.code, report: JSON.parse(r.stdout) as DoctorReport }
+    }
+    const failing = (report: DoctorReport) => report.checks.filter((c) => c.level === 'fail').map((c) => `${c.id}: ${c.detail}`)
+    try {
+      const full = (await backup(60_000)).path!
+      writeFileSync(join(small.baseDir, 'alpha', 'notes.txt'), 'written after the full backup\n')
+      const inc = (await backup(30_000)).path!
+      const [fullName, incName] = [basename(full), basename(inc)]
+
+      let { code, report } = await run('--verify-latest')
+      expect(failing(report)).toEqual([])
+      expect(code).toBe(0)
+      expect(find(report, 'backups.latest').detail).toMatch(new RegExp(`^${incName.replace(/\./g, '\\.')}, .*, 1 molt\\(s\\), incremental \\(chain of 2, from ${fullName.replace(/\./g, '\\.')}\\)$`))
+      expect(find(report, 'backups.verify')).toMatchObject({ level: 'ok', detail: expect.stringMatching(/sha256 verified; its chain of 1 earlier archive\(s\) too$/) })
+
+      // damaged inside, same size and manifest: the links hold; only reading it all finds it
+      const bytes = readFileSync(full)
+      bytes[Math.floor(bytes.length * 0.6)]! ^= 0x55
+      writeFileSync(full, bytes)
+      ;({ code, report } = await run())
+      expect(failing(report)).toEqual([])
+      ;({ code, report } = await run('--verify-latest'))
+      expect(code).toBe(1)
+      expect(failing(report)).toEqual([expect.stringMatching(new RegExp(`^backups\\.verify: ${incName.replace(/\./g, '\\.')}: \\d+ problem\\(s\\), first: ${fullName.replace(/\./g, '\\.')} \\(in its chain\\): `))])
+
+      // another archive under the parent's name, then none: restore would refuse; said once, without reading it all
+      const other = await backup(90_000, { output: join(small.baseDir, 'other.tar.gz'), incremental: false, excludeMaildir: true })
+      copyFileSync(other.path!, full)
+      for (const args of [[], ['--verify-latest']]) {
+        ;({ code, report } = await run(...args))
+        expect(code).toBe(1)
+        expect(failing(report)).toEqual([`backups.latest: ${incName}, ${find(report, 'backups.latest').detail.split(', ')[1]}, ${find(report, 'backups.latest').detail.split(', ')[2]}, 1 molt(s), incremental; broken chain: ${incName}: its parent ${fullName} was changed or replaced since (not the archive it was made from)`])
+        expect(find(report, 'backups.latest').advice).toBe('restore would refuse it: make a full backup now (clmnt fleet backup)')
+        expect(find(report, 'backups.verify').level).toBe('skip')
+      }
+      rmSync(full)
+      ;({ code, report } = await run('--verify-latest'))
+      expect(code).toBe(1)
+      expect(failing(report)).toEqual([expect.stringContaining(`broken chain: ${incName} needs its parent ${fullName}, which is missing from ${join(small.baseDir, 'backups')}`)])
+    } finally {
+      small.cleanup()
+    }
+  }, 60_000)
 
   test('a backups/ that is a file cannot take archives', async () => {
     const dir = tempDir()
