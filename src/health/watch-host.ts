@@ -4,7 +4,7 @@ import { alertsDir, openAlertsDir, readAlertsFile } from '../alert/alerts-dir.ts
 import type { RenderedNotice } from '../alert/message.ts'
 import { hostProblems, readHost } from '../host/checks.ts'
 import { HOST_FILE, updateHostIncidents, type HostChange } from '../host/incidents.ts'
-import { stamp } from './watch.ts'
+import { stamp } from './watch-notices.ts'
 import { stoppedWatchers, updateWatchers, watcherNotice, type WatcherChanges } from './watchers.ts'
 
 /**

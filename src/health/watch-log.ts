@@ -3,9 +3,9 @@ import { formatDuration } from '../lib/duration.ts'
 import { inHomeDir, type HomeDir } from '../lib/safe-fs.ts'
 import { WATCH_LOG_REL } from './paths.ts'
 import type { HealthRecord } from './record.ts'
-import { RESTART_MAX_ATTEMPTS } from './watch.ts'
+import { restartOutcome } from './watch-notices.ts'
 import type { WatchRunResult } from './watch-run.ts'
-import type { WatchFile } from './watch-types.ts'
+import { RESTART_MAX_ATTEMPTS, type WatchFile } from './watch-types.ts'
 
 /**
  * `.molt-state/health.log`: one line per watch run, what `health logs` shows. Appended with one
@@ -61,7 +61,7 @@ export function describeRun(name: string, state: WatchFile, record: HealthRecord
   else if (result.flapping === 'ended') parts.push('flapping ended')
   else if (result.flapping === 'ongoing') parts.push('flapping')
   const r = result.restart
-  if (r) parts.push(`restart ${r.attempt}/${RESTART_MAX_ATTEMPTS}: ${r.command}${r.user ? ` as ${r.user}` : ''} ${r.error ?? (r.exit_code !== null ? `exit ${r.exit_code}` : `killed by ${r.signal}`)}, then ${r.result}`)
+  if (r) parts.push(`restart ${r.attempt}/${RESTART_MAX_ATTEMPTS}: ${r.command}${r.user ? ` as ${r.user}` : ''} ${restartOutcome(r)}, then ${r.result}`)
   for (const n of result.notices) {
     const verb = result.fleet_outbox ? 'handed to the fleet outbox for' : 'sent via'
     const sent = n.delivered.length ? [`${verb} ${n.delivered.join(', ')}`] : []

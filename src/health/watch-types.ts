@@ -9,6 +9,8 @@ export type NoticeKind = (typeof NOTICE_KINDS)[number]
 export const CHANNELS = ['email', 'webhook', 'stderr'] as const
 export type Channel = (typeof CHANNELS)[number]
 export type Facts = Record<string, string | number | null>
+/** automatic restarts per incident at the most */
+export const RESTART_MAX_ATTEMPTS = 3
 
 export interface Notice {
   /** unique and stable: the Message-ID's local part */

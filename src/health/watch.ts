@@ -1,7 +1,8 @@
 import { formatDuration } from '../lib/duration.ts'
 import { DEFAULT_STARTUP_GRACE_MS, type HealthRecord, type HealthStatus } from './record.ts'
+import { downAlertNote, downFacts, downReference, makeNotice, recordFacts, restartNote, stamp, when } from './watch-notices.ts'
 import { alertSent, iso, wasDelivered } from './watch-outbox.ts'
-import type { Facts, Flapping, Incident, Notice, NoticeKind, Phase, RestartAttempt, StoredState, WatchFile } from './watch-types.ts'
+import { RESTART_MAX_ATTEMPTS, type Flapping, type Incident, type Notice, type Phase, type RestartAttempt, type StoredState, type WatchFile } from './watch-types.ts'
 
 /**
  * The watch's state machine, as plain functions over plain data with the clock passed in:
@@ -18,6 +19,7 @@ import type { Facts, Flapping, Incident, Notice, NoticeKind, Phase, RestartAttem
 
 export * from './watch-types.ts'
 export * from './watch-outbox.ts'
+export { restartNote, stamp, when } from './watch-notices.ts'
 
 export interface DecideOptions {
   /** N, 1-64 */
@@ -48,7 +50,6 @@ export const FLAP_START = 0.4
 export const FLAP_MIN_SPAN = 9
 /** and ends after this many identical results */
 export const FLAP_STABLE = 10
-export const RESTART_MAX_ATTEMPTS = 3
 export const RESTART_SPACING_MS = 5 * 60_000
 /** cron starts runs a few seconds late or early: a 5-minute slot must not be skipped for that */
 export const SCHEDULE_SLACK_MS = 15_000
@@ -306,72 +307,6 @@ function newIncident(at: string, status: HealthStatus, reason: string | null): I
   }
 }
 
-function makeNotice(kind: NoticeKind, id: string, at: string, incident: string | null, inReplyTo: string | null, facts: Facts): Notice {
-  return { id, kind, created_at: at, incident, in_reply_to: inReplyTo, facts, attempts: 0, last_attempt_at: null, last_error: null, delivered: {}, failed: {} }
-}
-
-function recordFacts(record: HealthRecord, s: WatchFile): Facts {
-  return {
-    molt: record.molt ?? null,
-    status: record.status,
-    reason: record.reason ?? null,
-    pid: record.pid,
-    port: record.port,
-    http_status: record.http_status,
-    response_time: record.response_time_ms === null ? null : `${record.response_time_ms} ms`,
-    checked_at: when(record.timestamp),
-    last_success: s.last_success ? when(s.last_success) : 'never',
-  }
-}
-
-function downFacts(record: HealthRecord, s: WatchFile, incident: Incident): Facts {
-  return {
-    ...recordFacts(record, s),
-    first_failure: when(incident.id) + (incident.estimated ? ' (estimated)' : ''),
-    first_reason: incident.first_reason,
-    failures: s.consecutive_failures,
-    threshold: s.threshold,
-    restart_note: restartNote(incident),
-  }
-}
-
-function downReference(incident: Incident, undelivered?: Notice): string | null {
-  if (!incident.down_notice || incident.down_notice === 'legacy' || undelivered) return null
-  return incident.down_notified_at ? incident.down_notice : null
-}
-
-function downAlertNote(incident: Incident, undelivered: Notice | undefined): string {
-  if (incident.down_notified_at) return `The DOWN alert went out at ${when(incident.down_notified_at)}.`
-  if (undelivered && undelivered.attempts > 0) return `The DOWN alert could not be delivered (${undelivered.last_error ?? 'no transport accepted it'}).`
-  return 'No DOWN alert went out: the molt was back before one was sent.'
-}
-
-export function restartNote(incident: Incident): string {
-  if (!incident.restarts.length) return ''
-  const lines = incident.restarts.map((r) => {
-    const how = r.error ?? (r.exit_code !== null ? `exit ${r.exit_code}` : `killed by ${r.signal}`)
-    return `Automatic restart ${r.attempt} of ${RESTART_MAX_ATTEMPTS} at ${when(r.at)}: ${r.command} (${how}); ${restartVerdict(r)}`
-  })
-  const last = incident.restarts.at(-1)!
-  if (incident.restarts.length >= RESTART_MAX_ATTEMPTS && last.result !== 'healthy') lines.push(`Recovery failed after ${incident.restarts.length} attempts.`)
-  return lines.join('\n')
-}
-
-/**
- * A restart counts by what the check after it found, not by the command's exit code:
- * `openclaw gateway restart` exits 0 when no service manager owns the gateway and nothing restarted.
- */
-function restartVerdict(r: RestartAttempt): string {
-  if (r.result === 'healthy') return 'the check after it found the gateway back and ready.'
-  if (r.result === 'starting') return 'the check after it found a new gateway starting (not ready yet).'
-  if (r.result === null) return 'then not checked.'
-  const still = `the check after it still found it ${r.result}`
-  if (r.exit_code === 0 && (r.result === 'dead' || r.result === 'stopped')) {
-    return `${still}: the command restarted nothing (a gateway run in the foreground has no service to restart; set restart_cmd to what starts it).`
-  }
-  return `${still}.`
-}
-
 /** Undelivered notices matching `pick` leave the outbox; returns them. */
 function drop(s: WatchFile, dropped: Notice[], pick: (n: Notice) => boolean): Notice[] {
   const gone = s.outbox.filter(pick)
@@ -383,16 +318,4 @@ function drop(s: WatchFile, dropped: Notice[], pick: (n: Notice) => boolean): No
 /** A mail server down for days must not grow the state file: the oldest notices go first. */
 function trimOutbox(s: WatchFile, dropped: Notice[]): void {
   while (s.outbox.length > OUTBOX_MAX) dropped.push(s.outbox.shift()!)
-}
-
-
-/** "2026-02-02T10:30:00.123Z" → "20260202T103000123Z": usable inside a Message-ID. */
-export function stamp(at: string): string {
-  return at.replace(/[^0-9TZ]/g, '')
-}
-
-/** How times read in a notice. */
-export function when(at: string): string {
-  const ms = Date.parse(at)
-  return Number.isNaN(ms) ? at : `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`
 }
