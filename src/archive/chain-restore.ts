@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, renameSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, utimesSync, type BigIntStats, type PathLike } from 'node:fs'
 import { basename, join } from 'node:path'
 import { pathIn, shownName } from './byte-names.ts'
 import { readFront, type ArchiveFront } from './chain.ts'
@@ -37,7 +37,9 @@ export interface ChainFill {
 
 export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; read: string[]; verified: number }> {
   // what the restored molts need from the chain
-  const wanted = new Map<string, Set<string>>([...spec.stages.keys()].map((m) => [m, new Set<string>()]))
+  // path → the mode and mtime the state gives it: a file whose content the backup confirmed
+  // unchanged (touched, chmod-ed) is left to the chain with its new metadata (incremental.ts)
+  const wanted = new Map<string, Map<string, { mode: number; mtime: string }>>([...spec.stages.keys()].map((m) => [m, new Map()]))
   let left = 0
   await readFront(spec.archive, (e) => {
     if (e.held || e.kind !== 'f') return
@@ -47,7 +49,7 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
       const component = componentOf(e.rel, false)
       if (!component || !spec.only.has(component)) return
     }
-    set.add(e.rel)
+    set.set(e.rel, { mode: e.mode, mtime: e.mtime })
     left++
   })
   let moved = 0
@@ -78,15 +80,17 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
         const tally = spec.extracted.molts.get(molt)!
         const from = homes.get(molt)!
         const to = spec.stages.get(molt)!
-        for (const rel of [...set]) {
+        for (const [rel, meta] of [...set]) {
           let size: number
+          let st: BigIntStats
           try {
-            const st = lstatSync(pathIn(from, rel))
+            st = lstatSync(pathIn(from, rel), { bigint: true })
             if (!st.isFile()) continue
-            size = st.size
+            size = Number(st.size)
           } catch {
             continue
           }
+          giveMeta(pathIn(from, rel), st, meta)
           ensureFolders(tally, to, rel)
           // staging is ours alone: a path taken there means the incremental archive holds it too
           const target = pathIn(to, rel)
@@ -110,11 +114,20 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
   }
   for (const [molt, set] of wanted) {
     if (set.size) {
-      const first = [...set][0]!
+      const first = [...set.keys()][0]!
       throw new RestoreRefused(`broken chain: ${shownName(`${molt}/${first}`)}${set.size > 1 ? ` and ${set.size - 1} more file(s)` : ''} unchanged since an earlier archive, but no archive of the chain holds it`)
     }
   }
   return { moved, read, verified }
+}
+
+/** The state's mode and mtime, where the archive that holds the content says otherwise. */
+function giveMeta(path: PathLike, st: BigIntStats, meta: { mode: number; mtime: string }): void {
+  if (Number(st.mode & 0o7777n) !== meta.mode) chmodSync(path, meta.mode)
+  const [sec, nsec] = meta.mtime.split('.') as [string, string]
+  if (st.mtimeNs !== BigInt(sec) * 1_000_000_000n + (sec.startsWith('-') ? -1n : 1n) * BigInt(nsec)) {
+    utimesSync(path, Number(st.atimeNs / 1_000_000n) / 1000, Number(sec) + Number(nsec) / 1e9)
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
 import { InputError } from '../lib/errors.ts'
 import { resolveChain, readFront, type ArchiveFront } from './chain.ts'
-import { collectNow, decodeEntry, KIND_DIR, KIND_SYMLINK, type Plan, type PlanEntry } from './collect.ts'
+import { binaryPath, collectNow, decodeEntry, fsPath, KIND_DIR, KIND_SYMLINK, resolveRel, type MoltPlan, type Plan, type PlanEntry } from './collect.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { listBackups } from './list.ts'
 import { compareEntries, ParentState, type ParentEntry } from './parent-state.ts'
@@ -12,8 +13,14 @@ import { identityOf, nsText, stateLine, type StateEntry } from './state-file.ts'
  * `fleet backup --incremental`: the parent is the newest good archive of this fleet (same host,
  * same base dir, same --select and --exclude-*) in the output folder, read up to its state.jsonl.
  * A file goes in when it is new or its size, mode, mtime, ctime or inode differ from the parent's
- * state; SQLite databases always go in (a commit can sit in the -wal with the database file
- * untouched). Folders and symlinks always go in (a few bytes each: every archive has the tree).
+ * state, unless the checksum list confirms it is the same content: a file of the same size whose
+ * metadata changed (touched, chmod-ed, copied over itself, rewritten with the same bytes) is read
+ * and its sha256 compared with the parent's (from state.jsonl or the parent's checksums.sha256).
+ * The same: left to the chain, its new mode and mtime in the state (restore gives it those). Not
+ * the same, or no digest to compare with: it goes in. Only same-size files are read: a file whose
+ * size changed cannot be the same, and reading every file to catch an edit that kept size, mtime,
+ * ctime and inode alike would cost what a full backup costs (ctime cannot be set back by a user).
+ * SQLite databases always go in (a commit can sit in the -wal with the database file untouched). Folders and symlinks always go in (a few bytes each: every archive has the tree).
  * What the parent held and the plan did not find is listed as deleted in the manifest.
  */
 export interface ParentSpec {
@@ -29,7 +36,7 @@ export interface ParentSpec {
 }
 
 export type ParentChoice =
-  | { parent: ArchiveFront; state: ParentState; fullFile: string; fullTimestamp: string; depth: number }
+  | { parent: ArchiveFront; state: ParentState; fullFile: string; fullTimestamp: string; depth: number; sums: number | string }
   | { parent: null; why: string }
 
 /** The parent's state is spooled in `spec.dir`; the caller closes it (ParentChoice.state). */
@@ -72,7 +79,9 @@ async function chooseIn(spec: ParentSpec, state: ParentState): Promise<ParentCho
     const age = spec.now.getTime() - Date.parse(chain.full_timestamp)
     if (age >= spec.fullEveryMs) return { parent: null, why: `the chain's full archive, ${chain.full}, is ${formatDuration(age)} old (--full-every ${formatDuration(spec.fullEveryMs)})` }
   }
-  return { parent: front, state, fullFile: chain.full, fullTimestamp: chain.full_timestamp, depth: chain.depth + 1 }
+  // the digests of what the parent holds, from its checksum list: what confirms a touched file
+  const sums = await state.withChecksums(last.path, front.compression, front.manifest)
+  return { parent: front, state, fullFile: chain.full, fullTimestamp: chain.full_timestamp, depth: chain.depth + 1, sums }
 }
 
 export interface Incremental {
@@ -128,11 +137,12 @@ export function applyParent(plan: Plan, parentState: ParentState | null, dir: st
       collectNow()
       const raw = lines.next().value!
       const e = decodeEntry(raw)
-      const entry: StateEntry = { molt: name, rel: e.rel, kind: kindOf(e), size: e.size, mode: e.mode, mtime: nsText(e.mtimeSec, e.mtimeNsec), ctime: nsText(BigInt(e.ctimeNs)), ino: e.ino, held: true }
+      const entry: StateEntry = { molt: name, rel: e.rel, kind: kindOf(e), size: e.size, mode: e.mode, mtime: nsText(e.mtimeSec, e.mtimeNsec), ctime: nsText(BigInt(e.ctimeNs)), ino: e.ino, held: true, sha256: '' }
       if (parentState) {
         const before = parentAt(name, e.rel)
-        if (entry.kind === 'f' && !e.sqlite && before?.identity === identityOf(entry)) {
+        if (entry.kind === 'f' && !e.sqlite && before?.kind === 'f' && (before.identity === identityOf(entry) || (before.sha256 !== '' && before.size === e.size && sameContent(pathOf(m, e.rel), e, before.sha256)))) {
           entry.held = false
+          entry.sha256 = before.sha256
           m.entries--
           m.files--
           m.bytes -= e.size
@@ -158,6 +168,35 @@ export function applyParent(plan: Plan, parentState: ParentState | null, dir: st
     out.plan = { ...plan, spool: kept, files: plan.files - out.carried.files, bytes: plan.bytes - out.carried.bytes }
   }
   return out
+}
+
+const pathOf = (m: MoltPlan, rel: string) => fsPath(resolveRel(binaryPath(m.molt.home), m.followed, rel))
+
+/**
+ * Is the file still the content whose sha256 is `digest`? Read as the backup reads it: never
+ * through a link, never blocking on a FIFO, and only the file planned (same device and inode).
+ * Anything odd is "no": the file is then stored, which is never wrong.
+ */
+function sameContent(path: Buffer, planned: PlanEntry, digest: string): boolean {
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch {
+    return false
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.ino !== planned.ino || st.dev !== planned.dev || st.size !== planned.size) return false
+    const hasher = new Bun.CryptoHasher('sha256')
+    const buf = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(planned.size, 1)))
+    let total = 0
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; total += n) hasher.update(buf.subarray(0, n))
+    return total === planned.size && hasher.digest('hex') === digest
+  } catch {
+    return false
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** "fleet-….tar.gz" of a parent, for messages */

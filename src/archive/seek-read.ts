@@ -181,7 +181,7 @@ function readAt(path: string, at: number, length: number): Uint8Array {
 }
 
 /** Lines of a member's content as it streams by (names in it are bytes: latin1). */
-class LineSplitter {
+export class LineSplitter {
   #rest = ''
 
   push(chunk: Uint8Array, onLine: (line: string) => void): void {

@@ -225,16 +225,42 @@ test('no usable parent: a legacy archive, other options, a full one too old (--f
   expect(again.incremental!.full_reason).toMatch(/^the chain's full archive, fleet-2026-03-01-\d{6}\.tar\.gz, is 8d old \(--full-every 7d\)$/)
 })
 
-test('a file touched but not changed, a changed mode, a replaced inode: judged changed; an untouched one is not', async () => {
+/** regular files of an archive under a folder of a molt */
+const held = (archive: string, under: string) => tarList(archive).filter((m) => m.startsWith(under) && !m.endsWith('/')).sort()
+
+test('the checksum list confirms: touched, chmod-ed, replaced by an identical copy or rewritten with the same bytes: not stored again, and restored with its new time and mode; a same-size rewrite with other bytes is stored', async () => {
+  const cur = join(base, 'alpha', 'Maildir', 'cur')
+  const at = (n: number) => join(cur, `text-${n}:2,S`)
   await backup()
-  const alpha = join(base, 'alpha', 'Maildir', 'cur')
-  utimesSync(join(alpha, 'text-1:2,S'), 1_800_000_000, 1_800_000_000)
-  spawnSync('chmod', ['0600', join(alpha, 'text-2:2,S')])
-  copyFileSync(join(alpha, 'text-3:2,S'), join(alpha, 'tmp'))
-  renameSync(join(alpha, 'tmp'), join(alpha, 'text-3:2,S'))
-  const inc = await backup()
-  const files = tarList(inc.path!).filter((m) => m.startsWith('alpha/Maildir/cur/') && !m.endsWith('/'))
-  expect(files.sort()).toEqual(['alpha/Maildir/cur/text-1:2,S', 'alpha/Maildir/cur/text-2:2,S', 'alpha/Maildir/cur/text-3:2,S'])
+  utimesSync(at(1), 1_800_000_000, 1_800_000_000)
+  spawnSync('chmod', ['0640', at(2)])
+  copyFileSync(at(3), join(cur, 'tmp'))
+  renameSync(join(cur, 'tmp'), at(3))
+  writeFileSync(at(4), readFileSync(at(4)))
+  // same size, other bytes, and the old mtime put back: only ctime (and the checksum) tell
+  const before = statSync(at(5))
+  const text = readFileSync(at(5), 'latin1')
+  writeFileSync(at(5), `${text.slice(0, -1)}${text.endsWith('x') ? 'y' : 'x'}`, 'latin1')
+  utimesSync(at(5), before.atime, before.mtime)
+  const second = await backup()
+  expect(held(second.path!, 'alpha/Maildir/cur/')).toEqual(['alpha/Maildir/cur/text-5:2,S'])
+  const wholeSecond = await backup({ output: join(dir, 'whole-2.tar.gz'), incremental: false })
+  // a second round on files the chain carries (their digest comes from the state, not a checksum list)
+  utimesSync(at(1), 1_800_000_100, 1_800_000_100)
+  spawnSync('chmod', ['0600', at(2)])
+  const third = await backup()
+  expect(held(third.path!, 'alpha/Maildir/cur/')).toEqual([])
+  const wholeThird = await backup({ output: join(dir, 'whole-3.tar.gz'), incremental: false })
+
+  const restored = await restoreInto(second.path!, 'second')
+  sameTrees(restored, await restoreInto(wholeSecond.path!, 'whole-second'))
+  expect(restored.get('alpha')!.get('Maildir/cur/text-1:2,S')!.mtimeNs).toBe(1_800_000_000_000_000_000n)
+  expect(restored.get('alpha')!.get('Maildir/cur/text-2:2,S')!.mode).toBe(0o640)
+  const last = await restoreInto(third.path!, 'third')
+  sameTrees(last, await restoreInto(wholeThird.path!, 'whole-third'))
+  expect(last.get('alpha')!.get('Maildir/cur/text-1:2,S')!.mtimeNs).toBe(1_800_000_100_000_000_000n)
+  expect(last.get('alpha')!.get('Maildir/cur/text-2:2,S')!.mode).toBe(0o600)
+  expect(readFileSync(join(dir, 'third', 'alpha', 'Maildir', 'cur', 'text-5:2,S'), 'latin1')).toBe(readFileSync(at(5), 'latin1'))
 })
 
 test('a SQLite database always goes in: a commit can sit in its -wal while the database file stays untouched', async () => {

@@ -6,13 +6,22 @@ import { compareEntries, comparePaths, ParentState } from '../../src/archive/par
 import { identityOf, nsText, parseStateLine, stateLine, stateLineSchema, type StateEntry } from '../../src/archive/state-file.ts'
 
 // state.jsonl: what --incremental compares with, read fast (by hand) and by the schema alike
-const entry: StateEntry = { molt: 'alpha', rel: 'Maildir/cur/caf\xe9', kind: 'f', size: 812, mode: 0o600, mtime: '1764921600.123456789', ctime: '1764921600.000000001', ino: 4711, held: true }
+const entry: StateEntry = { molt: 'alpha', rel: 'Maildir/cur/caf\xe9', kind: 'f', size: 812, mode: 0o600, mtime: '1764921600.123456789', ctime: '1764921600.000000001', ino: 4711, held: true, sha256: '' }
 
 test('a line round-trips, names as latin1 text of their bytes included', () => {
   const line = stateLine(entry)
   expect(line.endsWith('\n')).toBe(true)
   expect(parseStateLine(line.trimEnd())).toEqual(entry)
   expect(stateLineSchema().safeParse(JSON.parse(line)).success).toBe(true)
+})
+
+test("a file left to the chain carries its digest; a line of 9 fields (before digests were recorded) still reads, with none", () => {
+  const carried: StateEntry = { ...entry, held: false, sha256: 'ab'.repeat(32) }
+  expect(parseStateLine(stateLine(carried).trimEnd())).toEqual(carried)
+  expect(stateLineSchema().safeParse(JSON.parse(stateLine(carried))).success).toBe(true)
+  const old = '["alpha","x","f",1,"0644","1.000000000","1.000000000",1,0]'
+  expect(parseStateLine(old)).toMatchObject({ held: false, sha256: '' })
+  expect(stateLineSchema().safeParse(JSON.parse(old)).success).toBe(true)
 })
 
 test('nanosecond times are exact, before 1970 too', () => {
@@ -37,6 +46,8 @@ test.each([
   ['time without nanoseconds', '["alpha","x","f",1,"0644","1","1.000000000",1,1]'],
   ['held neither 0 nor 1', '["alpha","x","f",1,"0644","1.000000000","1.000000000",1,2]'],
   ['no molt', '["","x","f",1,"0644","1.000000000","1.000000000",1,1]'],
+  ['a digest that is not sha256 hex', '["alpha","x","f",1,"0644","1.000000000","1.000000000",1,0,"ABC"]'],
+  ['eleven fields', '["alpha","x","f",1,"0644","1.000000000","1.000000000",1,0,"",1]'],
 ])('refused, by the fast check and the schema alike: %s', (_, row) => {
   expect(typeof parseStateLine(row)).toBe('string')
   let raw: unknown = null
