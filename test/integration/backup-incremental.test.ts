@@ -1,15 +1,15 @@
 import { afterEach, beforeEach, expect, setDefaultTimeout, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { backupFleet, type BackupResult } from '../../src/archive/backup.ts'
 import { readFront } from '../../src/archive/chain.ts'
 import { listBackups } from '../../src/archive/list.ts'
 import { scheduledBackupArgs } from '../../src/commands/fleet/_backup-schedule.ts'
-import { addText, run, tarList, writeRichFleet } from '../helpers/archive.ts'
+import { run, tarList } from '../helpers/archive.ts'
+import { chainBackups, churn, twoMoltFleet, type ChainBackup } from '../helpers/chain.ts'
 import { runCli } from '../helpers/cli.ts'
-import { removeDir, tempDir } from '../helpers/fleet.ts'
+import { removeDir } from '../helpers/fleet.ts'
 import { readTree, treeDiff } from '../helpers/tree.ts'
 
 // whole backups and restores through the real CLI: seconds each on a loaded machine
@@ -19,26 +19,14 @@ setDefaultTimeout(60_000)
 let dir: string
 let base: string
 let out: string
+/** in-process, as the CLI does it; each archive a second after the last */
+let backup: ChainBackup
 beforeEach(() => {
-  dir = tempDir()
-  base = join(dir, 'fleet')
-  out = join(dir, 'backups')
-  mkdirSync(out)
-  writeRichFleet(base, [
-    { name: 'alpha', port: 19001 },
-    { name: 'bravo', port: 19021 },
-  ])
-  addText(join(base, 'alpha'), 150, 3000)
-  addText(join(base, 'bravo'), 50, 3000)
+  const fleet = twoMoltFleet({ mail: true })
+  ;({ dir, base, out } = fleet)
+  backup = chainBackups(fleet)
 })
 afterEach(() => removeDir(dir))
-
-let tick = 0
-/** in-process, as the CLI does it; each archive a second apart so their names and times differ */
-async function backup(options: Partial<Parameters<typeof backupFleet>[0]> = {}): Promise<BackupResult> {
-  tick++
-  return backupFleet({ baseDir: base, output: `${out}/`, clmntVersion: '9.9.9', crontab: false, incremental: true, now: new Date(Date.UTC(2026, 1, 2, 10, 0, tick)), ...options })
-}
 
 const cli = (...args: string[]) => runCli(['-d', base, ...args])
 
@@ -56,19 +44,11 @@ function sameTrees(a: Map<string, ReturnType<typeof readTree>>, b: Map<string, R
   for (const molt of ['alpha', 'bravo']) expect([molt, treeDiff(a.get(molt)!, b.get(molt)!, { ignore: (rel) => rel === '.molt-info' || rel === '' })]).toEqual([molt, []])
 }
 
-/** mail delivered, read, deleted: about 1% of the files */
-function churn(round: number): void {
-  const cur = join(base, 'alpha', 'Maildir', 'cur')
-  appendFileSync(join(cur, `text-${round}:2,S`), `\nchanged in round ${round}\n`)
-  unlinkSync(join(cur, `text-${10 + round}:2,S`))
-  writeFileSync(join(base, 'bravo', 'Maildir', 'new', `delivered-${round}`), `Subject: new in round ${round}\n\nhello\n`)
-}
-
 test('1% churn: the incremental archive holds only the change, names its parent and its deletions, and GNU tar extracts it', async () => {
   const first = await backup()
   expect(first.manifest.kind).toBe('full')
   expect(first.incremental).toMatchObject({ parent: null, full_reason: `no earlier good archive of this fleet in ${out}` })
-  churn(1)
+  churn(base, 1)
   const second = await backup()
   expect(second.manifest.kind).toBe('incremental')
   const parentFront = await readFront(first.path!)
@@ -96,7 +76,7 @@ test('a chain of 3: restore --from each point gives what a full backup at that p
   mkdirSync(full)
   const points: { incremental: string; full: string }[] = []
   for (let round = 0; round < 3; round++) {
-    if (round) churn(round)
+    if (round) churn(base, round)
     const inc = await backup()
     const whole = await backup({ output: `${full}/`, incremental: false })
     points.push({ incremental: inc.path!, full: whole.path! })
@@ -124,7 +104,7 @@ test('a chain of 3: restore --from each point gives what a full backup at that p
 
 test('restore --select and --only from an incremental archive: what the same options give from a full archive of that state', async () => {
   await backup()
-  churn(1)
+  churn(base, 1)
   const inc = await backup()
   const whole = await backup({ output: join(dir, 'whole.tar.gz'), incremental: false })
   for (const [name, extra] of [['select', ['--select', 'alpha']], ['only', ['--only', 'maildir,config']]] as const) {
@@ -143,7 +123,7 @@ test('restore --select and --only from an incremental archive: what the same opt
 
 test('a broken chain is refused with one line: parent missing, parent replaced', async () => {
   const first = await backup()
-  churn(1)
+  churn(base, 1)
   const second = await backup()
   const stash = join(dir, 'stash.tar.gz')
   renameSync(first.path!, stash)
@@ -165,7 +145,7 @@ test('a broken chain is refused with one line: parent missing, parent replaced',
 
 test('a parent damaged inside (same size, same manifest) is found by verify, restore --dry-run and restore', async () => {
   const first = await backup()
-  churn(1)
+  churn(base, 1)
   const second = await backup()
   const bytes = readFileSync(first.path!)
   bytes[Math.floor(bytes.length * 0.6)]! ^= 0x55
@@ -187,7 +167,7 @@ test('a parent damaged inside (same size, same manifest) is found by verify, res
 test('--keep never deletes an archive a kept incremental needs', async () => {
   const files: string[] = []
   for (let round = 0; round < 4; round++) {
-    if (round) churn(round)
+    if (round) churn(base, round)
     files.push((await backup({ keep: 2 })).path!)
   }
   // the 2 newest are incrementals: their parents up to the full one stay
@@ -217,7 +197,7 @@ test('no usable parent: a legacy archive, other options, a full one too old (--f
   mkdirSync(weekly)
   const full = await backup({ now: new Date(start), fullEveryMs: 7 * day, output: `${weekly}/` })
   expect(full.manifest.kind).toBe('full')
-  churn(1)
+  churn(base, 1)
   const inc = await backup({ now: new Date(start + 6 * day), fullEveryMs: 7 * day, output: `${weekly}/` })
   expect(inc.manifest.kind).toBe('incremental')
   const again = await backup({ now: new Date(start + 8 * day), fullEveryMs: 7 * day, output: `${weekly}/` })

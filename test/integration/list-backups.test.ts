@@ -5,9 +5,10 @@ import { constants, gunzipSync, inflateRawSync } from 'node:zlib'
 import { backupFleet } from '../../src/archive/backup.ts'
 import { COMPLETE_TAIL_LENGTH } from '../../src/archive/compress.ts'
 import { gzipHeader } from '../../src/archive/seek-index.ts'
-import { run, writeLegacyArchive, writeRichFleet } from '../helpers/archive.ts'
+import { run, writeLegacyArchive } from '../helpers/archive.ts'
+import { twoMoltFleet } from '../helpers/chain.ts'
 import { runCli } from '../helpers/cli.ts'
-import { removeDir, tempDir } from '../helpers/fleet.ts'
+import { removeDir } from '../helpers/fleet.ts'
 
 let dir: string
 let base: string
@@ -16,14 +17,7 @@ let older: string
 let newer: string
 
 beforeAll(async () => {
-  dir = tempDir()
-  base = join(dir, 'fleet')
-  out = join(dir, 'archives')
-  mkdirSync(out)
-  writeRichFleet(base, [
-    { name: 'alpha', port: 19001 },
-    { name: 'bravo', port: 19021 },
-  ])
+  ;({ dir, base, out } = twoMoltFleet({ out: 'archives' }))
   const options = { baseDir: base, clmntVersion: '9.9.9', crontab: false }
   older = (await backupFleet({ ...options, output: join(out, 'fleet-2026-02-01-103000.tar.gz'), now: new Date('2026-02-01T10:30:00Z') })).path!
   newer = (await backupFleet({ ...options, output: join(out, 'fleet-2026-02-03-103000.tar.zst'), compression: 'zstd', now: new Date('2026-02-03T10:30:00Z'), select: ['bravo'] })).path!
