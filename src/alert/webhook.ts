@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { Molt } from '../fleet/discover.ts'
 import { readOpenclawConfig } from '../fleet/openclaw-config.ts'
 import { parseMoltInfo } from '../fleet/molt-info.ts'
-import { readHomeFile } from '../lib/safe-fs.ts'
+import { readHomeFile } from '../lib/safe-read.ts'
 import type { DeliveryOutcome } from '../health/watch.ts'
 import { oneLine } from './message.ts'
 

@@ -1,5 +1,5 @@
 import { closeSync, readSync } from 'node:fs'
-import { openHomeFile } from '../lib/safe-fs.ts'
+import { openHomeFile } from '../lib/safe-read.ts'
 import { HISTORY_READ_MAX_BYTES, lineStartFrom, parseHistoryLine, scanLines } from '../health/history.ts'
 import type { UptimeWindow } from '../health/history-stats.ts'
 import { HISTORY_REL } from '../health/paths.ts'

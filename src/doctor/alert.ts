@@ -1,5 +1,6 @@
 import { existsSync, type Stats } from 'node:fs'
-import { readRegularFile, SafeFsError } from '../lib/safe-fs.ts'
+import { SafeFsError } from '../lib/safe-fs.ts'
+import { readRegularFile } from '../lib/safe-read.ts'
 import { join, resolve } from 'node:path'
 import { parseMailbox } from '../alert/address.ts'
 import { chooseMailRoute, type AlertSettings } from '../alert/deliver.ts'

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { z } from 'zod'
 import { legacyString } from '../lib/legacy.ts'
 import { lazySchema } from '../lib/schema.ts'
-import { readHomeFile, safeFsMessage } from '../lib/safe-fs.ts'
+import { readHomeFile, safeFsMessage } from '../lib/safe-read.ts'
 
 /** The parts of `.openclaw/openclaw.json` clmnt reads; the gateway owns the rest of the file. */
 export const openclawConfigSchema = lazySchema((z) =>

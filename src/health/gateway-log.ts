@@ -1,5 +1,5 @@
 import { closeSync, readSync, type Stats } from 'node:fs'
-import { openHomeFile, openRegularFile } from '../lib/safe-fs.ts'
+import { openHomeFile, openRegularFile } from '../lib/safe-read.ts'
 import { join } from 'node:path'
 import { readOpenclawConfig } from '../fleet/openclaw-config.ts'
 

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { readHomeFile } from '../lib/safe-fs.ts'
+import { readHomeFile } from '../lib/safe-read.ts'
 import { PID_MAX, processAgeMs, processCwd, processStartTicks, readProcess, type ProcessInfo, type ProcessTable } from '../lib/proc.ts'
 import { systemUsers } from '../lib/users.ts'
 import type { Molt } from '../fleet/discover.ts'

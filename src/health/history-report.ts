@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs'
 import type { Molt } from '../fleet/discover.ts'
-import { openHomeFile } from '../lib/safe-fs.ts'
+import { openHomeFile } from '../lib/safe-read.ts'
 import { emptyStats, historyStatsOf, type HistoryStats } from './history-stats.ts'
 import { recentChecksOf } from './history.ts'
 import { HISTORY_REL, historyFile } from './paths.ts'

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync } from 'node:fs'
-import { openHomeFile } from '../lib/safe-fs.ts'
+import { openHomeFile } from '../lib/safe-read.ts'
 import { HISTORY_READ_MAX_BYTES, lineStartFrom, parseJsonLine, scanLines, timestampMs, toCheck } from './history.ts'
 import { HISTORY_REL } from './paths.ts'
 import { isCleanRecord, type HealthStatus } from './record.ts'

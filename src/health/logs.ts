@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, readSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { ClmntError } from '../lib/errors.ts'
-import { openHomeFile, safeFsMessage, statHomeFile } from '../lib/safe-fs.ts'
+import { openHomeFile, safeFsMessage, statHomeFile } from '../lib/safe-read.ts'
 import { tailLines } from '../lib/tail.ts'
 import { STATE_DIR, WATCH_LOG_REL } from './paths.ts'
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readHomeFile, safeFsMessage } from './safe-fs.ts'
+import { readHomeFile, safeFsMessage } from './safe-read.ts'
 
 /**
  * Coercions for files written by the earlier bash toolkit, which stored every value as a string:

@@ -1,24 +1,14 @@
-import { dlopen, read } from 'bun:ffi'
 import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
 import type { Owner } from './atomic.ts'
 import { chownIfRoot } from './atomic.ts'
+import { lastErrno, LOCK_EX, LOCK_NB, sys } from './libc.ts'
 
 /**
- * Exclusive locks with flock(2), called through bun:ffi (0.2 ms, no `flock` process). The kernel
+ * Exclusive locks with flock(2), called through bun:ffi (libc.ts: 0.2 ms, no `flock` process). The kernel
  * drops the lock when the holder exits, even by kill -9, so a crash never leaves a stale lock.
  * The lock file stays (unlinking it would race with the next locker); it names the last holder.
  */
-const LOCK_EX = 2
-const LOCK_NB = 4
 const EWOULDBLOCK = 11
-
-let libc: ReturnType<typeof openLibc> | undefined
-function openLibc() {
-  return dlopen('libc.so.6', {
-    flock: { args: ['i32', 'i32'], returns: 'i32' },
-    __errno_location: { args: [], returns: 'ptr' },
-  }).symbols
-}
 
 export interface LockHolder {
   pid: number
@@ -42,9 +32,8 @@ export function tryLock(path: string, command: string, owner?: Owner): LockAttem
  * molt home is opened without following links, see safe-fs.ts). Closed when the lock is refused.
  */
 export function lockDescriptor(fd: number, path: string, command: string, onTaken?: () => void): LockAttempt {
-  libc ??= openLibc()
-  if (libc.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
-    const errno = read.i32(libc.__errno_location()!, 0)
+  if (sys().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+    const errno = lastErrno()
     const holder = readHolder(fd)
     closeSync(fd)
     if (errno !== EWOULDBLOCK) throw new Error(`cannot lock ${path}: flock errno ${errno}`)

@@ -1,14 +1,14 @@
-import { dlopen, read } from 'bun:ffi'
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants, fstatSync, fsyncSync, openSync, writeSync, type Stats } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import type { Owner } from './atomic.ts'
 import { ClmntError } from './errors.ts'
+import { cName, errnoName, lastErrno, sys } from './libc.ts'
 
 /**
  * Files inside a molt's home, as root's clmnt must touch them: the molt's Linux user owns that
  * home and may have planted anything in it (a symlink to /etc, a FIFO, a device, a 1 TB sparse
  * file). So every path below the home is walked one component at a time with openat(2) and
- * O_NOFOLLOW (node:fs has no openat, hence bun:ffi as for flock), a file is first opened with
+ * O_NOFOLLOW (node:fs has no openat, hence libc.ts), a file is first opened with
  * O_PATH (which never blocks on a FIFO nor wakes a device) and judged by fstat — a regular file
  * owned by the molt's user or root — before it is reopened for reading or writing, and every read
  * is capped. The path up to and including the home itself is root's (base dir, registry) and is
@@ -24,24 +24,8 @@ import { ClmntError } from './errors.ts'
  */
 
 const O_PATH = 0o10000000
-const O_CLOEXEC = 0o2000000
+export const O_CLOEXEC = 0o2000000
 export const { O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY, O_CREAT, O_EXCL, O_WRONLY, O_RDONLY, O_RDWR, O_APPEND } = constants
-
-const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]))
-
-let libc: ReturnType<typeof openLibc> | undefined
-function openLibc() {
-  return dlopen('libc.so.6', {
-    openat: { args: ['i32', 'ptr', 'i32', 'u32'], returns: 'i32' },
-    mkdirat: { args: ['i32', 'ptr', 'u32'], returns: 'i32' },
-    unlinkat: { args: ['i32', 'ptr', 'i32'], returns: 'i32' },
-    renameat: { args: ['i32', 'ptr', 'i32', 'ptr'], returns: 'i32' },
-    setfsuid: { args: ['u32'], returns: 'i32' },
-    setfsgid: { args: ['u32'], returns: 'i32' },
-    __errno_location: { args: [], returns: 'ptr' },
-  }).symbols
-}
-const sys = () => (libc ??= openLibc())
 
 /**
  * Shaped like node:fs's errors, so callers keep testing `code === 'ENOENT'`; an expected failure
@@ -57,16 +41,12 @@ export class SafeFsError extends ClmntError {
   }
 }
 
-const lastErrno = () => read.i32(sys().__errno_location()!, 0)
-
 function fail(what: string, path: string, errno = lastErrno()): never {
-  const code = ERRNO_NAMES.get(errno) ?? `errno ${errno}`
+  const code = errnoName(errno)
   // a symlink met with O_NOFOLLOW is ELOOP; a non-folder with O_DIRECTORY is ENOTDIR: say what it is
   const why = code === 'ELOOP' ? 'a symbolic link (not followed)' : code
   throw new SafeFsError(code, `cannot ${what} ${path}: ${why}`)
 }
-
-const cName = (name: string) => Buffer.from(`${name}\0`)
 
 /** True for a missing file or a missing folder on its way. */
 export function isMissing(error: unknown): boolean {
@@ -274,7 +254,7 @@ function openChild(parent: HomeDir, name: string, options: { create?: boolean; m
  * A regular file (or folder) of the molt's user or root, nothing else. A root-owned file with
  * several links in a home that is not root's is a hard link clmnt never made: refused too.
  */
-function judge(stats: Stats, path: string, want: 'file' | 'folder', owner: Owner): void {
+export function judge(stats: Stats, path: string, want: 'file' | 'folder', owner: Owner): void {
   const kind = stats.isFile() ? 'file' : stats.isDirectory() ? 'folder' : stats.isSymbolicLink() ? 'a symbolic link' : stats.isFIFO() ? 'a FIFO' : stats.isSocket() ? 'a socket' : stats.isCharacterDevice() || stats.isBlockDevice() ? 'a device' : 'not a regular file'
   if (kind !== want) throw new SafeFsError('EUNSAFE', `refusing ${path}: ${kind === 'file' || kind === 'folder' ? `a ${kind}` : kind}, expected a ${want === 'file' ? 'regular file' : want}`)
   if (stats.uid !== owner.uid && stats.uid !== 0) throw new SafeFsError('EUNSAFE', `refusing ${path}: owned by uid ${stats.uid}, not the molt's user (uid ${owner.uid}) or root`)
@@ -315,98 +295,6 @@ export function inHomeDir<T>(home: string, rel: string, options: HomeOptions & {
   }
 }
 
-/** Default cap of readHomeFile: JSON state files are a few KiB. */
-export const READ_CAP_BYTES = 4 * 1024 * 1024
-
-/**
- * A small file of a molt home as text: null when missing; throws SafeFsError for a link, FIFO,
- * device, a stranger's file, or one larger than `maxBytes` (read no further than that).
- */
-export function readHomeFile(home: string, rel: string, options: HomeOptions & { maxBytes?: number } = {}): string | null {
-  const max = options.maxBytes ?? READ_CAP_BYTES
-  try {
-    return inHomeDir(home, rel, options, (dir, name) => {
-      const { fd, stats } = dir.openRead(name)
-      try {
-        if (stats.size > max) throw new SafeFsError('EFBIG', `refusing ${dir.path}/${name}: ${stats.size} bytes, more than ${max}`)
-        const buf = Buffer.allocUnsafe(Math.min(max + 1, Math.max(stats.size + 1, 4096)))
-        let got = 0
-        for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, got)) > 0; ) got += n
-        if (got > max) throw new SafeFsError('EFBIG', `refusing ${dir.path}/${name}: more than ${max} bytes`)
-        return buf.toString('utf8', 0, got)
-      } finally {
-        closeSync(fd)
-      }
-    })
-  } catch (error) {
-    if (isMissing(error)) return null
-    throw error
-  }
-}
-
-/** lstat of `rel` inside the home without following anything; null when it (or a folder on the way) is missing. */
-export function statHomeFile(home: string, rel: string, options: HomeOptions = {}): Stats | null {
-  try {
-    return inHomeDir(home, rel, options, (dir, name) => dir.stat(name))
-  } catch (error) {
-    if (isMissing(error)) return null
-    throw error
-  }
-}
-
-/** A regular file of the home opened for reading: the caller closes `fd`. null when missing. */
-export function openHomeFile(home: string, rel: string, options: HomeOptions = {}): { fd: number; stats: Stats; path: string } | null {
-  try {
-    return inHomeDir(home, rel, options, (dir, name) => ({ ...dir.openRead(name), path: `${dir.path}/${name}` }))
-  } catch (error) {
-    if (isMissing(error)) return null
-    throw error
-  }
-}
-
 export function writeAll(fd: number, buf: Uint8Array, length = buf.length): void {
   for (let done = 0; done < length; ) done += writeSync(fd, buf, done, length - done)
-}
-
-/** One line for an operator: our own refusals say it all; a system error gets its code. */
-export function safeFsMessage(error: unknown, path: string): string {
-  if (error instanceof SafeFsError) return error.message
-  const code = (error as NodeJS.ErrnoException).code
-  return `cannot read ${path}: ${code ?? (error as Error).message}`
-}
-
-/**
- * A file named by an absolute path that may lie in a molt home (an msmtp configuration, a gateway
- * log under /tmp): the last component is not followed, a FIFO or device is refused before it is
- * opened (O_PATH, then fstat, then a reopen of exactly that inode). The caller closes `fd`.
- * Throws ENOENT when missing, EUNSAFE for anything but a regular file.
- */
-export function openRegularFile(path: string): { fd: number; stats: Stats } {
-  const slash = path.lastIndexOf('/')
-  const dir = path.slice(0, slash) || '/'
-  const dirFd = openSync(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-  try {
-    const holder = new HomeDir(dirFd, dir.replace(/\/$/, ''), { uid: -1, gid: -1 }, undefined)
-    const stats = holder.stat(path.slice(slash + 1))
-    if (!stats) throw new SafeFsError('ENOENT', `cannot read ${path}: ENOENT`)
-    // any owner will do here (the caller judges it); the kind of file may not
-    if (!stats.isFile()) judge(stats, path, 'file', { uid: stats.uid, gid: stats.gid })
-    return holder.openRead(path.slice(slash + 1), { anyOwner: true })
-  } finally {
-    closeSync(dirFd)
-  }
-}
-
-/** openRegularFile, read whole: refused when larger than `maxBytes`. */
-export function readRegularFile(path: string, maxBytes = READ_CAP_BYTES): { stats: Stats; text: string } {
-  const { fd, stats } = openRegularFile(path)
-  try {
-    if (stats.size > maxBytes) throw new SafeFsError('EFBIG', `refusing ${path}: ${stats.size} bytes, more than ${maxBytes}`)
-    const buf = Buffer.allocUnsafe(Math.min(maxBytes, stats.size))
-    let got = 0
-    for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, got)) > 0; ) got += n
-    return { stats, text: buf.toString('utf8', 0, got) }
-  } finally {
-    closeSync(fd)
-  }
 }

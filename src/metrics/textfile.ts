@@ -89,10 +89,7 @@ export function mergeFamilies(existing: readonly ParsedFamily[], update: Textfil
 
 // --- flock(2) on the folder -------------------------------------------------------------------
 
-const LOCK_EX = 2
-const LOCK_NB = 4
-type Flock = { flock(fd: number, op: number): number }
-let libc: Flock | undefined
+let libc: typeof import('../lib/libc.ts') | undefined
 
 async function lockFolder(dir: string, waitMs = 2000): Promise<() => void> {
   let fd: number
@@ -102,16 +99,15 @@ async function lockFolder(dir: string, waitMs = 2000): Promise<() => void> {
     return () => {}
   }
   try {
-    if (!libc) {
-      const { dlopen } = await import('bun:ffi')
-      libc = dlopen('libc.so.6', { flock: { args: ['i32', 'i32'], returns: 'i32' } }).symbols as unknown as Flock
-    }
+    libc ??= await import('../lib/libc.ts')
+    libc.sys()
   } catch {
     closeSync(fd)
     return () => {}
   }
   const end = performance.now() + waitMs
-  while (libc!.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+  const { sys, LOCK_EX, LOCK_NB } = libc
+  while (sys().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
     if (performance.now() >= end) break
     await Bun.sleep(10)
   }

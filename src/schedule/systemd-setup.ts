@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Molt } from '../fleet/discover.ts'
-import { inHomeDir, readHomeFile, statHomeFile } from '../lib/safe-fs.ts'
+import { inHomeDir } from '../lib/safe-fs.ts'
+import { readHomeFile, statHomeFile } from '../lib/safe-read.ts'
 import { nextRuns, planSchedule } from './cron-expr.ts'
 import { commandExists, lastRun, type MoltPlan, type ScheduleStatusBase } from './plan.ts'
 import {

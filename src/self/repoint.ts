@@ -1,5 +1,6 @@
 import { join } from 'node:path'
-import { inHomeDir, readHomeFile } from '../lib/safe-fs.ts'
+import { inHomeDir } from '../lib/safe-fs.ts'
+import { readHomeFile } from '../lib/safe-read.ts'
 import { backupEntries } from '../schedule/backup-schedule.ts'
 import { scanCrontab, splitLines, joinLines } from '../schedule/crontab-edit.ts'
 import { cronCommand, parseCronCommand, systemdQuote } from '../schedule/job.ts'

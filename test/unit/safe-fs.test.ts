@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { spawnSync } from 'node:child_process'
 import { chownSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { inHomeDir, readHomeFile, SafeFsError, statHomeFile } from '../../src/lib/safe-fs.ts'
+import { inHomeDir, SafeFsError } from '../../src/lib/safe-fs.ts'
+import { readHomeFile, statHomeFile } from '../../src/lib/safe-read.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
 import { createUser, isRoot, removeUser, throwawayName } from '../helpers/users.ts'
 

@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty'
-import { statHomeFile } from '../../../lib/safe-fs.ts'
+import { statHomeFile } from '../../../lib/safe-read.ts'
 import { moltOwner } from '../../../health/gateway.ts'
 import { pruneHistory } from '../../../health/history-prune.ts'
 import { moltHistory } from '../../../health/history-report.ts'

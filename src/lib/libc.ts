@@ -1,0 +1,39 @@
+import { dlopen, read } from 'bun:ffi'
+import { constants as osConstants } from 'node:os'
+
+/**
+ * The few libc calls node:fs does not offer (openat and friends, setfsuid, flock), through bun:ffi:
+ * one library handle for the whole process, opened at the first call (a run that locks nothing and
+ * touches no molt home never opens it).
+ */
+
+let libc: ReturnType<typeof openLibc> | undefined
+function openLibc() {
+  return dlopen('libc.so.6', {
+    openat: { args: ['i32', 'ptr', 'i32', 'u32'], returns: 'i32' },
+    mkdirat: { args: ['i32', 'ptr', 'u32'], returns: 'i32' },
+    unlinkat: { args: ['i32', 'ptr', 'i32'], returns: 'i32' },
+    renameat: { args: ['i32', 'ptr', 'i32', 'ptr'], returns: 'i32' },
+    setfsuid: { args: ['u32'], returns: 'i32' },
+    setfsgid: { args: ['u32'], returns: 'i32' },
+    flock: { args: ['i32', 'i32'], returns: 'i32' },
+    __errno_location: { args: [], returns: 'ptr' },
+  }).symbols
+}
+
+/** flock(2): exclusive, and fail at once instead of waiting */
+export const LOCK_EX = 2
+export const LOCK_NB = 4
+
+export const sys = () => (libc ??= openLibc())
+
+/** errno of the last failed call on this thread. */
+export const lastErrno = () => read.i32(sys().__errno_location()!, 0)
+
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]))
+
+/** "ENOENT" for 2: the code node:fs would give. */
+export const errnoName = (errno: number) => ERRNO_NAMES.get(errno) ?? `errno ${errno}`
+
+/** A C string for a path argument. */
+export const cName = (name: string) => Buffer.from(`${name}\0`)
