@@ -25,6 +25,8 @@ export interface ShipOptions {
 
 export interface ShipReport {
   upload: UploadResult | null
+  /** an incremental archive's parents the bucket lacked, uploaded before it (oldest first) */
+  parentUploads: UploadResult[]
   uploadError: string | null
   prune: RemotePrune | null
   /** the destinations recorded as backed up just now */
@@ -34,11 +36,17 @@ export interface ShipReport {
 }
 
 export async function shipArchive(result: BackupResult, options: ShipOptions): Promise<ShipReport> {
-  const report: ShipReport = { upload: null, uploadError: null, prune: null, recorded: [], problems: [], warnings: [] }
+  const report: ShipReport = { upload: null, parentUploads: [], uploadError: null, prune: null, recorded: [], problems: [], warnings: [] }
   const path = result.path!
   if (options.remote) {
     try {
-      report.upload = await uploadArchive(options.remote, path, { manifest: result.manifest, clmntVersion: options.clmntVersion, signal: options.signal, onProgress: options.onUploadProgress })
+      const upload = { clmntVersion: options.clmntVersion, signal: options.signal, onProgress: options.onUploadProgress }
+      // an incremental archive needs its chain in the bucket: what is missing there goes up first
+      if (result.manifest.kind === 'incremental') {
+        const { uploadMissingParents } = await import('./chain-upload.ts')
+        report.parentUploads = await uploadMissingParents(options.remote, path, upload)
+      }
+      report.upload = await uploadArchive(options.remote, path, { ...upload, manifest: result.manifest })
     } catch (error) {
       report.uploadError = `${(error as Error).message}; the local archive ${path} is kept, no completion marker was written`
       report.problems.push(report.uploadError)

@@ -193,3 +193,47 @@ test('Ctrl-C while a parent downloads: the restore stops, the download folder is
     await proxy.close()
   }
 })
+
+describe('backup --incremental --to: the bucket gets the chain it needs', () => {
+  interface BackupJson {
+    path: string
+    kind: string
+    offsite: { url: string | null; error: string | null; parents_uploaded: string[] } | null
+  }
+  const backupTo = async (prefix: string) => {
+    const r = await cli(['-d', fleet.base, 'fleet', 'backup', '--incremental', '--output', `${fleet.out}/`, '--to', url(prefix, ''), '--json'])
+    return { code: r.code, stderr: r.stderr, summary: JSON.parse(r.stdout) as BackupJson }
+  }
+
+  test('parents missing from the bucket go up first, oldest first; then only what is new; a restore from the bucket alone works', async () => {
+    const prefix = 'uploads/'
+    const first = await backupTo(prefix)
+    expect(first.stderr).not.toContain('error')
+    expect(first.code).toBe(0)
+    const made = basename(first.summary.path)
+    expect(first.summary.offsite).toMatchObject({ url: url(prefix, made), error: null, parents_uploaded: [full, inc1, inc2].map((r) => url(prefix, name(r))) })
+    expect((await s3.keys(prefix)).filter((k) => !k.endsWith('.complete.json'))).toEqual([full, inc1, inc2].map((r) => `${prefix}${name(r)}`).concat(`${prefix}${made}`).sort())
+
+    churn(fleet.base, 3)
+    const second = await backupTo(prefix)
+    expect(second.code).toBe(0)
+    expect(second.summary.offsite).toMatchObject({ url: url(prefix, basename(second.summary.path)), parents_uploaded: [] })
+
+    const dest = target('from-uploads')
+    const r = await cli(['-d', dest, 'fleet', 'restore', '--from', url(prefix, 'latest'), '--skip-users', '--skip-cron', '--yes'])
+    expect(r.stderr).not.toContain('error')
+    expect(r.code).toBe(0)
+    expect(existsSync(join(dest, 'bravo', 'Maildir', 'new', 'delivered-3'))).toBe(true)
+  })
+
+  test('another archive under a parent name in the bucket: nothing of the chain is uploaded, the local archive is kept, exit 1', async () => {
+    const prefix = 'clash/'
+    await upload(prefix, other)
+    const r = await backupTo(prefix)
+    expect(r.code).toBe(1)
+    expect(r.summary.offsite?.url).toBeNull()
+    expect(r.summary.offsite?.error).toContain(`${url(prefix, name(full))} is another archive than the one ${name(inc1)} was made from`)
+    expect(existsSync(r.summary.path)).toBe(true)
+    expect(await s3.keys(prefix)).toEqual([`${prefix}${name(full)}`, `${prefix}${name(full)}.complete.json`])
+  })
+})

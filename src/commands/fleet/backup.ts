@@ -165,6 +165,7 @@ function offsiteJson(ship: ShipReport | null) {
     duration_ms: u ? Math.round(u.durationMs) : null,
     method: u?.method ?? null,
     error: ship.uploadError,
+    parents_uploaded: ship.parentUploads.map((p) => p.url),
     pruned: ship.prune?.deleted ?? [],
   }
 }
@@ -172,7 +173,8 @@ function offsiteJson(ship: ShipReport | null) {
 function renderUpload(ship: ShipReport | null): string {
   const u = ship?.upload
   if (!u) return ''
-  return `  uploaded: ${u.url} (${formatBytes(u.sizeBytes)} in ${(u.durationMs / 1000).toFixed(1)} s; size verified, completion marker written)\n`
+  const parents = ship!.parentUploads.map((p) => `  uploaded: ${p.url} (${formatBytes(p.sizeBytes)}; a parent the bucket lacked)\n`).join('')
+  return `${parents}  uploaded: ${u.url} (${formatBytes(u.sizeBytes)} in ${(u.durationMs / 1000).toFixed(1)} s; size verified, completion marker written)\n`
 }
 
 /** Upload progress on a terminal: one line rewritten at most 4 times a second. */
