@@ -59,7 +59,7 @@ export function checkStaged(input: CheckInput): CheckResult {
     const component = componentOf(place.rel, false)
     return component !== null && component !== undefined && only.has(component)
   }
-  const lists = compareLists({ log: extracted.log, checksums: extracted.checksums, index: manifest.layout.index !== null ? extracted.index : null, relevant, scopeOf, checked: restoring, scratchDir: input.scratchDir ?? tmpdir(), bucket: input.bucket })
+  const lists = compareLists({ log: extracted.log, checksums: extracted.checksums, index: manifest.layout.index !== null ? extracted.index : null, relevant, scopeOf, checked: restoring, regions: extracted.regions, scratchDir: input.scratchDir ?? tmpdir(), bucket: input.bucket })
   problems.push(...lists.sums)
   result.verified = lists.verified
   result.notes = lists.notes

@@ -11,6 +11,7 @@ import { ArchiveReadError, readArchive } from './read.ts'
 import { fileTime } from './restore-fs.ts'
 import { planSeekRead } from './seek-read.ts'
 import { encodeHeader } from './restore-index.ts'
+import type { ListRegions } from './restore-lists.ts'
 import { MemberLog, NameTable } from './member-log.ts'
 import { Spool } from './spool.ts'
 import type { TarEntry } from './tar-parse.ts'
@@ -109,6 +110,8 @@ export interface Extracted {
   manifestFirst: boolean
   /** format 3: index.jsonl, spooled */
   index: Spool | null
+  /** a read through the molt index: the parts of the lists about what was read (restore-lists.ts); null: all of them */
+  regions: ListRegions | null
 }
 
 /** The scratch files of an extraction give their space back. */
@@ -145,7 +148,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
   const { manifest, legacy } = spec
   const input: PolicyInput = { legacy, layout: { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) } }
   const scratchDir = spec.scratchDir ?? tmpdir()
-  const out: Extracted = { log: new MemberLog(scratchDir), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null }
+  const out: Extracted = { log: new MemberLog(scratchDir), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null, regions: null }
   /** every member by key (its name; legacy: molt/rel, where it lands): duplicates, files under a path, hard-link targets */
   const known = new NameTable(out.log)
   for (const [name, home] of spec.molts) {
@@ -426,6 +429,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
       // the files of the molts not read, as index.jsonl lists them: checksums.sha256's end line must still add up
       out.archiveFiles += seek.read.skipped.files
       out.archiveBytes += seek.read.skipped.bytes
+      out.regions = seek.read.regions
     }
     for (const text of endNotes) out.notes.push({ molt: null, text })
   } catch (error) {

@@ -33,10 +33,24 @@ export interface ListsInput {
   scopeOf(name: string): string | null
   /** index lines of other molts are not compared */
   checked: ReadonlySet<string>
+  /** only these parts of the lists hold lines about what is checked (a one-molt read through the molt index): the rest is not read */
+  regions?: ListRegions | null
   scratchDir: string
   /** names a bucket holds (tests: small, to compare in many buckets) */
   bucket?: number
 }
+
+/**
+ * Byte ranges [from, to) of index.jsonl and checksums.sha256 to read, in order: the archive's own
+ * lines and those of the molts read, where the molt index places them (seek-index.ts). A line of a
+ * checked molt outside them is never compared, so its member is "not in" the list: a molt index
+ * that lies refuses, it never lets a member through unchecked.
+ */
+export interface ListRegions {
+  index: ByteRange[]
+  sums: ByteRange[]
+}
+export type ByteRange = [from: number, to: number]
 
 export interface ListsResult {
   /** checksums.sha256: its bad lines, duplicates, mismatches and names missing from the archive */
@@ -207,8 +221,8 @@ function* memberItems(log: MemberLog): Generator<Member> {
  * for their syntax only); notes, the end line and unreadable lines go to `found`.
  */
 function* sumItems(input: ListsInput, found: Findings): Generator<Sum> {
-  for (const [text, i] of latin1Lines(input.checksums)) {
-    const line = parseChecksumLine(text)
+  for (const [row, i] of numberedLines(input.checksums, input.regions?.sums)) {
+    const line = parseChecksumLine(Buffer.from(row.buffer, row.byteOffset, row.length).toString('latin1'))
     if (line.kind === 'sum') {
       if (input.relevant(line.name)) yield { from: 'sums', at: i, name: line.name, digest: Buffer.from(line.digest, 'hex').toString('latin1') }
     } else if (line.kind === 'note') found.notes.push(line.note)
@@ -224,9 +238,7 @@ function* sumItems(input: ListsInput, found: Findings): Generator<Sum> {
  */
 function* indexItems(input: ListsInput, found: Findings): Generator<Indexed> {
   const decoder = new TextDecoder()
-  let i = -1
-  for (const row of input.index!.lines()) {
-    i++
+  for (const [row, i] of numberedLines(input.index!, input.regions?.index)) {
     let raw: unknown
     try {
       raw = JSON.parse(decoder.decode(row))
@@ -242,10 +254,16 @@ function* indexItems(input: ListsInput, found: Findings): Generator<Indexed> {
   }
 }
 
-/** A spool's lines as byte strings (checksums.sha256 names are bytes), with their number from 0. */
-function* latin1Lines(spool: Spool): Generator<[string, number]> {
+/** A spool's lines (all, or those in `ranges`), with their number from 0. */
+function* numberedLines(spool: Spool, ranges: readonly ByteRange[] | null | undefined): Generator<[Uint8Array, number]> {
   let i = 0
-  for (const line of spool.lines()) yield [Buffer.from(line.buffer, line.byteOffset, line.length).toString('latin1'), i++]
+  let at = 0
+  for (const [from, to] of ranges ?? [[0, spool.size] as ByteRange]) {
+    // the lines skipped still count: a problem names its line as sha256sum or an editor would
+    i += spool.newlines(at, from)
+    for (const line of spool.lines(from, to)) yield [line, i++]
+    at = to
+  }
 }
 
 /**

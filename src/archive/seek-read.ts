@@ -3,6 +3,7 @@ import type { Compression } from './compress.ts'
 import { CHECKSUMS_MEMBER, INDEX_MEMBER, normalizeMemberName } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import { ArchiveReadError } from './read.ts'
+import type { ListRegions } from './restore-lists.ts'
 import { parseSeekLine, readLocator, SEEK_LINE, type MoltRange } from './seek-index.ts'
 import { TarError, TarParser } from './tar-parse.ts'
 
@@ -10,8 +11,10 @@ import { TarError, TarParser } from './tar-parse.ts'
  * Reading only some molts of an archive through its molt index (seek-index.ts): the head (manifest,
  * global/), the selected molts' ranges and the tail (index.jsonl, checksums.sha256), each inflated
  * from its own offset and handed on as one tar stream, which restore reads and checks exactly as it
- * reads a whole archive. What is skipped is accounted for from index.jsonl (which checksums.sha256
- * vouches for), so the checksum list's end line still has to add up.
+ * reads a whole archive. What is skipped is accounted for, so the checksum list's end line still
+ * has to add up: from the molt index's counts, or in archives without them from index.jsonl (which
+ * checksums.sha256 vouches for). Where the molt index places each molt's lines in the two lists,
+ * only the lines of what is read are parsed (ListRegions, restore-lists.ts).
  *
  * Nothing the index says is taken on trust. Before anything is extracted: the locator must lead to
  * a tail that inflates to exactly the size it gives (and, for gzip, to the trailer's size), holding
@@ -22,8 +25,10 @@ import { TarError, TarParser } from './tar-parse.ts'
  */
 export interface SeekRead {
   chunks: AsyncIterable<Uint8Array>
-  /** regular files (and their bytes) of the molts not read, from index.jsonl */
+  /** regular files (and their bytes) of the molts not read */
   skipped: { files: number; bytes: number }
+  /** the parts of the lists about what is read; null: read the lists whole */
+  regions: ListRegions | null
 }
 
 export type SeekPlan = { read: SeekRead } | { read: null; fallback: string | null }
@@ -50,44 +55,21 @@ export async function planSeekRead(path: string, compression: Compression, manif
 
   // the tail: index.jsonl, then checksums.sha256 with the #clmnt-seek lines
   const ranges: MoltRange[] = []
-  const skipped = { files: 0, bytes: 0 }
-  const members: string[] = []
-  const lines = { [INDEX_MEMBER]: new LineSplitter(), [CHECKSUMS_MEMBER]: new LineSplitter() }
-  const onIndexLine = (line: string) => {
-    const row = parseJson(line) as { type?: unknown; size?: unknown; molt?: unknown } | null
-    if (row && row.type === 'file' && typeof row.molt === 'string' && !wanted.has(row.molt) && typeof row.size === 'number') {
-      skipped.files++
-      skipped.bytes += row.size
-    }
-  }
-  const onChecksumLine = (line: string) => {
-    if (!line.startsWith(SEEK_LINE)) return
-    const range = parseSeekLine(line)
-    if (range) ranges.push(range)
-  }
-  let current: keyof typeof lines | null = null
-  const parser = new TarParser({
-    entry(e) {
-      const name = normalizeMemberName(e.name)
-      members.push(name)
-      current = e.type === 'file' && (name === INDEX_MEMBER || name === CHECKSUMS_MEMBER) ? name : null
-    },
-    data(chunk) {
-      if (current) lines[current].push(chunk, current === INDEX_MEMBER ? onIndexLine : onChecksumLine)
-    },
-    entryEnd() {
-      if (current) lines[current].end(current === INDEX_MEMBER ? onIndexLine : onChecksumLine)
-      current = null
-    },
-  })
+  const tail = () => inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')
+  let tailRead: Awaited<ReturnType<typeof readTail>>
   try {
-    for await (const chunk of inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')) parser.push(chunk)
-    parser.end()
+    tailRead = await readTail(tail(), {
+      [CHECKSUMS_MEMBER]: (line) => {
+        if (!line.startsWith(SEEK_LINE)) return
+        const range = parseSeekLine(line)
+        if (range) ranges.push(range)
+      },
+    })
   } catch (error) {
     if (error instanceof ArchiveReadError || error instanceof TarError) return mismatch(error.message)
     throw error
   }
-  if (!parser.complete || members.join('\n') !== `${INDEX_MEMBER}\n${CHECKSUMS_MEMBER}`) return mismatch('the tail is not index.jsonl and checksums.sha256')
+  if (!tailRead.complete || tailRead.members.join('\n') !== `${INDEX_MEMBER}\n${CHECKSUMS_MEMBER}`) return mismatch('the tail is not index.jsonl and checksums.sha256')
 
   // the ranges tile the archive: head, one range per molt of the manifest in order, tail
   const names = manifest.molts.map((m) => m.name)
@@ -101,6 +83,28 @@ export async function planSeekRead(path: string, compression: Compression, manif
   const head = ranges.length ? { offset: ranges[0]!.offset, tar: ranges[0]!.tar_offset } : { offset: locator.tailOffset, tar: locator.tailTarOffset }
   const selected = ranges.filter((r) => wanted.has(r.molt))
 
+  // the molts not read, and the parts of the lists to read: from the molt index, else from index.jsonl (read again)
+  const lists = listRegions(ranges, wanted, tailRead.sizes)
+  let skipped = lists?.skipped
+  if (!skipped) {
+    const counted = { files: 0, bytes: 0 }
+    try {
+      await readTail(tail(), {
+        [INDEX_MEMBER]: (line) => {
+          const row = parseJson(line) as { type?: unknown; size?: unknown; molt?: unknown } | null
+          if (row && row.type === 'file' && typeof row.molt === 'string' && !wanted.has(row.molt) && typeof row.size === 'number') {
+            counted.files++
+            counted.bytes += row.size
+          }
+        },
+      })
+    } catch (error) {
+      if (error instanceof ArchiveReadError || error instanceof TarError) return mismatch(error.message)
+      throw error
+    }
+    skipped = counted
+  }
+
   // each selected range starts with its molt's folder
   for (const r of selected) {
     if (r.tar_length === 0) continue
@@ -113,7 +117,72 @@ export async function planSeekRead(path: string, compression: Compression, manif
     for (const r of selected) if (r.tar_length) yield* inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`)
     yield* inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')
   }
-  return { read: { chunks: chunks(), skipped } }
+  return { read: { chunks: chunks(), skipped, regions: lists?.regions ?? null } }
+}
+
+/** The tail's members (names, and sizes of the two lists), their lines handed to `onLine` by member. */
+async function readTail(chunks: AsyncIterable<Uint8Array>, onLine: Partial<Record<string, (line: string) => void>>): Promise<{ members: string[]; sizes: Map<string, number>; complete: boolean }> {
+  const members: string[] = []
+  const sizes = new Map<string, number>()
+  const lines = new LineSplitter()
+  let current: ((line: string) => void) | null = null
+  const parser = new TarParser({
+    entry(e) {
+      const name = normalizeMemberName(e.name)
+      members.push(name)
+      if (e.type === 'file') sizes.set(name, e.size)
+      current = (e.type === 'file' && onLine[name]) || null
+    },
+    data(chunk) {
+      if (current) lines.push(chunk, current)
+    },
+    entryEnd() {
+      if (current) lines.end(current)
+      current = null
+    },
+  })
+  for await (const chunk of chunks) parser.push(chunk)
+  parser.end()
+  return { members, sizes, complete: parser.complete }
+}
+
+/**
+ * Where the molt index places each molt's lines in index.jsonl and checksums.sha256: the parts to
+ * read (the archive's own lines before and after the molts', and the selected molts'), and the
+ * files of the others. Null when a line lacks them (archives written before) or they do not tile
+ * each list from the first molt's line to the last.
+ */
+function listRegions(ranges: MoltRange[], wanted: ReadonlySet<string>, sizes: Map<string, number>): { regions: ListRegions; skipped: { files: number; bytes: number } } | null {
+  if (!ranges.length || ranges.some((r) => r.lists === null)) return null
+  const regions: ListRegions = { index: [], sums: [] }
+  const parts = [
+    [regions.index, sizes.get(INDEX_MEMBER) ?? 0, (r: MoltRange): [number, number] => [r.lists!.index_offset, r.lists!.index_length]],
+    [regions.sums, sizes.get(CHECKSUMS_MEMBER) ?? 0, (r: MoltRange): [number, number] => [r.lists!.sums_offset, r.lists!.sums_length]],
+  ] as const
+  for (const [out, size, where] of parts) {
+    let at = where(ranges[0]!)[0]
+    const add = (from: number, to: number) => {
+      const last = out.at(-1)
+      if (last && last[1] === from) last[1] = to
+      else if (to > from) out.push([from, to])
+    }
+    add(0, at)
+    for (const r of ranges) {
+      const [offset, length] = where(r)
+      if (offset !== at) return null
+      if (wanted.has(r.molt)) add(at, at + length)
+      at += length
+    }
+    if (at > size) return null
+    add(at, size)
+  }
+  const skipped = { files: 0, bytes: 0 }
+  for (const r of ranges) {
+    if (wanted.has(r.molt)) continue
+    skipped.files += r.lists!.files
+    skipped.bytes += r.lists!.bytes
+  }
+  return { regions, skipped }
 }
 
 /** The first member's name in a range (its molt folder), or null. Inflates a few KiB. */

@@ -100,12 +100,12 @@ export class Spool {
     this.#fill = 0
   }
 
-  /** The content, block by block (the buffer is reused: copy what you keep). */
-  *blocks(): Generator<Uint8Array> {
+  /** The content (or bytes [from, to) of it), block by block (the buffer is reused: copy what you keep). */
+  *blocks(from = 0, to = this.size): Generator<Uint8Array> {
     this.#flush()
     const block = new Uint8Array(BUFFER)
-    const end = this.size
-    for (let at = 0; at < end; ) {
+    const end = Math.min(to, this.size)
+    for (let at = from; at < end; ) {
       const n = readSync(this.#fd, block, 0, Math.min(BUFFER, end - at), at)
       if (n <= 0) break
       at += n
@@ -113,10 +113,10 @@ export class Spool {
     }
   }
 
-  /** The content as lines (without their newline), in order. */
-  *lines(): Generator<Uint8Array> {
+  /** The content (or bytes [from, to) of it) as lines (without their newline), in order. */
+  *lines(from = 0, to = this.size): Generator<Uint8Array> {
     let carry: Uint8Array | null = null
-    for (const block of this.blocks()) {
+    for (const block of this.blocks(from, to)) {
       let start = 0
       for (let nl = block.indexOf(0x0a); nl >= 0; nl = block.indexOf(0x0a, start)) {
         const piece = block.subarray(start, nl)
@@ -127,6 +127,13 @@ export class Spool {
       if (start < block.length) carry = carry ? joinBytes(carry, block.subarray(start)) : block.slice(start)
     }
     if (carry?.length) yield carry
+  }
+
+  /** How many newlines bytes [from, to) hold. */
+  newlines(from: number, to: number): number {
+    let count = 0
+    for (const block of this.blocks(from, to)) for (let nl = block.indexOf(0x0a); nl >= 0; nl = block.indexOf(0x0a, nl + 1)) count++
+    return count
   }
 
   close(): void {

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { deflateRawSync } from 'node:zlib'
+import { readArchiveHead } from '../../src/archive/read.ts'
+import { planSeekRead } from '../../src/archive/seek-read.ts'
 import { parseSeekLine, readLocator, SEEK_LINE, seekLine, type MoltRange } from '../../src/archive/seek-index.ts'
 import { addBulk, addText, gunzipAll, run, writeRichFleet } from '../helpers/archive.ts'
 import { runCli } from '../helpers/cli.ts'
@@ -153,7 +155,7 @@ function withEditedIndex(out: string, edit: (ranges: MoltRange[]) => void): void
   const tar = Buffer.from(gunzipAll(gz))
   const text = tar.toString('latin1')
   const ranges = seekRanges(gz, gunzipAll)
-  const edited = ranges.map((r) => ({ ...r }))
+  const edited = ranges.map((r) => ({ ...r, lists: r.lists && { ...r.lists } }))
   edit(edited)
   for (let i = 0; i < ranges.length; i++) {
     const before = seekLine(ranges[i]!).trimEnd()
@@ -204,6 +206,38 @@ test('a molt index with a wrong length refuses with one line, never restores som
   // the whole-archive read of the same file restores it right
   const full = await restore(out, 'length-full', [])
   expect(full.code).toBe(0)
+}, 120_000)
+
+test('a molt index without list places (archives written before they were added): the lists are read whole, same result', async () => {
+  const out = join(root, 'older.tar.gz')
+  withEditedIndex(out, (r) => {
+    for (const range of r) range.lists = null
+  })
+  const manifest = (await readArchiveHead(out)).manifest
+  const plan = await planSeekRead(out, 'gzip', manifest, new Set(['bravo']))
+  expect(plan.read?.regions).toBeNull()
+  expect((await planSeekRead(gz, 'gzip', manifest, new Set(['bravo']))).read?.regions).not.toBeNull()
+  // the molts not read are accounted for from index.jsonl, the same as from the molt index
+  expect(plan.read?.skipped).toEqual((await planSeekRead(gz, 'gzip', manifest, new Set(['bravo']))).read!.skipped)
+  const result = await restore(out, 'older', ['--select', 'bravo'])
+  expect(result.stderr).not.toContain('molt index')
+  expect(result.code).toBe(0)
+  expect(sameAsReference('older')).toEqual([])
+}, 120_000)
+
+test("a molt index that leaves one of the molt's lines out refuses: a member is never let through unchecked", async () => {
+  const out = join(root, 'lists.tar.gz')
+  withEditedIndex(out, (r) => {
+    // the boundary between bravo's checksum lines and delta's moved 10 bytes back: bravo's last line is cut
+    r[1]!.lists!.sums_length -= 10
+    r[2]!.lists!.sums_offset -= 10
+    r[2]!.lists!.sums_length += 10
+  })
+  const result = await restore(out, 'lists', ['--select', 'bravo'])
+  expect(result.code).toBe(1)
+  // the cut line names no member; the member it named is in no line read
+  expect(result.stderr).toContain('restore refused: "bravo/Maildir/": listed in checksums.sha256 but missing from the archive (and 1 more problem(s)')
+  expect(readdirSync(join(root, 'lists')).filter((n) => n === 'bravo')).toEqual([])
 }, 120_000)
 
 test('a locator that points elsewhere is found out: read whole, same result', async () => {

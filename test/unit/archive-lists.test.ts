@@ -202,3 +202,45 @@ test('index lines of a molt not checked are read for their JSON only; a line of 
   ])
   expect(compare(listsOf(archive, edit), 4)).toEqual(result)
 }, 30_000)
+
+test('with regions (a one-molt read through the molt index) only those parts of the lists are read; lines keep their numbers; a region that leaves out a checked line refuses its member', () => {
+  /** byte ranges of the list around the lines that mention beta/ */
+  const around = (spool: Spool, skip: (line: string) => boolean): [number, number][] => {
+    const ranges: [number, number][] = []
+    let at = 0
+    let from = 0
+    for (const line of spool.lines()) {
+      const end = at + line.length + 1
+      if (skip(Buffer.from(line).toString('latin1'))) {
+        if (at > from) ranges.push([from, at])
+        from = end
+      }
+      at = end
+    }
+    ranges.push([from, spool.size])
+    return ranges
+  }
+  const beta = (line: string) => line.includes('beta/')
+  const edit = { sums: (lines: string[]) => [...lines.slice(0, 3), 'not a sum line\n', ...lines.slice(3)], index: (lines: string[]) => [...lines, '{"path":"beta/y",\n', 'not json\n'] }
+  const whole = compare(listsOf(archive, edit))
+  expect(whole.sums.map((p) => p.text)).toEqual(['checksums.sha256: line 4: not a sha256sum line'])
+  expect(whole.index.map((p) => p.text)).toEqual(['index.jsonl: line 308: not JSON', 'index.jsonl: line 309: not JSON'])
+  for (const bucket of [undefined, 5]) {
+    const lists = listsOf(archive, edit)
+    const regions = { sums: around(lists.checksums, beta), index: around(lists.index, beta) }
+    expect(regions.index.length).toBe(3)
+    const input: ListsInput = { ...lists, relevant: (name) => !name.startsWith('beta/'), scopeOf: (name) => name.split('/')[0]!, checked: new Set(['alpha', 'gamma']), scratchDir: dir, bucket, regions }
+    const result = compareLists(input)
+    // the bad line of beta is not read; the one after it keeps its number
+    expect(result.sums).toEqual(whole.sums)
+    expect(result.index.map((p) => p.text)).toEqual(['index.jsonl: line 309: not JSON'])
+    expect(result.verified).toBe(whole.verified)
+    expect(result.end).toEqual(whole.end)
+    // regions that leave out gamma's lines: its file is not in either list
+    const lying = listsOf(archive, edit)
+    const gamma = (line: string) => beta(line) || line.includes('gamma/')
+    const refused = compareLists({ ...input, ...lying, regions: { sums: around(lying.checksums, gamma), index: around(lying.index, gamma) } })
+    expect(refused.unlisted.map((p) => p.text)).toEqual(['"gamma/.molt-info": not in checksums.sha256'])
+    expect(refused.index.map((p) => p.text)).toContain('"gamma/.molt-info": not in index.jsonl')
+  }
+}, 30_000)
