@@ -14,9 +14,10 @@ const shellCommand = (shell: Shell) =>
     meta: { name: shell, description: `Print the ${shell} completion script` },
     async run({ data }) {
       const cli: RunData = data
-      const [{ completionScript, INSTALL_HINTS }, { default: root }, { GLOBAL_ARGS, VERSION }] = await Promise.all([
+      const [{ completionScript, INSTALL_HINTS }, { default: root }, { GLOBAL_ARGS }, { VERSION }] = await Promise.all([
         import('../completion/generate.ts'),
         import('./index.ts'),
+        import('../command-line.ts'),
         import('../runner.ts'),
       ])
       cli.stdout(await completionScript(shell, root, GLOBAL_ARGS, VERSION))

@@ -1,7 +1,8 @@
 import { defineCommand } from 'citty'
 import { renderEnvironment } from '../lib/environment.ts'
 import { UsageError, quote } from '../lib/errors.ts'
-import { helpOf, type RunData } from '../runner.ts'
+import { helpOf } from '../command-tree.ts'
+import type { RunData } from '../runner.ts'
 
 // `clmnt help <command…>` is rewritten by the runner into `<command…> --help`; what reaches here is
 // `clmnt help` alone or a topic that is not a command.

@@ -10,7 +10,7 @@ import { completionScript } from '../../src/completion/generate.ts'
 import { moltNames } from '../../src/completion/molt-names.ts'
 import { commandTree, flatten, singleQuote, type CommandNode } from '../../src/completion/tree.ts'
 import { zshScript } from '../../src/completion/zsh.ts'
-import { GLOBAL_ARGS } from '../../src/runner.ts'
+import { GLOBAL_ARGS } from '../../src/command-line.ts'
 import { removeDir, tempDir, writeMoltHome } from '../helpers/fleet.ts'
 
 let tree: CommandNode

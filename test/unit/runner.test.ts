@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import type { ArgsDef } from 'citty'
 import { UsageError } from '../../src/lib/errors.ts'
 import { listArg } from '../../src/commands/_shared.ts'
-import { parseCommandLine } from '../../src/runner.ts'
+import { parseCommandLine } from '../../src/command-line.ts'
 
 const ARGS = {
   name: { type: 'positional', required: false },

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path'
 import { completionScript } from '../../completion/generate.ts'
 import { commandTree } from '../../completion/tree.ts'
-import { GLOBAL_ARGS, VERSION, type RunData } from '../../runner.ts'
+import { GLOBAL_ARGS } from '../../command-line.ts'
+import { VERSION, type RunData } from '../../runner.ts'
 import { binarySource, DEFAULT_PREFIX, installBinary, installLayout, installText, type InstalledFile, type InstallLayout } from '../../self/install.ts'
 import { manPage } from '../../self/man.ts'
 
