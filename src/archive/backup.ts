@@ -4,16 +4,16 @@ import { basename, dirname, join } from 'node:path'
 import { discoverFleet, type Molt } from '../fleet/discover.ts'
 import { assertMoltName } from '../fleet/names.ts'
 import { ensureDir } from '../lib/atomic.ts'
-import { ClmntError, InputError, quote } from '../lib/errors.ts'
+import { InputError, quote } from '../lib/errors.ts'
 import type { Lock } from '../lib/lock.ts'
+import { buildManifest, chainFields } from './backup-manifest.ts'
 import type { BackupNote } from './checksums.ts'
-import { planFleet, type MoltPlan, type Plan } from './collect.ts'
+import { planFleet, type Plan } from './collect.ts'
 import type { Compression } from './compress.ts'
 import { lockFleet } from './fleet-lock.ts'
-import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSION, GLOBAL_DIR, GLOBAL_DIR_FALLBACK, INDEX_MEMBER, STATE_MEMBER } from './layout.ts'
 import { applyParent, chooseParent, type Incremental, type ParentChoice } from './incremental.ts'
 import { archiveName, defaultBackupDir, nameIsFree, OWN_ARCHIVE_NAME, PARTIAL_SUFFIX, pruneBackups } from './list.ts'
-import { isoWithOffset, manifestSchema, type Manifest } from './manifest.ts'
+import type { Manifest } from './manifest.ts'
 import { Spool } from './spool.ts'
 import { UnreadableFilesError, writeArchive } from './write.ts'
 
@@ -94,6 +94,8 @@ export interface IncrementalOutcome {
   /** files unchanged since the parent (left to the chain), and their bytes */
   carried_files: number
   carried_bytes: number
+  /** of the carried files, those whose metadata changed but whose sha256 confirmed the content */
+  confirmed_files: number
   deleted: number
   /** archives before this one in its chain */
   depth: number
@@ -130,6 +132,7 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
     const parentState = choice?.parent ? choice.state : null
     const applied = target ? applyParent(planned, parentState, target.dir) : null
     parentState?.close()
+    if (choice?.parent && typeof choice.sums === 'string') warnings.push(`--incremental: the checksum list of ${basename(choice.parent.path)} cannot be read (${choice.sums}): files whose metadata changed are stored without comparing their content`)
     cut = applied
     const plan = applied?.plan ?? planned
     const manifest = buildManifest(plan, options, now, compression, level, target && applied ? chainFields(target, applied, choice, now) : null)
@@ -148,7 +151,7 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
       bytesOut: 0,
       durationMs: 0,
       pruned: [],
-      incremental: choice && applied ? { parent: choice.parent ? basename(choice.parent.path) : null, full_reason: choice.parent ? null : choice.why, carried_files: applied.carried.files, carried_bytes: applied.carried.bytes, deleted: [...applied.deleted.values()].reduce((n, l) => n + l.length, 0), depth: choice.parent ? choice.depth : 0 } : null,
+      incremental: choice && applied ? { parent: choice.parent ? basename(choice.parent.path) : null, full_reason: choice.parent ? null : choice.why, carried_files: applied.carried.files, carried_bytes: applied.carried.bytes, confirmed_files: applied.confirmed, deleted: [...applied.deleted.values()].reduce((n, l) => n + l.length, 0), depth: choice.parent ? choice.depth : 0 } : null,
     }
     if (!target) {
       result.durationMs = performance.now() - started
@@ -190,73 +193,6 @@ function selectMolts(baseDir: string, select: string[] | undefined, warnings: st
     throw new InputError(`unknown molt${unknown.length > 1 ? 's' : ''} ${unknown.map(quote).join(', ')} in --select; the fleet has: ${names.length ? names.join(', ') : '(no molts)'}`)
   }
   return wanted.sort().map((name) => known.get(name)!)
-}
-
-/** format 4's manifest fields: kind, parent, chain, layout.state, molts[].deleted */
-interface ChainFields {
-  kind: 'full' | 'incremental'
-  parent: { file: string; size: number; manifest_sha256: string; timestamp: string } | null
-  chain: { full: string; full_timestamp: string; depth: number }
-  deleted: Map<string, string[]>
-}
-
-function chainFields(target: Target, applied: Incremental, choice: ParentChoice | null, now: Date): ChainFields {
-  if (!choice?.parent) return { kind: 'full', parent: null, chain: { full: basename(target.finalPath), full_timestamp: isoWithOffset(now), depth: 0 }, deleted: new Map() }
-  const parent = choice.parent
-  return {
-    kind: 'incremental',
-    parent: { file: basename(parent.path), size: statSync(parent.path).size, manifest_sha256: parent.manifestSha256, timestamp: parent.manifest.timestamp },
-    chain: { full: choice.fullFile, full_timestamp: choice.fullTimestamp, depth: choice.depth },
-    deleted: applied.deleted,
-  }
-}
-
-function buildManifest(plan: Plan, options: BackupOptions, now: Date, compression: Compression, level: number, chain: ChainFields | null): Manifest {
-  const globalDir = plan.molts.some((m) => m.molt.name === GLOBAL_DIR) ? GLOBAL_DIR_FALLBACK : GLOBAL_DIR
-  const raw = {
-    version: FORMAT_VERSION,
-    clmnt_version: options.clmntVersion,
-    timestamp: isoWithOffset(now),
-    hostname: hostname(),
-    base_dir: options.baseDir,
-    options: {
-      select: options.select ? [...new Set(options.select)].sort() : null,
-      exclude_maildir: !!options.excludeMaildir,
-      exclude_logs: !!options.excludeLogs,
-      allow_partial: !!options.allowPartial,
-      compression,
-      compress_level: level,
-    },
-    layout: { global: globalDir, checksums: CHECKSUMS_MEMBER, crontab: CRONTAB_FILE, index: INDEX_MEMBER, state: chain ? STATE_MEMBER : null },
-    global_files: plan.global.map((g) => g.name),
-    molts: plan.molts.map((m) => ({ ...moltManifest(m), deleted: chain?.deleted.get(m.molt.name) ?? [] })),
-    total_size_bytes: plan.bytes,
-    total_files: plan.files,
-    kind: chain?.kind ?? 'full',
-    parent: chain?.parent ?? null,
-    chain: chain?.chain ?? null,
-  }
-  // the writer goes through the reader's schema too: what we write is what restore will accept
-  return manifestSchema().parse(raw)
-}
-
-function moltManifest(m: MoltPlan) {
-  const present = m.components
-  return {
-    name: m.molt.name,
-    port: m.molt.port,
-    created: m.molt.created,
-    home: m.molt.home,
-    user: m.user,
-    group: m.group,
-    components: COMPONENTS.filter((c) => present.has(c)),
-    component_stats: m.componentStats,
-    files: m.files,
-    dirs: m.dirs,
-    symlinks: m.symlinks,
-    backup_size_bytes: m.bytes,
-    crontab: m.crontab ? CRONTAB_FILE : null,
-  }
 }
 
 export interface Target {

@@ -93,6 +93,8 @@ export interface Incremental {
   deleted: Map<string, string[]>
   /** files left to the parent chain, and their bytes */
   carried: { files: number; bytes: number }
+  /** of those, files whose metadata changed but whose content the checksum confirmed */
+  confirmed: number
 }
 
 const kindOf = (e: PlanEntry) => (e.kind === KIND_DIR ? 'd' : e.kind === KIND_SYMLINK ? 'l' : 'f') as StateEntry['kind']
@@ -105,7 +107,7 @@ const kindOf = (e: PlanEntry) => (e.kind === KIND_DIR ? 'd' : e.kind === KIND_SY
  */
 export function applyParent(plan: Plan, parentState: ParentState | null, dir: string): Incremental {
   const state = new Spool(dir)
-  const out: Incremental = { plan, state, deleted: new Map(), carried: { files: 0, bytes: 0 } }
+  const out: Incremental = { plan, state, deleted: new Map(), carried: { files: 0, bytes: 0 }, confirmed: 0 }
   if (!plan.spool) return out
   const kept = parentState ? new Spool(dir) : null
   const encoder = new TextEncoder()
@@ -140,9 +142,12 @@ export function applyParent(plan: Plan, parentState: ParentState | null, dir: st
       const entry: StateEntry = { molt: name, rel: e.rel, kind: kindOf(e), size: e.size, mode: e.mode, mtime: nsText(e.mtimeSec, e.mtimeNsec), ctime: nsText(BigInt(e.ctimeNs)), ino: e.ino, held: true, sha256: '' }
       if (parentState) {
         const before = parentAt(name, e.rel)
-        if (entry.kind === 'f' && !e.sqlite && before?.kind === 'f' && (before.identity === identityOf(entry) || (before.sha256 !== '' && before.size === e.size && sameContent(pathOf(m, e.rel), e, before.sha256)))) {
+        const unchanged = before?.kind === 'f' && before.identity === identityOf(entry)
+        const confirmed = !unchanged && before?.kind === 'f' && before.sha256 !== '' && before.size === e.size && entry.kind === 'f' && !e.sqlite && sameContent(pathOf(m, e.rel), e, before.sha256)
+        if (entry.kind === 'f' && !e.sqlite && (unchanged || confirmed)) {
+          if (confirmed) out.confirmed++
           entry.held = false
-          entry.sha256 = before.sha256
+          entry.sha256 = before!.sha256
           m.entries--
           m.files--
           m.bytes -= e.size

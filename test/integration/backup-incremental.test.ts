@@ -224,12 +224,14 @@ test('the checksum list confirms: touched, chmod-ed, replaced by an identical co
   utimesSync(at(5), before.atime, before.mtime)
   const second = await backup()
   expect(held(second.path!, 'alpha/Maildir/cur/')).toEqual(['alpha/Maildir/cur/text-5:2,S'])
+  expect(second.incremental).toMatchObject({ confirmed_files: 4 })
   const wholeSecond = await backup({ output: join(dir, 'whole-2.tar.gz'), incremental: false })
   // a second round on files the chain carries (their digest comes from the state, not a checksum list)
   utimesSync(at(1), 1_800_000_100, 1_800_000_100)
   spawnSync('chmod', ['0600', at(2)])
   const third = await backup()
   expect(held(third.path!, 'alpha/Maildir/cur/')).toEqual([])
+  expect(third.incremental).toMatchObject({ confirmed_files: 2 })
   const wholeThird = await backup({ output: join(dir, 'whole-3.tar.gz'), incremental: false })
 
   const restored = await restoreInto(second.path!, 'second')
@@ -241,6 +243,17 @@ test('the checksum list confirms: touched, chmod-ed, replaced by an identical co
   expect(last.get('alpha')!.get('Maildir/cur/text-1:2,S')!.mtimeNs).toBe(1_800_000_100_000_000_000n)
   expect(last.get('alpha')!.get('Maildir/cur/text-2:2,S')!.mode).toBe(0o600)
   expect(readFileSync(join(dir, 'third', 'alpha', 'Maildir', 'cur', 'text-5:2,S'), 'latin1')).toBe(readFileSync(at(5), 'latin1'))
+})
+
+test('a parent whose checksum list cannot be reached (recompressed: no molt index): a touched file is stored, and the backup says why', async () => {
+  const first = await backup()
+  const recompressed = spawnSync('sh', ['-c', `gzip -dc '${first.path!}' | gzip -c > '${first.path!}.re' && mv '${first.path!}.re' '${first.path!}'`])
+  expect(recompressed.status).toBe(0)
+  utimesSync(join(base, 'alpha', 'Maildir', 'cur', 'text-1:2,S'), 1_800_000_000, 1_800_000_000)
+  const second = await backup()
+  expect(second.manifest.kind).toBe('incremental')
+  expect(held(second.path!, 'alpha/Maildir/cur/')).toEqual(['alpha/Maildir/cur/text-1:2,S'])
+  expect(second.warnings).toContain(`--incremental: the checksum list of ${first.path!.split('/').pop()} cannot be read (it has no molt index): files whose metadata changed are stored without comparing their content`)
 })
 
 test('a SQLite database always goes in: a commit can sit in its -wal while the database file stays untouched', async () => {

@@ -235,7 +235,7 @@ function chainLines(r: BackupResult): string[] {
   if (!inc.parent) return [`  kind: full (no usable parent: ${inc.full_reason})`]
   return [
     `  kind: incremental, parent ${inc.parent} (${inc.depth} archive(s) before it in its chain, starting with ${r.manifest.chain?.full})`,
-    `  unchanged: ${formatCount(inc.carried_files)} files, ${formatBytes(inc.carried_bytes)} left to the chain; deleted since the parent: ${formatCount(inc.deleted)}`,
+    `  unchanged: ${formatCount(inc.carried_files)} files, ${formatBytes(inc.carried_bytes)} left to the chain${inc.confirmed_files ? ` (${formatCount(inc.confirmed_files)} of them touched, their content confirmed by sha256)` : ''}; deleted since the parent: ${formatCount(inc.deleted)}`,
   ]
 }
 
