@@ -1,10 +1,11 @@
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { missingParent, parentProblem, readFront, replacedParent, type ArchiveFront } from '../archive/chain.ts'
 import { formatBytes } from '../archive/format.ts'
 import { isArchiveName, isGoodListing, PARTIAL_SUFFIX } from '../archive/list.ts'
 import { ArchiveReadError } from '../archive/read.ts'
 import { ClmntError, InputError } from '../lib/errors.ts'
+import { processStartTicks } from '../lib/proc.ts'
 import { listRemoteBackups } from './list.ts'
 import { markerName, parseMarker, type Marker } from './marker.ts'
 import { openRemote, type Remote } from './remote.ts'
@@ -87,7 +88,8 @@ export async function downloadArchive(s3url: string, destDir: string, options: D
   if (object.size !== marker.size_bytes) throw new InputError(`${url} holds ${object.size} bytes, its completion marker says ${marker.size_bytes}: not a complete upload`)
   ensureRoom(destDir, object.size + (await namedParentBytes(remote, archive, marker)))
 
-  const dir = mkdtempSync(join(destDir, '.clmnt-download-'))
+  sweepKilledDownloads(destDir, options.warn)
+  const dir = mkdtempSync(join(destDir, `${DOWNLOAD_PREFIX}${process.pid}-${processStartTicks(process.pid) ?? 0}-`))
   const cleanup = () => rmSync(dir, { recursive: true, force: true })
   try {
     const path = join(dir, archive)
@@ -197,6 +199,31 @@ async function readMarker(remote: Remote, archive: string): Promise<Marker> {
   const parsed = parseMarker(await remote.readText(name), archive)
   if ('problem' in parsed) throw new InputError(`${remote.url(archive)}: ${parsed.problem}`)
   return parsed.marker
+}
+
+/** `<prefix><pid>-<start ticks>-XXXXXX`: the pid and its start time name the run that owns it */
+const DOWNLOAD_PREFIX = '.clmnt-download-'
+const DOWNLOAD_FOLDER = /^\.clmnt-download-(\d+)-(\d+)-[A-Za-z0-9]{6}$/
+
+/**
+ * Ctrl-C and errors remove a download folder; kill -9 or a power cut cannot. Before a new
+ * download, the folders whose run is gone (no process with that pid and start time) go.
+ */
+function sweepKilledDownloads(destDir: string, warn?: (message: string) => void): void {
+  let names: string[]
+  try {
+    names = readdirSync(destDir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const m = DOWNLOAD_FOLDER.exec(name)
+    if (!m || processStartTicks(Number(m[1])) === Number(m[2])) continue
+    const path = join(destDir, name)
+    if (!lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) continue
+    rmSync(path, { recursive: true, force: true })
+    warn?.(`removed ${name}, left in ${destDir} by a download that was killed`)
+  }
 }
 
 function ensureRoom(dir: string, size: number): void {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { BackupResult } from '../../src/archive/backup.ts'
+import { processStartTicks } from '../../src/lib/proc.ts'
 import { downloadArchive } from '../../src/offsite/download.ts'
 import { Remote } from '../../src/offsite/remote.ts'
 import { resolveS3Settings } from '../../src/offsite/settings.ts'
@@ -10,7 +11,7 @@ import { uploadArchive } from '../../src/offsite/upload.ts'
 import { addBulk } from '../helpers/archive.ts'
 import { chainBackups, churn, twoMoltFleet, type TwoMoltFleet } from '../helpers/chain.ts'
 import { CLI, runCli } from '../helpers/cli.ts'
-import { removeDir } from '../helpers/fleet.ts'
+import { exitedPid, removeDir } from '../helpers/fleet.ts'
 import { startCuttingProxy, startS3, type S3Sandbox } from '../helpers/s3.ts'
 import { readTree, treeDiff } from '../helpers/tree.ts'
 
@@ -105,6 +106,21 @@ test('latest under the prefix is the newest incremental: its chain comes with it
     d.cleanup()
   }
   expect(readdirSync(dest)).toEqual([])
+})
+
+test('a download folder left by a killed run (its process gone) is removed by the next download; one of a live run stays', async () => {
+  const dest = target('stale-downloads')
+  const dead = join(dest, `.clmnt-download-${exitedPid()}-12345-AbCdEf`)
+  const live = join(dest, `.clmnt-download-${process.pid}-${processStartTicks(process.pid)}-GhIjKl`)
+  for (const folder of [dead, live]) {
+    mkdirSync(folder, { mode: 0o700 })
+    writeFileSync(join(folder, name(full)), 'part of an archive')
+  }
+  const warnings: string[] = []
+  const d = await downloadArchive(url('chain/', name(inc1)), dest, { baseDir: fleet.base, env: s3.env(), warn: (w) => warnings.push(w) })
+  d.cleanup()
+  expect(warnings).toEqual([`removed ${basename(dead)}, left in ${dest} by a download that was killed`])
+  expect(readdirSync(dest)).toEqual([basename(live)])
 })
 
 test('verify s3://…/<incremental> checks the whole chain; list-backups --from shows it', async () => {
