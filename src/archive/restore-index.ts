@@ -1,5 +1,5 @@
 import { byteName, shownName } from './byte-names.ts'
-import { indexLinkBytes, indexPathBytes, octalMode, type IndexLine, type IndexType } from './index-file.ts'
+import { indexLine, indexLinkBytes, indexPathBytes, octalMode, type IndexLine, type IndexType } from './index-file.ts'
 
 /**
  * Format 3: every member's header against index.jsonl (index-file.ts), which the checksum list
@@ -46,6 +46,23 @@ export interface IndexFacts {
 export function indexFacts(line: IndexLine): { name: string; facts: IndexFacts } {
   const link = indexLinkBytes(line)
   return { name: byteName(indexPathBytes(line)), facts: { type: line.type, mode: line.mode, size: line.size, mtime: line.mtime, link: link === null ? null : byteName(link), molt: line.molt } }
+}
+
+const TYPES = new Set<string>(['file', 'dir', 'symlink', 'hardlink'])
+/** the mtime text a backup writes: seconds, or seconds and nanoseconds (tar.ts paxMtime) */
+const WRITTEN_MTIME = /^-?\d+(\.\d{1,9})?$/
+
+/**
+ * The index.jsonl line (without its newline) a backup writes for a member with this name and
+ * these header facts, or null for facts no backup writes (those lines go through the schema). A
+ * line that is byte for byte this one says what the header says and needs no parsing: that is
+ * nearly every line of an archive nobody touched.
+ */
+export function writtenIndexLine(name: string, header: HeaderFacts): Uint8Array | null {
+  if (name === '' || !TYPES.has(header.type) || !WRITTEN_MTIME.test(header.mtime)) return null
+  const linked = header.type === 'symlink' || header.type === 'hardlink'
+  const line = indexLine({ path: Buffer.from(name, 'latin1'), type: header.type, mode: header.mode, size: header.size, mtime: header.mtime, molt: header.molt, ...(linked ? { link: Buffer.from(header.link, 'latin1') } : {}) })
+  return Buffer.from(line.slice(0, -1), 'utf8')
 }
 
 /** How a member header differs from its index.jsonl line ("mode 0644 → 0755", …); empty when it does not. */

@@ -4,7 +4,7 @@ import { validIndexLine, type IndexType } from './index-file.ts'
 import { CHECKSUMS_MEMBER } from './layout.ts'
 import type { MemberLog } from './member-log.ts'
 import type { Scoped } from './restore-extract.ts'
-import { decodeHeader, headerDifferences, indexFacts, type IndexFacts } from './restore-index.ts'
+import { decodeHeader, headerDifferences, indexFacts, writtenIndexLine, type IndexFacts } from './restore-index.ts'
 import { Spool } from './spool.ts'
 
 /**
@@ -99,7 +99,7 @@ export function compareLists(input: ListsInput): ListsResult {
 function inOrder(input: ListsInput): Findings | null {
   const found = new Findings()
   const sums = sumItems(input, found)
-  const index = input.index ? indexItems(input, found) : null
+  const index = input.index ? new IndexReader(input, found) : null
   let n = 0
   for (const m of input.log.members()) {
     // parsing leaves ~3 KB of garbage a member, faster than the collector notices: 60 MB in 20,000
@@ -110,12 +110,12 @@ function inOrder(input: ListsInput): Findings | null {
       judgeSum(input, found, m.file.digest, sum.value)
     }
     if (m.header !== null && index) {
-      const line = index.next()
-      if (line.done || line.value.name !== m.name) return null
-      judgeIndex(found, m.header, line.value)
+      const line = index.next(m.name, m.header)
+      if (line === null || (line !== SAME && line.name !== m.name)) return null
+      if (line !== SAME) judgeIndex(found, m.header, line)
     }
   }
-  if (!sums.next().done || (index && !index.next().done)) return null
+  if (!sums.next().done || (index && index.next() !== null)) return null
   return found
 }
 
@@ -128,7 +128,10 @@ function inBuckets(input: ListsInput): Findings {
   const items = function* (): Generator<Item> {
     yield* memberItems(input.log)
     yield* sumItems(input, found)
-    if (input.index) yield* indexItems(input, found)
+    if (input.index) {
+      const reader = new IndexReader(input, found)
+      for (let line = reader.next(); line !== null; line = reader.next()) if (line !== SAME) yield line
+    }
   }
   const names = Math.max(input.log.count, input.checksums.size / SUM_LINE, (input.index?.size ?? 0) / INDEX_LINE)
   const count = Math.min(MAX_BUCKETS, Math.ceil(names / (input.bucket ?? BUCKET)))
@@ -231,26 +234,52 @@ function* sumItems(input: ListsInput, found: Findings): Generator<Sum> {
   }
 }
 
+/** IndexReader.next: the line is exactly what the backup wrote for the member expected */
+const SAME = Symbol('same line')
+
 /**
- * The index lines of the molts checked (and of the archive's own members); unreadable lines go to
- * `found`. A line of a molt not checked is read for its JSON syntax only: the schema costs ~10× the
- * JSON parse, and 39,000 lines of 19 other molts are most of what `restore --select` reads.
+ * The index lines of the molts checked (and of the archive's own members), one at a time;
+ * unreadable lines go to `found`. Walking alongside the member log, a line that is byte for byte
+ * what a backup writes for the member expected next (writtenIndexLine) is that member's and says
+ * what its header says: SAME, nothing parsed. Any other line is parsed; one of a molt not checked
+ * is read for its JSON syntax only (the schema costs ~10× the JSON parse, and 39,000 lines of 19
+ * other molts are most of what `restore --select` reads without a molt index).
  */
-function* indexItems(input: ListsInput, found: Findings): Generator<Indexed> {
-  const decoder = new TextDecoder()
-  for (const [row, i] of numberedLines(input.index!, input.regions?.index)) {
-    let raw: unknown
-    try {
-      raw = JSON.parse(decoder.decode(row))
-    } catch {
-      found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: not JSON` } })
-      continue
+class IndexReader {
+  readonly #lines: Generator<[Uint8Array, number]>
+  readonly #decoder = new TextDecoder()
+
+  constructor(
+    readonly input: ListsInput,
+    readonly found: Findings,
+  ) {
+    this.#lines = numberedLines(input.index!, input.regions?.index)
+  }
+
+  /** The next line (SAME when it is what the backup writes for member `name` with header `header`), or null at the end. */
+  next(name?: string, header?: string): Indexed | typeof SAME | null {
+    let written: Uint8Array | null | undefined
+    // not for…of: leaving it would close the lines
+    for (let next = this.#lines.next(); !next.done; next = this.#lines.next()) {
+      const [row, i] = next.value
+      if (header !== undefined) {
+        written ??= writtenIndexLine(name!, decodeHeader(header))
+        if (written !== null && Buffer.from(row.buffer, row.byteOffset, row.length).equals(written)) return SAME
+      }
+      let raw: unknown
+      try {
+        raw = JSON.parse(this.#decoder.decode(row))
+      } catch {
+        this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: not JSON` } })
+        continue
+      }
+      const molt = (raw as { molt?: unknown } | null)?.molt
+      if (typeof molt === 'string' && !this.input.checked.has(molt)) continue
+      const line = validIndexLine(raw)
+      if (typeof line === 'string') this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: ${line}` } })
+      else return { from: 'index', at: i, ...indexFacts(line) }
     }
-    const molt = (raw as { molt?: unknown } | null)?.molt
-    if (typeof molt === 'string' && !input.checked.has(molt)) continue
-    const line = validIndexLine(raw)
-    if (typeof line === 'string') found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: ${line}` } })
-    else yield { from: 'index', at: i, ...indexFacts(line) }
+    return null
   }
 }
 

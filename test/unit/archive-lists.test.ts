@@ -244,3 +244,21 @@ test('with regions (a one-molt read through the molt index) only those parts of 
     expect(refused.index.map((p) => p.text)).toContain('"gamma/.molt-info": not in index.jsonl')
   }
 }, 30_000)
+
+test("a line byte for byte what the backup writes is taken as it is; any other form, or facts no backup writes, go through the schema", () => {
+  const odd = file('alpha/odd-time', 'odd\n')
+  odd.header = { ...odd.header, mtime: '1700000000.1234567891' }
+  const fifo: Member = { name: 'alpha/fifo', header: { type: 'fifo' as 'file', mode: 0o600, size: 0, mtime: '1700000000', link: '', molt: 'alpha' } }
+  const members = [...archive.slice(0, -2), odd, fifo, ...archive.slice(-2)]
+  const reordered = (lines: string[]) => lines.map((l) => (l.includes('cur/3:2,S') ? `${JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(l)).reverse()))}\n` : l))
+  for (const bucket of [undefined, 5]) {
+    const result = compare(listsOf(members, { index: reordered }), bucket)
+    expect(result.index.map((p) => p.text)).toEqual([
+      'index.jsonl: line 306: mtime: mtime must be decimal seconds',
+      'index.jsonl: line 307: type: Invalid option: expected one of "file"|"dir"|"symlink"|"hardlink"',
+      '"alpha/odd-time": not in index.jsonl',
+      '"alpha/fifo": not in index.jsonl',
+    ])
+    expect(result.sums).toEqual([])
+  }
+}, 30_000)
