@@ -47,7 +47,7 @@ export async function notifyStoppedWatchers(options: WatcherNoticeOptions): Prom
   const remaining = () => options.budgetMs - (Date.now() - started)
   // '' is no molt: no watch of its own closes an incident here, only watches that run again
   const changes = await checkWatchers(options.baseDir, '', options.now())
-  const { senderFor, sendFleetNotice, settleFleetOutbox } = await loadSending()
+  const { openDispatcher, senderFor, sendHostNotices, settleFleetOutbox } = await loadSending()
   const fleet = { baseDir: options.baseDir, waitMs: options.waitMs, host: options.host ?? '', now: options.now, remaining, stderr: options.stderr }
   if (!changes) {
     // what a stopped watch left in the outbox is sent by whoever still runs
@@ -56,24 +56,16 @@ export async function notifyStoppedWatchers(options: WatcherNoticeOptions): Prom
     return result
   }
   result.changes = changes
-  const { Dispatcher, channelsFor } = await import('../alert/deliver.ts')
-  const { mailHost } = await import('../alert/message.ts')
-  const { noticeActions } = await import('../alert/actions.ts')
-  const { watcherNotice } = await import('../health/watchers.ts')
-  fleet.host ||= mailHost()
   // the molt the notice is about: its msmtprc is the one its own watch would have used
   const molt = findMolt(options.baseDir, changes.stopped[0]?.molt ?? changes.resumed[0]!).molt
   const settings = watchAlertSettings(null, options.config, options.baseDir)
   const restartArgv = splitCommand(options.config.restart_cmd ?? DEFAULT_RESTART_COMMAND)
-  const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv, dashboardUrl: options.config.dashboard?.url ?? null })
-  const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: fleet.host, settings, remaining: () => remaining() - 1000, stderr: options.stderr, extra })
+  const { dispatcher, extra, channels } = await openDispatcher(molt, { settings, restartArgv, dashboardUrl: options.config.dashboard?.url ?? null }, fleet)
   const sender = await senderFor(dispatcher, fleet, result.warnings)
-  const rendered = watcherNotice(changes, fleet.host, String(extra.clmnt))
-  if (!rendered) return result
-  const at = new Date(options.now()).toISOString()
-  const kind = changes.stopped.length ? 'watcher-stopped' : 'watcher-resumed'
-  await sendFleetNotice(sender, dispatcher, channelsFor(settings), { key: `watchers/${at}`, kind, rendered, messageId: `<clmnt.watchers.${at.replace(/[^0-9TZ]/g, '')}@${fleet.host}>`, at }, result.problems)
-  result.subject = rendered.subject
+  // the watch's own notice, sent as a watch run sends it
+  const [subject] = await sendHostNotices({ sender, dispatcher, channels, host: fleet.host, clmnt: String(extra.clmnt), problems: result.problems }, [], changes, options.now)
+  if (!subject) return result
+  result.subject = subject
   const flushed = await settleFleetOutbox(sender, fleet)
   if (flushed) {
     result.problems.push(...flushed.problems)
@@ -83,9 +75,9 @@ export async function notifyStoppedWatchers(options: WatcherNoticeOptions): Prom
 }
 
 async function loadSending() {
-  const { senderFor, settleFleetOutbox } = await import('../health/watch-fleet.ts')
-  const { sendFleetNotice } = await import('../health/watch-host.ts')
-  return { senderFor, sendFleetNotice, settleFleetOutbox }
+  const { openDispatcher, senderFor, settleFleetOutbox } = await import('../health/watch-fleet.ts')
+  const { sendHostNotices } = await import('../health/watch-host.ts')
+  return { openDispatcher, senderFor, sendHostNotices, settleFleetOutbox }
 }
 
 /**

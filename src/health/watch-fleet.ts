@@ -1,4 +1,5 @@
-import type { Dispatcher } from '../alert/deliver.ts'
+import type { AlertSettings, Dispatcher } from '../alert/deliver.ts'
+import type { Molt } from '../fleet/discover.ts'
 import type { NoticeSender, QueueingSender } from '../alert/fleet-queue.ts'
 import type { FlushReport } from '../alert/fleet-flush.ts'
 import { alertsDir, readAlertsFile } from '../alert/alerts-dir.ts'
@@ -16,6 +17,20 @@ export interface FleetAlerting {
   now(): number
   remaining(): number
   stderr(text: string): void
+}
+
+/**
+ * The alert transports for notices about `molt`, with the links those carry (the fleet's host
+ * name filled in). Loaded only when there is something to send: most runs have nothing to say.
+ */
+export async function openDispatcher(molt: Molt, alerting: { settings: AlertSettings; restartArgv: string[]; dashboardUrl: string | null }, fleet: FleetAlerting) {
+  const { Dispatcher, channelsFor } = await import('../alert/deliver.ts')
+  const { mailHost } = await import('../alert/message.ts')
+  const { noticeActions } = await import('../alert/actions.ts')
+  fleet.host ||= mailHost()
+  const extra = noticeActions({ molt, baseDir: fleet.baseDir, restartArgv: alerting.restartArgv, dashboardUrl: alerting.dashboardUrl })
+  const dispatcher = new Dispatcher({ molt, baseDir: fleet.baseDir, host: fleet.host, settings: alerting.settings, remaining: () => fleet.remaining() - 1000, stderr: fleet.stderr, extra })
+  return { dispatcher, extra, channels: channelsFor(alerting.settings) }
 }
 
 export async function senderFor(dispatcher: Dispatcher, fleet: FleetAlerting, warnings: string[]): Promise<NoticeSender> {

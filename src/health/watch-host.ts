@@ -93,8 +93,11 @@ export async function sendHostNotices(out: FleetNoticeOut, changes: HostChange[]
   return subjects
 }
 
-/** A notice of the fleet (host, silence) over this run's channels: into the fleet outbox when it is in use, else directly. */
-export async function sendFleetNotice(sender: NoticeSender, dispatcher: Dispatcher, channels: string[], notice: { key: string; kind: string; rendered: RenderedNotice; messageId: string; at: string }, problems: string[]): Promise<boolean> {
+/**
+ * A notice of the fleet (host, watchers, silence) over this run's channels: into the fleet outbox
+ * when it is in use, else directly. `title` names the agent turn of a webhook; `what` the notice in problems.
+ */
+export async function sendFleetNotice(sender: NoticeSender, dispatcher: Dispatcher, channels: string[], notice: { key: string; kind: string; rendered: RenderedNotice; messageId: string; at: string; title?: string; what?: string }, problems: string[]): Promise<boolean> {
   let ok = true
   for (const channel of channels) {
     if (channel !== 'stderr' && 'entry' in sender) {
@@ -102,10 +105,10 @@ export async function sendFleetNotice(sender: NoticeSender, dispatcher: Dispatch
       const entry = queue.entry(channel as 'email' | 'webhook', { key: `${notice.key}/${channel}`, kind: notice.kind, incident: null, rendered: notice.rendered, summary: notice.rendered.subject.replace(/^\[Claw Mountain\] /, ''), message_id: notice.messageId, in_reply_to: null, created_at: notice.at })
       if (await queue.queue(entry)) continue
     }
-    const outcome = await dispatcher.sendRendered(channel as 'email', notice.rendered, { date: notice.at, messageId: notice.messageId, references: [], headers: [['X-Clmnt-Notice', notice.kind]] }, `clmnt: ${notice.kind}`, notice.messageId.slice(1, -1))
+    const outcome = await dispatcher.sendRendered(channel as 'email', notice.rendered, { date: notice.at, messageId: notice.messageId, references: [], headers: [['X-Clmnt-Notice', notice.kind]] }, notice.title ?? `clmnt: ${notice.kind}`, notice.messageId.slice(1, -1))
     if (!outcome.ok) {
       ok = false
-      problems.push(`the ${notice.kind} notice was not delivered via ${channel}: ${outcome.error}`)
+      problems.push(`${notice.what ?? `the ${notice.kind} notice`} was not delivered via ${channel}: ${outcome.error}`)
     }
   }
   return ok

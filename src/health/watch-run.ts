@@ -13,7 +13,7 @@ import {
 } from './watch.ts'
 import type { FlushReport } from '../alert/fleet-flush.ts'
 import type { NoticeSender } from '../alert/fleet-queue.ts'
-import { senderFor, settleFleetOutbox, type FleetAlerting } from './watch-fleet.ts'
+import { openDispatcher, senderFor, settleFleetOutbox, type FleetAlerting } from './watch-fleet.ts'
 import { applyRateLimit, type RateLimit } from '../alert/rate-limit.ts'
 import { checkHost, checkWatchers, sendHostNotices, type FleetNoticeOut } from './watch-host.ts'
 import { holdNotices, sendSilenceSummaries, silenceFor, summaryDue } from './watch-silence.ts'
@@ -184,6 +184,7 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
       saveState(molt, state, owner, result)
     }
     const fleet: FleetAlerting = { baseDir: options.baseDir, waitMs: options.digestWaitMs ?? null, host: options.host ?? '', now, remaining, stderr: options.stderr }
+    const alerting = { settings: options.alerts, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null }
     let sender: NoticeSender | null = null
     if (decisions.some((d) => d.queued.length) || state.outbox.length) {
       // loaded only when there is something to send: most runs have nothing to say
@@ -192,7 +193,7 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
       state = retryAfterSettingsChange(state, settingsFingerprint(options.alerts, molt.home, options.baseDir))
       const due = dueNotices(state, channels)
       if (due.length) {
-        const { dispatcher } = await openDispatcher(molt, options, fleet)
+        const { dispatcher } = await openDispatcher(molt, alerting, fleet)
         sender = await senderFor(dispatcher, fleet, result.warnings)
         state = await deliver(state, due, channels, sender, result, remaining, now)
         state = countAttempt(state, due.map((n) => n.id))
@@ -209,7 +210,7 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
     const hostChanges = options.hostChecks ? await checkHost(options.baseDir, now(), options.hostChecks) : []
     const watchers = options.hostChecks ? await checkWatchers(options.baseDir, molt.name, now()) : null
     if (hostChanges.length || watchers || summaryDue(options.baseDir, now())) {
-      const { dispatcher, extra, channels } = await openDispatcher(molt, options, fleet)
+      const { dispatcher, extra, channels } = await openDispatcher(molt, alerting, fleet)
       sender ??= await senderFor(dispatcher, fleet, result.warnings)
       const out: FleetNoticeOut = { sender, dispatcher, channels, host: fleet.host, clmnt: String(extra.clmnt), problems: result.problems }
       const subjects = await sendHostNotices(out, hostChanges, watchers, now)
@@ -247,17 +248,6 @@ export async function runWatch(molt: Molt, options: WatchRunOptions): Promise<Wa
   } finally {
     attempt.lock.release()
   }
-}
-
-/** The alert transports of this run, with the links its notices carry (the fleet's host name filled in). */
-async function openDispatcher(molt: Molt, options: WatchRunOptions, fleet: FleetAlerting) {
-  const { Dispatcher, channelsFor } = await import('../alert/deliver.ts')
-  const { mailHost } = await import('../alert/message.ts')
-  const { noticeActions } = await import('../alert/actions.ts')
-  fleet.host ||= mailHost()
-  const extra = noticeActions({ molt, baseDir: options.baseDir, restartArgv: options.restartArgv, dashboardUrl: options.dashboardUrl ?? null })
-  const dispatcher = new Dispatcher({ molt, baseDir: options.baseDir, host: fleet.host, settings: options.alerts, remaining: () => fleet.remaining() - 1000, stderr: options.stderr, extra })
-  return { dispatcher, extra, channels: channelsFor(options.alerts) }
 }
 
 async function writeMetrics(molt: Molt, state: WatchFile, record: HealthRecord, metrics: { promFile: string; version: string }, result: WatchRunResult): Promise<void> {

@@ -4,6 +4,7 @@ import { alertsDir, readAlertsFile } from '../alert/alerts-dir.ts'
 import type { RenderedNotice } from '../alert/message.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { SILENCES_FILE, type Silence } from './silence.ts'
+import { sendFleetNotice } from './watch-host.ts'
 import type { Notice, WatchFile } from './watch-types.ts'
 
 /**
@@ -53,7 +54,8 @@ export function summaryDue(baseDir: string, now: number): boolean {
 }
 
 /** Summaries of silences that are over and not yet summarised; each claimed by exactly one run. */
-export async function sendSilenceSummaries(baseDir: string, now: number, sender: NoticeSender, dispatcher: Dispatcher, channels: string[], problems: string[]): Promise<string[]> {  const { updateSilences, isOver } = await import('./silence.ts')
+export async function sendSilenceSummaries(baseDir: string, now: number, sender: NoticeSender, dispatcher: Dispatcher, channels: string[], problems: string[]): Promise<string[]> {
+  const { updateSilences, isOver } = await import('./silence.ts')
   const claimed = await updateSilences(alertsDir(baseDir), (file) => {
     const due = file.silences.filter((s) => isOver(s, now) && !s.summary_at)
     for (const s of due) s.summary_at = new Date(now).toISOString()
@@ -65,21 +67,8 @@ export async function sendSilenceSummaries(baseDir: string, now: number, sender:
   const host = dispatcher.context.host
   for (const s of claimed) {
     const rendered = summaryOf(s, picture, dispatcher.context.extra?.clmnt as string | undefined)
-    const messageId = `<clmnt.silence.${s.id}@${host}>`
-    let ok = true
-    for (const channel of channels) {
-      if (channel !== 'stderr' && 'entry' in sender) {
-        const queue = sender as import('../alert/fleet-queue.ts').QueueingSender
-        const entry = queue.entry(channel as 'email' | 'webhook', { key: `silence/${s.id}/${channel}`, kind: 'silence-ended', incident: null, rendered, summary: rendered.subject.replace(/^\[Claw Mountain\] /, ''), message_id: messageId, in_reply_to: null, created_at: new Date(now).toISOString() })
-        if (await queue.queue(entry)) continue
-      }
-      const outcome = await dispatcher.sendRendered(channel as 'email', rendered, { date: new Date(now).toISOString(), messageId, references: [], headers: [['X-Clmnt-Notice', 'silence-ended']] }, `clmnt health: silence ${s.id} ended`, messageId.slice(1, -1))
-      if (!outcome.ok) {
-        ok = false
-        problems.push(`the summary of silence ${s.id} was not delivered via ${channel}: ${outcome.error}`)
-      }
-    }
-    if (ok) sent.push(s.id)
+    const notice = { key: `silence/${s.id}`, kind: 'silence-ended', rendered, messageId: `<clmnt.silence.${s.id}@${host}>`, at: new Date(now).toISOString(), title: `clmnt health: silence ${s.id} ended`, what: `the summary of silence ${s.id}` }
+    if (await sendFleetNotice(sender, dispatcher, channels, notice, problems)) sent.push(s.id)
     else await updateSilences(alertsDir(baseDir), (file) => {
       // try again on the next run
       const back = file.silences.find((x) => x.id === s.id)
