@@ -152,6 +152,26 @@ export async function latestBackup(dir: string): Promise<BackupListing | null> {
   return all.find((l) => l.status !== 'incomplete') ?? null
 }
 
+/**
+ * Why an incremental archive cannot be restored from the archives beside it (a folder's or a
+ * bucket's listing), or null: the first parent up its chain that is missing there or not good.
+ * From the names only (a listing reads heads): a parent replaced under its name is found by
+ * verify and restore.
+ */
+export function chainGap(l: BackupListing, listings: BackupListing[], where: string): string | null {
+  const byFile = new Map(listings.map((x) => [x.file, x]))
+  const seen = new Set([l.file])
+  for (let parent = l.kind === 'incremental' ? l.parent : null; parent && !seen.has(parent); ) {
+    seen.add(parent)
+    const found = byFile.get(parent)
+    const what = parent === l.parent ? `its parent ${parent} is` : `its chain needs ${parent}, which is`
+    if (!found) return `broken chain: ${what} missing from ${where}`
+    if (!isGoodListing(found)) return `broken chain: ${what} ${found.status} in ${where}`
+    parent = found.kind === 'incremental' ? found.parent : null
+  }
+  return null
+}
+
 /** Whose archives `--keep` may delete: this host's fleet in this base dir, and the archive just written. */
 export interface PruneScope {
   keep: number

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { constants, gunzipSync, inflateRawSync } from 'node:zlib'
 import { backupFleet } from '../../src/archive/backup.ts'
 import { COMPLETE_TAIL_LENGTH } from '../../src/archive/compress.ts'
 import { gzipHeader } from '../../src/archive/seek-index.ts'
 import { run, writeLegacyArchive } from '../helpers/archive.ts'
-import { twoMoltFleet } from '../helpers/chain.ts'
+import { chainBackups, twoMoltFleet } from '../helpers/chain.ts'
 import { runCli } from '../helpers/cli.ts'
 import { removeDir } from '../helpers/fleet.ts'
 
@@ -117,4 +117,26 @@ test('the default folder is <base-dir>/backups; an empty or missing folder lists
   await backupFleet({ baseDir: base, clmntVersion: '9.9.9', crontab: false })
   const one = JSON.parse((await runCli(['fleet', 'list-backups', '-d', base, '--json'])).stdout) as Listing[]
   expect(one.map((l) => l.status)).toEqual(['ok'])
+})
+
+test('an incremental archive whose chain is not whole in the folder: listed, with a warning naming the missing parent', async () => {
+  const chained = join(dir, 'chained')
+  mkdirSync(chained)
+  const backup = chainBackups({ dir, base, out: chained })
+  const full = await backup()
+  writeFileSync(join(base, 'alpha', 'notes.txt'), 'after the full backup\n')
+  const inc1 = await backup()
+  writeFileSync(join(base, 'alpha', 'notes.txt'), 'after the first incremental backup\n')
+  const inc2 = await backup()
+  const names = [full, inc1, inc2].map((r) => basename(r.path!))
+  let result = await runCli(['fleet', 'list-backups', '--backup-dir', chained])
+  expect(result.stderr).toBe('')
+  unlinkSync(full.path!)
+  result = await runCli(['fleet', 'list-backups', '--backup-dir', chained])
+  expect(result.code).toBe(0)
+  expect(result.stdout).toContain(`incr. of ${names[0]}`)
+  expect(result.stderr.trim().split('\n')).toEqual([
+    `warn ${names[2]}: broken chain: its chain needs ${names[0]}, which is missing from ${chained}`,
+    `warn ${names[1]}: broken chain: its parent ${names[0]} is missing from ${chained}`,
+  ])
 })

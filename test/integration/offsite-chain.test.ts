@@ -160,6 +160,9 @@ describe('a broken chain in the bucket: one line, nothing restored, nothing left
   test('a parent missing from the bucket', async () => {
     for (const r of [inc1, inc2]) await upload('missing/', r)
     await refuses('missing/', `broken chain: ${name(inc1)} needs its parent ${name(full)}, which is missing from s3://${s3.bucket}/missing/`)
+    const listed = await cli(['-d', fleet.base, 'fleet', 'list-backups', '--from', url('missing/', '')])
+    expect(listed.code).toBe(0)
+    expect(listed.stderr).toContain(`warn ${name(inc1)}: broken chain: its parent ${name(full)} is missing from s3://${s3.bucket}/missing/`)
   })
 
   test('a parent whose upload never finished (no completion marker)', async () => {

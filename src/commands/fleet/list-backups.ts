@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty'
 import { resolve } from 'node:path'
 import { formatBytes } from '../../archive/format.ts'
-import { defaultBackupDir, listBackups, type BackupListing } from '../../archive/list.ts'
+import { chainGap, defaultBackupDir, isGoodListing, listBackups, type BackupListing } from '../../archive/list.ts'
 import { UsageError } from '../../lib/errors.ts'
 import { renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
@@ -29,7 +29,12 @@ export default defineCommand({
       return 0
     }
     cli.stdout(renderTable(['FILE', 'CREATED', 'SIZE', 'MOLTS', 'HOST', 'VERSION', 'KIND', 'STATUS'], listings.map((l) => row(l, cli.color))))
-    for (const l of listings) if (l.reason && l.status !== 'incomplete') cli.log.warn(`${l.file}: ${l.reason}`)
+    for (const l of listings) {
+      if (l.reason && l.status !== 'incomplete') cli.log.warn(`${l.file}: ${l.reason}`)
+      // restore would refuse it: say so here, where the chain is seen whole
+      const gap = isGoodListing(l) ? chainGap(l, listings, dir) : null
+      if (gap) cli.log.warn(`${l.file}: ${gap}`)
+    }
     return 0
   },
 })
