@@ -92,6 +92,60 @@ export function parseSeekLine(line: string): MoltRange | null {
   return { molt: r.molt, offset: r.offset as number, tar_offset: r.tar_offset as number, length: r.length as number, tar_length: r.tar_length as number, lists }
 }
 
+/** a molt index line is a few hundred bytes: a longer line starting with '#' is something else */
+const MAX_SEEK_LINE = 4096
+
+/**
+ * The molt index lines of checksums.sha256 as it streams by. Only lines that start with '#' are
+ * decoded (the header, the molt index, notes, the end line); the sum lines, one per file, are
+ * passed over at the speed of a byte search.
+ */
+export class SeekLineScanner {
+  readonly ranges: MoltRange[] = []
+  /** the start of a line that began with '#' and goes on in the next chunk */
+  #carry: Buffer | null = null
+  /** inside a line that is not one */
+  #skipping = false
+
+  push(chunk: Uint8Array): void {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
+    let start = 0
+    if (this.#carry || this.#skipping) {
+      const nl = bytes.indexOf(0x0a)
+      if (this.#carry) {
+        this.#carry = Buffer.concat([this.#carry, bytes.subarray(0, nl < 0 ? bytes.length : nl)])
+        if (this.#carry.length > MAX_SEEK_LINE) [this.#carry, this.#skipping] = [null, true]
+      }
+      if (nl < 0) return
+      if (this.#carry) this.#line(this.#carry.toString('latin1'))
+      this.#carry = null
+      this.#skipping = false
+      start = nl + 1
+    }
+    while (start < bytes.length) {
+      const nl = bytes.indexOf(0x0a, start)
+      if (nl < 0) {
+        if (bytes[start] === 0x23) this.#carry = Buffer.from(bytes.subarray(start))
+        else this.#skipping = true
+        return
+      }
+      if (bytes[start] === 0x23) this.#line(bytes.toString('latin1', start, nl))
+      start = nl + 1
+    }
+  }
+
+  end(): void {
+    if (this.#carry) this.#line(this.#carry.toString('latin1'))
+    this.#carry = null
+    this.#skipping = false
+  }
+
+  #line(line: string): void {
+    const range = parseSeekLine(line)
+    if (range) this.ranges.push(range)
+  }
+}
+
 /** The locator text, or a placeholder (zeros) while the archive is written. */
 export function locatorBytes(locator: Locator | null): Uint8Array {
   const hex = (n: number) => n.toString(16).padStart(16, '0')

@@ -4,7 +4,7 @@ import { CHECKSUMS_MEMBER, INDEX_MEMBER, normalizeMemberName } from './layout.ts
 import type { Manifest } from './manifest.ts'
 import { ArchiveReadError } from './read.ts'
 import type { ListRegions } from './restore-lists.ts'
-import { parseSeekLine, readLocator, SEEK_LINE, type MoltRange } from './seek-index.ts'
+import { readLocator, SeekLineScanner, type MoltRange } from './seek-index.ts'
 import { TarError, TarParser } from './tar-parse.ts'
 
 /**
@@ -34,6 +34,8 @@ export interface SeekRead {
 export type SeekPlan = { read: SeekRead } | { read: null; fallback: string | null }
 
 const READ_AHEAD = 1 << 20
+/** enough for a molt's first headers (pax and ustar): the first member's name is all firstMember needs */
+const FIRST_READ = 16 << 10
 
 export async function planSeekRead(path: string, compression: Compression, manifest: Manifest, wanted: ReadonlySet<string>): Promise<SeekPlan> {
   let found: ReturnType<typeof readLocator>
@@ -54,17 +56,12 @@ export async function planSeekRead(path: string, compression: Compression, manif
   }
 
   // the tail: index.jsonl, then checksums.sha256 with the #clmnt-seek lines
-  const ranges: MoltRange[] = []
+  const scanner = new SeekLineScanner()
+  const ranges = scanner.ranges
   const tail = () => inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')
   let tailRead: Awaited<ReturnType<typeof readTail>>
   try {
-    tailRead = await readTail(tail(), {
-      [CHECKSUMS_MEMBER]: (line) => {
-        if (!line.startsWith(SEEK_LINE)) return
-        const range = parseSeekLine(line)
-        if (range) ranges.push(range)
-      },
-    })
+    tailRead = await readTail(tail(), { [CHECKSUMS_MEMBER]: scanner })
   } catch (error) {
     if (error instanceof ArchiveReadError || error instanceof TarError) return mismatch(error.message)
     throw error
@@ -88,16 +85,16 @@ export async function planSeekRead(path: string, compression: Compression, manif
   let skipped = lists?.skipped
   if (!skipped) {
     const counted = { files: 0, bytes: 0 }
+    const count = (line: string) => {
+      const row = parseJson(line) as { type?: unknown; size?: unknown; molt?: unknown } | null
+      if (row && row.type === 'file' && typeof row.molt === 'string' && !wanted.has(row.molt) && typeof row.size === 'number') {
+        counted.files++
+        counted.bytes += row.size
+      }
+    }
+    const lines = new LineSplitter()
     try {
-      await readTail(tail(), {
-        [INDEX_MEMBER]: (line) => {
-          const row = parseJson(line) as { type?: unknown; size?: unknown; molt?: unknown } | null
-          if (row && row.type === 'file' && typeof row.molt === 'string' && !wanted.has(row.molt) && typeof row.size === 'number') {
-            counted.files++
-            counted.bytes += row.size
-          }
-        },
-      })
+      await readTail(tail(), { [INDEX_MEMBER]: { push: (chunk) => lines.push(chunk, count), end: () => lines.end(count) } })
     } catch (error) {
       if (error instanceof ArchiveReadError || error instanceof TarError) return mismatch(error.message)
       throw error
@@ -120,24 +117,23 @@ export async function planSeekRead(path: string, compression: Compression, manif
   return { read: { chunks: chunks(), skipped, regions: lists?.regions ?? null } }
 }
 
-/** The tail's members (names, and sizes of the two lists), their lines handed to `onLine` by member. */
-async function readTail(chunks: AsyncIterable<Uint8Array>, onLine: Partial<Record<string, (line: string) => void>>): Promise<{ members: string[]; sizes: Map<string, number>; complete: boolean }> {
+/** The tail's members (names, and sizes of the two lists), the content of those in `readers` handed to them. */
+async function readTail(chunks: AsyncIterable<Uint8Array>, readers: Partial<Record<string, { push(chunk: Uint8Array): void; end(): void }>>): Promise<{ members: string[]; sizes: Map<string, number>; complete: boolean }> {
   const members: string[] = []
   const sizes = new Map<string, number>()
-  const lines = new LineSplitter()
-  let current: ((line: string) => void) | null = null
+  let current: { push(chunk: Uint8Array): void; end(): void } | null = null
   const parser = new TarParser({
     entry(e) {
       const name = normalizeMemberName(e.name)
       members.push(name)
       if (e.type === 'file') sizes.set(name, e.size)
-      current = (e.type === 'file' && onLine[name]) || null
+      current = (e.type === 'file' && readers[name]) || null
     },
     data(chunk) {
-      if (current) lines.push(chunk, current)
+      current?.push(chunk)
     },
     entryEnd() {
-      if (current) lines.end(current)
+      current?.end()
       current = null
     },
   })
@@ -185,7 +181,7 @@ function listRegions(ranges: MoltRange[], wanted: ReadonlySet<string>, sizes: Ma
   return { regions, skipped }
 }
 
-/** The first member's name in a range (its molt folder), or null. Inflates a few KiB. */
+/** The first member's name in a range (its molt folder), or null. Reads and inflates a few KiB. */
 async function firstMember(path: string, compression: Compression, r: MoltRange): Promise<string | null> {
   let name: string | null = null
   const parser = new TarParser({
@@ -195,7 +191,7 @@ async function firstMember(path: string, compression: Compression, r: MoltRange)
     },
   })
   try {
-    for await (const chunk of inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`)) if (!parser.push(chunk)) break
+    for await (const chunk of inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`, FIRST_READ)) if (!parser.push(chunk)) break
   } catch (error) {
     if (error instanceof ArchiveReadError || error instanceof TarError) return null
     throw error
@@ -207,16 +203,17 @@ async function firstMember(path: string, compression: Compression, r: MoltRange)
  * The compressed bytes [from, to) inflated: exactly `expected` bytes, or an ArchiveReadError. gzip
  * ranges are raw deflate starting at a block boundary with an empty window; zstd ranges whole frames.
  */
-export async function* inflateRange(path: string, compression: Compression, from: number, to: number, expected: number, what: string): AsyncGenerator<Uint8Array> {
+export async function* inflateRange(path: string, compression: Compression, from: number, to: number, expected: number, what: string, readAhead = READ_AHEAD): AsyncGenerator<Uint8Array> {
   const fail = (why: string) => new ArchiveReadError(`the molt index does not match the archive: ${what} ${why}`, 'compression')
   if (to <= from) {
     if (expected !== 0) throw fail('has no compressed bytes')
     return
   }
   const zlib = require('node:zlib') as typeof import('node:zlib')
-  const source = createReadStream(path, { start: from, end: to - 1, highWaterMark: READ_AHEAD })
+  const source = createReadStream(path, { start: from, end: to - 1, highWaterMark: readAhead })
+  const chunkSize = Math.min(readAhead, 256 << 10)
   // a range of gzip ends with a sync flush, not a final block: no "unexpected end" at its end
-  const inflate = compression === 'gzip' ? zlib.createInflateRaw({ chunkSize: 256 << 10, finishFlush: zlib.constants.Z_SYNC_FLUSH }) : zlib.createZstdDecompress({ chunkSize: 256 << 10 })
+  const inflate = compression === 'gzip' ? zlib.createInflateRaw({ chunkSize, finishFlush: zlib.constants.Z_SYNC_FLUSH }) : zlib.createZstdDecompress({ chunkSize })
   source.on('error', (error) => inflate.destroy(error))
   source.pipe(inflate)
   let got = 0

@@ -1,0 +1,48 @@
+import { expect, test } from 'bun:test'
+import { checksumLine, endLine, noteLine } from '../../src/archive/checksums.ts'
+import { parseSeekLine, SeekLineScanner, seekLine, type MoltRange } from '../../src/archive/seek-index.ts'
+
+const range = (molt: string, i: number, lists = true): MoltRange => ({
+  molt,
+  offset: 1000 * i,
+  tar_offset: 512 * i,
+  length: 1000,
+  tar_length: 512,
+  lists: lists ? { index_offset: 100 * i, index_length: 100, sums_offset: 90 * i, sums_length: 90, files: i, bytes: 7 * i } : null,
+})
+
+test('a molt index line reads back as written, with or without the list places; a line with only some of them has none', () => {
+  for (const r of [range('alpha', 1), range('bravo', 2, false)]) expect(parseSeekLine(seekLine(r).trimEnd())).toEqual(r)
+  const partial = seekLine(range('alpha', 1)).replace(/,"files":1,"bytes":7/, '')
+  expect(parseSeekLine(partial.trimEnd())).toEqual(range('alpha', 1, false))
+  expect(parseSeekLine('#clmnt-seek {"molt":"alpha","offset":-1,"tar_offset":0,"length":1,"tar_length":1}')).toBeNull()
+  expect(parseSeekLine('#clmnt-seek not json')).toBeNull()
+})
+
+test('the scanner finds the molt index lines of a checksum list however it is cut into chunks, and nothing else', () => {
+  const ranges = Array.from({ length: 30 }, (_, i) => range(`molt${i}`, i + 1, i % 3 !== 0))
+  const sums = Array.from({ length: 5000 }, (_, i) => checksumLine('ab'.repeat(32), `molt${i % 30}/Maildir/cur/${i}:2,S`))
+  const text = [
+    '# sha256 of every regular file\n',
+    ...sums,
+    // a '#' line far longer than a molt index line, and one that merely looks like one
+    `#clmnt-note ${'x'.repeat(10_000)}\n`,
+    '#clmnt-seekish {"molt":"nope"}\n',
+    `${'0'.repeat(64)}  #clmnt-seek {"molt":"in-a-name","offset":1,"tar_offset":0,"length":1,"tar_length":0}\n`,
+    ...ranges.map(seekLine),
+    noteLine({ kind: 'vanished', path: 'molt1/x', detail: 'gone', planned_size: 1 }),
+    endLine({ files: 1, bytes: 2, notes: 1, partial: false }).trimEnd(),
+  ].join('')
+  const bytes = Buffer.from(text, 'latin1')
+  for (const size of [1, 7, 100, 4095, 65_536, bytes.length]) {
+    const scanner = new SeekLineScanner()
+    for (let at = 0; at < bytes.length; at += size) scanner.push(bytes.subarray(at, at + size))
+    scanner.end()
+    expect(scanner.ranges).toEqual(ranges)
+  }
+  // the last line, without its newline, still counts
+  const last = new SeekLineScanner()
+  last.push(Buffer.from(seekLine(ranges[0]!).trimEnd(), 'latin1'))
+  last.end()
+  expect(last.ranges).toEqual([ranges[0]!])
+})
