@@ -34,6 +34,8 @@ export interface SeekRead {
 export type SeekPlan = { read: SeekRead } | { read: null; fallback: string | null }
 
 const READ_AHEAD = 1 << 20
+/** a tail (index.jsonl and checksums.sha256: ~250 bytes a file) up to this size stays in memory between its check and its read */
+const KEEP_TAIL = 16 << 20
 /** enough for a molt's first headers (pax and ustar): the first member's name is all firstMember needs */
 const FIRST_READ = 16 << 10
 
@@ -59,9 +61,17 @@ export async function planSeekRead(path: string, compression: Compression, manif
   const scanner = new SeekLineScanner()
   const ranges = scanner.ranges
   const tail = () => inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')
+  // the tail as inflated now is what the read hands on last: kept, when it is small enough
+  let kept: Uint8Array[] | null = locator.tarSize - locator.tailTarOffset <= KEEP_TAIL ? [] : null
+  async function* keeping(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of tail()) {
+      kept?.push(chunk)
+      yield chunk
+    }
+  }
   let tailRead: Awaited<ReturnType<typeof readTail>>
   try {
-    tailRead = await readTail(tail(), { [CHECKSUMS_MEMBER]: scanner })
+    tailRead = await readTail(keeping(), { [CHECKSUMS_MEMBER]: scanner })
   } catch (error) {
     if (error instanceof ArchiveReadError || error instanceof TarError) return mismatch(error.message)
     throw error
@@ -112,7 +122,11 @@ export async function planSeekRead(path: string, compression: Compression, manif
   async function* chunks(): AsyncGenerator<Uint8Array> {
     yield* inflateRange(path, compression, dataStart, head.offset, head.tar, 'the manifest and global files')
     for (const r of selected) if (r.tar_length) yield* inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`)
-    yield* inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')
+    if (kept) {
+      const chunks = kept
+      kept = null
+      yield* chunks
+    } else yield* tail()
   }
   return { read: { chunks: chunks(), skipped, regions: lists?.regions ?? null } }
 }
