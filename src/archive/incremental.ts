@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
 import { InputError } from '../lib/errors.ts'
 import { resolveChain, readFront, type ArchiveFront } from './chain.ts'
-import { binaryPath, collectNow, decodeEntry, fsPath, KIND_DIR, KIND_SYMLINK, resolveRel, type MoltPlan, type Plan, type PlanEntry } from './collect.ts'
+import { binaryPath, decodeEntry, fsPath, KIND_DIR, KIND_SYMLINK, resolveRel, type MoltPlan, type Plan, type PlanEntry } from './collect.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { listBackups } from './list.ts'
 import { compareEntries, ParentState, type ParentEntry } from './parent-state.ts'
@@ -136,7 +136,6 @@ export function applyParent(plan: Plan, parentState: ParentState | null, dir: st
     const name = m.molt.name
     const entries = m.entries
     for (let i = 0; i < entries; i++) {
-      collectNow()
       const raw = lines.next().value!
       const e = decodeEntry(raw)
       const entry: StateEntry = { molt: name, rel: e.rel, kind: kindOf(e), size: e.size, mode: e.mode, mtime: nsText(e.mtimeSec, e.mtimeNsec), ctime: nsText(BigInt(e.ctimeNs)), ino: e.ino, held: true, sha256: '' }
