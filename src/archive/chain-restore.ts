@@ -37,9 +37,10 @@ export interface ChainFill {
 
 export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; read: string[]; verified: number }> {
   // what the restored molts need from the chain
-  // path → the mode and mtime the state gives it: a file whose content the backup confirmed
-  // unchanged (touched, chmod-ed) is left to the chain with its new metadata (incremental.ts)
-  const wanted = new Map<string, Map<string, { mode: number; mtime: string }>>([...spec.stages.keys()].map((m) => [m, new Map()]))
+  // path → the mode and mtime the state gives it (a file whose content the backup confirmed
+  // unchanged, touched or chmod-ed, is left to the chain with its new metadata: incremental.ts)
+  // and the sha256 of the content it recorded ('' in archives made before it did)
+  const wanted = new Map<string, Map<string, Recorded>>([...spec.stages.keys()].map((m) => [m, new Map()]))
   let left = 0
   await readFront(spec.archive, (e) => {
     if (e.held || e.kind !== 'f') return
@@ -49,7 +50,7 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
       const component = componentOf(e.rel, false)
       if (!component || !spec.only.has(component)) return
     }
-    set.set(e.rel, { mode: e.mode, mtime: e.mtime })
+    set.set(e.rel, { mode: e.mode, mtime: e.mtime, sha256: e.sha256 })
     left++
   })
   let moved = 0
@@ -71,6 +72,7 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
         const problems = blocking(check.problems, molts).map((p) => `${basename(parent.path)} (in the chain): ${p.text}`)
         if (problems.length) throw new RestoreRefused(problems[0]!, problems)
         verified += check.verified
+        sameAsRecorded(extracted, wanted, parent.path, spec.archive)
       } finally {
         release(extracted)
       }
@@ -121,8 +123,31 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
   return { moved, read, verified }
 }
 
+interface Recorded {
+  mode: number
+  mtime: string
+  sha256: string
+}
+
+/**
+ * What an earlier archive holds for a file left to the chain is the content the restored archive
+ * recorded for it (state.jsonl's sha256): the chain's own checks (name, size, manifest sha256 of
+ * each parent) cannot tell an archive with the same manifest but other content. Files are taken
+ * from the newest archive that holds them, so only those still wanted are compared.
+ */
+function sameAsRecorded(extracted: Extracted, wanted: Map<string, Map<string, Recorded>>, from: string, archive: string): void {
+  for (const member of extracted.log.members()) {
+    if (!member.file?.digest) continue
+    const slash = member.key.indexOf('/')
+    const recorded = wanted.get(member.key.slice(0, slash))?.get(member.key.slice(slash + 1))
+    if (!recorded?.sha256) continue
+    const digest = Buffer.from(member.file.digest, 'latin1').toString('hex')
+    if (digest !== recorded.sha256) throw new RestoreRefused(`broken chain: ${shownName(member.key)} in ${basename(from)} is not the content ${basename(archive)} left to its chain (sha256 ${digest.slice(0, 12)}…, recorded ${recorded.sha256.slice(0, 12)}…)`)
+  }
+}
+
 /** The state's mode and mtime, where the archive that holds the content says otherwise. */
-function giveMeta(path: PathLike, st: BigIntStats, meta: { mode: number; mtime: string }): void {
+function giveMeta(path: PathLike, st: BigIntStats, meta: Recorded): void {
   if (Number(st.mode & 0o7777n) !== meta.mode) chmodSync(path, meta.mode)
   const [sec, nsec] = meta.mtime.split('.') as [string, string]
   if (st.mtimeNs !== BigInt(sec) * 1_000_000_000n + (sec.startsWith('-') ? -1n : 1n) * BigInt(nsec)) {

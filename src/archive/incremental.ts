@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
 import { InputError } from '../lib/errors.ts'
 import { resolveChain, readFront, type ArchiveFront } from './chain.ts'
@@ -7,6 +7,7 @@ import { formatDuration } from '../lib/duration.ts'
 import { listBackups } from './list.ts'
 import { compareEntries, ParentState, type ParentEntry } from './parent-state.ts'
 import { Spool } from './spool.ts'
+import { OPEN_FLAGS } from './stream.ts'
 import { identityOf, nsText, stateLine, type StateEntry } from './state-file.ts'
 
 /**
@@ -20,7 +21,8 @@ import { identityOf, nsText, stateLine, type StateEntry } from './state-file.ts'
  * the same, or no digest to compare with: it goes in. Only same-size files are read: a file whose
  * size changed cannot be the same, and reading every file to catch an edit that kept size, mtime,
  * ctime and inode alike would cost what a full backup costs (ctime cannot be set back by a user).
- * SQLite databases always go in (a commit can sit in the -wal with the database file untouched). Folders and symlinks always go in (a few bytes each: every archive has the tree).
+ * SQLite databases always go in (a commit can sit in the -wal with the database file untouched).
+ * Folders and symlinks always go in (a few bytes each: every archive has the tree).
  * What the parent held and the plan did not find is listed as deleted in the manifest.
  */
 export interface ParentSpec {
@@ -177,14 +179,15 @@ export function applyParent(plan: Plan, parentState: ParentState | null, dir: st
 const pathOf = (m: MoltPlan, rel: string) => fsPath(resolveRel(binaryPath(m.molt.home), m.followed, rel))
 
 /**
- * Is the file still the content whose sha256 is `digest`? Read as the backup reads it: never
- * through a link, never blocking on a FIFO, and only the file planned (same device and inode).
- * Anything odd is "no": the file is then stored, which is never wrong.
+ * Is the file still the content whose sha256 is `digest`? Opened as the backup opens it (never
+ * through a link, never blocking on a FIFO), and only the file planned counts (same device and
+ * inode: a path swapped under us compares nothing). Anything odd is "no": the file is then
+ * stored, which is never wrong.
  */
 function sameContent(path: Buffer, planned: PlanEntry, digest: string): boolean {
   let fd: number
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    fd = openSync(path, OPEN_FLAGS)
   } catch {
     return false
   }

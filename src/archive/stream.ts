@@ -147,7 +147,8 @@ export type FileOutcome =
   | { archived: true; digest: string; size: number; header: WrittenHeader; note?: BackupNote; unreadable?: string; damaged?: boolean }
   | { archived: false; unreadable?: string; note: BackupNote }
 
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY
+/** how a molt's file is opened to be read: never through a link, never blocking (a FIFO), never as a terminal */
+export const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY
 const probe = new Uint8Array(1)
 const ZEROS = new Uint8Array(CHUNK_SIZE)
 /** below this a file is not worth asking for holes */

@@ -256,6 +256,39 @@ test('a parent whose checksum list cannot be reached (recompressed: no molt inde
   expect(second.warnings).toContain(`--incremental: the checksum list of ${first.path!.split('/').pop()} cannot be read (it has no molt index): files whose metadata changed are stored without comparing their content`)
 })
 
+test('restore --from an incremental archive confirms what the chain gives against the sha256 its state recorded', async () => {
+  const first = await backup()
+  churn(base, 1)
+  const inc = await backup()
+  // the state says another content for a file the chain carries; the archive stays consistent in itself
+  const tar = Buffer.from(Bun.gunzipSync(readFileSync(inc.path!)))
+  const text = tar.toString('latin1')
+  const header = text.indexOf('state.jsonl\0')
+  expect(header % 512).toBe(0)
+  const size = Number.parseInt(text.slice(header + 124, header + 136).replace(/\0.*$/, '').trim(), 8)
+  const stateAt = header + 512
+  const sha = () => new Bun.CryptoHasher('sha256').update(tar.subarray(stateAt, stateAt + size)).digest('hex')
+  const before = sha()
+  const line = text.indexOf('["alpha","Maildir/cur/text-2:2,S","f",', stateAt)
+  const digestAt = text.indexOf(',0,"', line) + 4
+  expect(text.slice(digestAt, digestAt + 64)).toMatch(/^[0-9a-f]{64}$/)
+  tar.write('0'.repeat(64), digestAt, 'latin1')
+  const sumAt = text.lastIndexOf(`${before}  state.jsonl`)
+  expect(sumAt).toBeGreaterThan(stateAt + size)
+  tar.write(sha(), sumAt, 'latin1')
+  const tampered = join(dir, 'tampered.tar.gz')
+  writeFileSync(tampered, Bun.gzipSync(tar))
+  // it sits beside its parent, as restore looks for it
+  const beside = join(out, 'fleet-2026-02-02-100059.tar.gz')
+  renameSync(tampered, beside)
+  const target = join(dir, 'restored')
+  mkdirSync(target)
+  const r = await runCli(['-d', target, 'fleet', 'restore', '--from', beside, '--skip-users', '--skip-cron', '--yes'])
+  expect(r.code).not.toBe(0)
+  expect(r.stderr).toContain(`broken chain: "alpha/Maildir/cur/text-2:2,S" in ${first.path!.split('/').pop()} is not the content fleet-2026-02-02-100059.tar.gz left to its chain (sha256 `)
+  expect(readdirSync(target).filter((n) => n === 'alpha' || n === 'bravo')).toEqual([])
+})
+
 test('a SQLite database always goes in: a commit can sit in its -wal while the database file stays untouched', async () => {
   const { Database } = await import('bun:sqlite')
   mkdirSync(join(base, 'alpha', '.openclaw', 'state'), { recursive: true })
