@@ -16,7 +16,6 @@
  * leave the fleet and the archive there; a later run with the same DIR and --files reuses both, so
  * `--only verify,restore --keep /var/tmp/b` measures a change to verify or restore in a minute.
  */
-import { randomBytes } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'

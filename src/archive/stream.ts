@@ -227,6 +227,8 @@ export async function streamFile(
     out.mark()
     let readError: string | null = null
     let shortBy = 0
+    /** did the file grow past its size? known once a read asked for one byte more and reached the end */
+    let grew: boolean | null = null
     let position = 0
     const fault = options.readFault?.(shown) ?? null
     for (const [offset, length] of segments ?? [[0, size] as [number, number]]) {
@@ -236,8 +238,11 @@ export async function streamFile(
       let remaining = length
       while (remaining > 0 && !readError) {
         const space = out.space()
+        // the last read of a whole file asks for one byte more when the chunk has room for it:
+        // whether the file grew comes with the data (no read of its own); the byte is not kept
+        const past = !segments && remaining < space.length ? 1 : 0
         // an injected fault lets the first 4 KiB through, then fails
-        const want = Math.min(space.length, remaining, fault ? 4096 : Number.POSITIVE_INFINITY)
+        const want = Math.min(space.length, remaining + past, fault ? 4096 : Number.POSITIVE_INFINITY)
         let n: number
         try {
           if (fault && position - offset >= 4096) throw Object.assign(new Error(fault), { code: fault })
@@ -247,6 +252,10 @@ export async function streamFile(
           break
         }
         if (n === 0) break
+        if (want > remaining && n >= remaining) {
+          grew = n > remaining
+          n = remaining
+        }
         hasher.update(space.subarray(0, n))
         position += n
         remaining -= n
@@ -272,11 +281,12 @@ export async function streamFile(
       kind = 'shrank'
       details.push(`shrank while being read: ${size - shortBy} of ${size} bytes read; padded with zeros`)
     } else if (!segments) {
-      let more = 0
-      try {
-        more = readSync(dataFd, probe, 0, 1, size)
-      } catch {}
-      if (more > 0) {
+      if (grew === null) {
+        try {
+          grew = readSync(dataFd, probe, 0, 1, size) > 0
+        } catch {}
+      }
+      if (grew) {
         kind = 'grew'
         details.push(`grew while being read; archived its first ${size} bytes`)
       }

@@ -199,6 +199,33 @@ test('a read that fails part-way (EIO) with allowPartial: the zero-filled member
   expect(readFileSync(join(x, target)).subarray(4096).every((b) => b === 0)).toBe(true)
 })
 
+// The read-fault hook runs once the file is open and its size taken: appending there is a file growing while it is read.
+test('files that grow while they are read: their first size bytes go in, checksummed, with a "grew" note (small, and over several chunks)', async () => {
+  const small = 'alpha/.openclaw/workspace/MEMORY.md'
+  const large = 'alpha/.openclaw/gateway.log'
+  const sizes = { [small]: 20_000, [large]: (5 << 20) / 2 + 123 }
+  for (const [member, size] of Object.entries(sizes)) writeFileSync(join(base, member), Buffer.alloc(size, member === small ? 's' : 'l'))
+  const grow = (member: string) => {
+    if (member in sizes) appendFileSync(join(base, member), 'MORE'.repeat(1000))
+    return null
+  }
+  const result = await backup({ readFault: grow })
+  const x = join(dir, 'x')
+  mkdirSync(x)
+  await tar.x({ file: result.path!, cwd: x })
+  const sums = readFileSync(join(x, 'checksums.sha256'), 'utf8')
+  for (const [member, size] of Object.entries(sizes)) {
+    expect(result.notes).toContainEqual({ kind: 'grew', path: member, detail: `grew while being read; archived its first ${size} bytes`, planned_size: size, archived_size: size })
+    const archived = readFileSync(join(x, member))
+    expect(archived.length).toBe(size)
+    expect(archived.every((b) => b === (member === small ? 0x73 : 0x6c))).toBe(true)
+    expect(sums).toContain(`${new Bun.CryptoHasher('sha256').update(archived).digest('hex')}  ${member}\n`)
+  }
+  // files that did not grow get no note
+  expect(result.notes.filter((n) => n.kind === 'grew').length).toBe(2)
+  expect((await verifyArchive(result.path!)).problems).toEqual([])
+})
+
 test('a symlinked Maildir owned by the molt user is followed and archived as a folder; one that is not fails the backup loudly', async () => {
   const elsewhere = join(dir, 'mail-volume')
   renameSync(join(base, 'alpha', 'Maildir'), elsewhere)
