@@ -103,15 +103,22 @@ export interface IncrementalOutcome {
 
 export { UnreadableFilesError }
 
+/**
+ * zstd 3: zstd's own default (restic's "auto" is about the same). gzip 4, not gzip's 6: level 4 is
+ * the same lazy-matching deflate with shorter chains; on the realistic fleet (scripts/bench) it
+ * spends ~25% less CPU on text (mail bodies, JSONL, markdown) for a ~0.4% bigger archive, still no
+ * bigger than `tar -czf` (attachments are Huffman-coded at any level: compress.ts); all-text data
+ * comes out ~3% bigger. --compress-level 6 is there for those who prefer size.
+ */
 export function defaultLevel(compression: Compression): number {
-  return compression === 'zstd' ? 3 : 6
+  return compression === 'zstd' ? 3 : 4
 }
 
 export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {}): Promise<BackupResult> {
   const started = performance.now()
   const now = options.now ?? new Date()
   const compression = options.compression ?? 'gzip'
-  // zstd's own default: at 6 it spends twice the time for ~1% less (restic's "auto" is about 3 too)
+  // zstd at 6 spends twice the time of 3 for ~1% less
   const level = options.level ?? defaultLevel(compression)
   const warnings: string[] = []
   const molts = selectMolts(options.baseDir, options.select, warnings)

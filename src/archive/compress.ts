@@ -70,9 +70,10 @@ function stored(data) {
 function deflateChunk(buf, length, level, marks, out) {
   const parts = []
   let start = 0, kind = 0, from = 0
+  // chunkSize: the whole output in one buffer (node:zlib's 16 KiB default loops and joins per 16 KiB)
   const emit = (to) => {
     const data = buf.subarray(start, to)
-    parts.push(kind === RANDOM ? stored(data) : deflateRawSync(data, { level, finishFlush: constants.Z_SYNC_FLUSH, strategy: kind === BASE64 ? constants.Z_HUFFMAN_ONLY : constants.Z_DEFAULT_STRATEGY }))
+    parts.push(kind === RANDOM ? stored(data) : deflateRawSync(data, { level, chunkSize: data.length + 1024, finishFlush: constants.Z_SYNC_FLUSH, strategy: kind === BASE64 ? constants.Z_HUFFMAN_ONLY : constants.Z_DEFAULT_STRATEGY }))
     start = to
   }
   for (const to of [...marks, length]) {
