@@ -114,8 +114,7 @@ async function fetchChecked(remote: Remote, archive: string, marker: Marker, pat
 /**
  * The parents of the archive at `path`, newest first, each into the same folder: what its manifest
  * records (name, size, sha256 of the parent's manifest) is checked against the marker before the
- * download and against the copy after it. A loop or a name that is no archive's is left to
- * resolveChain, which refuses it on the copies.
+ * download and against the copy after it.
  */
 async function fetchParents(remote: Remote, path: string, options: DownloadOptions): Promise<string[]> {
   const dir = dirname(path)
@@ -126,7 +125,8 @@ async function fetchParents(remote: Remote, path: string, options: DownloadOptio
   while (child.manifest.kind === 'incremental' && child.manifest.parent) {
     const recorded = child.manifest.parent
     const from = basename(child.path)
-    if (seen.has(recorded.file) || !isArchiveName(recorded.file) || recorded.file.endsWith(PARTIAL_SUFFIX)) break
+    if (seen.has(recorded.file)) throw new BrokenRemoteChain(`${from}: its chain of parents loops at ${recorded.file}`)
+    if (!isArchiveName(recorded.file) || recorded.file.endsWith(PARTIAL_SUFFIX)) throw new BrokenRemoteChain(`${from}: its parent ${JSON.stringify(recorded.file)} is not the name of a finished archive`)
     seen.add(recorded.file)
     const marker = await parentMarker(remote, from, recorded.file)
     if (marker.size_bytes !== recorded.size) throw new BrokenRemoteChain(`broken chain: ${from}: ${replacedParent(recorded.file)}`)

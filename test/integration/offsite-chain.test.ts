@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { BackupResult } from '../../src/archive/backup.ts'
 import { processStartTicks } from '../../src/lib/proc.ts'
@@ -8,7 +8,7 @@ import { downloadArchive } from '../../src/offsite/download.ts'
 import { Remote } from '../../src/offsite/remote.ts'
 import { resolveS3Settings } from '../../src/offsite/settings.ts'
 import { uploadArchive } from '../../src/offsite/upload.ts'
-import { addBulk } from '../helpers/archive.ts'
+import { addBulk, rewriteArchive } from '../helpers/archive.ts'
 import { chainBackups, churn, twoMoltFleet, type TwoMoltFleet } from '../helpers/chain.ts'
 import { CLI, runCli } from '../helpers/cli.ts'
 import { exitedPid, removeDir } from '../helpers/fleet.ts'
@@ -174,6 +174,22 @@ describe('a broken chain in the bucket: one line, nothing restored, nothing left
   test('another archive under the parent name', async () => {
     for (const r of [other, inc1, inc2]) await upload('replaced/', r)
     await refuses('replaced/', `broken chain: ${name(inc1)}: its parent ${name(full)} was changed or replaced since`, 'after')
+  })
+
+  test('a manifest naming as its parent something that is no archive: never fetched', async () => {
+    // the same length, so the tar stays whole: fleet-….tar.gz becomes fleet-….tar.gx in "parent"
+    const crafted = join(fleet.dir, 'crafted', name(inc2))
+    mkdirSync(join(fleet.dir, 'crafted'))
+    rewriteArchive(inc2.path!, crafted, (tarPath) => {
+      const text = readFileSync(tarPath).toString('latin1')
+      const field = new RegExp(`("file":\\s*")${name(inc1).replace(/\./g, '\\.')}"`)
+      expect(field.test(text)).toBe(true)
+      writeFileSync(tarPath, Buffer.from(text.replace(field, `$1${name(inc1).slice(0, -1)}x"`), 'latin1'))
+    })
+    // the rest of the chain is there, and the marker (made from the true manifest) names the true parent
+    for (const r of [full, inc1]) await upload('crafted/', r)
+    await uploadArchive(remoteAt('crafted/'), crafted, { manifest: inc2.manifest, clmntVersion: '9.9.9' })
+    await refuses('crafted/', `${name(inc2)}: its parent "${name(inc1).slice(0, -1)}x" is not the name of a finished archive`)
   })
 
   test('a parent whose bytes differ from its marker', async () => {
