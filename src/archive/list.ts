@@ -161,7 +161,8 @@ export async function latestBackup(dir: string): Promise<BackupListing | null> {
 export function chainGap(l: BackupListing, listings: BackupListing[], where: string): string | null {
   const byFile = new Map(listings.map((x) => [x.file, x]))
   const seen = new Set([l.file])
-  for (let parent = l.kind === 'incremental' ? l.parent : null; parent && !seen.has(parent); ) {
+  for (let parent = l.kind === 'incremental' ? l.parent : null; parent; ) {
+    if (seen.has(parent)) return `broken chain: its chain of parents loops at ${parent}`
     seen.add(parent)
     const found = byFile.get(parent)
     const what = parent === l.parent ? `its parent ${parent} is` : `its chain needs ${parent}, which is`

@@ -1,5 +1,5 @@
 import { expect, test } from 'bun:test'
-import { archivesToPrune, blankListing, type BackupListing } from '../../src/archive/list.ts'
+import { archivesToPrune, blankListing, chainGap, type BackupListing } from '../../src/archive/list.ts'
 
 // --keep judges archives by what their manifest says: host, base dir, time
 const HOST = 'claw1'
@@ -46,4 +46,17 @@ test.each<[string, BackupListing[], number, string, string[]]>([
   ['a parent on the bucket (from its completion marker) counts the same', [full1, i1, i2, full2], 1, full2.file, [full1.file, i1.file, i2.file]],
 ])('chains: %s', (_, listings, keep, justWritten, expected) => {
   expect(names(archivesToPrune(listings, scope(keep, justWritten)))).toEqual(expected.sort())
+})
+
+// list-backups: an incremental archive whose chain is not whole beside it is said to be broken
+test.each<[string, BackupListing, BackupListing[], string | null]>([
+  ['a whole chain', i2, [full1, i1, i2], null],
+  ['a full archive has no chain to break', full1, [full1], null],
+  ['its parent missing', i1, [i1, i2], `broken chain: its parent ${full1.file} is missing from /b`],
+  ['an archive further up missing', i2, [i1, i2], `broken chain: its chain needs ${full1.file}, which is missing from /b`],
+  ['its parent there but damaged', i2, [full1, { ...i1, status: 'corrupt' }, i2], `broken chain: its parent ${i1.file} is corrupt in /b`],
+  ['a parent still being written', i2, [full1, { ...i1, status: 'incomplete' }, i2], `broken chain: its parent ${i1.file} is incomplete in /b`],
+  ['a loop', inc('a.tar.gz', '2026-02-02T00:00:00Z', 'b.tar.gz'), [inc('a.tar.gz', '2026-02-02T00:00:00Z', 'b.tar.gz'), inc('b.tar.gz', '2026-02-01T00:00:00Z', 'a.tar.gz')], 'broken chain: its chain of parents loops at a.tar.gz'],
+])('%s', (_, listing, listings, expected) => {
+  expect(chainGap(listing, listings, '/b')).toBe(expected)
 })
