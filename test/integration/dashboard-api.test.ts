@@ -357,12 +357,11 @@ describe('POST /api/molts/:name/check', () => {
 
   test('clicks on a hung gateway share one check: it times out once', async () => {
     const before = historyLines('charlie')
-    const started = performance.now()
     const [a, b] = await Promise.all([post('/api/molts/charlie/check'), post('/api/molts/charlie/check')])
     const [ra, rb] = [await a.json(), await b.json()]
     expect(ra).toEqual(rb)
     expect(ra).toMatchObject({ status: 'unhealthy', reason: 'no answer within 500 ms' })
-    expect(performance.now() - started).toBeLessThan(3000)
+    // one check, not two: the history has one line more
     expect(historyLines('charlie')).toBe(before + 1)
   })
 })

@@ -99,11 +99,10 @@ test('only the first chunk and the last bytes are read: a 2 GiB hole in the midd
   const tail = whole.subarray(whole.length - COMPLETE_TAIL_LENGTH)
   writeSync(fd, tail, 0, tail.length, 2 ** 31)
   closeSync(fd)
-  const started = performance.now()
+  // listed from the head and the tail alone: reading the hole would find no deflate and call it damaged
   const result = await runCli(['fleet', 'list-backups', '--backup-dir', holey, '--json'])
   const listed = JSON.parse(result.stdout) as Listing[]
   expect(listed).toMatchObject([{ file: 'fleet-2026-02-05-103000.tar.gz', status: 'ok', molts: ['alpha', 'bravo'] }])
-  expect(performance.now() - started).toBeLessThan(5000)
   // verify does read it all, and says what is wrong
   const verify = await runCli(['fleet', 'verify', path])
   expect(verify.code).toBe(1)
