@@ -1,5 +1,5 @@
 import { expect, test } from 'bun:test'
-import { indexLine, indexLinkBytes, indexPathBytes, nameKey, parseIndex, parseIndexLine, type IndexEntry } from '../../src/archive/index-file.ts'
+import { indexLine, indexLineSchema, indexLinkBytes, indexPathBytes, nameKey, parseIndex, parseIndexLine, type IndexEntry } from '../../src/archive/index-file.ts'
 
 const latin1Name = new Uint8Array([...Buffer.from('alpha/Maildir/.caf'), 0xe9]) // "café" in Latin-1: not UTF-8
 
@@ -54,4 +54,33 @@ test('parseIndex numbers the bad lines and keeps the good ones', () => {
   const parsed = parseIndex(text)
   expect(parsed.lines).toHaveLength(1)
   expect(parsed.bad).toEqual(['line 2: not JSON'])
+})
+
+test('the hand check of common lines says what the schema says, line for line (mutations of every field)', () => {
+  const bases: Record<string, unknown>[] = [
+    { path: 'alpha/Maildir/cur/1:2,S', type: 'file', mode: '0600', size: 812, mtime: '1764921600.123456789', molt: 'alpha' },
+    { path: 'alpha/.openclaw/link', type: 'symlink', mode: '0777', size: 0, mtime: '1764921600', link: 'workspace', molt: 'alpha' },
+    { path: 'alpha/h', type: 'hardlink', mode: '0644', size: 0, mtime: '-5', link: 'alpha/x', molt: 'alpha' },
+    { path: 'manifest.json', type: 'file', mode: '0600', size: 9, mtime: '1', molt: null },
+    { path: 'alpha/d', type: 'dir', mode: '04755', size: 0, mtime: '1.5', molt: 'alpha' },
+  ]
+  const values: unknown[] = [undefined, null, '', 'x', 'a/b', 0, -1, 1.5, 3, 2 ** 53, '0644', '644', '08888', '1', '-1', '1.', '1.1234567890', 'file', 'dir', 'symlink', 'hardlink', 'fifo', true, false, [], {}, 'YQ==']
+  const keys = ['path', 'type', 'mode', 'size', 'mtime', 'link', 'molt', 'path_b64', 'link_b64', 'sparse', 'uid', '__proto__']
+  let compared = 0
+  for (const base of bases) {
+    for (const key of keys) {
+      for (const value of values) {
+        const line: Record<string, unknown> = { ...base }
+        if (value === undefined) delete line[key]
+        else Object.defineProperty(line, key, { value, enumerable: true, writable: true, configurable: true })
+        const row = JSON.stringify(line)
+        const schema = indexLineSchema().safeParse(JSON.parse(row))
+        const parsed = parseIndexLine(row)
+        if (schema.success) expect(parsed).toEqual(schema.data)
+        else expect(typeof parsed).toBe('string')
+        compared++
+      }
+    }
+  }
+  expect(compared).toBe(bases.length * keys.length * values.length)
 })
