@@ -3,6 +3,7 @@ import type { Compression } from './compress.ts'
 import { CHECKSUMS_MEMBER, INDEX_MEMBER, normalizeMemberName } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 import { ArchiveReadError } from './read.ts'
+import { readAhead as inParallel } from './read-ahead.ts'
 import type { ListRegions } from './restore-lists.ts'
 import { readLocator, SeekLineScanner, type MoltRange } from './seek-index.ts'
 import { TarError, TarParser } from './tar-parse.ts'
@@ -34,6 +35,8 @@ export interface SeekRead {
 export type SeekPlan = { read: SeekRead } | { read: null; fallback: string | null }
 
 const READ_AHEAD = 1 << 20
+/** how a range that does not inflate as its index says fails (a whole read may still succeed) */
+export const INDEX_MISMATCH = 'the molt index does not match the archive'
 /** a tail (index.jsonl and checksums.sha256: ~250 bytes a file) up to this size stays in memory between its check and its read */
 const KEEP_TAIL = 16 << 20
 /** enough for a molt's first headers (pax and ustar): the first member's name is all firstMember needs */
@@ -112,23 +115,28 @@ export async function planSeekRead(path: string, compression: Compression, manif
     skipped = counted
   }
 
-  // each selected range starts with its molt's folder
-  for (const r of selected) {
+  // each selected range starts with its molt's folder (when all are read, they are the whole stream: nothing to check)
+  const partial = selected.length < ranges.length
+  for (const r of partial ? selected : []) {
     if (r.tar_length === 0) continue
     const first = await firstMember(path, compression, r)
     if (first !== r.molt) return mismatch(`molt ${r.molt}'s range starts with ${first === null ? 'no tar member' : `member ${JSON.stringify(first)}`}`)
   }
 
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    yield* inflateRange(path, compression, dataStart, head.offset, head.tar, 'the manifest and global files')
-    for (const r of selected) if (r.tar_length) yield* inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`)
+  async function* tailChunks(): AsyncGenerator<Uint8Array> {
     if (kept) {
       const chunks = kept
       kept = null
       yield* chunks
     } else yield* tail()
   }
-  return { read: { chunks: chunks(), skipped, regions: lists?.regions ?? null } }
+  // the next range inflates (on the thread pool) while this one is read
+  const sources = [
+    () => inflateRange(path, compression, dataStart, head.offset, head.tar, 'the manifest and global files'),
+    ...selected.filter((r) => r.tar_length).map((r) => () => inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`)),
+    tailChunks,
+  ]
+  return { read: { chunks: inParallel(sources), skipped, regions: lists?.regions ?? null } }
 }
 
 /** The tail's members (names, and sizes of the two lists), the content of those in `readers` handed to them. */
@@ -218,7 +226,7 @@ async function firstMember(path: string, compression: Compression, r: MoltRange)
  * ranges are raw deflate starting at a block boundary with an empty window; zstd ranges whole frames.
  */
 export async function* inflateRange(path: string, compression: Compression, from: number, to: number, expected: number, what: string, readAhead = READ_AHEAD): AsyncGenerator<Uint8Array> {
-  const fail = (why: string) => new ArchiveReadError(`the molt index does not match the archive: ${what} ${why}`, 'compression')
+  const fail = (why: string) => new ArchiveReadError(`${INDEX_MISMATCH}: ${what} ${why}`, 'compression')
   if (to <= from) {
     if (expected !== 0) throw fail('has no compressed bytes')
     return
