@@ -1,6 +1,5 @@
 import { writeSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { crc32 } from 'node:zlib'
 import { GZIP_LOCATOR_AT, gzipHeader, locatorBytes, ZSTD_LOCATOR_IN_FRAME, zstdLocatorFrame, type Locator } from './seek-index.ts'
 
 /**
@@ -149,6 +148,8 @@ export class ParallelCompressor {
   #failure: Error | null = null
   /** gzip: CRC-32 and size of everything written so far */
   #crc = 0
+  // zlib's CRC-32 (~10 GB/s), required here: a top-level import would load zlib on every start of the CLI (cron)
+  readonly #crc32 = (require('node:zlib') as typeof import('node:zlib')).crc32
   #size = 0
   #wake: (() => void) | null = null
   /** chunk id → its offset in the file, for the chunks asked for with `boundary()` */
@@ -191,7 +192,7 @@ export class ParallelCompressor {
     this.#inFlight++
     const { level, compression } = this.#options
     if (compression === 'gzip') {
-      this.#crc = crc32(buf.subarray(0, length), this.#crc)
+      this.#crc = this.#crc32(buf.subarray(0, length), this.#crc)
       this.#size += length
     }
     const out = this.#spareOut.pop() ?? new Uint8Array(OUT_SIZE)
@@ -246,7 +247,7 @@ export class ParallelCompressor {
     await this.#waitBelow(1)
     if (this.#failure) throw this.#failure
     if (this.#options.compression === 'gzip') {
-      const crc = crc32(END_OF_ARCHIVE, this.#crc)
+      const crc = this.#crc32(END_OF_ARCHIVE, this.#crc)
       const trailer = new Uint8Array(8)
       const view = new DataView(trailer.buffer)
       view.setUint32(0, crc, true)
