@@ -487,6 +487,13 @@ describe('refresh by change', () => {
     const small = stateFleet(10)
     const own = await startDashboard({ baseDir: small.baseDir, host: '127.0.0.1', port: 0, token: null })
     try {
+      // the first snapshot reads only the histories' last 16 KiB; once the weeks are read (partial: false) the
+      // fleet is a real change: wait for it (bounded) so that the page below sees one unchanged fleet
+      for (let tries = 0; tries < 400; tries++) {
+        const head = (await (await fetch(new URL('/api/molts', own.url))).json()) as { partial: boolean }
+        if (!head.partial) break
+        await Bun.sleep(50)
+      }
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
       const page = await context.newPage()
       const answers: number[] = []
