@@ -1,10 +1,11 @@
 import { shownName } from './byte-names.ts'
-import { parseChecksumLine, type BackupNote, type TrailerEnd } from './checksums.ts'
-import { validIndexLine, type IndexType } from './index-file.ts'
+import type { BackupNote, TrailerEnd } from './checksums.ts'
+import type { IndexType } from './index-file.ts'
 import { CHECKSUMS_MEMBER } from './layout.ts'
+import { IndexReader, SAME, SumReader } from './list-readers.ts'
 import type { MemberLog } from './member-log.ts'
 import type { Scoped } from './restore-extract.ts'
-import { decodeHeader, headerDifferences, indexFacts, writtenIndexLine, type IndexFacts } from './restore-index.ts'
+import { decodeHeader, headerDifferences, type IndexFacts } from './restore-index.ts'
 import { Spool } from './spool.ts'
 
 /**
@@ -68,13 +69,13 @@ export interface ListsResult {
 /** One thing to pair by name: a member (`at` its log offset) or a list line (`at` its line number). */
 type Item = Member | Sum | Indexed
 type Member = { from: 'archive'; at: number; name: string; digest: string | null; header: string | null }
-type Sum = { from: 'sums'; at: number; name: string; digest: string }
-type Indexed = { from: 'index'; at: number; name: string; facts: IndexFacts }
+export type Sum = { from: 'sums'; at: number; name: string; digest: string }
+export type Indexed = { from: 'index'; at: number; name: string; facts: IndexFacts }
 
-type Ordered = { at: number; problem: Scoped }
+export type Ordered = { at: number; problem: Scoped }
 
 /** What a comparison finds, before sorting. */
-class Findings {
+export class Findings {
   sums: Ordered[] = []
   unlisted: Ordered[] = []
   indexLines: Ordered[] = []
@@ -98,16 +99,17 @@ export function compareLists(input: ListsInput): ListsResult {
  */
 function inOrder(input: ListsInput): Findings | null {
   const found = new Findings()
-  const sums = sumItems(input, found)
+  const sums = new SumReader(input, found)
   const index = input.index ? new IndexReader(input, found) : null
   let n = 0
   for (const m of input.log.members()) {
     // parsing leaves ~3 KB of garbage a member, faster than the collector notices: 60 MB in 20,000
     if (++n % GC_EVERY === 0) Bun.gc(true)
     if (m.file?.digest) {
-      const sum = sums.next()
-      if (sum.done || sum.value.name !== m.name) return null
-      judgeSum(input, found, m.file.digest, sum.value)
+      const sum = sums.next(m.name, m.file.digest)
+      if (sum === null || (sum !== SAME && sum.name !== m.name)) return null
+      if (sum === SAME) found.verified++
+      else judgeSum(input, found, m.file.digest, sum)
     }
     if (m.header !== null && index) {
       const line = index.next(m.name, m.header)
@@ -115,7 +117,7 @@ function inOrder(input: ListsInput): Findings | null {
       if (line !== SAME) judgeIndex(found, m.header, line)
     }
   }
-  if (!sums.next().done || (index && index.next() !== null)) return null
+  if (sums.next() !== null || (index && index.next() !== null)) return null
   return found
 }
 
@@ -127,7 +129,8 @@ function inBuckets(input: ListsInput): Findings {
   const found = new Findings()
   const items = function* (): Generator<Item> {
     yield* memberItems(input.log)
-    yield* sumItems(input, found)
+    const sums = new SumReader(input, found)
+    for (let sum = sums.next(); sum !== null; sum = sums.next()) if (sum !== SAME) yield sum
     if (input.index) {
       const reader = new IndexReader(input, found)
       for (let line = reader.next(); line !== null; line = reader.next()) if (line !== SAME) yield line
@@ -216,82 +219,6 @@ function* memberItems(log: MemberLog): Generator<Member> {
   for (const m of log.members()) {
     const digest = m.file?.digest || null
     if (digest !== null || m.header !== null) yield { from: 'archive', at: m.offset, name: m.name, digest, header: m.header }
-  }
-}
-
-/**
- * The checksum lines about what is being checked (lines of other molts and components are read
- * for their syntax only); notes, the end line and unreadable lines go to `found`.
- */
-function* sumItems(input: ListsInput, found: Findings): Generator<Sum> {
-  for (const [row, i] of numberedLines(input.checksums, input.regions?.sums)) {
-    const line = parseChecksumLine(Buffer.from(row.buffer, row.byteOffset, row.length).toString('latin1'))
-    if (line.kind === 'sum') {
-      if (input.relevant(line.name)) yield { from: 'sums', at: i, name: line.name, digest: Buffer.from(line.digest, 'hex').toString('latin1') }
-    } else if (line.kind === 'note') found.notes.push(line.note)
-    else if (line.kind === 'end') found.end = line.end
-    else if (line.kind === 'bad') found.sums.push({ at: i, problem: { molt: null, text: `${CHECKSUMS_MEMBER}: line ${i + 1}: ${line.reason}` } })
-  }
-}
-
-/** IndexReader.next: the line is exactly what the backup wrote for the member expected */
-const SAME = Symbol('same line')
-
-/**
- * The index lines of the molts checked (and of the archive's own members), one at a time;
- * unreadable lines go to `found`. Walking alongside the member log, a line that is byte for byte
- * what a backup writes for the member expected next (writtenIndexLine) is that member's and says
- * what its header says: SAME, nothing parsed. Any other line is parsed; one of a molt not checked
- * is read for its JSON syntax only (the schema costs ~10× the JSON parse, and 39,000 lines of 19
- * other molts are most of what `restore --select` reads without a molt index).
- */
-class IndexReader {
-  readonly #lines: Generator<[Uint8Array, number]>
-  readonly #decoder = new TextDecoder()
-
-  constructor(
-    readonly input: ListsInput,
-    readonly found: Findings,
-  ) {
-    this.#lines = numberedLines(input.index!, input.regions?.index)
-  }
-
-  /** The next line (SAME when it is what the backup writes for member `name` with header `header`), or null at the end. */
-  next(name?: string, header?: string): Indexed | typeof SAME | null {
-    let written: Uint8Array | null | undefined
-    // not for…of: leaving it would close the lines
-    for (let next = this.#lines.next(); !next.done; next = this.#lines.next()) {
-      const [row, i] = next.value
-      if (header !== undefined) {
-        written ??= writtenIndexLine(name!, decodeHeader(header))
-        if (written !== null && Buffer.from(row.buffer, row.byteOffset, row.length).equals(written)) return SAME
-      }
-      let raw: unknown
-      try {
-        raw = JSON.parse(this.#decoder.decode(row))
-      } catch {
-        this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: not JSON` } })
-        continue
-      }
-      const molt = (raw as { molt?: unknown } | null)?.molt
-      if (typeof molt === 'string' && !this.input.checked.has(molt)) continue
-      const line = validIndexLine(raw)
-      if (typeof line === 'string') this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: ${line}` } })
-      else return { from: 'index', at: i, ...indexFacts(line) }
-    }
-    return null
-  }
-}
-
-/** A spool's lines (all, or those in `ranges`), with their number from 0. */
-function* numberedLines(spool: Spool, ranges: readonly ByteRange[] | null | undefined): Generator<[Uint8Array, number]> {
-  let i = 0
-  let at = 0
-  for (const [from, to] of ranges ?? [[0, spool.size] as ByteRange]) {
-    // the lines skipped still count: a problem names its line as sha256sum or an editor would
-    i += spool.newlines(at, from)
-    for (const line of spool.lines(from, to)) yield [line, i++]
-    at = to
   }
 }
 

@@ -30,7 +30,7 @@ beforeAll(async () => {
   archive = join(dir, 'full.tar.gz')
   const backup = await runCli(['fleet', 'backup', '-d', source, '--output', archive, '-q'])
   expect(backup.code).toBe(0)
-})
+}, 60_000)
 afterAll(() => removeDir(dir))
 
 const restore = (base: string, args: string[], options: { timeoutMs?: number } = {}) => runCli(['fleet', 'restore', '-d', base, '--from', archive, ...args], options)

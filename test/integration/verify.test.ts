@@ -21,7 +21,7 @@ beforeAll(async () => {
     { name: 'bravo', port: 19021 },
   ])
   good = (await backupFleet({ baseDir: base, output: join(dir, 'good.tar.gz'), clmntVersion: '9.9.9', crontab: false })).path!
-})
+}, 60_000)
 afterAll(() => removeDir(dir))
 
 const sha256 = (data: string | Uint8Array) => new Bun.CryptoHasher('sha256').update(data).digest('hex')

@@ -262,3 +262,13 @@ test("a line byte for byte what the backup writes is taken as it is; any other f
     expect(result.sums).toEqual([])
   }
 }, 30_000)
+
+test('a checksum line in another form than the backup writes (binary mode, an escaped name) is parsed and compared the same', () => {
+  const other = (lines: string[]) => lines.map((l) => (l.includes('cur/5:2,S') ? l.replace('  ', ' *') : l.includes('cur/6:2,S') ? `\\${l}` : l))
+  for (const bucket of [undefined, 5]) {
+    const result = compare(listsOf(archive, { sums: other }), bucket)
+    expect(result).toMatchObject({ sums: [], unlisted: [], index: [], verified: 304 })
+  }
+  const changed = archive.map((m) => (m.name === 'alpha/Maildir/cur/5:2,S' ? { ...m, content: 'changed\n' } : m))
+  expect(compare(listsOf(changed, { sums: other }, archive)).sums.map((p) => p.text)).toEqual(['"alpha/Maildir/cur/5:2,S": sha256 mismatch (its content is not what was backed up)'])
+}, 30_000)

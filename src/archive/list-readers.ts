@@ -1,0 +1,111 @@
+import { checksumLine, parseChecksumLine } from './checksums.ts'
+import { validIndexLine } from './index-file.ts'
+import { CHECKSUMS_MEMBER } from './layout.ts'
+import { decodeHeader, indexFacts, writtenIndexLine } from './restore-index.ts'
+import type { ByteRange, Findings, Indexed, ListsInput, Sum } from './restore-lists.ts'
+import type { Spool } from './spool.ts'
+
+/**
+ * checksums.sha256 and index.jsonl read line by line for the comparison with the member log
+ * (restore-lists.ts): only the lines about what is checked come out, problems of the others go to
+ * the findings.
+ */
+
+/** SumReader.next and IndexReader.next: the line is byte for byte what the backup writes for the member expected next */
+export const SAME = Symbol('same line')
+
+/**
+ * The checksum lines about what is being checked, one at a time (lines of other molts and
+ * components are read for their syntax only); notes, the end line and unreadable lines go to
+ * `found`. Walking alongside the member log, a line that is exactly what the backup writes for the
+ * member expected next, with the sha256 its content has, is SAME: a match, nothing parsed.
+ */
+export class SumReader {
+  readonly #lines: Generator<[Uint8Array, number]>
+
+  constructor(
+    readonly input: ListsInput,
+    readonly found: Findings,
+  ) {
+    this.#lines = numberedLines(input.checksums, input.regions?.sums)
+  }
+
+  /** The next relevant line (SAME when it is what the backup writes for member `name` with sha256 `digest`), or null at the end. */
+  next(name?: string, digest?: string): Sum | typeof SAME | null {
+    let written: Buffer | undefined
+    // not for…of: leaving it would close the lines
+    for (let next = this.#lines.next(); !next.done; next = this.#lines.next()) {
+      const [row, i] = next.value
+      const bytes = Buffer.from(row.buffer, row.byteOffset, row.length)
+      if (digest !== undefined) {
+        written ??= Buffer.from(checksumLine(Buffer.from(digest, 'latin1').toString('hex'), name!).slice(0, -1), 'latin1')
+        if (bytes.equals(written) && this.input.relevant(name!)) return SAME
+      }
+      const line = parseChecksumLine(bytes.toString('latin1'))
+      if (line.kind === 'sum') {
+        if (this.input.relevant(line.name)) return { from: 'sums', at: i, name: line.name, digest: Buffer.from(line.digest, 'hex').toString('latin1') }
+      } else if (line.kind === 'note') this.found.notes.push(line.note)
+      else if (line.kind === 'end') this.found.end = line.end
+      else if (line.kind === 'bad') this.found.sums.push({ at: i, problem: { molt: null, text: `${CHECKSUMS_MEMBER}: line ${i + 1}: ${line.reason}` } })
+    }
+    return null
+  }
+}
+
+/**
+ * The index lines of the molts checked (and of the archive's own members), one at a time;
+ * unreadable lines go to `found`. Walking alongside the member log, a line that is byte for byte
+ * what a backup writes for the member expected next (writtenIndexLine) is that member's and says
+ * what its header says: SAME, nothing parsed. Any other line is parsed; one of a molt not checked
+ * is read for its JSON syntax only (the schema costs ~10× the JSON parse, and 39,000 lines of 19
+ * other molts are most of what `restore --select` reads without a molt index).
+ */
+export class IndexReader {
+  readonly #lines: Generator<[Uint8Array, number]>
+  readonly #decoder = new TextDecoder()
+
+  constructor(
+    readonly input: ListsInput,
+    readonly found: Findings,
+  ) {
+    this.#lines = numberedLines(input.index!, input.regions?.index)
+  }
+
+  /** The next line (SAME when it is what the backup writes for member `name` with header `header`), or null at the end. */
+  next(name?: string, header?: string): Indexed | typeof SAME | null {
+    let written: Uint8Array | null | undefined
+    // not for…of: leaving it would close the lines
+    for (let next = this.#lines.next(); !next.done; next = this.#lines.next()) {
+      const [row, i] = next.value
+      if (header !== undefined) {
+        written ??= writtenIndexLine(name!, decodeHeader(header))
+        if (written !== null && Buffer.from(row.buffer, row.byteOffset, row.length).equals(written)) return SAME
+      }
+      let raw: unknown
+      try {
+        raw = JSON.parse(this.#decoder.decode(row))
+      } catch {
+        this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: not JSON` } })
+        continue
+      }
+      const molt = (raw as { molt?: unknown } | null)?.molt
+      if (typeof molt === 'string' && !this.input.checked.has(molt)) continue
+      const line = validIndexLine(raw)
+      if (typeof line === 'string') this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: ${line}` } })
+      else return { from: 'index', at: i, ...indexFacts(line) }
+    }
+    return null
+  }
+}
+
+/** A spool's lines (all, or those in `ranges`), with their number from 0. */
+function* numberedLines(spool: Spool, ranges: readonly ByteRange[] | null | undefined): Generator<[Uint8Array, number]> {
+  let i = 0
+  let at = 0
+  for (const [from, to] of ranges ?? [[0, spool.size] as ByteRange]) {
+    // the lines skipped still count: a problem names its line as sha256sum or an editor would
+    i += spool.newlines(at, from)
+    for (const line of spool.lines(from, to)) yield [line, i++]
+    at = to
+  }
+}
