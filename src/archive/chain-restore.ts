@@ -2,6 +2,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, utimesSync, ty
 import { basename, join } from 'node:path'
 import { pathIn, shownName } from './byte-names.ts'
 import { readFront, type ArchiveFront } from './chain.ts'
+import { collectNow } from './collect.ts'
 import { componentOf, type Component } from './layout.ts'
 import { checkStaged } from './restore-check.ts'
 import { extractArchive, release, RestoreRefused, type Extracted, type MoltTally } from './restore-extract.ts'
@@ -50,7 +51,8 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
       const component = componentOf(e.rel, false)
       if (!component || !spec.only.has(component)) return
     }
-    set.set(e.rel, { mode: e.mode, mtime: e.mtime, sha256: e.sha256 })
+    // as the member log keeps digests: 32 latin1 characters, compared without conversion
+    set.set(e.rel, { mode: e.mode, mtime: e.mtime, sha256: e.sha256 && Buffer.from(e.sha256, 'hex').toString('latin1') })
     left++
   })
   let moved = 0
@@ -126,6 +128,7 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
 interface Recorded {
   mode: number
   mtime: string
+  /** sha256 as 32 latin1 characters (the member log's form); '' when not recorded */
   sha256: string
 }
 
@@ -136,13 +139,15 @@ interface Recorded {
  * from the newest archive that holds them, so only those still wanted are compared.
  */
 function sameAsRecorded(extracted: Extracted, wanted: Map<string, Map<string, Recorded>>, from: string, archive: string): void {
+  const hex = (binary: string) => Buffer.from(binary, 'latin1').toString('hex').slice(0, 12)
   for (const member of extracted.log.members()) {
+    // what the walk leaves behind is collected as it goes: the peak of a chain restore is here
+    collectNow()
     if (!member.file?.digest) continue
     const slash = member.key.indexOf('/')
     const recorded = wanted.get(member.key.slice(0, slash))?.get(member.key.slice(slash + 1))
-    if (!recorded?.sha256) continue
-    const digest = Buffer.from(member.file.digest, 'latin1').toString('hex')
-    if (digest !== recorded.sha256) throw new RestoreRefused(`broken chain: ${shownName(member.key)} in ${basename(from)} is not the content ${basename(archive)} left to its chain (sha256 ${digest.slice(0, 12)}…, recorded ${recorded.sha256.slice(0, 12)}…)`)
+    if (!recorded?.sha256 || member.file.digest === recorded.sha256) continue
+    throw new RestoreRefused(`broken chain: ${shownName(member.key)} in ${basename(from)} is not the content ${basename(archive)} left to its chain (sha256 ${hex(member.file.digest)}…, recorded ${hex(recorded.sha256)}…)`)
   }
 }
 
