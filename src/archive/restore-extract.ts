@@ -8,8 +8,7 @@ import type { PolicyInput, Scope } from './member-policy.ts'
 import { ArchiveReadError, readArchive } from './read.ts'
 import { ExtractSink, RestoreRefused } from './restore-sink.ts'
 import { newTally } from './restore-tree.ts'
-import { removeTree } from './restore-fs.ts'
-import { INDEX_MISMATCH, planSeekRead, type SeekRead } from './seek-read.ts'
+import { planSeekRead, type SeekRead } from './seek-read.ts'
 import type { ListRegions } from './restore-lists.ts'
 import type { Spool } from './spool.ts'
 
@@ -113,29 +112,17 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
   const { manifest, legacy } = spec
   const input: PolicyInput = { legacy, layout: { global: manifest.layout.global, molts: new Set(manifest.molts.map((m) => m.name)) } }
   const indexed = !legacy && manifest.layout.index !== null
-  const all = spec.molts.size >= input.layout.molts.size
-  // through the archive's molt index when it holds: some molts, only their part of it; a restore of
-  // all, every part, two inflating at once (verify reads the file whole: its gzip CRC included)
-  const seek = indexed && (!all || spec.failFast) ? await planSeekRead(spec.archive, spec.compression, manifest, new Set(spec.molts.keys())) : null
-  const fallback = seek && !seek.read ? seek.fallback : null
+  // some molts of a big archive: only their part of it, when the archive's molt index holds. A restore
+  // of all reads the file whole: through the index, two ranges inflating at once, it measured no faster
+  // on a loaded 2-core host and took more CPU (issue 18 notes)
+  const seek = indexed && spec.molts.size < input.layout.molts.size ? await planSeekRead(spec.archive, spec.compression, manifest, new Set(spec.molts.keys())) : null
   // planning's garbage (zod, the manifest, the fleet scan) goes before extraction starts to allocate
   Bun.gc(true)
-  if (!seek?.read) return await extractFrom(spec, input, null, fallback)
-  try {
-    return await extractFrom(spec, input, seek.read, null, all)
-  } catch (error) {
-    // all molts through an index that turns out wrong: what was staged goes, and the archive is read
-    // whole, as a reader without the index reads it (some molts: refused, there is no whole read to fall on)
-    if (!(error instanceof IndexMismatch)) throw error
-    for (const home of spec.molts.values()) if (home) removeTree(home)
-    return await extractFrom(spec, input, null, `${error.message}: reading the whole archive`)
-  }
+  return await extractFrom(spec, input, seek?.read ?? null, seek && !seek.read ? seek.fallback : null)
 }
 
-class IndexMismatch extends Error {}
-
 /** One read of the archive: whole (`seek` null) or through its molt index. */
-async function extractFrom(spec: ExtractSpec, input: PolicyInput, seek: SeekRead | null, note: string | null, canFallBack = false): Promise<Extracted> {
+async function extractFrom(spec: ExtractSpec, input: PolicyInput, seek: SeekRead | null, note: string | null): Promise<Extracted> {
   const scratchDir = spec.scratchDir ?? tmpdir()
   const out: Extracted = { log: new MemberLog(scratchDir), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null, regions: null }
   if (note) out.notes.push({ molt: null, text: note })
@@ -160,7 +147,6 @@ async function extractFrom(spec: ExtractSpec, input: PolicyInput, seek: SeekRead
       return out
     }
     release(out)
-    if (canFallBack && error instanceof ArchiveReadError && error.message.startsWith(INDEX_MISMATCH)) throw new IndexMismatch(error.message)
     if (error instanceof ArchiveReadError) throw new RestoreRefused(`the archive cannot be read to its end: ${error.message}`)
     throw error
   }

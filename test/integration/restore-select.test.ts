@@ -206,10 +206,6 @@ test('a molt index with a wrong length refuses with one line, never restores som
   // the whole-archive read of the same file restores it right
   const full = await restore(out, 'length-full', [])
   expect(full.code).toBe(0)
-  // a restore of every molt reads through the index, finds it out, and starts again from the whole archive
-  expect(full.stderr).toContain('the molt index does not match the archive: molt bravo inflates to')
-  expect(full.stderr).toContain('reading the whole archive')
-  // what the whole read restores is what the read through the index restored (the reference)
   expect(sameAsReference('length-full')).toEqual([])
 }, 120_000)
 
