@@ -41,6 +41,8 @@ async function measure(label: string, argv: string[], env: Record<string, string
   for (let run = 0; run < RUNS; run++) {
     progress(`${label}${RUNS > 1 ? ` (run ${run + 1}/${RUNS})` : ''} …`)
     const rssFile = join(tmp, `rss-${Date.now()}`)
+    // the previous command's dirty pages are written out first, or their writeback lands on this one (sys time)
+    Bun.spawnSync(['sync'])
     const started = performance.now()
     const child = Bun.spawn(['/usr/bin/time', '-f', '%M %U %S', '-o', rssFile, ...argv], { env: { ...process.env, NO_COLOR: '1', ...env }, stdout: 'ignore', stderr: 'pipe' })
     const stderr = await new Response(child.stderr).text()

@@ -89,7 +89,6 @@ export interface ReadResult {
 export async function readArchive(path: string, sink: TarSink, compression?: Compression, chunks?: AsyncIterable<Uint8Array>): Promise<ReadResult> {
   const parser = new TarParser(sink)
   const endNotes: string[] = []
-  let sinceCollect = 0
   try {
     try {
       // `chunks`: the parts of the archive a molt index points at (seek-read.ts), else all of it
@@ -98,12 +97,6 @@ export async function readArchive(path: string, sink: TarSink, compression?: Com
         if (parser.complete && parser.afterEnd > AFTER_END) {
           endNotes.push(`more than ${AFTER_END >> 20} MiB follow the end-of-archive blocks: not read`)
           break
-        }
-        // inflated chunks are garbage at once; collecting every 32 MiB keeps RSS flat on big archives
-        sinceCollect += chunk.length
-        if (sinceCollect >= 32 << 20) {
-          sinceCollect = 0
-          Bun.gc(true)
         }
       }
     } catch (error) {
