@@ -68,7 +68,7 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
     try {
       const homes = new Map(molts.map((m) => [m, join(dir, m)]))
       spec.info(`reading ${basename(parent.path)} (${parent.manifest.kind}) for ${left} file(s) unchanged since it`)
-      const extracted = await extractArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: homes, only: spec.only, diskBudget: spec.diskBudget, failFast: true, scratchDir: dir, signal: spec.signal })
+      const extracted = await extractArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: homes, only: spec.only, diskBudget: spec.diskBudget, failFast: true, scratchDir: dir, collectFully: true, signal: spec.signal })
       try {
         const check = checkStaged({ manifest: parent.manifest, legacy: parent.legacy, extracted, molts, only: spec.only, scratchDir: dir })
         const problems = blocking(check.problems, molts).map((p) => `${basename(parent.path)} (in the chain): ${p.text}`)

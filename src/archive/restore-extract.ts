@@ -43,6 +43,8 @@ export interface ExtractSpec {
   failFast: boolean
   /** where checksums.sha256 and index.jsonl wait, unlinked (spool.ts); the system's temporary folder by default */
   scratchDir?: string
+  /** a chain restore holds the chain's state and digests while each archive is read: collect fully, not quickly (restore-sink.ts) */
+  collectFully?: boolean
   signal?: AbortSignal
   onProgress?(done: { files: number; bytes: number }): void
 }
