@@ -89,6 +89,7 @@ export interface ReadResult {
 export async function readArchive(path: string, sink: TarSink, compression?: Compression, chunks?: AsyncIterable<Uint8Array>): Promise<ReadResult> {
   const parser = new TarParser(sink)
   const endNotes: string[] = []
+  let sinceCollect = 0
   try {
     try {
       // `chunks`: the parts of the archive a molt index points at (seek-read.ts), else all of it
@@ -97,6 +98,16 @@ export async function readArchive(path: string, sink: TarSink, compression?: Com
         if (parser.complete && parser.afterEnd > AFTER_END) {
           endNotes.push(`more than ${AFTER_END >> 20} MiB follow the end-of-archive blocks: not read`)
           break
+        }
+        // inflated chunks are garbage at once, faster than the collector notices (they are mostly outside
+        // the JS heap): a quick collection every 8 MiB keeps the peak flat for every reader. A full one
+        // every 32 MiB held it ~20 MB lower but cost ~2 s of a 1 GB restore, mostly in the kernel (madvise,
+        // pages faulted back in): 8.0 → 5.9 s wall, 106 → 127 MB peak without it (a chain restore, which
+        // holds more besides, still asks for it: restore-sink.ts)
+        sinceCollect += chunk.length
+        if (sinceCollect >= 8 << 20) {
+          sinceCollect = 0
+          Bun.gc(false)
         }
       }
     } catch (error) {

@@ -36,13 +36,9 @@ const MAX_PROBLEMS = 200
 const ZEROS = new Uint8Array(1 << 20)
 const HOLE = 64 << 10
 /**
- * Inflated chunks are garbage as soon as they are written, faster than the collector notices
- * (they are mostly outside the JS heap): a quick collection every 8 MiB keeps the peak flat. A full
- * one every 32 MiB holds it ~20 MB lower but costs ~2 s of a 1 GB restore, mostly in the kernel
- * (madvise, pages faulted back in): 8.0 → 5.9 s wall, 106 → 127 MB peak without it. A chain
- * restore, which holds the chain's state besides, still needs it: 141 MB with, 165 MB without.
+ * read.ts collects quickly every 8 MiB. A chain restore holds the chain's state and digests besides,
+ * and still needs a full collection every 32 MiB: 141 MB peak with it, 165 MB without (1 GB fleet).
  */
-const GC_EVERY = 8 << 20
 const FULL_GC_EVERY = 32 << 20
 
 type Current =
@@ -99,10 +95,12 @@ export class ExtractSink implements TarSink {
   }
 
   data(chunk: Uint8Array, _e: TarEntry, position: number): void {
-    this.#sinceCollect += chunk.length
-    if (this.#sinceCollect >= (this.#spec.collectFully ? FULL_GC_EVERY : GC_EVERY)) {
-      this.#sinceCollect = 0
-      Bun.gc(this.#spec.collectFully === true)
+    if (this.#spec.collectFully) {
+      this.#sinceCollect += chunk.length
+      if (this.#sinceCollect >= FULL_GC_EVERY) {
+        this.#sinceCollect = 0
+        Bun.gc(true)
+      }
     }
     try {
       this.#data(chunk, position)
