@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, utimesSync, type BigIntStats, type PathLike } from 'node:fs'
 import { basename, join } from 'node:path'
 import { pathIn, shownName } from './byte-names.ts'
+import { notInChain, otherContent, takenFromChain } from './chain-carried.ts'
 import { readFront, type ArchiveFront } from './chain.ts'
 import { collectNow } from './collect.ts'
 import { componentOf, type Component } from './layout.ts'
@@ -42,17 +43,12 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
   // unchanged, touched or chmod-ed, is left to the chain with its new metadata: incremental.ts)
   // and the sha256 of the content it recorded ('' in archives made before it did)
   const wanted = new Map<string, Map<string, Recorded>>([...spec.stages.keys()].map((m) => [m, new Map()]))
+  const taken = takenFromChain(new Set(spec.stages.keys()), spec.only)
   let left = 0
   await readFront(spec.archive, (e) => {
-    if (e.held || e.kind !== 'f') return
-    const set = wanted.get(e.molt)
-    if (!set) return
-    if (spec.only) {
-      const component = componentOf(e.rel, false)
-      if (!component || !spec.only.has(component)) return
-    }
+    if (e.held || e.kind !== 'f' || !taken(e.molt, e.rel)) return
     // as the member log keeps digests: 32 latin1 characters, compared without conversion
-    set.set(e.rel, { mode: e.mode, mtime: e.mtime, sha256: e.sha256 && Buffer.from(e.sha256, 'hex').toString('latin1') })
+    wanted.get(e.molt)!.set(e.rel, { mode: e.mode, mtime: e.mtime, sha256: e.sha256 && Buffer.from(e.sha256, 'hex').toString('latin1') })
     left++
   })
   let moved = 0
@@ -117,10 +113,7 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
     }
   }
   for (const [molt, set] of wanted) {
-    if (set.size) {
-      const first = [...set.keys()][0]!
-      throw new RestoreRefused(`broken chain: ${shownName(`${molt}/${first}`)}${set.size > 1 ? ` and ${set.size - 1} more file(s)` : ''} unchanged since an earlier archive, but no archive of the chain holds it`)
-    }
+    if (set.size) throw new RestoreRefused(notInChain(`${molt}/${[...set.keys()][0]!}`, set.size))
   }
   return { moved, read, verified }
 }
@@ -139,7 +132,6 @@ interface Recorded {
  * from the newest archive that holds them, so only those still wanted are compared.
  */
 function sameAsRecorded(extracted: Extracted, wanted: Map<string, Map<string, Recorded>>, from: string, archive: string): void {
-  const hex = (binary: string) => Buffer.from(binary, 'latin1').toString('hex').slice(0, 12)
   for (const member of extracted.log.members()) {
     // what the walk leaves behind is collected as it goes: the peak of a chain restore is here
     collectNow()
@@ -147,7 +139,7 @@ function sameAsRecorded(extracted: Extracted, wanted: Map<string, Map<string, Re
     const slash = member.key.indexOf('/')
     const recorded = wanted.get(member.key.slice(0, slash))?.get(member.key.slice(slash + 1))
     if (!recorded?.sha256 || member.file.digest === recorded.sha256) continue
-    throw new RestoreRefused(`broken chain: ${shownName(member.key)} in ${basename(from)} is not the content ${basename(archive)} left to its chain (sha256 ${hex(member.file.digest)}…, recorded ${hex(recorded.sha256)}…)`)
+    throw new RestoreRefused(otherContent(member.key, from, archive, member.file.digest, recorded.sha256))
   }
 }
 

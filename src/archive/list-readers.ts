@@ -24,7 +24,7 @@ export class SumReader {
   readonly #lines: Generator<[Uint8Array, number]>
 
   constructor(
-    readonly input: ListsInput,
+    readonly input: Pick<ListsInput, 'checksums' | 'regions' | 'relevant'>,
     readonly found: Findings,
   ) {
     this.#lines = numberedLines(input.checksums, input.regions?.sums)

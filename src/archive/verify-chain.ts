@@ -1,13 +1,16 @@
 import { basename } from 'node:path'
 import { InputError } from '../lib/errors.ts'
+import { checkCarried, type ListedParent } from './chain-carried.ts'
 import { resolveChain } from './chain.ts'
 import { verifyArchive, type VerifyReport } from './verify.ts'
 
 /**
  * `fleet verify` of any archive: the archive itself, and for an incremental one its whole chain —
- * every parent found under its name, unchanged (size and manifest sha256 as recorded), and each
- * one verified as restore would read it. A missing or changed parent is one problem line; a
- * problem of a parent is the incremental's problem too (restore reads the chain).
+ * every parent found under its name, unchanged (size and manifest sha256 as recorded), each one
+ * verified as restore would read it, and what the archive left to its chain being the content it
+ * recorded, where the chain holds it (chain-carried.ts). A missing or changed parent is one
+ * problem line; a problem of a parent is the incremental's problem too (restore reads the chain);
+ * a carried file the chain does not give back is a problem of its molt.
  */
 export interface ChainReport extends VerifyReport {
   /** the parents verified, the full archive first (empty for a full archive) */
@@ -26,11 +29,27 @@ export async function verifyWithChain(path: string): Promise<ChainReport> {
     report.ok = false
     return report
   }
-  for (const parent of parents) {
-    const r = await verifyArchive(parent)
-    report.chain.push({ path: parent, ok: r.ok, verified: r.verified })
-    for (const problem of r.problems) report.problems.push(`${basename(parent)} (in its chain): ${problem}`)
-    report.verified += r.verified
+  // each parent's checksum list, kept (on disk) from its verify for the comparison after them all
+  const lists: ListedParent[] = []
+  try {
+    for (const parent of parents) {
+      const listed: ListedParent = { path: parent, checksums: null, regions: null }
+      lists.push(listed)
+      const r = await verifyArchive(parent, { keepChecksums: (list, regions) => Object.assign(listed, { checksums: list, regions }) })
+      report.chain.push({ path: parent, ok: r.ok, verified: r.verified })
+      for (const problem of r.problems) report.problems.push(`${basename(parent)} (in its chain): ${problem}`)
+      report.verified += r.verified
+    }
+    for (const problem of await checkCarried(path, lists)) {
+      report.problems.push(problem.text)
+      for (const molt of report.molts) {
+        if (problem.molt !== null && problem.molt !== molt.name) continue
+        molt.ok = false
+        if (problem.molt !== null) molt.problems.push(problem.text)
+      }
+    }
+  } finally {
+    for (const listed of lists) listed.checksums?.close()
   }
   report.ok = report.problems.length === 0
   return report

@@ -6,7 +6,9 @@ import type { Manifest } from './manifest.ts'
 import { ArchiveReadError, readArchiveHead } from './read.ts'
 import { checkStaged, checksumNotes } from './restore-check.ts'
 import { extractArchive, release, type Extracted, type Scoped } from './restore-extract.ts'
+import type { ListRegions } from './restore-lists.ts'
 import { planSeekRead } from './seek-read.ts'
+import type { Spool } from './spool.ts'
 
 /**
  * `fleet verify` and `fleet restore --dry-run`: the archive read exactly as restore reads it (the
@@ -33,6 +35,11 @@ export interface CheckSpec {
   molts: string[]
   only: ReadonlySet<Component> | null
   signal?: AbortSignal
+  /**
+   * takes checksums.sha256 as the check spooled it (and the parts of it read) instead of letting it
+   * go: the chain's carried files are compared with it later (chain-carried.ts); close it when done
+   */
+  keepChecksums?(list: Spool, regions: ListRegions | null): void
 }
 
 export async function checkArchive(spec: CheckSpec): Promise<ArchiveCheck> {
@@ -49,6 +56,10 @@ export async function checkArchive(spec: CheckSpec): Promise<ArchiveCheck> {
       backupNotes = check.notes
     } else if (extracted.checksums !== null) backupNotes = checksumNotes(extracted.checksums)
   } finally {
+    if (spec.keepChecksums && extracted.checksums) {
+      spec.keepChecksums(extracted.checksums, extracted.regions)
+      extracted.checksums = null
+    }
     release(extracted)
   }
   return { problems, notes: extracted.notes, verified, backupNotes, extracted }
@@ -87,7 +98,7 @@ export interface VerifyReport {
   notes: BackupNote[]
 }
 
-export async function verifyArchive(path: string): Promise<VerifyReport> {
+export async function verifyArchive(path: string, options: Pick<CheckSpec, 'keepChecksums'> = {}): Promise<VerifyReport> {
   const report: VerifyReport = { path, ok: false, legacy: false, compression: null, manifest: null, problems: [], info: [], molts: [], files: 0, bytes: 0, verified: 0, notes: [] }
   let head: Awaited<ReturnType<typeof readArchiveHead>>
   try {
@@ -100,7 +111,7 @@ export async function verifyArchive(path: string): Promise<VerifyReport> {
   const m = head.manifest
   Object.assign(report, { legacy: head.legacy, compression: head.compression, manifest: m })
   const names = m.molts.map((molt) => molt.name)
-  const check = await checkArchive({ archive: path, compression: head.compression, manifest: m, legacy: head.legacy, molts: names, only: null })
+  const check = await checkArchive({ archive: path, compression: head.compression, manifest: m, legacy: head.legacy, molts: names, only: null, keepChecksums: options.keepChecksums })
   const { extracted } = check
   report.files = extracted.archiveFiles
   report.bytes = extracted.archiveBytes

@@ -71,7 +71,7 @@ function relist(tar: Buffer, member: string, before: string, after: string): voi
  * gunzip) takes what the tighter compression saved.
  */
 function gzipTo(tar: Buffer, size: number): Buffer {
-  const gz = Buffer.from(Bun.gzipSync(tar, { level: 9 }))
+  const gz = Buffer.from(Bun.gzipSync(new Uint8Array(tar), { level: 9 }))
   const pad = size - gz.length - 1
   expect(pad).toBeGreaterThanOrEqual(0)
   const head = Buffer.from(gz.subarray(0, 10))
@@ -84,18 +84,25 @@ function gzipTo(tar: Buffer, size: number): Buffer {
  * line true of what it holds, and one byte of `member` changed. Verified alone it is a sound archive.
  */
 async function rewriteParent(path: string, member: string): Promise<{ before: string; after: string }> {
+  return (await rewriteMembers(path, [member]))[0]!
+}
+
+async function rewriteMembers(path: string, members: string[]): Promise<{ before: string; after: string }[]> {
   const front = await readFront(path)
   const size = statSync(path).size
   const tar = Buffer.from(gunzipAll(path))
-  const data = memberData(tar, member)
-  const before = sha256(tar.subarray(data.at, data.at + data.size))
-  tar[data.at] = tar[data.at] === 0x78 ? 0x79 : 0x78
-  const after = sha256(tar.subarray(data.at, data.at + data.size))
-  relist(tar, member, before, after)
+  const digests = members.map((member) => {
+    const data = memberData(tar, member)
+    const before = sha256(tar.subarray(data.at, data.at + data.size))
+    tar[data.at] = tar[data.at] === 0x78 ? 0x79 : 0x78
+    const after = sha256(tar.subarray(data.at, data.at + data.size))
+    relist(tar, member, before, after)
+    return { before, after }
+  })
   writeFileSync(path, gzipTo(tar, size))
   expect(statSync(path).size).toBe(size)
   expect((await readFront(path)).manifestSha256).toBe(front.manifestSha256)
-  return { before, after }
+  return digests
 }
 
 /** Change bytes of the archive's state.jsonl (same length), its checksum line updated to match. */
@@ -109,7 +116,7 @@ function editState(path: string, edit: (state: string) => string): void {
   const before = sha256(tar.subarray(data.at, data.at + data.size))
   tar.write(edited, data.at, 'latin1')
   relist(tar, 'state.jsonl', before, sha256(tar.subarray(data.at, data.at + data.size)))
-  writeFileSync(path, Bun.gzipSync(tar))
+  writeFileSync(path, Bun.gzipSync(new Uint8Array(tar)))
 }
 
 const verify = async (archive: string, ...args: string[]) => runCli(['-d', base, 'fleet', 'verify', archive, ...args])
@@ -203,6 +210,34 @@ test('a file state.jsonl leaves to the chain that no archive of it holds: verify
   const { json } = await verifyJson(second.path!)
   expect(json.problems).toEqual([line])
   await restoreRefuses(second.path!, line)
+})
+
+test('the newest archive of the chain that holds a file is the one that must hold its content; past ten lines about a molt, a count', async () => {
+  const { first, second } = await chain()
+  churn(base, 2)
+  const third = await backup()
+  // text-1 changed before the second archive, which holds it: what the first holds is not what restore takes
+  await rewriteParent(first.path!, 'alpha/Maildir/cur/text-1:2,S')
+  const ok = await verify(third.path!)
+  expect(ok.stdout).toContain(': OK (2 molts, ')
+  expect(ok.code).toBe(0)
+  const target = join(dir, 'restored')
+  mkdirSync(target)
+  const restored = await runCli(['-d', target, 'fleet', 'restore', '--from', third.path!, '--skip-users', '--skip-cron', '--yes'])
+  expect(restored.stderr).not.toContain('broken chain')
+  expect(restored.code).toBe(0)
+
+  const { before, after } = await rewriteParent(second.path!, 'alpha/Maildir/cur/text-1:2,S')
+  const many = await rewriteMembers(first.path!, Array.from({ length: 12 }, (_, i) => `alpha/Maildir/cur/text-${30 + i}:2,S`))
+  const { code, json } = await verifyJson(third.path!)
+  expect(code).toBe(1)
+  const line = (n: number, from: BackupResult, d: { before: string; after: string }) => `broken chain: "alpha/Maildir/cur/text-${n}:2,S" in ${name(from)} is not the content ${name(third)} left to its chain (sha256 ${d.after.slice(0, 12)}…, recorded ${d.before.slice(0, 12)}…)`
+  expect(json.problems).toEqual([
+    line(1, second, { before, after }),
+    ...many.slice(0, 9).map((d, i) => line(30 + i, first, d)),
+    `broken chain: 3 more file(s) of alpha in its chain are not the content ${name(third)} left to it`,
+  ])
+  await restoreRefuses(third.path!, line(1, second, { before, after }))
 })
 
 test('verify s3://…/<incremental>: a parent in the bucket rewritten with other content for a carried file is caught the same way', async () => {

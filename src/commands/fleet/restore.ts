@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty'
 import { basename, dirname, resolve } from 'node:path'
+import { checkCarried, takenFromChain, type ListedParent } from '../../archive/chain-carried.ts'
 import { formatBytes, formatCount, progressPrinter } from '../../archive/format.ts'
 import { COMPONENTS } from '../../archive/layout.ts'
 import { defaultBackupDir, isGoodListing, latestBackup } from '../../archive/list.ts'
@@ -166,11 +167,22 @@ async function dryRunCheck(plan: RestorePlan): Promise<{ problems: Scoped[]; not
   const molts = plan.molts.filter((m) => m.action === 'new' || m.action === 'overwrite').map((m) => m.name)
   const check = await checkArchive({ archive: plan.archive, compression: plan.compression, manifest: plan.manifest, legacy: plan.legacy, molts, only: plan.only ? new Set(plan.only) : null })
   const problems = blocking(check.problems, molts)
-  // an incremental archive: every earlier archive of its chain is read as the restore will read it
-  for (const parent of plan.chain) {
-    const theirs = molts.filter((m) => parent.manifest.molts.some((p) => p.name === m))
-    const c = await checkArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: theirs, only: plan.only ? new Set(plan.only) : null })
-    for (const p of blocking(c.problems, theirs)) problems.push({ molt: p.molt, text: `${basename(parent.path)} (in its chain): ${p.text}` })
+  if (!plan.chain.length) return { problems, notes: check.notes.filter((n) => n.molt === null || molts.includes(n.molt)) }
+  // an incremental archive: every earlier archive of its chain is read as the restore will read it,
+  // and what the restore takes from the chain is the content the archive recorded
+  const only = plan.only ? new Set(plan.only) : null
+  const lists: ListedParent[] = []
+  try {
+    for (const parent of plan.chain) {
+      const theirs = molts.filter((m) => parent.manifest.molts.some((p) => p.name === m))
+      const listed: ListedParent = { path: parent.path, checksums: null, regions: null }
+      lists.push(listed)
+      const c = await checkArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: theirs, only, keepChecksums: (list, regions) => Object.assign(listed, { checksums: list, regions }) })
+      for (const p of blocking(c.problems, theirs)) problems.push({ molt: p.molt, text: `${basename(parent.path)} (in its chain): ${p.text}` })
+    }
+    problems.push(...(await checkCarried(plan.archive, lists, takenFromChain(new Set(molts), only))))
+  } finally {
+    for (const listed of lists) listed.checksums?.close()
   }
   return { problems, notes: check.notes.filter((n) => n.molt === null || molts.includes(n.molt)) }
 }
