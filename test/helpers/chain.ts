@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { backupFleet, type BackupResult } from '../../src/archive/backup.ts'
+import { backupFleet, type BackupHooks, type BackupResult } from '../../src/archive/backup.ts'
 import { addText, writeRichFleet } from './archive.ts'
 import { tempDir } from './fleet.ts'
 
@@ -30,14 +30,14 @@ export function twoMoltFleet(options: { out?: string; mail?: boolean } = {}): Tw
   return { dir, base, out }
 }
 
-export type ChainBackup = (options?: Partial<Parameters<typeof backupFleet>[0]>) => Promise<BackupResult>
+export type ChainBackup = (options?: Partial<Parameters<typeof backupFleet>[0]>, hooks?: BackupHooks) => Promise<BackupResult>
 
 /** In-process incremental backups of the fleet into `out`, as the CLI makes them, each a second after the last so their names and times differ. */
 export function chainBackups(fleet: TwoMoltFleet): ChainBackup {
   let tick = 0
-  return (options = {}) => {
+  return (options = {}, hooks = {}) => {
     tick++
-    return backupFleet({ baseDir: fleet.base, output: `${fleet.out}/`, clmntVersion: '9.9.9', crontab: false, incremental: true, now: new Date(Date.UTC(2026, 1, 2, 10, 0, tick)), ...options })
+    return backupFleet({ baseDir: fleet.base, output: `${fleet.out}/`, clmntVersion: '9.9.9', crontab: false, incremental: true, now: new Date(Date.UTC(2026, 1, 2, 10, 0, tick)), ...options }, hooks)
   }
 }
 
