@@ -139,7 +139,6 @@ export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {
     const parentState = choice?.parent ? choice.state : null
     const applied = target ? applyParent(planned, parentState, target.dir) : null
     parentState?.close()
-    if (choice?.parent && typeof choice.sums === 'string') warnings.push(`--incremental: the checksum list of ${basename(choice.parent.path)} cannot be read (${choice.sums}): files whose metadata changed are stored without comparing their content`)
     cut = applied
     const plan = applied?.plan ?? planned
     const manifest = buildManifest(plan, options, now, compression, level, target && applied ? chainFields(target, applied, choice, now) : null)

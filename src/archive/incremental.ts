@@ -24,6 +24,17 @@ import { identityOf, nsText, stateLine, type StateEntry } from './state-file.ts'
  * SQLite databases always go in (a commit can sit in the -wal with the database file untouched).
  * Folders and symlinks always go in (a few bytes each: every archive has the tree).
  * What the parent held and the plan did not find is listed as deleted in the manifest.
+ *
+ * Only a file the chain holds whole is left to it: one with a digest. state.jsonl is written
+ * before the molts are streamed, so it lists as held what the backup then could not archive
+ * whole — unreadable, vanished or replaced before it was read (not archived), a read that failed
+ * part-way (zeros in the member). None of those is in the parent's checksums.sha256, so none gets
+ * a digest there (ParentState.withChecksums), and the same file, unchanged on the host, is stored
+ * again: an archive never relies on what its parent only planned to hold. That reads archives
+ * made before this rule as well. A file the parent left to its chain without a digest (lines of
+ * 9 fields, or carried from a parent that lacked it) is stored too: nothing vouches for it. A
+ * parent whose checksum list cannot be read (no molt index: recompressed, foreign) is no parent,
+ * nor is one with a member damaged by a read error (verify and restore refuse that molt of it).
  */
 export interface ParentSpec {
   dir: string
@@ -38,7 +49,7 @@ export interface ParentSpec {
 }
 
 export type ParentChoice =
-  | { parent: ArchiveFront; state: ParentState; fullFile: string; fullTimestamp: string; depth: number; sums: number | string }
+  | { parent: ArchiveFront; state: ParentState; fullFile: string; fullTimestamp: string; depth: number; sums: number }
   | { parent: null; why: string }
 
 /** The parent's state is spooled in `spec.dir`; the caller closes it (ParentChoice.state). */
@@ -81,8 +92,13 @@ async function chooseIn(spec: ParentSpec, state: ParentState): Promise<ParentCho
     const age = spec.now.getTime() - Date.parse(chain.full_timestamp)
     if (age >= spec.fullEveryMs) return { parent: null, why: `the chain's full archive, ${chain.full}, is ${formatDuration(age)} old (--full-every ${formatDuration(spec.fullEveryMs)})` }
   }
-  // the digests of what the parent holds, from its checksum list: what confirms a touched file
+  // the digests of what the parent holds whole, from its checksum list: what a file needs to be
+  // left to the chain (applyParent). Without the list, which files it holds whole is unknown.
   const sums = await state.withChecksums(last.path, front.compression, front.manifest)
+  if (typeof sums === 'string') return { parent: null, why: `the checksum list of the last archive, ${last.file}, cannot be read (${sums}): which files it holds whole is not known` }
+  // verify and restore refuse the molt of a member a read error left zeros in: no chain on it
+  const damaged = state.damaged
+  if (damaged.length) return { parent: null, why: `the last archive, ${last.file}, holds ${damaged.length} file(s) damaged by a read error (${JSON.stringify(damaged[0])}${damaged.length > 1 ? ' and more' : ''}): verify and restore refuse its molt` }
   return { parent: front, state, fullFile: chain.full, fullTimestamp: chain.full_timestamp, depth: chain.depth + 1, sums }
 }
 
@@ -143,8 +159,10 @@ export function applyParent(plan: Plan, parentState: ParentState | null, dir: st
       const entry: StateEntry = { molt: name, rel: e.rel, kind: kindOf(e), size: e.size, mode: e.mode, mtime: nsText(e.mtimeSec, e.mtimeNsec), ctime: nsText(BigInt(e.ctimeNs)), ino: e.ino, held: true, sha256: '' }
       if (parentState) {
         const before = parentAt(name, e.rel)
-        const unchanged = before?.kind === 'f' && before.identity === identityOf(entry)
-        const confirmed = !unchanged && before?.kind === 'f' && before.sha256 !== '' && before.size === e.size && entry.kind === 'f' && !e.sqlite && sameContent(pathOf(m, e.rel), e, before.sha256)
+        // no digest: no archive of the chain vouches for the whole file (see the top of this file)
+        const whole = before?.kind === 'f' && before.sha256 !== ''
+        const unchanged = whole && before.identity === identityOf(entry)
+        const confirmed = !unchanged && whole && before.size === e.size && entry.kind === 'f' && !e.sqlite && sameContent(pathOf(m, e.rel), e, before.sha256)
         if (entry.kind === 'f' && !e.sqlite && (unchanged || confirmed)) {
           if (confirmed) out.confirmed++
           entry.held = false

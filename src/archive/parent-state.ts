@@ -23,8 +23,10 @@ import { TarError, TarParser } from './tar-parse.ts'
  * The digests: state.jsonl has those of the files the parent left to its chain; those of the
  * files it holds are in its checksums.sha256, the last member, which the molt index's locator
  * lets us inflate alone (seek-index.ts: a few MB, not the archive). Both lists are in walk order,
- * so they are joined as a merge too (withChecksums). A parent without a locator (older, foreign,
- * recompressed) gives no digests for what it holds: its changed files are then simply stored.
+ * so they are joined as a merge too (withChecksums). A file its state lists as held but its
+ * checksum list does not (not archived whole: incremental.ts) keeps no digest, and is stored
+ * again. A parent without a locator (older, foreign, recompressed) gives no digests for what it
+ * holds: it is no parent (incremental.ts).
  *
  * Records (spool.ts, latin1): molt \0 path \0 identity \0 held (1|0) \0 sha256 (hex, '' unknown)
  */
@@ -46,6 +48,8 @@ export class ParentState {
   #last: { molt: string; rel: string } | null = null
   /** entries read */
   count = 0
+  /** members its checksum list notes as damaged (a read failed part-way: zeros in them), by name */
+  damaged: string[] = []
 
   constructor(dir: string) {
     this.#dir = dir
@@ -109,6 +113,7 @@ export class ParentState {
     }
     const onLine = (line: string) => {
       const parsed = parseChecksumLine(line)
+      if (parsed.kind === 'note' && parsed.note.damaged === true) this.damaged.push(parsed.note.path)
       if (parsed.kind !== 'sum') return
       const slash = parsed.name.indexOf('/')
       if (slash > 0 && molts.has(parsed.name.slice(0, slash))) sum(parsed.name.slice(0, slash), parsed.name.slice(slash + 1), parsed.digest)

@@ -14,13 +14,14 @@ import { lazySchema } from '../lib/schema.ts'
  *   ["alpha","Maildir/cur/1:2,S","f",812,"0600","1764921600.123456789","1764921600.123456789",4711,0,"9f86…"]
  *
  * molt, path in the home, kind (f file, d folder, l symlink), size, mode, mtime, ctime, inode,
- * held: 1 when this archive holds the entry, 0 when an earlier archive of its chain does (a file
- * whose content is unchanged since the parent: `restore --from` takes it from the newest archive
- * of the chain that holds it, then gives it the mode and mtime of this line), and the sha256 of
- * the file's content when held is 0 ("" otherwise: a held file's digest is in checksums.sha256,
- * written after the content, and this list comes before it). With that digest the next backup
- * can confirm a file whose metadata changed is still the same content (incremental.ts) however
- * long the chain has carried it. Folders and symlinks are always held: every archive has the
+ * held: 1 when this archive holds the entry (planned to: a file it holds whole is one its
+ * checksums.sha256 lists, and the next --incremental trusts no more), 0 when an earlier archive
+ * of its chain does (a file whose content is unchanged since the parent: `restore --from` takes
+ * it from the newest archive of the chain that holds it, then gives it the mode and mtime of
+ * this line), and the sha256 of the file's content when held is 0 ("" otherwise: a held file's
+ * digest is in checksums.sha256, written after the content, and this list comes before it). With
+ * that digest the next backup can confirm a file whose metadata changed is still the same content
+ * (incremental.ts) however long the chain has carried it. Folders and symlinks are always held: every archive has the
  * full tree. Lines of 9 fields (no digest) are of archives made before it was recorded.
  */
 export const STATE_MEMBER = 'state.jsonl'

@@ -69,16 +69,31 @@ async function healsAfter(first: { path: string | null }, rel: string, content: 
 }
 
 // No device here can fail a read part-way for real (no device-mapper, no FUSE): the read fault is injected.
-test('a file whose read failed part-way (damaged, --allow-partial) is stored by the next incremental: restore --from gives its content, not zeros', async () => {
+test('after a read that failed part-way (damaged, --allow-partial), the next --incremental is a full archive that holds the file: no chain relies on the damaged one', async () => {
   const rel = '.openclaw/workspace/MEMORY.md'
   const content = 'what the agent remembers\n'.repeat(2000)
   writeFileSync(join(base, 'alpha', rel), content)
   const first = await backup({ allowPartial: true }, { readFault: (member) => (member === `alpha/${rel}` ? 'EIO' : null) })
   expect(first.partial).toBe(true)
   expect(first.notes).toContainEqual(expect.objectContaining({ kind: 'unreadable', path: `alpha/${rel}`, damaged: true }))
-  // the zero-filled member is in the archive, without a checksum
+  // the zero-filled member is in the archive, without a checksum: verify and restore refuse alpha of it
   expect(stored(first.path!)).toContain(`alpha/${rel}`)
-  await healsAfter(first, rel, content)
+  const refused = await runCli(['-d', base, 'fleet', 'verify', first.path!])
+  expect(refused.code).toBe(1)
+  expect(refused.stdout + refused.stderr).toContain(`"alpha/${rel}": not in checksums.sha256`)
+
+  const second = await backup()
+  expect(second.manifest.kind).toBe('full')
+  expect(second.incremental!.full_reason).toBe(`the last archive, ${first.path!.split('/').pop()}, holds 1 file(s) damaged by a read error ("alpha/${rel}"): verify and restore refuse its molt`)
+  expect(stored(second.path!)).toContain(`alpha/${rel}`)
+  await verified(second.path!)
+  expect(readFileSync(join(await restoreInto(second.path!, 'second'), 'alpha', rel), 'utf8')).toBe(content)
+  // the new chain: nothing touched, nothing stored again
+  const third = await backup()
+  expect(third.manifest.parent?.file).toBe(second.path!.split('/').pop())
+  expect(stored(third.path!)).not.toContain(`alpha/${rel}`)
+  await verified(third.path!)
+  expect(readFileSync(join(await restoreInto(third.path!, 'third'), 'alpha', rel), 'utf8')).toBe(content)
 })
 
 test('a file that vanished between planning and reading, and is back unchanged (same inode, same ctime), is stored by the next incremental', async () => {

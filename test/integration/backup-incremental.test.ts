@@ -245,15 +245,19 @@ test('the checksum list confirms: touched, chmod-ed, replaced by an identical co
   expect(readFileSync(join(dir, 'third', 'alpha', 'Maildir', 'cur', 'text-5:2,S'), 'latin1')).toBe(readFileSync(at(5), 'latin1'))
 })
 
-test('a parent whose checksum list cannot be reached (recompressed: no molt index): a touched file is stored, and the backup says why', async () => {
+test('a parent whose checksum list cannot be reached (recompressed: no molt index) is no parent: which files it holds whole is not known; the full archive says why', async () => {
   const first = await backup()
   const recompressed = spawnSync('sh', ['-c', `gzip -dc '${first.path!}' | gzip -c > '${first.path!}.re' && mv '${first.path!}.re' '${first.path!}'`])
   expect(recompressed.status).toBe(0)
   utimesSync(join(base, 'alpha', 'Maildir', 'cur', 'text-1:2,S'), 1_800_000_000, 1_800_000_000)
   const second = await backup()
-  expect(second.manifest.kind).toBe('incremental')
-  expect(held(second.path!, 'alpha/Maildir/cur/')).toEqual(['alpha/Maildir/cur/text-1:2,S'])
-  expect(second.warnings).toContain(`--incremental: the checksum list of ${first.path!.split('/').pop()} cannot be read (it has no molt index): files whose metadata changed are stored without comparing their content`)
+  expect(second.manifest.kind).toBe('full')
+  expect(second.incremental!.full_reason).toBe(`the checksum list of the last archive, ${first.path!.split('/').pop()}, cannot be read (it has no molt index): which files it holds whole is not known`)
+  expect(held(second.path!, 'alpha/Maildir/cur/')).toEqual(held(first.path!, 'alpha/Maildir/cur/'))
+  // the chain goes on from the full one
+  const third = await backup()
+  expect(third.manifest.parent?.file).toBe(second.path!.split('/').pop())
+  expect(held(third.path!, 'alpha/Maildir/cur/')).toEqual([])
 })
 
 test('restore --from an incremental archive confirms what the chain gives against the sha256 its state recorded', async () => {
