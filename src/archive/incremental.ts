@@ -98,7 +98,7 @@ async function chooseIn(spec: ParentSpec, state: ParentState): Promise<ParentCho
   if (typeof sums === 'string') return { parent: null, why: `the checksum list of the last archive, ${last.file}, cannot be read (${sums}): which files it holds whole is not known` }
   // verify and restore refuse the molt of a member a read error left zeros in: no chain on it
   const damaged = state.damaged
-  if (damaged.length) return { parent: null, why: `the last archive, ${last.file}, holds ${damaged.length} file(s) damaged by a read error (${JSON.stringify(damaged[0])}${damaged.length > 1 ? ' and more' : ''}): verify and restore refuse its molt` }
+  if (damaged.length) return { parent: null, why: `the last archive, ${last.file}, holds ${damaged.length} file(s) damaged by a read error (${JSON.stringify(Buffer.from(damaged[0]!, 'latin1').toString('utf8'))}${damaged.length > 1 ? ' and more' : ''}): verify and restore refuse its molt` }
   return { parent: front, state, fullFile: chain.full, fullTimestamp: chain.full_timestamp, depth: chain.depth + 1, sums }
 }
 
