@@ -21,8 +21,9 @@ import { lazySchema } from '../lib/schema.ts'
  * this line), and the sha256 of the file's content when held is 0 ("" otherwise: a held file's
  * digest is in checksums.sha256, written after the content, and this list comes before it). With
  * that digest the next backup can confirm a file whose metadata changed is still the same content
- * (incremental.ts) however long the chain has carried it. Folders and symlinks are always held: every archive has the
- * full tree. Lines of 9 fields (no digest) are of archives made before it was recorded.
+ * (incremental.ts) however long the chain has carried it. Folders and symlinks are always held:
+ * every archive has the full tree. Lines of 9 fields (no digest) are of archives made before it
+ * was recorded.
  */
 export const STATE_MEMBER = 'state.jsonl'
 
