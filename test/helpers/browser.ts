@@ -1,10 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import type { DemoMode, DemoMolt } from '../../src/demo/fleet.ts'
 import { historyLine, type HealthRecord, type HealthStatus } from '../../src/health/record.ts'
-import { buildFleet, LEGACY_STATUS, LEGACY_WATCH_STATE_INVALID, writeState } from './fleet.ts'
+import { buildFleet, LEGACY_STATUS, LEGACY_WATCH_STATE_INVALID, tempDir, writeState } from './fleet.ts'
 
 /** Debian's Chromium (package `chromium`), which .ci/run installs; CLMNT_CHROMIUM points elsewhere. */
 export const CHROMIUM = process.env.CLMNT_CHROMIUM ?? '/usr/bin/chromium'
@@ -23,14 +22,16 @@ export async function launchBrowser(): Promise<{ browser: Browser; close(): Prom
   if (!existsSync(CHROMIUM)) {
     throw new Error(`browser tests need Chromium at ${CHROMIUM}: install the Debian package "chromium" (apt-get install chromium), or set CLMNT_CHROMIUM to a Chromium binary`)
   }
-  // a fresh profile each time (playwright's launch() refuses --user-data-dir; it makes its own, we add a private temp dir for its downloads)
-  const downloads = mkdtempSync(join(tmpdir(), 'clmnt-chromium-'))
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, downloadsPath: downloads, timeout: 30_000 })
+  // a fresh profile each time (playwright's launch() refuses --user-data-dir; it makes its own, we add a
+  // private temp dir for its downloads). Chromium's own temp folders (org.chromium.Chromium.*) go there too:
+  // one killed by bun test when a test times out leaves them behind, and this one is removed with its test file.
+  const scratch = tempDir('clmnt-chromium-')
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, downloadsPath: scratch, env: { ...process.env, TMPDIR: scratch }, timeout: 30_000 })
   return {
     browser,
     async close() {
       await browser.close().catch(() => {})
-      rmSync(downloads, { recursive: true, force: true })
+      rmSync(scratch, { recursive: true, force: true })
     },
   }
 }
@@ -141,7 +142,7 @@ export const stateFleetName = (i: number) => `${PREFIXES[i % PREFIXES.length]}-$
  * unhealthy, 2 % stopped, stale, starting; every seventh healthy one had a short incident an hour ago.
  */
 export function stateFleet(count: number, now = Date.now()): { baseDir: string; cleanup(): void } {
-  const baseDir = mkdtempSync(join(tmpdir(), 'clmnt-state-fleet-'))
+  const baseDir = tempDir('clmnt-state-fleet-')
   const registry: Record<string, unknown> = {}
   const STEP = 5 * MIN
   for (let i = 0; i < count; i++) {

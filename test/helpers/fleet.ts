@@ -1,12 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createDemoFleet, type DemoFleet, type DemoMoltSpec } from '../../src/demo/fleet.ts'
+import { makeTempDir } from './temp-dirs.ts'
 
 export { exitedPid, freePort, startGateway, writeMoltHome, writeStaleLock } from '../../src/demo/fleet.ts'
 
+/** A fresh folder in TMPDIR, removed once the test file that made it is done (temp-dirs.preload.ts). */
 export function tempDir(prefix = 'clmnt-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix))
+  return makeTempDir(prefix)
 }
 
 /** A fleet in a fresh temp dir with real fake gateways; `cleanup()` kills them and removes the dir. */

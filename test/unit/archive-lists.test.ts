@@ -1,16 +1,15 @@
 import { afterAll, expect, test } from 'bun:test'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readdirSync, rmSync } from 'node:fs'
 import { checksumLine, endLine, noteLine } from '../../src/archive/checksums.ts'
 import { indexLine, type IndexEntry } from '../../src/archive/index-file.ts'
 import { MemberLog, NameTable } from '../../src/archive/member-log.ts'
 import { encodeHeader, type HeaderFacts } from '../../src/archive/restore-index.ts'
 import { compareLists, type ListsInput } from '../../src/archive/restore-lists.ts'
 import { Spool } from '../../src/archive/spool.ts'
+import { tempDir } from '../helpers/fleet.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'clmnt-lists-'))
+const dir = tempDir('clmnt-lists-')
 // 30 s per test: the bucketed comparisons go through spool files and take seconds on a loaded host
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 

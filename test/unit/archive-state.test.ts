@@ -1,9 +1,8 @@
 import { expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { compareEntries, comparePaths, ParentState } from '../../src/archive/parent-state.ts'
 import { identityOf, nsText, parseStateLine, stateLine, stateLineSchema, type StateEntry } from '../../src/archive/state-file.ts'
+import { tempDir } from '../helpers/fleet.ts'
 
 // state.jsonl: what --incremental compares with, read fast (by hand) and by the schema alike
 const entry: StateEntry = { molt: 'alpha', rel: 'Maildir/cur/caf\xe9', kind: 'f', size: 812, mode: 0o600, mtime: '1764921600.123456789', ctime: '1764921600.000000001', ino: 4711, held: true, sha256: '' }
@@ -66,7 +65,7 @@ test('walk order: a folder before what it holds, names as strings of their bytes
 })
 
 test("a parent's state out of walk order is refused as it is read (the backup becomes a full one)", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'clmnt-state-'))
+  const dir = tempDir('clmnt-state-')
   const state = new ParentState(dir)
   try {
     state.add({ ...entry, rel: 'Maildir/cur' })
