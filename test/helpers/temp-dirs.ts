@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs'
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ProcessTable } from '../../src/lib/proc.ts'
@@ -37,6 +37,11 @@ export function removeTempDirs(current?: string): string[] {
 const inside = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`)
 
 function removeTempDir(dir: string, open: { pid: number; cmdline: string; path: string }[]): string | null {
+  try {
+    lstatSync(dir)
+  } catch {
+    return null // its test removed it
+  }
   const user = open.find((o) => inside(o.path, dir))
   if (user) return `still used by PID ${user.pid} (${user.cmdline})`
   // innermost first: a mount may sit on another inside the folder
@@ -62,7 +67,7 @@ function mountsUnder(dir: string): string[] {
     .filter((point) => point !== '' && inside(point, dir))
 }
 
-/** Every path a live process has as cwd, root, program or open file. */
+/** Every path a live process has as cwd, root, program or open file (a deleted file is no longer in a folder). */
 function openPaths(): { pid: number; cmdline: string; path: string }[] {
   const paths: { pid: number; cmdline: string; path: string }[] = []
   for (const { pid, cmdline } of new ProcessTable().all()) {
@@ -72,7 +77,8 @@ function openPaths(): { pid: number; cmdline: string; path: string }[] {
     } catch {}
     for (const link of ['cwd', 'root', 'exe', ...fds]) {
       try {
-        paths.push({ pid, cmdline, path: readlinkSync(`/proc/${pid}/${link}`) })
+        const path = readlinkSync(`/proc/${pid}/${link}`)
+        if (!path.endsWith(' (deleted)')) paths.push({ pid, cmdline, path })
       } catch {}
     }
   }
