@@ -18,3 +18,12 @@ beforeEach(() => {
 afterAll(() => {
   for (const line of removeTempDirs()) console.warn(`left ${line}`)
 })
+
+// Ctrl-C or a kill stops the run where it is, and no afterAll runs: the folders go all the same, but for
+// those a process (a gateway of the interrupted file, say) still works in. Exit as the signal would have.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => {
+    for (const line of removeTempDirs()) console.warn(`left ${line}`)
+    process.exit(code)
+  })
+}

@@ -68,3 +68,27 @@ test("a test file's temp folders are gone once its own hooks ran, however its te
   expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(tmp)
   expect(existsSync(`/proc/${busy.pid}`)).toBe(true)
 }, 150_000)
+
+test.each([
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)('a run stopped with %s removes the folders of the file it was in', async (signal, code) => {
+  const tmp = tempDir('clmnt-cleanup-')
+  const record = join(tempDir(), 'record.jsonl')
+  writeFileSync(record, '')
+  const proc = Bun.spawn([process.execPath, 'test', `${FIXTURES}/interrupted.fixture.ts`], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, TMPDIR: tmp, CLMNT_TEST_RECORD: record },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  // the fixture's test made its folder and waits for ever: then the signal comes
+  for (let tries = 0; tries < 600 && readFileSync(record, 'utf8') === ''; tries++) await Bun.sleep(50)
+  const made = (JSON.parse(readFileSync(record, 'utf8')) as Entry).made!
+  expect(existsSync(made)).toBe(true)
+  proc.kill(signal)
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000)
+  expect(await proc.exited).toBe(code)
+  clearTimeout(timer)
+  expect(readdirSync(tmp)).toEqual([])
+}, 90_000)
