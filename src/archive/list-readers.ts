@@ -88,8 +88,10 @@ export class IndexReader {
         this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: not JSON` } })
         continue
       }
-      const molt = (raw as { molt?: unknown } | null)?.molt
+      const { molt, path } = (raw ?? {}) as { molt?: unknown; path?: unknown }
       if (typeof molt === 'string' && !this.input.checked.has(molt)) continue
+      // the archive's own members: those not read (state.jsonl, passed over by a one-molt read) are not compared
+      if (molt === null && typeof path === 'string' && !this.input.relevant(path)) continue
       const line = validIndexLine(raw)
       if (typeof line === 'string') this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: ${line}` } })
       else return { from: 'index', at: i, ...indexFacts(line) }
@@ -102,7 +104,9 @@ export class IndexReader {
 function* numberedLines(spool: Spool, ranges: readonly ByteRange[] | null | undefined): Generator<[Uint8Array, number]> {
   let i = 0
   let at = 0
-  for (const [from, to] of ranges ?? [[0, spool.size] as ByteRange]) {
+  for (const [start, end] of ranges ?? [[0, spool.size] as ByteRange]) {
+    // a region may end past the list (its size was not known when it was planned): the list ends it
+    const [from, to] = [Math.min(start, spool.size), Math.min(end, spool.size)]
     // the lines skipped still count: a problem names its line as sha256sum or an editor would
     i += spool.newlines(at, from)
     for (const line of spool.lines(from, to)) yield [line, i++]

@@ -53,7 +53,8 @@ export function checkStaged(input: CheckInput): CheckResult {
   }
   const relevant = (name: string): boolean => {
     const place = placeOf(name, layout)
-    if (place.kind === 'manifest' || place.kind === 'global' || place.kind === 'index' || place.kind === 'state') return true
+    if (place.kind === 'state') return !extracted.stateSkipped
+    if (place.kind === 'manifest' || place.kind === 'global' || place.kind === 'index') return true
     if (place.kind !== 'molt' || !restoring.has(place.molt)) return false
     if (!only || place.rel === manifest.layout.crontab) return true
     const component = componentOf(place.rel, false)

@@ -101,6 +101,8 @@ export interface Extracted {
   index: Spool | null
   /** a read through the molt index: the parts of the lists about what was read (restore-lists.ts); null: all of them */
   regions: ListRegions | null
+  /** a read through the molt index passed state.jsonl over (restore reads it on its own when a chain needs it) */
+  stateSkipped: boolean
 }
 
 /** The scratch files of an extraction give their space back. */
@@ -126,7 +128,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
 /** One read of the archive: whole (`seek` null) or through its molt index. */
 async function extractFrom(spec: ExtractSpec, input: PolicyInput, seek: SeekRead | null, note: string | null): Promise<Extracted> {
   const scratchDir = spec.scratchDir ?? tmpdir()
-  const out: Extracted = { log: new MemberLog(scratchDir), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null, regions: null }
+  const out: Extracted = { log: new MemberLog(scratchDir), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null, regions: null, stateSkipped: false }
   if (note) out.notes.push({ molt: null, text: note })
   for (const [name, home] of spec.molts) {
     if (home) mkdirSync(home, { mode: 0o700 })
@@ -140,6 +142,7 @@ async function extractFrom(spec: ExtractSpec, input: PolicyInput, seek: SeekRead
       out.archiveFiles += seek.skipped.files
       out.archiveBytes += seek.skipped.bytes
       out.regions = seek.regions
+      out.stateSkipped = seek.stateSkipped
     }
     for (const text of endNotes) out.notes.push({ molt: null, text })
   } catch (error) {

@@ -11,7 +11,11 @@ import type { Compression } from './compress.ts'
  *   right after the manifest's frame. It is written as a placeholder and filled in when the archive
  *   is complete:
  *
- *     clmnt-seek 1 <tail offset> <tail tar offset> <tar size>      (16 hex digits each)
+ *     clmnt-seek 2 <tail offset> <tail tar offset> <tar size> <lines offset> <lines tar offset>
+ *
+ *   (16 hex digits each). Version 2 adds where the `#clmnt-seek` lines start: a compressed chunk of
+ *   their own inside checksums.sha256, so a one-molt restore inflates a few KiB to find its molt,
+ *   not the ~250 bytes a file of both lists (version 1, still read: the whole tail).
  *
  * - one `#clmnt-seek` line per molt in checksums.sha256 (a comment to `sha256sum -c`):
  *
@@ -30,10 +34,17 @@ import type { Compression } from './compress.ts'
  *   compress.ts), in zstd a new frame, so inflating can start there with nothing before it. The
  *   archive stays one gzip member: every reader still reads it whole.
  *
+ * - one `#clmnt-seek-head` line before them (version 2): where state.jsonl and global/ start, each a
+ *   chunk of its own, and state.jsonl's size, so a one-molt restore of a full archive skips the
+ *   state (a few MB; only the next --incremental and a chain restore read it):
+ *
+ *     #clmnt-seek-head {"state_offset":…,"state_tar_offset":…,"global_offset":…,"global_tar_offset":…,"state_bytes":…}
+ *
  * Nothing of it is trusted: a recompressed archive (`gunzip | gzip`) has no locator, and whatever a
  * locator or a line says is checked against what inflates at that offset (seek-read.ts).
  */
 export const SEEK_LINE = '#clmnt-seek '
+export const SEEK_HEAD_LINE = '#clmnt-seek-head '
 
 export interface MoltRange {
   molt: string
@@ -58,21 +69,56 @@ export interface MoltLists {
 const RANGE_KEYS = ['offset', 'tar_offset', 'length', 'tar_length'] as const
 const LIST_KEYS = ['index_offset', 'index_length', 'sums_offset', 'sums_length', 'files', 'bytes'] as const
 
+/** Where the state and global/ start (version 2): both chunks of their own. */
+export interface HeadRanges {
+  state_offset: number
+  state_tar_offset: number
+  global_offset: number
+  global_tar_offset: number
+  /** state.jsonl's content bytes (0: none) */
+  state_bytes: number
+}
+
+const HEAD_KEYS = ['state_offset', 'state_tar_offset', 'global_offset', 'global_tar_offset', 'state_bytes'] as const
+
 export interface Locator {
   /** compressed offset of the tail (the chunk holding index.jsonl's header) */
   tailOffset: number
   tailTarOffset: number
   /** the whole tar stream, end-of-archive blocks included */
   tarSize: number
+  /** version 2: the chunk starting with the molt index lines (in checksums.sha256's content); null in version 1 */
+  lines: { offset: number; tarOffset: number } | null
 }
 
-const PREFIX = 'clmnt-seek 1 '
-export const LOCATOR_LENGTH = PREFIX.length + 3 * 16 + 2
+const PREFIX = 'clmnt-seek 2 '
+export const LOCATOR_LENGTH = PREFIX.length + 5 * 16 + 4
+/** archives written before the molt index lines had a chunk of their own */
+const V1_PREFIX = 'clmnt-seek 1 '
+const V1_LENGTH = V1_PREFIX.length + 3 * 16 + 2
 const encoder = new TextEncoder()
 
 export function seekLine(range: MoltRange): string {
   const { lists, ...where } = range
   return `${SEEK_LINE}${JSON.stringify({ ...where, ...lists })}\n`
+}
+
+export function seekHeadLine(head: HeadRanges): string {
+  return `${SEEK_HEAD_LINE}${JSON.stringify(head)}\n`
+}
+
+/** A `#clmnt-seek-head` line's places, or null when it is not one (or lacks a field). */
+export function parseSeekHeadLine(line: string): HeadRanges | null {
+  if (!line.startsWith(SEEK_HEAD_LINE)) return null
+  let data: unknown
+  try {
+    data = JSON.parse(line.slice(SEEK_HEAD_LINE.length))
+  } catch {
+    return null
+  }
+  const r = data as Record<string, unknown>
+  if (!r || typeof r !== 'object' || !HEAD_KEYS.every((key) => Number.isSafeInteger(r[key]) && (r[key] as number) >= 0)) return null
+  return Object.fromEntries(HEAD_KEYS.map((key) => [key, r[key]])) as unknown as HeadRanges
 }
 
 /** A `#clmnt-seek` line's range, or null when it is not one. */
@@ -102,6 +148,7 @@ const MAX_SEEK_LINE = 4096
  */
 export class SeekLineScanner {
   readonly ranges: MoltRange[] = []
+  head: HeadRanges | null = null
   /** the start of a line that began with '#' and goes on in the next chunk */
   #carry: Buffer | null = null
   /** inside a line that is not one */
@@ -143,23 +190,27 @@ export class SeekLineScanner {
   #line(line: string): void {
     const range = parseSeekLine(line)
     if (range) this.ranges.push(range)
+    else this.head ??= parseSeekHeadLine(line)
   }
 }
 
 /** The locator text, or a placeholder (zeros) while the archive is written. */
 export function locatorBytes(locator: Locator | null): Uint8Array {
   const hex = (n: number) => n.toString(16).padStart(16, '0')
-  const l = locator ?? { tailOffset: 0, tailTarOffset: 0, tarSize: 0 }
-  return encoder.encode(`${PREFIX}${hex(l.tailOffset)} ${hex(l.tailTarOffset)} ${hex(l.tarSize)}`)
+  const l = locator ?? { tailOffset: 0, tailTarOffset: 0, tarSize: 0, lines: null }
+  const lines = l.lines ?? { offset: 0, tarOffset: 0 }
+  return encoder.encode(`${PREFIX}${[l.tailOffset, l.tailTarOffset, l.tarSize, lines.offset, lines.tarOffset].map(hex).join(' ')}`)
 }
 
 function parseLocator(bytes: Uint8Array): Locator | null {
   const text = new TextDecoder('latin1').decode(bytes)
-  const match = /^clmnt-seek 1 ([0-9a-f]{16}) ([0-9a-f]{16}) ([0-9a-f]{16})$/.exec(text)
+  const match = /^clmnt-seek (?:1 ([0-9a-f]{16}) ([0-9a-f]{16}) ([0-9a-f]{16})|2 ([0-9a-f]{16}) ([0-9a-f]{16}) ([0-9a-f]{16}) ([0-9a-f]{16}) ([0-9a-f]{16}))$/.exec(text)
   if (!match) return null
-  const [tailOffset, tailTarOffset, tarSize] = match.slice(1).map((h) => Number.parseInt(h, 16)) as [number, number, number]
+  const numbers = match.slice(1).filter((h) => h !== undefined).map((h) => Number.parseInt(h, 16))
+  const [tailOffset, tailTarOffset, tarSize, linesOffset, linesTar] = numbers as [number, number, number, number?, number?]
   if (tailOffset === 0 || tarSize === 0) return null
-  return { tailOffset, tailTarOffset, tarSize }
+  const lines = linesOffset ? { offset: linesOffset, tarOffset: linesTar! } : null
+  return { tailOffset, tailTarOffset, tarSize, lines }
 }
 
 /** gzip header with the locator's room: deflate, FCOMMENT, no mtime (the manifest tells the time), OS unix. */
@@ -201,18 +252,20 @@ export function readLocator(path: string, compression: Compression): FoundLocato
     }
     if (compression === 'gzip') {
       const head = read(0, GZIP_LOCATOR_AT + LOCATOR_LENGTH + 1)
-      // exactly the header clmnt writes: FCOMMENT alone, the comment NUL-terminated
-      if (head.length !== GZIP_LOCATOR_AT + LOCATOR_LENGTH + 1 || head[3] !== 0x10 || head.at(-1) !== 0) return null
-      const locator = parseLocator(head.subarray(GZIP_LOCATOR_AT, GZIP_LOCATOR_AT + LOCATOR_LENGTH))
-      return locator && { locator, dataStart: head.length, fileSize }
+      // exactly the header clmnt writes: FCOMMENT alone, the comment NUL-terminated (either version's length)
+      const length = head.length > GZIP_LOCATOR_AT + V1_LENGTH && head[GZIP_LOCATOR_AT + V1_LENGTH] === 0 ? V1_LENGTH : LOCATOR_LENGTH
+      if (head.length < GZIP_LOCATOR_AT + length + 1 || head[3] !== 0x10 || head[GZIP_LOCATOR_AT + length] !== 0) return null
+      const locator = parseLocator(head.subarray(GZIP_LOCATOR_AT, GZIP_LOCATOR_AT + length))
+      return locator && { locator, dataStart: GZIP_LOCATOR_AT + length + 1, fileSize }
     }
     const frameEnd = zstdFrameEnd(read, fileSize)
     if (frameEnd === null) return null
     const frame = read(frameEnd, 8 + LOCATOR_LENGTH)
-    if (frame.length !== 8 + LOCATOR_LENGTH) return null
+    if (frame.length < 8 + V1_LENGTH) return null
     const view = new DataView(frame.buffer, frame.byteOffset)
-    if (view.getUint32(0, true) !== 0x184d2a5c || view.getUint32(4, true) !== LOCATOR_LENGTH) return null
-    const locator = parseLocator(frame.subarray(8))
+    const length = view.getUint32(4, true)
+    if (view.getUint32(0, true) !== 0x184d2a5c || (length !== LOCATOR_LENGTH && length !== V1_LENGTH) || frame.length < 8 + length) return null
+    const locator = parseLocator(frame.subarray(8, 8 + length))
     return locator && { locator, dataStart: 0, fileSize }
   } finally {
     closeSync(fd)

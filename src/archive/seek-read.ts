@@ -5,7 +5,7 @@ import type { Manifest } from './manifest.ts'
 import { ArchiveReadError } from './read.ts'
 import { readAhead as inParallel } from './read-ahead.ts'
 import type { ListRegions } from './restore-lists.ts'
-import { readLocator, SeekLineScanner, type MoltRange } from './seek-index.ts'
+import { readLocator, SeekLineScanner, type HeadRanges, type MoltRange } from './seek-index.ts'
 import { TarError, TarParser } from './tar-parse.ts'
 
 /**
@@ -30,6 +30,8 @@ export interface SeekRead {
   skipped: { files: number; bytes: number }
   /** the parts of the lists about what is read; null: read the lists whole */
   regions: ListRegions | null
+  /** state.jsonl was passed over (its own chunk, version 2): its lines are not checked, it is in `skipped` */
+  stateSkipped: boolean
 }
 
 export type SeekPlan = { read: SeekRead } | { read: null; fallback: string | null }
@@ -64,22 +66,39 @@ export async function planSeekRead(path: string, compression: Compression, manif
   const scanner = new SeekLineScanner()
   const ranges = scanner.ranges
   const tail = () => inflateRange(path, compression, locator.tailOffset, fileSize - trailer, locator.tarSize - locator.tailTarOffset, 'the tail')
-  // the tail as inflated now is what the read hands on last: kept, when it is small enough
-  let kept: Uint8Array[] | null = locator.tarSize - locator.tailTarOffset <= KEEP_TAIL ? [] : null
-  async function* keeping(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of tail()) {
-      kept?.push(chunk)
-      yield chunk
+  let kept: Uint8Array[] | null = null
+  /** the lists' sizes, when the tail was read now (version 1) */
+  let sizes: Map<string, number> | null = null
+  if (locator.lines) {
+    // version 2: the molt index lines' own chunk, a few KiB; the tail is read (and checked) with the molts
+    const { offset, tarOffset } = locator.lines
+    if (offset < locator.tailOffset || offset >= fileSize - trailer || tarOffset < locator.tailTarOffset || tarOffset >= locator.tarSize) return mismatch('its lines lie outside the tail')
+    try {
+      for await (const chunk of inflateRange(path, compression, offset, fileSize - trailer, locator.tarSize - tarOffset, 'the molt index lines')) scanner.push(chunk)
+    } catch (error) {
+      if (error instanceof ArchiveReadError) return mismatch(error.message)
+      throw error
     }
+    scanner.end()
+  } else {
+    // the tail as inflated now is what the read hands on last: kept, when it is small enough
+    kept = locator.tarSize - locator.tailTarOffset <= KEEP_TAIL ? [] : null
+    async function* keeping(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of tail()) {
+        kept?.push(chunk)
+        yield chunk
+      }
+    }
+    let tailRead: Awaited<ReturnType<typeof readTail>>
+    try {
+      tailRead = await readTail(keeping(), { [CHECKSUMS_MEMBER]: scanner })
+    } catch (error) {
+      if (error instanceof ArchiveReadError || error instanceof TarError) return mismatch(error.message)
+      throw error
+    }
+    if (!tailRead.complete || tailRead.members.join('\n') !== `${INDEX_MEMBER}\n${CHECKSUMS_MEMBER}`) return mismatch('the tail is not index.jsonl and checksums.sha256')
+    sizes = tailRead.sizes
   }
-  let tailRead: Awaited<ReturnType<typeof readTail>>
-  try {
-    tailRead = await readTail(keeping(), { [CHECKSUMS_MEMBER]: scanner })
-  } catch (error) {
-    if (error instanceof ArchiveReadError || error instanceof TarError) return mismatch(error.message)
-    throw error
-  }
-  if (!tailRead.complete || tailRead.members.join('\n') !== `${INDEX_MEMBER}\n${CHECKSUMS_MEMBER}`) return mismatch('the tail is not index.jsonl and checksums.sha256')
 
   // the ranges tile the archive: head, one range per molt of the manifest in order, tail
   const names = manifest.molts.map((m) => m.name)
@@ -92,9 +111,12 @@ export async function planSeekRead(path: string, compression: Compression, manif
   }
   const head = ranges.length ? { offset: ranges[0]!.offset, tar: ranges[0]!.tar_offset } : { offset: locator.tailOffset, tar: locator.tailTarOffset }
   const selected = ranges.filter((r) => wanted.has(r.molt))
+  // version 2: the head in three chunks, manifest | state.jsonl | global/; the state is passed over
+  const parts = headParts(scanner.head, dataStart, head)
+  if (parts === 'mismatch') return mismatch('its head places do not tile the head')
 
   // the molts not read, and the parts of the lists to read: from the molt index, else from index.jsonl (read again)
-  const lists = listRegions(ranges, wanted, tailRead.sizes)
+  const lists = listRegions(ranges, wanted, sizes)
   let skipped = lists?.skipped
   if (!skipped) {
     const counted = { files: 0, bytes: 0 }
@@ -131,12 +153,32 @@ export async function planSeekRead(path: string, compression: Compression, manif
     } else yield* tail()
   }
   // the next range inflates (on the thread pool) while this one is read
+  if (parts) skipped = { files: skipped.files + (parts.stateBytes > 0 ? 1 : 0), bytes: skipped.bytes + parts.stateBytes }
   const sources = [
-    () => inflateRange(path, compression, dataStart, head.offset, head.tar, 'the manifest and global files'),
+    ...(parts
+      ? [
+          () => inflateRange(path, compression, dataStart, parts.state.offset, parts.state.tar, 'the manifest'),
+          () => inflateRange(path, compression, parts.global.offset, head.offset, head.tar - parts.global.tar, 'the global files'),
+        ]
+      : [() => inflateRange(path, compression, dataStart, head.offset, head.tar, 'the manifest and global files')]),
     ...selected.filter((r) => r.tar_length).map((r) => () => inflateRange(path, compression, r.offset, r.offset + r.length, r.tar_length, `molt ${r.molt}`)),
     tailChunks,
   ]
-  return { read: { chunks: inParallel(sources), skipped, regions: lists?.regions ?? null } }
+  return { read: { chunks: inParallel(sources), skipped, regions: lists?.regions ?? null, stateSkipped: parts !== null } }
+}
+
+/**
+ * The head's chunks from a `#clmnt-seek-head` line: where the state and global/ start. They must lie
+ * in order between the data's start and the first molt, in the file and in the tar stream; null
+ * without a line (the head is read whole).
+ */
+function headParts(line: HeadRanges | null, dataStart: number, head: { offset: number; tar: number }): { state: { offset: number; tar: number }; global: { offset: number; tar: number }; stateBytes: number } | null | 'mismatch' {
+  if (!line) return null
+  const state = { offset: line.state_offset, tar: line.state_tar_offset }
+  const global = { offset: line.global_offset, tar: line.global_tar_offset }
+  const inOrder = dataStart < state.offset && state.offset <= global.offset && global.offset <= head.offset && 0 < state.tar && state.tar <= global.tar && global.tar <= head.tar
+  if (!inOrder || state.tar % 512 !== 0 || global.tar % 512 !== 0 || line.state_bytes > global.tar - state.tar) return 'mismatch'
+  return { state, global, stateBytes: line.state_bytes }
 }
 
 /** The tail's members (names, and sizes of the two lists), the content of those in `readers` handed to them. */
@@ -170,12 +212,14 @@ async function readTail(chunks: AsyncIterable<Uint8Array>, readers: Partial<Reco
  * files of the others. Null when a line lacks them (archives written before) or they do not tile
  * each list from the first molt's line to the last.
  */
-function listRegions(ranges: MoltRange[], wanted: ReadonlySet<string>, sizes: Map<string, number>): { regions: ListRegions; skipped: { files: number; bytes: number } } | null {
+function listRegions(ranges: MoltRange[], wanted: ReadonlySet<string>, sizes: Map<string, number> | null): { regions: ListRegions; skipped: { files: number; bytes: number } } | null {
   if (!ranges.length || ranges.some((r) => r.lists === null)) return null
   const regions: ListRegions = { index: [], sums: [] }
+  // sizes not known yet (version 2: the tail is read with the molts): the last part goes to the list's end, whatever it is
+  const sizeOf = (member: string) => (sizes ? (sizes.get(member) ?? 0) : Number.MAX_SAFE_INTEGER)
   const parts = [
-    [regions.index, sizes.get(INDEX_MEMBER) ?? 0, (r: MoltRange): [number, number] => [r.lists!.index_offset, r.lists!.index_length]],
-    [regions.sums, sizes.get(CHECKSUMS_MEMBER) ?? 0, (r: MoltRange): [number, number] => [r.lists!.sums_offset, r.lists!.sums_length]],
+    [regions.index, sizeOf(INDEX_MEMBER), (r: MoltRange): [number, number] => [r.lists!.index_offset, r.lists!.index_length]],
+    [regions.sums, sizeOf(CHECKSUMS_MEMBER), (r: MoltRange): [number, number] => [r.lists!.sums_offset, r.lists!.sums_length]],
   ] as const
   for (const [out, size, where] of parts) {
     let at = where(ranges[0]!)[0]

@@ -11,7 +11,7 @@ import { CHECKSUMS_MEMBER, CRONTAB_FILE, MANIFEST_MEMBER, STATE_MEMBER } from '.
 import { maildirPlace, MaildirTracker, unarchivedMessages, withinMessages } from './live-mail.ts'
 import { serializeManifest, type Manifest } from './manifest.ts'
 import { renameNoReplace } from './restore-fs.ts'
-import { seekLine, type MoltRange } from './seek-index.ts'
+import { seekHeadLine, seekLine, type MoltRange } from './seek-index.ts'
 import { Spool } from './spool.ts'
 import { removeStaleSnapshots, snapshotSqlite } from './sqlite.ts'
 import { streamFile, TarStream, writeEnd, writeEntryHeader, writeMember, type FileOutcome } from './stream.ts'
@@ -99,8 +99,14 @@ export async function writeArchive(
 
     // 1. the manifest, alone in the first compressed chunk: list-backups inflates only that
     await inMemory(MANIFEST_MEMBER, encoder.encode(serializeManifest(manifest)), { mode: 0o600, mtimeSec: nowSec, ...rootOwner }, null)
-    const wait = out.flush()
-    if (wait) await wait
+    /** a chunk of its own starts here: its offset goes in the molt index (seek-index.ts) */
+    const mark = async () => {
+      const wait = out.flush()
+      if (wait) await wait
+      return { chunk: compressor.boundary(), tar: out.bytes }
+    }
+    // the state and global/ start chunks of their own: a one-molt restore of a full archive skips the state
+    const stateStart = await mark()
 
     // 1b. state.jsonl: read by the next --incremental from the head of this archive
     let extraFiles = 0
@@ -112,6 +118,7 @@ export async function writeArchive(
       extraFiles++
       extraBytes += options.state.size
     }
+    const globalStart = await mark()
 
     // 2. global/
     const globalDir = manifest.layout.global
@@ -132,9 +139,8 @@ export async function writeArchive(
     /** the molt index (seek-index.ts): each molt starts a compressed chunk of its own */
     const starts: Start[] = []
     const boundary = async (molt: string) => {
-      const wait = out.flush()
-      if (wait) await wait
-      starts.push({ molt, chunk: compressor.boundary(), tar: out.bytes, index: index.size, sums: sums.size, ...filesListed })
+      const { chunk, tar } = await mark()
+      starts.push({ molt, chunk, tar, index: index.size, sums: sums.size, ...filesListed })
     }
     for (const moltPlan of plan.molts) {
       const name = moltPlan.molt.name
@@ -251,14 +257,19 @@ export async function writeArchive(
     summed(indexDigest, INDEX_MEMBER)
     await compressor.settle()
     const tail = { offset: compressor.offsetOf(starts.at(-1)!.chunk), tar: starts.at(-1)!.tar }
+    // the molt index lines start a chunk of their own (the locator says where): found without inflating the lists
+    const linesAt = sums.size
+    const head = { state_offset: compressor.offsetOf(stateStart.chunk), state_tar_offset: stateStart.tar, global_offset: compressor.offsetOf(globalStart.chunk), global_tar_offset: globalStart.tar, state_bytes: options.state?.size ?? 0 }
+    sums.append(encoder.encode(seekHeadLine(head)))
     for (const range of moltRanges(starts, compressor)) sums.append(encoder.encode(seekLine(range)))
     for (const note of result.notes) sums.append(encoder.encode(noteLine(note)))
     // the end line counts every file member but the manifest and this list: index.jsonl too
     sums.append(encoder.encode(endLine({ files: result.files + 1 + extraFiles, bytes: result.bytesIn + index.size + extraBytes, notes: result.notes.length, partial: result.unreadable.length > 0 })))
-    await spoolMember(out, header(CHECKSUMS_MEMBER, 'file', { ...indexMeta, mtimeSec: Math.floor(Date.now() / 1000) }, { size: sums.size }), sums)
+    let seekLines: { chunk: number; tar: number } | undefined
+    await spoolMember(out, header(CHECKSUMS_MEMBER, 'file', { ...indexMeta, mtimeSec: Math.floor(Date.now() / 1000) }, { size: sums.size }), sums, { at: linesAt, mark: async () => void (seekLines = await mark()) })
     result.bytesOut = await writeEnd(out, compressor)
     result.tarBytes = out.bytes
-    compressor.writeLocator({ tailOffset: tail.offset, tailTarOffset: tail.tar, tarSize: out.bytes })
+    compressor.writeLocator({ tailOffset: tail.offset, tailTarOffset: tail.tar, tarSize: out.bytes, lines: { offset: compressor.offsetOf(seekLines!.chunk), tarOffset: seekLines!.tar } })
     report()
     fsyncSync(fd)
     closeSync(fd)
@@ -284,14 +295,27 @@ export async function writeArchive(
   }
 }
 
-/** A member whose content is a spool file; returns its sha256. */
-async function spoolMember(out: TarStream, header: HeaderInput, spool: Spool): Promise<string> {
+/** A member whose content is a spool file; returns its sha256. `split`: a chunk of its own starts at that content offset. */
+async function spoolMember(out: TarStream, header: HeaderInput, spool: Spool, split?: { at: number; mark: () => Promise<void> }): Promise<string> {
   await writeEntryHeader(out, header)
   const hasher = new Bun.CryptoHasher('sha256')
-  for (const block of spool.blocks()) {
-    hasher.update(block)
-    const wait = out.write(block)
+  let at = 0
+  const write = async (bytes: Uint8Array) => {
+    hasher.update(bytes)
+    const wait = out.write(bytes)
     if (wait) await wait
+    at += bytes.length
+  }
+  for (const block of spool.blocks()) {
+    if (split && at <= split.at && split.at < at + block.length) {
+      const cut = split.at - at
+      if (cut) await write(block.subarray(0, cut))
+      await split.mark()
+      split = undefined
+      await write(block.subarray(cut))
+      continue
+    }
+    await write(block)
   }
   const pad = (512 - (spool.size % 512)) % 512
   const wait = out.zeros(pad)

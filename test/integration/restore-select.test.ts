@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deflateRawSync } from 'node:zlib'
+import { constants as zlibConstants, deflateRawSync } from 'node:zlib'
 import { readArchiveHead } from '../../src/archive/read.ts'
 import { planSeekRead } from '../../src/archive/seek-read.ts'
-import { parseSeekLine, readLocator, SEEK_LINE, seekLine, type MoltRange } from '../../src/archive/seek-index.ts'
+import { parseSeekLine, readLocator, SEEK_HEAD_LINE, SEEK_LINE, seekLine, type MoltRange } from '../../src/archive/seek-index.ts'
 import { addBulk, addText, gunzipAll, run, writeRichFleet } from '../helpers/archive.ts'
 import { runCli } from '../helpers/cli.ts'
 import { removeDir, tempDir } from '../helpers/fleet.ts'
@@ -144,33 +144,130 @@ test('a recompressed archive (gunzip | gzip) has no index: read whole, same resu
   expect(sameAsReference('recompressed')).toEqual([])
 }, 120_000)
 
-/**
- * The archive with its tail (index.jsonl, checksums.sha256) rewritten: `edit` changes the molt
- * index lines (padded with spaces to their old length, so no tar header changes). The head and the
- * molts' compressed bytes stay as they are; a correct gzip trailer is written for the new content.
- */
-function withEditedIndex(out: string, edit: (ranges: MoltRange[]) => void): void {
-  const whole = readFileSync(gz)
-  const found = readLocator(gz, 'gzip')!
-  const tar = Buffer.from(gunzipAll(gz))
-  const text = tar.toString('latin1')
-  const ranges = seekRanges(gz, gunzipAll)
-  const edited = ranges.map((r) => ({ ...r, lists: r.lists && { ...r.lists } }))
-  edit(edited)
-  for (let i = 0; i < ranges.length; i++) {
-    const before = seekLine(ranges[i]!).trimEnd()
-    const after = seekLine(edited[i]!).trimEnd()
-    expect(after.length).toBeLessThanOrEqual(before.length)
-    tar.write(after.padEnd(before.length, ' '), text.indexOf(before), 'latin1')
-  }
-  const tail = deflateRawSync(tar.subarray(found.locator.tailTarOffset))
+/** Overwrite `before` in the tar with `after`, padded with spaces to its length (no tar header changes). */
+function replaceLine(tar: Buffer, before: string, after: string): void {
+  expect(after.length).toBeLessThanOrEqual(before.length)
+  const at = tar.indexOf(before, 0, 'latin1')
+  expect(at).toBeGreaterThan(0)
+  tar.write(after.padEnd(before.length, ' '), at, 'latin1')
+}
+
+const trailerOf = (tar: Buffer) => {
   const trailer = Buffer.alloc(8)
   trailer.writeUInt32LE(Bun.hash.crc32(tar) >>> 0, 0)
   trailer.writeUInt32LE(tar.length % 2 ** 32, 4)
-  writeFileSync(out, Buffer.concat([whole.subarray(0, found.locator.tailOffset), tail, trailer]))
+  return trailer
+}
+/** raw deflate ending in a sync flush (byte-aligned, not final): the next part can start there with an empty window */
+const deflatePart = (bytes: Uint8Array) => deflateRawSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH })
+
+/**
+ * The archive with its tail (index.jsonl, checksums.sha256) rewritten: `edit` changes the molt
+ * index lines (padded with spaces to their old length, so no tar header changes). The head and the
+ * molts' compressed bytes stay as they are; the tail is compressed again in its two chunks (the molt
+ * index lines start the second: the locator's fourth number says where), with a correct trailer.
+ */
+function withEditedIndex(out: string, edit: (ranges: MoltRange[]) => void): void {
+  const tar = Buffer.from(gunzipAll(gz))
+  const ranges = seekRanges(gz, gunzipAll)
+  const edited = ranges.map((r) => ({ ...r, lists: r.lists && { ...r.lists } }))
+  edit(edited)
+  for (let i = 0; i < ranges.length; i++) replaceLine(tar, seekLine(ranges[i]!).trimEnd(), seekLine(edited[i]!).trimEnd())
+  writeTail(out, tar)
+}
+
+/** gz with its tail compressed again from `tar` (edited in place, same length) in its two chunks; the locator's lines offset follows. */
+function writeTail(out: string, tar: Buffer): void {
+  const { tailOffset, tailTarOffset, lines } = readLocator(gz, 'gzip')!.locator
+  const first = deflatePart(tar.subarray(tailTarOffset, lines!.tarOffset))
+  const head = Buffer.from(readFileSync(gz).subarray(0, tailOffset))
+  head.write((tailOffset + first.length).toString(16).padStart(16, '0'), head.indexOf('clmnt-seek 2 ') + 13 + 3 * 17, 'latin1')
+  writeFileSync(out, Buffer.concat([head, first, deflateRawSync(tar.subarray(lines!.tarOffset)), trailerOf(tar)]))
   // still a sound archive for GNU tar, with the same members
   expect(run('sh', ['-c', `tar -tzf '${out}' | wc -l`])).toBe(run('sh', ['-c', `tar -tzf '${gz}' | wc -l`]))
 }
+
+/**
+ * The archive as clmnt wrote it before the molt index lines had a chunk of their own (locator
+ * version 1, no #clmnt-seek-head line): every chunk compressed again at the same tar offsets, the
+ * lines rewritten with the new compressed offsets (the header is shorter).
+ */
+function asVersion1(out: string): void {
+  const tar = Buffer.from(gunzipAll(gz))
+  const { tailTarOffset } = readLocator(gz, 'gzip')!.locator
+  const ranges = seekRanges(gz, gunzipAll)
+  const headLine = tar.toString('latin1').split('\n').find((l) => l.startsWith(SEEK_HEAD_LINE))!
+  replaceLine(tar, headLine, '#')
+  const cuts = [0, ...ranges.map((r) => r.tar_offset), tailTarOffset]
+  const parts = cuts.slice(0, -1).map((from, i) => deflatePart(tar.subarray(from, cuts[i + 1])))
+  const comment = (offsets: number[]) => Buffer.from(`clmnt-seek 1 ${offsets.map((n) => n.toString(16).padStart(16, '0')).join(' ')}\0`, 'latin1')
+  const header = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x10, 0, 0, 0, 0, 0x00, 0x03]), comment([0, 0, 0])])
+  const starts: number[] = []
+  let at = header.length
+  for (const part of parts) {
+    starts.push(at)
+    at += part.length
+  }
+  const moved = ranges.map((r, i) => ({ ...r, offset: starts[i + 1]!, length: (starts[i + 2] ?? at) - starts[i + 1]! }))
+  for (let i = 0; i < ranges.length; i++) replaceLine(tar, seekLine(ranges[i]!).trimEnd(), seekLine(moved[i]!).trimEnd())
+  const v1 = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x10, 0, 0, 0, 0, 0x00, 0x03]), comment([at, tailTarOffset, tar.length])])
+  writeFileSync(out, Buffer.concat([v1, ...parts, deflateRawSync(tar.subarray(tailTarOffset)), trailerOf(tar)]))
+}
+
+test('a molt index of version 1 (no chunk of its own for the lines, no head line): the tail is read, the molt still read alone, same result', async () => {
+  const out = join(root, 'version1.tar.gz')
+  asVersion1(out)
+  expect(run('sh', ['-c', `tar -tzf '${out}' | wc -l`])).toBe(run('sh', ['-c', `tar -tzf '${gz}' | wc -l`]))
+  const found = readLocator(out, 'gzip')!
+  expect(found.locator.lines).toBeNull()
+  const manifest = (await readArchiveHead(out)).manifest
+  const plan = await planSeekRead(out, 'gzip', manifest, new Set(['bravo']))
+  expect(plan.read).not.toBeNull()
+  expect(plan.read!.stateSkipped).toBe(false)
+  const result = await restore(out, 'version1', ['--select', 'bravo'])
+  expect(result.stderr).not.toContain('molt index')
+  expect(result.code).toBe(0)
+  expect(sameAsReference('version1')).toEqual([])
+  // a damaged alpha does not matter: only bravo's range is inflated
+  const damaged = join(root, 'version1-damaged.tar.gz')
+  damage(out, damaged, seekRanges(out, gunzipAll)[0]!)
+  expect((await restore(damaged, 'version1-damaged', ['--select', 'bravo'])).code).toBe(0)
+  expect(sameAsReference('version1-damaged')).toEqual([])
+}, 120_000)
+
+test('version 2: the molt index lines and state.jsonl are chunks of their own; a one-molt read passes the state and the lists over until the molts are read', async () => {
+  const found = readLocator(gz, 'gzip')!
+  expect(found.locator.lines).not.toBeNull()
+  const tar = Buffer.from(gunzipAll(gz))
+  // the locator's lines chunk starts at the head line, inside checksums.sha256
+  expect(tar.subarray(found.locator.lines!.tarOffset, found.locator.lines!.tarOffset + SEEK_HEAD_LINE.length).toString('latin1')).toBe(SEEK_HEAD_LINE)
+  const manifest = (await readArchiveHead(gz)).manifest
+  const plan = await planSeekRead(gz, 'gzip', manifest, new Set(['bravo']))
+  expect(plan.read!.stateSkipped).toBe(true)
+  // the whole read of the same content (recompressed: no molt index) checks one sha256 more: state.jsonl's
+  const whole = join(root, 'state-whole.tar.gz')
+  run('sh', ['-c', `gzip -dc '${gz}' | gzip -1 > '${whole}'`])
+  const verified = (stdout: string) => Number(/([\d,]+) sha256 verified/.exec(stdout)![1]!.replace(/,/g, ''))
+  const seek = await restore(gz, 'state-seek', ['--select', 'bravo'])
+  const read = await restore(whole, 'state-whole', ['--select', 'bravo'])
+  expect([seek.code, read.code]).toEqual([0, 0])
+  expect(verified(seek.stdout)).toBe(verified(read.stdout) - 1)
+  expect(sameAsReference('state-seek')).toEqual([])
+}, 120_000)
+
+test('version 2: a head line that does not tile the head is found out: read whole, same result', async () => {
+  const out = join(root, 'head-line.tar.gz')
+  const tar = Buffer.from(gunzipAll(gz))
+  const headLine = tar.toString('latin1').split('\n').find((l) => l.startsWith(SEEK_HEAD_LINE))!
+  const head = JSON.parse(headLine.slice(SEEK_HEAD_LINE.length)) as Record<string, number>
+  // global/ said to start before the state
+  replaceLine(tar, headLine, `${SEEK_HEAD_LINE}${JSON.stringify({ ...head, global_offset: head.state_offset! - 1 })}`)
+  writeTail(out, tar)
+  const result = await restore(out, 'head-line', ['--select', 'bravo'])
+  expect(result.stderr).toContain("the archive's molt index does not match its content (its head places do not tile the head)")
+  expect(result.code).toBe(0)
+  expect(sameAsReference('head-line')).toEqual([])
+}, 120_000)
 
 test('a molt index pointing at another molt is found out before anything is written: read whole, same result', async () => {
   const out = join(root, 'pointing.tar.gz')
@@ -246,7 +343,7 @@ test('a locator that points elsewhere is found out: read whole, same result', as
   const bytes = readFileSync(gz)
   const found = readLocator(gz, 'gzip')!
   // the tail offset, one digit changed
-  const at = bytes.indexOf(Buffer.from('clmnt-seek 1 ')) + 13 + 15
+  const at = bytes.indexOf(Buffer.from('clmnt-seek 2 ')) + 13 + 15
   bytes[at] = bytes[at] === 0x30 ? 0x31 : 0x30
   writeFileSync(out, bytes)
   expect(readLocator(out, 'gzip')!.locator.tailOffset).not.toBe(found.locator.tailOffset)
