@@ -40,11 +40,12 @@ export function archiveCompression(path: string): Compression {
  * The decompressed bytes of an archive, chunk by chunk. Stopping early (break) closes the file:
  * reading the first member of a 500 MB archive costs a few milliseconds.
  */
-export async function* decompressedChunks(path: string, compression = archiveCompression(path)): AsyncGenerator<Uint8Array> {
+export async function* decompressedChunks(path: string, compression = archiveCompression(path), readAhead = 1 << 20): AsyncGenerator<Uint8Array> {
   // required here, not imported: a top-level import would load zlib on every start of the CLI (cron)
   const zlib = require('node:zlib') as typeof import('node:zlib')
-  const source = createReadStream(path, { highWaterMark: 1 << 20 })
-  const inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 << 10 }) : zlib.createZstdDecompress({ chunkSize: 256 << 10 })
+  const source = createReadStream(path, { highWaterMark: readAhead })
+  const chunkSize = Math.min(readAhead, 256 << 10)
+  const inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize }) : zlib.createZstdDecompress({ chunkSize })
   source.on('error', (error) => inflate.destroy(error))
   source.pipe(inflate)
   try {
@@ -175,6 +176,8 @@ export async function readArchiveHead(path: string): Promise<ArchiveHead> {
       },
     },
     compression,
+    // the manifest is the first few KiB: a megabyte read and inflated ahead would be thrown away
+    decompressedChunks(path, compression, 64 << 10),
   )
   if (manifestIndex < 0) {
     throw new ArchiveReadError(parser.complete ? 'no manifest.json in the archive: not a fleet backup' : 'no manifest.json found', 'format')

@@ -54,6 +54,8 @@ export interface PlannedMolt {
 export interface RestorePlan {
   archive: string
   archiveBytes: number
+  /** the archive file as planned (device, inode, size, mtime): a plan made again reads its head again only when it changed */
+  archiveId: string | null
   manifest: Manifest
   legacy: boolean
   compression: Compression
@@ -73,10 +75,21 @@ export interface RestorePlan {
 
 export const isRoot = () => process.getuid?.() === 0
 
-export async function planRestore(options: RestoreOptions): Promise<RestorePlan> {
-  let head: Awaited<ReturnType<typeof readArchiveHead>>
+function fileId(path: string): string | null {
   try {
-    head = await readArchiveHead(options.archive)
+    const st = statSync(path, { bigint: true })
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+  } catch {
+    return null
+  }
+}
+
+/** `earlier`: the plan shown, when this one checks that nothing changed since (executeRestore) */
+export async function planRestore(options: RestoreOptions, earlier?: RestorePlan): Promise<RestorePlan> {
+  const archiveId = fileId(options.archive)
+  let head: Pick<Awaited<ReturnType<typeof readArchiveHead>>, 'manifest' | 'legacy' | 'compression'>
+  try {
+    head = earlier && archiveId !== null && earlier.archive === options.archive && earlier.archiveId === archiveId ? earlier : await readArchiveHead(options.archive)
   } catch (error) {
     if (error instanceof ArchiveReadError) throw new InputError(`${options.archive}: ${error.message}`)
     if (error instanceof InputError) throw new InputError(`${options.archive}: ${error.message}`)
@@ -183,6 +196,7 @@ export async function planRestore(options: RestoreOptions): Promise<RestorePlan>
   return {
     archive: options.archive,
     archiveBytes,
+    archiveId,
     manifest,
     legacy,
     compression: head.compression,

@@ -81,7 +81,7 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
       const done = recoverStale(stale, baseDir, (line) => hooks.info(`  ${line}`))
       recovered.push(`${text}: restored ${done.restored.join(', ') || 'none'}, rolled back ${done.rolledBack.join(', ') || 'none'}`)
     }
-    const plan = await planRestore(options)
+    const plan = await planRestore(options, confirmed)
     const moved = plan.molts.filter((m) => confirmed.molts.find((c) => c.name === m.name)?.action !== m.action)
     if (moved.length) {
       const what = moved.map((m) => `${m.name}: ${confirmed.molts.find((c) => c.name === m.name)?.action ?? '?'} → ${m.action}`).join(', ')
