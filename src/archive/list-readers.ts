@@ -22,12 +22,14 @@ export const SAME = Symbol('same line')
  */
 export class SumReader {
   readonly #lines: Generator<[Uint8Array, number]>
+  readonly #lineOf: (at: number) => number
 
   constructor(
     readonly input: Pick<ListsInput, 'checksums' | 'regions' | 'relevant'>,
     readonly found: Findings,
   ) {
-    this.#lines = numberedLines(input.checksums, input.regions?.sums)
+    this.#lines = placedLines(input.checksums, input.regions?.sums)
+    this.#lineOf = lineNumbers(input.checksums)
   }
 
   /** The next relevant line (SAME when it is what the backup writes for member `name` with sha256 `digest`), or null at the end. */
@@ -46,7 +48,7 @@ export class SumReader {
         if (this.input.relevant(line.name)) return { from: 'sums', at: i, name: line.name, digest: Buffer.from(line.digest, 'hex').toString('latin1') }
       } else if (line.kind === 'note') this.found.notes.push(line.note)
       else if (line.kind === 'end') this.found.end = line.end
-      else if (line.kind === 'bad') this.found.sums.push({ at: i, problem: { molt: null, text: `${CHECKSUMS_MEMBER}: line ${i + 1}: ${line.reason}` } })
+      else if (line.kind === 'bad') this.found.sums.push({ at: i, problem: { molt: null, text: `${CHECKSUMS_MEMBER}: line ${this.#lineOf(i)}: ${line.reason}` } })
     }
     return null
   }
@@ -62,13 +64,15 @@ export class SumReader {
  */
 export class IndexReader {
   readonly #lines: Generator<[Uint8Array, number]>
+  readonly #lineOf: (at: number) => number
   readonly #decoder = new TextDecoder()
 
   constructor(
     readonly input: ListsInput,
     readonly found: Findings,
   ) {
-    this.#lines = numberedLines(input.index!, input.regions?.index)
+    this.#lines = placedLines(input.index!, input.regions?.index)
+    this.#lineOf = lineNumbers(input.index!)
   }
 
   /** The next line (SAME when it is what the backup writes for member `name` with header `header`), or null at the end. */
@@ -85,7 +89,7 @@ export class IndexReader {
       try {
         raw = JSON.parse(this.#decoder.decode(row))
       } catch {
-        this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: not JSON` } })
+        this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${this.#lineOf(i)}: not JSON` } })
         continue
       }
       const { molt, path } = (raw ?? {}) as { molt?: unknown; path?: unknown }
@@ -93,23 +97,38 @@ export class IndexReader {
       // the archive's own members: those not read (state.jsonl, passed over by a one-molt read) are not compared
       if (molt === null && typeof path === 'string' && !this.input.relevant(path)) continue
       const line = validIndexLine(raw)
-      if (typeof line === 'string') this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${i + 1}: ${line}` } })
+      if (typeof line === 'string') this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${this.#lineOf(i)}: ${line}` } })
       else return { from: 'index', at: i, ...indexFacts(line) }
     }
     return null
   }
 }
 
-/** A spool's lines (all, or those in `ranges`), with their number from 0. */
-function* numberedLines(spool: Spool, ranges: readonly ByteRange[] | null | undefined): Generator<[Uint8Array, number]> {
-  let i = 0
-  let at = 0
+/**
+ * A spool's lines (all, or those in `ranges`), each with the offset where it starts: it orders what
+ * is found like a line number does, and lineNumbers() turns it into one for a message. Counting the
+ * lines of the parts passed over at once cost a one-molt restore a read of both lists.
+ */
+function* placedLines(spool: Spool, ranges: readonly ByteRange[] | null | undefined): Generator<[Uint8Array, number]> {
   for (const [start, end] of ranges ?? [[0, spool.size] as ByteRange]) {
     // a region may end past the list (its size was not known when it was planned): the list ends it
     const [from, to] = [Math.min(start, spool.size), Math.min(end, spool.size)]
-    // the lines skipped still count: a problem names its line as sha256sum or an editor would
-    i += spool.newlines(at, from)
-    for (const line of spool.lines(from, to)) yield [line, i++]
-    at = to
+    let at = from
+    for (const line of spool.lines(from, to)) {
+      yield [line, at]
+      at += line.length + 1
+    }
+  }
+}
+
+/** The line number (from 1) of the line starting at an offset, as sha256sum or an editor names it; asked in order, it counts each byte once. */
+function lineNumbers(spool: Spool): (at: number) => number {
+  let counted = 0
+  let lines = 0
+  return (at) => {
+    if (at < counted) [counted, lines] = [0, 0]
+    lines += spool.newlines(counted, at)
+    counted = at
+    return lines + 1
   }
 }
