@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from 'node:fs'
 import { InputError } from '../lib/errors.ts'
 import { COMPLETE_TAIL_LENGTH, detectCompression, endsLikeCompleteArchive, type Compression } from './compress.ts'
 import { MANIFEST_MEMBER, normalizeMemberName } from './layout.ts'
@@ -21,11 +21,14 @@ const MAX_MANIFEST = 16 << 20
 export function archiveCompression(path: string): Compression {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    // non-blocking: a FIFO given as the archive is refused below, never waited on
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (error) {
     throw new ArchiveReadError(`cannot open ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, 'io')
   }
   try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) throw new ArchiveReadError(`${path} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, not an archive`, 'format')
     const head = new Uint8Array(4)
     const n = readSync(fd, head, 0, 4, 0)
     const compression = detectCompression(head.subarray(0, n))

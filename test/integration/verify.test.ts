@@ -211,3 +211,22 @@ test("'latest' is the newest finished archive of <base-dir>/backups; not an arch
   expect(result.code).toBe(1)
   expect(result.stdout).toBe(`${junk}: not a gzip or zstd file\n`)
 }, 30_000)
+
+test('a folder or a FIFO given as the archive: one line, a non-zero exit, never a wait on the FIFO (verify, restore, restore --dry-run)', async () => {
+  const folder = join(dir, 'not-an-archive.tar.gz')
+  mkdirSync(folder)
+  const fifo = join(dir, 'fifo.tar.gz')
+  run('mkfifo', [fifo])
+  const into = join(dir, 'restore-into')
+  mkdirSync(into)
+  for (const [path, what] of [[folder, 'is a folder, not an archive'], [fifo, 'is not a regular file, not an archive']] as const) {
+    const verify = await runCli(['fleet', 'verify', path])
+    expect(verify.code).toBe(1)
+    expect(verify.stdout).toBe(`${path}: ${path} ${what}\n`)
+    for (const extra of [[], ['--dry-run']]) {
+      const restore = await runCli(['fleet', 'restore', '-d', into, '--from', path, '--yes', ...extra])
+      expect(restore.code).toBe(2)
+      expect(restore.stderr.trim().split('\n')).toEqual([`error ${path}: ${path} ${what}`])
+    }
+  }
+}, 60_000)
