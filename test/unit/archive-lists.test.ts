@@ -271,3 +271,22 @@ test('a checksum line in another form than the backup writes (binary mode, an es
   const changed = archive.map((m) => (m.name === 'alpha/Maildir/cur/5:2,S' ? { ...m, content: 'changed\n' } : m))
   expect(compare(listsOf(changed, { sums: other }, archive)).sums.map((p) => p.text)).toEqual(['"alpha/Maildir/cur/5:2,S": sha256 mismatch (its content is not what was backed up)'])
 }, 30_000)
+
+test('a sum line one character off what the backup writes (digest, separator, name, length) is never taken as the same line', () => {
+  const target = 'alpha/Maildir/cur/3:2,S'
+  const edits: ((line: string) => string)[] = [
+    (l) => `${l.slice(0, 63)}${l[63] === '0' ? '1' : '0'}${l.slice(64)}`,
+    (l) => `${l.slice(0, 1)}${l[1] === 'a' ? 'b' : 'a'}${l.slice(2)}`,
+    (l) => `${l.slice(0, 64)} *${l.slice(66)}`,
+    (l) => `${l.slice(0, -2)}T\n`,
+    (l) => `${l.slice(0, -1)}x\n`,
+    (l) => `${l.slice(0, 64)}   ${l.slice(66)}`,
+  ]
+  for (const edit of edits) {
+    const lists = listsOf(archive, { sums: (lines) => lines.map((l) => (l.endsWith(`  ${target}\n`) ? edit(l) : l)) })
+    const result = compare(lists)
+    // the edited line is parsed: a binary-mode marker is the same file, anything else is a problem, never a match
+    expect(result.verified).toBe(edit === edits[2] ? 304 : 303)
+    if (edit !== edits[2]) expect([...result.sums, ...result.unlisted].map((p) => p.text).join('\n')).toContain(target)
+  }
+}, 30_000)
