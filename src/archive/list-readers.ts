@@ -1,7 +1,7 @@
 import { checksumLine, parseChecksumLine } from './checksums.ts'
 import { validIndexLine } from './index-file.ts'
 import { CHECKSUMS_MEMBER } from './layout.ts'
-import { decodeHeader, indexFacts, writtenIndexLine } from './restore-index.ts'
+import { decodeHeader, indexFacts, plainIndexLine, writtenIndexLine } from './restore-index.ts'
 import type { ByteRange, Findings, Indexed, ListsInput, Sum } from './restore-lists.ts'
 import type { Spool } from './spool.ts'
 
@@ -101,8 +101,12 @@ export class IndexReader {
     for (let next = this.#lines.next(); !next.done; next = this.#lines.next()) {
       const [row, i] = next.value
       if (header !== undefined) {
-        written ??= writtenIndexLine(name!, decodeHeader(header))
-        if (written !== null && Buffer.from(row.buffer, row.byteOffset, row.length).equals(written)) return SAME
+        const plain = plainIndexLine(row, name!, header)
+        if (plain) return SAME
+        if (plain === null) {
+          written ??= writtenIndexLine(name!, decodeHeader(header))
+          if (written !== null && Buffer.from(row.buffer, row.byteOffset, row.length).equals(written)) return SAME
+        }
       }
       let raw: unknown
       try {

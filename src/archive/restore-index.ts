@@ -65,6 +65,23 @@ export function writtenIndexLine(name: string, header: HeaderFacts): Uint8Array 
   return Buffer.from(line.slice(0, -1), 'utf8')
 }
 
+/** printable ASCII but the quote and the backslash: JSON writes it as it is, and it is its own UTF-8 */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/
+
+/**
+ * Is `line` what writtenIndexLine gives for a file or folder with a plain name (and molt), compared
+ * in place — nothing built for nearly every member of an archive nobody touched? Null when the
+ * member is not that simple (writtenIndexLine decides).
+ */
+export function plainIndexLine(line: Uint8Array, name: string, header: string): boolean | null {
+  const h = decodeHeader(header)
+  if ((h.type !== 'file' && h.type !== 'dir') || !PLAIN.test(name) || name.endsWith('/') || (h.molt !== null && !PLAIN.test(h.molt)) || !WRITTEN_MTIME.test(h.mtime)) return null
+  const expected = `{"path":"${name}","type":"${h.type}","mode":"${octalMode(h.mode)}","size":${h.type === 'file' ? h.size : 0},"mtime":"${h.mtime}","molt":${h.molt === null ? 'null' : `"${h.molt}"`}}`
+  if (line.length !== expected.length) return false
+  for (let i = 0; i < expected.length; i++) if (line[i] !== expected.charCodeAt(i)) return false
+  return true
+}
+
 /** How a member header differs from its index.jsonl line ("mode 0644 → 0755", …); empty when it does not. */
 export function headerDifferences(header: HeaderFacts, line: IndexFacts): string[] {
   const differ: string[] = []

@@ -1,4 +1,5 @@
 import { expect, test } from 'bun:test'
+import { encodeHeader, plainIndexLine, writtenIndexLine } from '../../src/archive/restore-index.ts'
 import { indexLine, indexLineSchema, indexLinkBytes, indexPathBytes, nameKey, parseIndex, parseIndexLine, type IndexEntry } from '../../src/archive/index-file.ts'
 
 const latin1Name = new Uint8Array([...Buffer.from('alpha/Maildir/.caf'), 0xe9]) // "café" in Latin-1: not UTF-8
@@ -83,4 +84,31 @@ test('the hand check of common lines says what the schema says, line for line (m
     }
   }
   expect(compared).toBe(bases.length * keys.length * values.length)
+})
+
+test('the in-place check of an index line agrees with the line a backup writes, and takes no line one byte off', () => {
+  const cases: [string, Parameters<typeof encodeHeader>[0]][] = [
+    ['alpha/Maildir/cur/1700000000.M1P2.host:2,S', { type: 'file', mode: 0o600, size: 1234, mtime: '1700000000.123456789', molt: 'alpha', link: '' }],
+    ['alpha/.openclaw', { type: 'dir', mode: 0o700, size: 0, mtime: '1700000000', molt: 'alpha', link: '' }],
+    ['global/molts.json', { type: 'file', mode: 0o4755, size: 0, mtime: '-5', molt: null, link: '' }],
+    ['alpha/"quoted"', { type: 'file', mode: 0o644, size: 1, mtime: '1', molt: 'alpha', link: '' }],
+    ['alpha/back\\slash', { type: 'file', mode: 0o644, size: 1, mtime: '1', molt: 'alpha', link: '' }],
+    ['alpha/caf\xe9', { type: 'file', mode: 0o644, size: 1, mtime: '1', molt: 'alpha', link: '' }],
+    ['alpha/link', { type: 'symlink', mode: 0o777, size: 0, mtime: '1', molt: 'alpha', link: 'x' }],
+  ]
+  for (const [name, facts] of cases) {
+    const header = encodeHeader(facts)
+    const written = writtenIndexLine(name, facts)!
+    const plain = plainIndexLine(written, name, header)
+    // the names JSON escapes, latin-1 bytes and links are left to writtenIndexLine
+    expect(plain).toBe(/^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) && facts.type !== 'symlink' ? true : null)
+    if (plain === null) continue
+    for (let at = 0; at < written.length; at++) {
+      const off = Uint8Array.from(written)
+      off[at] = off[at] === 0x31 ? 0x32 : 0x31
+      expect(plainIndexLine(off, name, header)).toBe(false)
+    }
+    expect(plainIndexLine(written.subarray(0, -1), name, header)).toBe(false)
+    expect(plainIndexLine(Buffer.concat([written, Buffer.from(' ')]), name, header)).toBe(false)
+  }
 })
