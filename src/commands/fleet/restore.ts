@@ -97,9 +97,10 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
   // JavaScriptCore compiles hot code on background threads; a restore of one molt ends before that
   // work pays back (on 2 cores it took ~0.1 of ~1 CPU-second), so the JIT waits longer until the plan
   // shows a long run (issue 18: one-molt restore ≤ 0.1× the full one)
-  Bun.unsafe.setJITPolicy(SHORT_RUN_JIT)
+  // (a Bun without it, older or newer, just runs at its normal policy)
+  Bun.unsafe.setJITPolicy?.(SHORT_RUN_JIT)
   const plan = await planRestore(options)
-  if (plannedBytes(plan) > LONG_RUN_BYTES) Bun.unsafe.setJITPolicy(1)
+  if (plannedBytes(plan) > LONG_RUN_BYTES) Bun.unsafe.setJITPolicy?.(1)
   const restorable = plan.molts.filter((m) => m.action === 'new' || m.action === 'overwrite').length
   const dryRun = args['dry-run'] === true
   // the dry run reads the archive as the real run will (what verify does), writing nothing
