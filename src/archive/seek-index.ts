@@ -107,35 +107,36 @@ export function seekHeadLine(head: HeadRanges): string {
   return `${SEEK_HEAD_LINE}${JSON.stringify(head)}\n`
 }
 
-/** A `#clmnt-seek-head` line's places, or null when it is not one (or lacks a field). */
-export function parseSeekHeadLine(line: string): HeadRanges | null {
-  if (!line.startsWith(SEEK_HEAD_LINE)) return null
+/** The JSON object after `prefix` on a line, or null when the line does not start with it or holds none. */
+function objectAfter(line: string, prefix: string): Record<string, unknown> | null {
+  if (!line.startsWith(prefix)) return null
   let data: unknown
   try {
-    data = JSON.parse(line.slice(SEEK_HEAD_LINE.length))
+    data = JSON.parse(line.slice(prefix.length))
   } catch {
     return null
   }
-  const r = data as Record<string, unknown>
-  if (!r || typeof r !== 'object' || !HEAD_KEYS.every((key) => Number.isSafeInteger(r[key]) && (r[key] as number) >= 0)) return null
-  return Object.fromEntries(HEAD_KEYS.map((key) => [key, r[key]])) as unknown as HeadRanges
+  return data && typeof data === 'object' ? (data as Record<string, unknown>) : null
+}
+
+/** The fields `keys` of `r`, each a count (a safe integer ≥ 0), or null when one is not. */
+function counts<K extends string>(r: Record<string, unknown>, keys: readonly K[]): Record<K, number> | null {
+  if (!keys.every((key) => Number.isSafeInteger(r[key]) && (r[key] as number) >= 0)) return null
+  return Object.fromEntries(keys.map((key) => [key, r[key]])) as Record<K, number>
+}
+
+/** A `#clmnt-seek-head` line's places, or null when it is not one (or lacks a field). */
+export function parseSeekHeadLine(line: string): HeadRanges | null {
+  const r = objectAfter(line, SEEK_HEAD_LINE)
+  return r && counts(r, HEAD_KEYS)
 }
 
 /** A `#clmnt-seek` line's range, or null when it is not one. */
 export function parseSeekLine(line: string): MoltRange | null {
-  if (!line.startsWith(SEEK_LINE)) return null
-  let data: unknown
-  try {
-    data = JSON.parse(line.slice(SEEK_LINE.length))
-  } catch {
-    return null
-  }
-  const r = data as Record<string, unknown>
-  if (!r || typeof r !== 'object' || typeof r.molt !== 'string') return null
-  const count = (key: string) => Number.isSafeInteger(r[key]) && (r[key] as number) >= 0
-  if (!RANGE_KEYS.every(count)) return null
-  const lists = LIST_KEYS.every(count) ? (Object.fromEntries(LIST_KEYS.map((key) => [key, r[key]])) as unknown as MoltLists) : null
-  return { molt: r.molt, offset: r.offset as number, tar_offset: r.tar_offset as number, length: r.length as number, tar_length: r.tar_length as number, lists }
+  const r = objectAfter(line, SEEK_LINE)
+  if (!r || typeof r.molt !== 'string') return null
+  const range = counts(r, RANGE_KEYS)
+  return range && { molt: r.molt, ...range, lists: counts(r, LIST_KEYS) }
 }
 
 /** a molt index line is a few hundred bytes: a longer line starting with '#' is something else */
