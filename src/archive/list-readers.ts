@@ -1,7 +1,7 @@
 import { checksumLine, parseChecksumLine } from './checksums.ts'
 import { validIndexLine } from './index-file.ts'
 import { CHECKSUMS_MEMBER } from './layout.ts'
-import { decodeHeader, indexFacts, plainIndexLine, writtenIndexLine } from './restore-index.ts'
+import { decodeHeader, indexFacts, plainIndexLine, sameText, writtenIndexLine } from './restore-index.ts'
 import type { ByteRange, Findings, Indexed, ListsInput, Sum } from './restore-lists.ts'
 import type { Spool } from './spool.ts'
 
@@ -96,14 +96,17 @@ export class IndexReader {
 
   /** The next line (SAME when it is what the backup writes for member `name` with header `header`), or null at the end. */
   next(name?: string, header?: string): Indexed | typeof SAME | null {
+    let plain: string | null | undefined
     let written: Uint8Array | null | undefined
     // not for…of: leaving it would close the lines
     for (let next = this.#lines.next(); !next.done; next = this.#lines.next()) {
       const [row, i] = next.value
       if (header !== undefined) {
-        const plain = plainIndexLine(row, name!, header)
-        if (plain) return SAME
-        if (plain === null) {
+        // built once a call: lines of molts not checked may come first
+        plain = plain === undefined ? plainIndexLine(name!, header) : plain
+        if (plain !== null) {
+          if (sameText(row, plain)) return SAME
+        } else {
           written ??= writtenIndexLine(name!, decodeHeader(header))
           if (written !== null && Buffer.from(row.buffer, row.byteOffset, row.length).equals(written)) return SAME
         }

@@ -69,16 +69,20 @@ export function writtenIndexLine(name: string, header: HeaderFacts): Uint8Array 
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/
 
 /**
- * Is `line` what writtenIndexLine gives for a file or folder with a plain name (and molt), compared
- * in place — nothing built for nearly every member of an archive nobody touched? Null when the
- * member is not that simple (writtenIndexLine decides).
+ * What writtenIndexLine gives for a file or folder with a plain name (and molt), as text that is its
+ * own bytes: compared in place (sameText), nothing else built for nearly every member of an archive
+ * nobody touched. Null when the member is not that simple (writtenIndexLine decides).
  */
-export function plainIndexLine(line: Uint8Array, name: string, header: string): boolean | null {
+export function plainIndexLine(name: string, header: string): string | null {
   const h = decodeHeader(header)
   if ((h.type !== 'file' && h.type !== 'dir') || !PLAIN.test(name) || name.endsWith('/') || (h.molt !== null && !PLAIN.test(h.molt)) || !WRITTEN_MTIME.test(h.mtime)) return null
-  const expected = `{"path":"${name}","type":"${h.type}","mode":"${octalMode(h.mode)}","size":${h.type === 'file' ? h.size : 0},"mtime":"${h.mtime}","molt":${h.molt === null ? 'null' : `"${h.molt}"`}}`
-  if (line.length !== expected.length) return false
-  for (let i = 0; i < expected.length; i++) if (line[i] !== expected.charCodeAt(i)) return false
+  return `{"path":"${name}","type":"${h.type}","mode":"${octalMode(h.mode)}","size":${h.type === 'file' ? h.size : 0},"mtime":"${h.mtime}","molt":${h.molt === null ? 'null' : `"${h.molt}"`}}`
+}
+
+/** Are these bytes the text (of char codes below 256)? */
+export function sameText(bytes: Uint8Array, text: string): boolean {
+  if (bytes.length !== text.length) return false
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false
   return true
 }
 

@@ -1,5 +1,5 @@
 import { expect, test } from 'bun:test'
-import { encodeHeader, plainIndexLine, writtenIndexLine } from '../../src/archive/restore-index.ts'
+import { encodeHeader, plainIndexLine, sameText, writtenIndexLine } from '../../src/archive/restore-index.ts'
 import { indexLine, indexLineSchema, indexLinkBytes, indexPathBytes, nameKey, parseIndex, parseIndexLine, type IndexEntry } from '../../src/archive/index-file.ts'
 
 const latin1Name = new Uint8Array([...Buffer.from('alpha/Maildir/.caf'), 0xe9]) // "café" in Latin-1: not UTF-8
@@ -99,16 +99,16 @@ test('the in-place check of an index line agrees with the line a backup writes, 
   for (const [name, facts] of cases) {
     const header = encodeHeader(facts)
     const written = writtenIndexLine(name, facts)!
-    const plain = plainIndexLine(written, name, header)
+    const plain = plainIndexLine(name, header)
     // the names JSON escapes, latin-1 bytes and links are left to writtenIndexLine
-    expect(plain).toBe(/^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) && facts.type !== 'symlink' ? true : null)
+    expect(plain === null ? null : sameText(written, plain)).toBe(/^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) && facts.type !== 'symlink' ? true : null)
     if (plain === null) continue
     for (let at = 0; at < written.length; at++) {
       const off = Uint8Array.from(written)
       off[at] = off[at] === 0x31 ? 0x32 : 0x31
-      expect(plainIndexLine(off, name, header)).toBe(false)
+      expect(sameText(off, plain)).toBe(false)
     }
-    expect(plainIndexLine(written.subarray(0, -1), name, header)).toBe(false)
-    expect(plainIndexLine(Buffer.concat([written, Buffer.from(' ')]), name, header)).toBe(false)
+    expect(sameText(written.subarray(0, -1), plain)).toBe(false)
+    expect(sameText(Buffer.concat([written, Buffer.from(' ')]), plain)).toBe(false)
   }
 })
