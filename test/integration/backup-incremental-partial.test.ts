@@ -60,12 +60,17 @@ async function healsAfter(first: { path: string | null }, rel: string, content: 
   expect(readFileSync(join(await restoreInto(second.path!, 'second'), 'alpha', rel), 'utf8')).toBe(content)
 
   // the unchanged happy path: stored whole once, it is left to the chain from then on
-  const third = await backup()
-  expect(third.manifest.parent?.file).toBe(second.path!.split('/').pop())
-  expect(stored(third.path!)).not.toContain(`alpha/${rel}`)
-  expect(third.incremental!.carried_files).toBeGreaterThan(0)
-  await verified(third.path!)
-  expect(readFileSync(join(await restoreInto(third.path!, 'third'), 'alpha', rel), 'utf8')).toBe(content)
+  await leftToChainAfter(second, rel, content)
+}
+
+/** The next incremental, nothing touched since `previous` stored `rel` whole: it leaves it to the chain, and restores it. */
+async function leftToChainAfter(previous: { path: string | null }, rel: string, content: string): Promise<void> {
+  const next = await backup()
+  expect(next.manifest.parent?.file).toBe(previous.path!.split('/').pop())
+  expect(stored(next.path!)).not.toContain(`alpha/${rel}`)
+  expect(next.incremental!.carried_files).toBeGreaterThan(0)
+  await verified(next.path!)
+  expect(readFileSync(join(await restoreInto(next.path!, 'third'), 'alpha', rel), 'utf8')).toBe(content)
 }
 
 // No device here can fail a read part-way for real (no device-mapper, no FUSE): the read fault is injected.
@@ -89,11 +94,7 @@ test('after a read that failed part-way (damaged, --allow-partial), the next --i
   await verified(second.path!)
   expect(readFileSync(join(await restoreInto(second.path!, 'second'), 'alpha', rel), 'utf8')).toBe(content)
   // the new chain: nothing touched, nothing stored again
-  const third = await backup()
-  expect(third.manifest.parent?.file).toBe(second.path!.split('/').pop())
-  expect(stored(third.path!)).not.toContain(`alpha/${rel}`)
-  await verified(third.path!)
-  expect(readFileSync(join(await restoreInto(third.path!, 'third'), 'alpha', rel), 'utf8')).toBe(content)
+  await leftToChainAfter(second, rel, content)
 })
 
 test('a file that vanished between planning and reading, and is back unchanged (same inode, same ctime), is stored by the next incremental', async () => {

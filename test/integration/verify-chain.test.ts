@@ -135,6 +135,16 @@ async function restoreRefuses(archive: string, line: string): Promise<void> {
   expect(readdirSync(target).filter((n) => n === 'alpha' || n === 'bravo')).toEqual([])
 }
 
+/** verify (text and --json) fails with `line` as its one problem, and restore refuses with it too. */
+async function bothRefuse(archive: string, line: string): Promise<void> {
+  const r = await verify(archive)
+  expect(r.code).toBe(1)
+  expect(r.stdout).toContain(`${archive}: ${line}\n`)
+  const { json } = await verifyJson(archive)
+  expect(json.problems).toEqual([line])
+  await restoreRefuses(archive, line)
+}
+
 test('an untouched chain verifies, in text and --json', async () => {
   const { first, second } = await chain()
   const r = await verify(second.path!)
@@ -192,24 +202,14 @@ test('a digest state.jsonl recorded changed (the archive consistent in itself): 
   )
   expect(was).toMatch(/^[0-9a-f]{64}$/)
   const line = `broken chain: "${CARRIED}" in ${name(first)} is not the content ${name(second)} left to its chain (sha256 ${was.slice(0, 12)}…, recorded 000000000000…)`
-  const r = await verify(second.path!)
-  expect(r.code).toBe(1)
-  expect(r.stdout).toContain(`${second.path!}: ${line}\n`)
-  const { json } = await verifyJson(second.path!)
-  expect(json.problems).toEqual([line])
-  await restoreRefuses(second.path!, line)
+  await bothRefuse(second.path!, line)
 })
 
 test('a file state.jsonl leaves to the chain that no archive of it holds: verify fails as restore does', async () => {
   const { second } = await chain()
   editState(second.path!, (state) => state.replace('["alpha","Maildir/cur/text-2:2,S","f",', '["alpha","Maildir/cur/text-2:2,X","f",'))
   const line = 'broken chain: "alpha/Maildir/cur/text-2:2,X" unchanged since an earlier archive, but no archive of the chain holds it'
-  const r = await verify(second.path!)
-  expect(r.code).toBe(1)
-  expect(r.stdout).toContain(`${second.path!}: ${line}\n`)
-  const { json } = await verifyJson(second.path!)
-  expect(json.problems).toEqual([line])
-  await restoreRefuses(second.path!, line)
+  await bothRefuse(second.path!, line)
 })
 
 test('the newest archive of the chain that holds a file is the one that must hold its content; past ten lines about a molt, a count', async () => {
