@@ -1,6 +1,7 @@
-import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { InputError } from '../lib/errors.ts'
 import { COMPLETE_TAIL_LENGTH, detectCompression, endsLikeCompleteArchive, type Compression } from './compress.ts'
+import { inflateFile } from './file-inflate.ts'
 import { MANIFEST_MEMBER, normalizeMemberName } from './layout.ts'
 import { parseManifest, type Manifest } from './manifest.ts'
 import { TarError, TarParser, type TarSink } from './tar-parse.ts'
@@ -46,19 +47,16 @@ export function archiveCompression(path: string): Compression {
 export async function* decompressedChunks(path: string, compression = archiveCompression(path), readAhead = 1 << 20): AsyncGenerator<Uint8Array> {
   // required here, not imported: a top-level import would load zlib on every start of the CLI (cron)
   const zlib = require('node:zlib') as typeof import('node:zlib')
-  const source = createReadStream(path, { highWaterMark: readAhead })
   const chunkSize = Math.min(readAhead, 256 << 10)
-  const inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize }) : zlib.createZstdDecompress({ chunkSize })
-  source.on('error', (error) => inflate.destroy(error))
-  source.pipe(inflate)
+  // a whole read inflates up to 4 MiB ahead of the reader (the stream's default: one chunk), so inflating
+  // goes on while the reader is held up in the kernel creating files: 1 GB restore, A/B in turn with
+  // tar -xzf, 6.2–6.4 → 5.5–5.9 s wall (4 MiB; 1 MiB gained less, 8 MiB no more). The head read stays lean
+  const options = { chunkSize, readableHighWaterMark: readAhead >= 1 << 20 ? 4 << 20 : undefined }
+  const inflate = compression === 'gzip' ? zlib.createGunzip(options) : zlib.createZstdDecompress(options)
   try {
-    for await (const chunk of inflate) yield chunk as Uint8Array
+    yield* inflateFile(path, inflate, 0, Number.POSITIVE_INFINITY, readAhead)
   } catch (error) {
     throw new ArchiveReadError(describeStreamError(error as NodeJS.ErrnoException, compression), (error as NodeJS.ErrnoException).syscall ? 'io' : 'compression')
-  } finally {
-    source.unpipe(inflate)
-    source.destroy()
-    inflate.destroy()
   }
 }
 

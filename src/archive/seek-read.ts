@@ -1,7 +1,8 @@
-import { createReadStream, closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, openSync, readSync } from 'node:fs'
 import type { Compression } from './compress.ts'
 import { CHECKSUMS_MEMBER, INDEX_MEMBER, normalizeMemberName } from './layout.ts'
 import type { Manifest } from './manifest.ts'
+import { inflateFile } from './file-inflate.ts'
 import { ArchiveReadError } from './read.ts'
 import { readAhead as inParallel } from './read-ahead.ts'
 import type { ListRegions } from './restore-lists.ts'
@@ -276,27 +277,20 @@ export async function* inflateRange(path: string, compression: Compression, from
     return
   }
   const zlib = require('node:zlib') as typeof import('node:zlib')
-  const source = createReadStream(path, { start: from, end: to - 1, highWaterMark: readAhead })
   const chunkSize = Math.min(readAhead, 256 << 10)
   // a range of gzip ends with a sync flush, not a final block: no "unexpected end" at its end
   const inflate = compression === 'gzip' ? zlib.createInflateRaw({ chunkSize, finishFlush: zlib.constants.Z_SYNC_FLUSH }) : zlib.createZstdDecompress({ chunkSize })
-  source.on('error', (error) => inflate.destroy(error))
-  source.pipe(inflate)
   let got = 0
   try {
-    for await (const chunk of inflate) {
-      got += (chunk as Uint8Array).length
+    for await (const chunk of inflateFile(path, inflate, from, to, readAhead)) {
+      got += chunk.length
       if (got > expected) throw fail(`inflates to more than ${expected} bytes`)
-      yield chunk as Uint8Array
+      yield chunk
     }
   } catch (error) {
     if (error instanceof ArchiveReadError) throw error
     if ((error as NodeJS.ErrnoException).syscall) throw new ArchiveReadError(`cannot read the archive: ${(error as NodeJS.ErrnoException).code}`, 'io')
     throw fail(`does not inflate (${(error as Error).message})`)
-  } finally {
-    source.unpipe(inflate)
-    source.destroy()
-    inflate.destroy()
   }
   if (got !== expected) throw fail(`inflates to ${got} bytes, not ${expected}`)
 }
