@@ -120,8 +120,9 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
   // of all reads the file whole: through the index, two ranges inflating at once, it measured no faster
   // on a loaded 2-core host and took more CPU (issue 18 notes)
   const seek = indexed && spec.molts.size < input.layout.molts.size ? await planSeekRead(spec.archive, spec.compression, manifest, new Set(spec.molts.keys())) : null
-  // planning's garbage (zod, the manifest, the fleet scan) goes before extraction starts to allocate
-  Bun.gc(true)
+  // planning's garbage (zod, the manifest, the fleet scan) goes before a whole read starts to allocate; a
+  // read of some molts stays far below the peak of a whole one, and a full collection was ~5% of a one-molt restore
+  if (!seek?.read) Bun.gc(true)
   return await extractFrom(spec, input, seek?.read ?? null, seek && !seek.read ? seek.fallback : null)
 }
 
