@@ -13,7 +13,10 @@ import type { Transform } from 'node:stream'
  */
 export async function* inflateFile(path: string, inflate: Transform, start: number, end: number, readSize: number): AsyncGenerator<Uint8Array> {
   const fd = await new Promise<number>((resolve, reject) => open(path, 'r', (error, fd) => (error ? reject(error) : resolve(fd))))
-  const spare: Uint8Array[] = [new Uint8Array(readSize), new Uint8Array(readSize)]
+  // no bigger than the range, and the second only when a read follows the first (small ranges: one read)
+  const size = Math.max(1, Math.min(readSize, end - start))
+  const spare: Uint8Array[] = [Buffer.allocUnsafe(size)]
+  let made = 1
   let wake = null as (() => void) | null
   let stopped = false
   const release = (buf: Uint8Array) => {
@@ -23,6 +26,10 @@ export async function* inflateFile(path: string, inflate: Transform, start: numb
   }
   const pump = async () => {
     for (let at = start; at < end && !stopped; ) {
+      if (!spare.length && made < 2) {
+        spare.push(Buffer.allocUnsafe(size))
+        made++
+      }
       while (!spare.length && !stopped) await new Promise<void>((resolve) => (wake = resolve))
       if (stopped) return
       const buf = spare.pop()!
