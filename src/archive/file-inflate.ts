@@ -1,4 +1,4 @@
-import { close, open, read } from 'node:fs'
+import { close, constants, open, read } from 'node:fs'
 import type { Transform } from 'node:stream'
 
 /**
@@ -12,7 +12,8 @@ import type { Transform } from 'node:stream'
  * waits for the read in flight before the file is closed, so no read lands in a reused descriptor.
  */
 export async function* inflateFile(path: string, inflate: Transform, start: number, end: number, readSize: number): AsyncGenerator<Uint8Array> {
-  const fd = await new Promise<number>((resolve, reject) => open(path, 'r', (error, fd) => (error ? reject(error) : resolve(fd))))
+  // non-blocking: a FIFO put where the archive was checked fails its first read (ESPIPE), never waits for a writer
+  const fd = await new Promise<number>((resolve, reject) => open(path, constants.O_RDONLY | constants.O_NONBLOCK, (error, fd) => (error ? reject(error) : resolve(fd))))
   // no bigger than the range, and the second only when a read follows the first (small ranges: one read)
   const size = Math.max(1, Math.min(readSize, end - start))
   const spare: Uint8Array[] = [Buffer.allocUnsafe(size)]

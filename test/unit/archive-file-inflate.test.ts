@@ -67,3 +67,12 @@ test('a file that cannot be read fails with the system call that failed', async 
   expect((folder as NodeJS.ErrnoException).code).toBe('EISDIR')
   expect((folder as NodeJS.ErrnoException).syscall).toBe('read')
 })
+
+test('a FIFO in the archive\'s place fails at once, never waits for a writer', async () => {
+  const dir = makeTempDir('clmnt-test-')
+  const fifo = join(dir, 'fifo.gz')
+  expect(Bun.spawnSync(['mkfifo', fifo]).exitCode).toBe(0)
+  // (opened blocking, the open would wait for a writer until the test times out)
+  const error = await all(inflateFile(fifo, createGunzip(), 0, Number.POSITIVE_INFINITY, 4096)).catch((e: NodeJS.ErrnoException) => e)
+  expect(error).toMatchObject({ code: 'ESPIPE', syscall: 'read' })
+})
