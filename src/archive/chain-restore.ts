@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, utimesSync, type BigIntStats, type PathLike } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, utimesSync, type BigIntStats, type PathLike } from 'node:fs'
 import { basename, join } from 'node:path'
 import { pathIn, shownName } from './byte-names.ts'
 import { notInChain, otherContent, takenFromChain } from './chain-carried.ts'
@@ -7,7 +7,7 @@ import { collectNow } from './collect.ts'
 import { componentOf, type Component } from './layout.ts'
 import { checkStaged } from './restore-check.ts'
 import { extractArchive, release, RestoreRefused, type Extracted, type MoltTally } from './restore-extract.ts'
-import { removeTree } from './restore-fs.ts'
+import { removeTree, renameNoReplace } from './restore-fs.ts'
 import { blocking } from './verify.ts'
 
 /**
@@ -81,21 +81,26 @@ export async function fillFromChain(spec: ChainFill): Promise<{ moved: number; r
         const from = homes.get(molt)!
         const to = spec.stages.get(molt)!
         for (const [rel, meta] of [...set]) {
+          const source = pathIn(from, rel)
           let size: number
           let st: BigIntStats
           try {
-            st = lstatSync(pathIn(from, rel), { bigint: true })
+            st = lstatSync(source, { bigint: true })
             if (!st.isFile()) continue
             size = Number(st.size)
           } catch {
             continue
           }
-          giveMeta(pathIn(from, rel), st, meta)
+          giveMeta(source, st, meta)
           ensureFolders(tally, to, rel)
-          // staging is ours alone: a path taken there means the incremental archive holds it too
-          const target = pathIn(to, rel)
-          if (existsSync(target)) throw new RestoreRefused(`${shownName(`${molt}/${rel}`)}: left to the chain by ${basename(spec.archive)}, yet that archive holds something at that path`)
-          renameSync(pathIn(from, rel), target)
+          // staging is ours alone: a path taken there means the incremental archive holds it too (one
+          // system call that never replaces, not a look then a rename)
+          try {
+            renameNoReplace(source, pathIn(to, rel))
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+            throw new RestoreRefused(`${shownName(`${molt}/${rel}`)}: left to the chain by ${basename(spec.archive)}, yet that archive holds something at that path`)
+          }
           set.delete(rel)
           left--
           moved++
@@ -147,7 +152,9 @@ function sameAsRecorded(extracted: Extracted, wanted: Map<string, Map<string, Re
 function giveMeta(path: PathLike, st: BigIntStats, meta: Recorded): void {
   if (Number(st.mode & 0o7777n) !== meta.mode) chmodSync(path, meta.mode)
   const [sec, nsec] = meta.mtime.split('.') as [string, string]
-  if (st.mtimeNs !== BigInt(sec) * 1_000_000_000n + (sec.startsWith('-') ? -1n : 1n) * BigInt(nsec)) {
+  // extraction set the time from seconds as a float (below a microsecond off): closer than that is the same time
+  const off = st.mtimeNs - (BigInt(sec) * 1_000_000_000n + (sec.startsWith('-') ? -1n : 1n) * BigInt(nsec))
+  if (off > 1000n || off < -1000n) {
     utimesSync(path, Number(st.atimeNs / 1_000_000n) / 1000, Number(sec) + Number(nsec) / 1e9)
   }
 }

@@ -21,7 +21,8 @@ function openLibc() {
   }).symbols
 }
 
-const cPath = (path: string) => Buffer.from(`${path}\0`)
+/** a path for a system call: text, or bytes (names restored as they were, byte-names.ts) */
+const cPath = (path: string | Buffer) => (typeof path === 'string' ? Buffer.from(`${path}\0`) : Buffer.concat([path, Buffer.alloc(1)]))
 
 /**
  * Swap what `a` and `b` name, atomically. Where the kernel or file system cannot (old kernels,
@@ -44,7 +45,7 @@ export function exchangePaths(a: string, b: string, spare: string): 'atomic' | '
 }
 
 /** rename that never replaces: EEXIST when something appeared at `to` (rename(2) would replace an empty folder). */
-export function renameNoReplace(from: string, to: string): void {
+export function renameNoReplace(from: string | Buffer, to: string | Buffer): void {
   if (tryRenameat2(from, to, RENAME_NOREPLACE, `cannot rename ${from} to ${to}`)) return
   if (pathExists(to)) throw Object.assign(new Error(`cannot rename ${from} to ${to}: EEXIST`), { code: 'EEXIST' })
   renameSync(from, to)
@@ -54,7 +55,7 @@ export function renameNoReplace(from: string, to: string): void {
  * renameat2(2) through bun:ffi: true when it did the job, false when this kernel or file system
  * does not support the flag (EINVAL, ENOSYS, EOPNOTSUPP: the caller falls back); throws otherwise.
  */
-function tryRenameat2(from: string, to: string, flags: number, what: string): boolean {
+function tryRenameat2(from: string | Buffer, to: string | Buffer, flags: number, what: string): boolean {
   if (libc === undefined) {
     try {
       libc = openLibc()
@@ -139,7 +140,7 @@ export function fileTime(seconds: number): number | Date {
   return seconds < 0 ? new Date(seconds * 1000) : seconds
 }
 
-export function pathExists(path: string): boolean {
+export function pathExists(path: string | Buffer): boolean {
   try {
     lstatSync(path)
     return true
