@@ -43,6 +43,16 @@ export function writeState(home: string, file: string, content: string | object)
   return path
 }
 
+/**
+ * clmnt.json of a test fleet, with disk and memory limits no machine reaches: the test machine's own disk
+ * or memory filling up would add a host alert to every count of alerts, mails and notices (watch-host.test.ts
+ * tests them, on a tmpfs of its own). The rest of the host checks (stopped watchers) stay on, as by default.
+ */
+export function writeConfig(baseDir: string, config: object = {}, mode?: number): void {
+  const hostChecks = { disk_free_min_percent: 0, memory_used_max_percent: 100 }
+  writeFileSync(join(baseDir, 'clmnt.json'), JSON.stringify({ host_checks: hostChecks, ...config }), mode === undefined ? undefined : { mode })
+}
+
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true })
 }

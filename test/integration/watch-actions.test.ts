@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:tes
 import { rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.ts'
-import { buildFleet } from '../helpers/fleet.ts'
+import { buildFleet, writeConfig } from '../helpers/fleet.ts'
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // Alerts an operator can act on as printed, and the heartbeat ping after each run.
@@ -19,7 +19,7 @@ beforeAll(async () => {
     { name: 'kilo', mode: 'healthy' },
   ])
   sink = await startSmtpSink()
-  writeFileSync(join(fleet.baseDir, 'clmnt.json'), JSON.stringify({ mailer: 'smtp', dashboard: { url: 'https://mon.example.org:8443/' } }))
+  writeConfig(fleet.baseDir, { mailer: 'smtp', dashboard: { url: 'https://mon.example.org:8443/' } })
 })
 afterAll(async () => {
   fleet.cleanup()
@@ -103,14 +103,13 @@ describe('heartbeat', () => {
 
   test('a run that failed (its notice undelivered) pings <url>/fail; heartbeat_url in clmnt.json works too', async () => {
     fresh('delta')
-    const config = join(fleet.baseDir, 'clmnt.json')
-    writeFileSync(config, JSON.stringify({ mailer: 'smtp', heartbeat_url: `http://127.0.0.1:${server.port}/ping/abc-123?rid=1` }))
+    writeConfig(fleet.baseDir, { mailer: 'smtp', heartbeat_url: `http://127.0.0.1:${server.port}/ping/abc-123?rid=1` })
     try {
       const result = await watch(['delta', '--alert-email', 'ops@example.org'], { CLMNT_SMTP_URL: 'smtp://127.0.0.1:1' })
       expect(result.code).toBe(1)
       expect(pings.map((p) => p.path)).toEqual(['/ping/abc-123/fail'])
     } finally {
-      writeFileSync(config, JSON.stringify({ mailer: 'smtp', dashboard: { url: 'https://mon.example.org:8443/' } }))
+      writeConfig(fleet.baseDir, { mailer: 'smtp', dashboard: { url: 'https://mon.example.org:8443/' } })
     }
   })
 

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { alertsDir, openAlertsDir } from '../../src/alert/alerts-dir.ts'
 import { statusFile } from '../../src/health/paths.ts'
 import { tryLock } from '../../src/lib/lock.ts'
 import { runCli } from '../helpers/cli.ts'
 import { startCommander, type FakeCommander } from '../helpers/commander.ts'
-import { buildFleet } from '../helpers/fleet.ts'
+import { buildFleet, writeConfig } from '../helpers/fleet.ts'
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // A storm: 20 molts fail at once, each watch a separate process (as cron runs them). Their
@@ -42,6 +42,7 @@ async function storm(names: string[], expected: string) {
 
 beforeAll(async () => {
   fleet = await buildFleet([...DOWN.map((name) => ({ name, mode: 'dead' as const })), ...UP.map((name) => ({ name, mode: 'healthy' as const }))])
+  writeConfig(fleet.baseDir)
   sink = await startSmtpSink()
   rc = sink.msmtprc(fleet.baseDir, 'clmnt@example.org')
   commander = startCommander(fleet.baseDir)
@@ -104,12 +105,12 @@ test('a bad --digest-wait is a usage error', async () => {
   const result = await runCli(['molt', 'health', 'watch', 'calm2', '-d', fleet.baseDir, '--digest-wait', '11m'])
   expect(result.code).toBe(2)
   expect(result.stderr).toContain('invalid value "11m" for --digest-wait')
-  writeFileSync(join(fleet.baseDir, 'clmnt.json'), JSON.stringify({ digest_wait: 'soon' }))
+  writeConfig(fleet.baseDir, { digest_wait: 'soon' })
   try {
     const bad = await runCli(['molt', 'health', 'watch', 'calm2', '-d', fleet.baseDir], { env: { CLMNT_DIGEST_WAIT: '' } })
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('digest_wait')
   } finally {
-    rmSync(join(fleet.baseDir, 'clmnt.json'))
+    writeConfig(fleet.baseDir)
   }
 })

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pidFile, watchStateFile } from '../../src/health/paths.ts'
 import { runCli } from '../helpers/cli.ts'
-import { buildFleet, startGateway } from '../helpers/fleet.ts'
+import { buildFleet, startGateway, writeConfig } from '../helpers/fleet.ts'
 import { decodeHeader, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // Alerts through the real msmtp binary and through nodemailer, into a real SMTP server.
@@ -23,6 +23,7 @@ beforeAll(async () => {
     { name: 'echo', mode: 'stopped' },
     { name: 'foxtrot', mode: 'dead' },
   ])
+  writeConfig(fleet.baseDir)
   sink = await startSmtpSink()
   rc = sink.msmtprc(fleet.baseDir, 'clmnt-sender@example.org')
 })
@@ -143,8 +144,7 @@ describe('nodemailer (--mailer smtp)', () => {
 
   test('smtp_url and from in clmnt.json; a 451 is retried next run with the same Message-ID', async () => {
     fresh('delta')
-    const config = join(fleet.baseDir, 'clmnt.json')
-    writeFileSync(config, JSON.stringify({ smtp_url: sink.url(), from: 'Mountain Watch <watch@example.org>', alert_emails: ['ops@example.org'], mailer: 'smtp' }), { mode: 0o600 })
+    writeConfig(fleet.baseDir, { smtp_url: sink.url(), from: 'Mountain Watch <watch@example.org>', alert_emails: ['ops@example.org'], mailer: 'smtp' }, 0o600)
     try {
       sink.rejectWith = 451
       const first = await watch(['delta', '--json'])
@@ -158,7 +158,7 @@ describe('nodemailer (--mailer smtp)', () => {
       expect(sink.messages[0]!.headers.from).toBe('"Mountain Watch" <watch@example.org>')
       expect(sink.messages[0]!.headers['message-id']).toContain(JSON.parse(first.stdout).notices[0].id)
     } finally {
-      rmSync(config)
+      writeConfig(fleet.baseDir)
     }
   })
 
@@ -198,13 +198,13 @@ describe('nodemailer (--mailer smtp)', () => {
 test('no address of a flag or of clmnt.json can add a header', async () => {
   const flag = await watch(['delta', '--alert-email', 'ops@example.org\nBcc: victim@example.org'])
   expect(flag.code).toBe(2)
-  writeFileSync(join(fleet.baseDir, 'clmnt.json'), JSON.stringify({ from: 'x <a@b.org>\r\nBcc: victim@example.org' }))
+  writeConfig(fleet.baseDir, { from: 'x <a@b.org>\r\nBcc: victim@example.org' })
   try {
     const config = await watch(['delta'])
     expect(config.code).toBe(2)
     expect(config.stderr).toContain('clmnt.json: from: expected a mail address')
   } finally {
-    rmSync(join(fleet.baseDir, 'clmnt.json'))
+    writeConfig(fleet.baseDir)
   }
   expect(sink.messages).toHaveLength(0)
 })

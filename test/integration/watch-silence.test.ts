@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { historyFile } from '../../src/health/paths.ts'
 import { runCli } from '../helpers/cli.ts'
-import { buildFleet } from '../helpers/fleet.ts'
+import { buildFleet, writeConfig } from '../helpers/fleet.ts'
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // A silence over an outage: the checks are recorded, no notice goes out, one summary at the end.
@@ -17,6 +17,7 @@ const watch = (name: string) =>
 
 beforeAll(async () => {
   fleet = await buildFleet([{ name: 'delta', mode: 'healthy' }, { name: 'kilo', mode: 'healthy' }])
+  writeConfig(fleet.baseDir)
   sink = await startSmtpSink()
   rc = sink.msmtprc(fleet.baseDir, 'clmnt@example.org')
 })

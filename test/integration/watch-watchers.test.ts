@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { existsSync, utimesSync } from 'node:fs'
 import { watchStateFile } from '../../src/health/paths.ts'
 import { runCli } from '../helpers/cli.ts'
-import { buildFleet } from '../helpers/fleet.ts'
+import { buildFleet, writeConfig } from '../helpers/fleet.ts'
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // Cron stopped for one molt (its watch state untouched for 20 minutes, set by its mtime, no
@@ -16,6 +16,7 @@ const watch = (name: string) =>
 
 beforeAll(async () => {
   fleet = await buildFleet([{ name: 'alpha', mode: 'healthy' }, { name: 'bravo', mode: 'healthy' }])
+  writeConfig(fleet.baseDir)
   sink = await startSmtpSink()
   rc = sink.msmtprc(fleet.baseDir, 'clmnt@example.org')
 })

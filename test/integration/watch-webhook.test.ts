@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { watchStateFile } from '../../src/health/paths.ts'
 import { runCli } from '../helpers/cli.ts'
 import { startCommander, type FakeCommander } from '../helpers/commander.ts'
-import { buildFleet } from '../helpers/fleet.ts'
+import { buildFleet, writeConfig } from '../helpers/fleet.ts'
 
 // several CLI runs per test on a loaded 2-core machine
 setDefaultTimeout(60_000)
@@ -25,6 +25,7 @@ let original: string
 
 beforeAll(async () => {
   fleet = await buildFleet([{ name: 'delta', mode: 'dead' }])
+  writeConfig(fleet.baseDir)
   commander = startCommander(fleet.baseDir, 'commander', { hooksPath: '/ops-hooks' })
   original = readFileSync(configFile(), 'utf8')
 })

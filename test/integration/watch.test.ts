@@ -5,7 +5,7 @@ import { historyFile, pidFile, statusFile, watchLogFile, watchStateFile } from '
 import { watchLockFile } from '../../src/health/watch-run.ts'
 import { tryLock } from '../../src/lib/lock.ts'
 import { runCli } from '../helpers/cli.ts'
-import { buildFleet, LEGACY_WATCH_STATE_INVALID, startGateway, writeMoltHome, writeState } from '../helpers/fleet.ts'
+import { buildFleet, LEGACY_WATCH_STATE_INVALID, startGateway, writeConfig, writeMoltHome, writeState } from '../helpers/fleet.ts'
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // `health watch` as cron runs it: real processes, real gateways, real files.
@@ -26,6 +26,7 @@ beforeAll(async () => {
     { name: 'golf', mode: 'dead' },
     { name: 'hotel', mode: 'dead' },
   ])
+  writeConfig(fleet.baseDir)
   sink = await startSmtpSink()
 })
 afterAll(async () => {
@@ -137,10 +138,10 @@ describe('the bash toolkit\'s state files', () => {
 })
 
 describe('clmnt.json and flags', () => {
-  afterAll(() => rmSync(join(fleet.baseDir, 'clmnt.json'), { force: true }))
+  afterAll(() => writeConfig(fleet.baseDir))
 
   test('settings come from clmnt.json; a flag overrides them', async () => {
-    writeFileSync(join(fleet.baseDir, 'clmnt.json'), JSON.stringify({ consecutive_failures: 1, dashboard: { token: 'x' } }))
+    writeConfig(fleet.baseDir, { consecutive_failures: 1, dashboard: { token: 'x' } })
     fresh('bravo')
     const byConfig = await watch('bravo', '--json')
     expect(JSON.parse(byConfig.stdout)).toMatchObject({ phase: 'down', threshold: 1 })
@@ -150,7 +151,7 @@ describe('clmnt.json and flags', () => {
   })
 
   test('an invalid clmnt.json stops the run with exit 2 and the key to fix', async () => {
-    writeFileSync(join(fleet.baseDir, 'clmnt.json'), JSON.stringify({ alert_emails: ['not an address'] }))
+    writeConfig(fleet.baseDir, { alert_emails: ['not an address'] })
     const result = await watch('alpha')
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('clmnt.json: alert_emails: expected a list of mail addresses')

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { utimesSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { utimesSync } from 'node:fs'
 import { notifyStoppedWatchers } from '../../src/doctor/watcher-notice.ts'
 import type { DoctorReport } from '../../src/doctor/types.ts'
 import { readFleetConfig } from '../../src/fleet/config.ts'
 import { watchStateFile } from '../../src/health/paths.ts'
 import { CLI, runCli } from '../helpers/cli.ts'
-import { buildFleet } from '../helpers/fleet.ts'
+import { buildFleet, writeConfig } from '../helpers/fleet.ts'
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts'
 
 // Who watches the watcher when cron stopped: the dashboard (while it runs) and doctor look as a
@@ -31,7 +30,7 @@ const subjects = () => sink.messages.map((m) => m.headers.subject)
 beforeAll(async () => {
   fleet = await buildFleet([{ name: 'alpha', mode: 'healthy' }, { name: 'bravo', mode: 'healthy' }, { name: 'charlie', mode: 'healthy' }])
   sink = await startSmtpSink()
-  writeFileSync(join(fleet.baseDir, 'clmnt.json'), JSON.stringify({ alert_emails: ['ops@example.org'], mailer: 'smtp', smtp_url: sink.url(), from: 'clmnt@example.org', digest_wait: '0s' }), { mode: 0o600 })
+  writeConfig(fleet.baseDir, { alert_emails: ['ops@example.org'], mailer: 'smtp', smtp_url: sink.url(), from: 'clmnt@example.org', digest_wait: '0s' }, 0o600)
   for (const name of ['alpha', 'bravo', 'charlie']) expect((await watch(name)).code).toBe(0)
 }, 60_000)
 afterAll(async () => {
