@@ -8,10 +8,9 @@
  * folders), pre-POSIX folders (a regular-file entry whose name ends in '/'), and archives that end
  * without the end-of-archive blocks. Names are byte strings (see byte-names.ts).
  */
-import { byteName } from './byte-names.ts'
 import { BLOCK, padded } from './tar.ts'
 import { TarError } from './tar-error.ts'
-import { concat, cString, parseNumber, parsePax, readBytes, type PaxRecords } from './tar-fields.ts'
+import { concat, cString, headerSum, parseNumber, parsePax, readBytes, signedHeaderSum, type PaxRecords } from './tar-fields.ts'
 import { checkSparseMap, MAX_SEGMENTS, oldGnuSparse, paxSparseMap, sparseMapLines, type SparseSegment } from './tar-sparse.ts'
 
 export { TarError }
@@ -80,6 +79,8 @@ const TYPES: Record<string, EntryType> = {
 }
 
 const MAX_META = 16 << 20
+/** the pax values of a member without any (never written to) */
+const NO_PAX: Map<string, string> = new Map()
 const text = new TextDecoder()
 
 /**
@@ -88,7 +89,9 @@ const text = new TextDecoder()
  */
 export class TarParser {
   #state = State.Header
-  #header = new Uint8Array(BLOCK)
+  /** a Buffer (its fields are read as latin1 without views), with a 4-byte view for the checksum */
+  #header = Buffer.from(new ArrayBuffer(BLOCK))
+  #words = new Uint32Array(this.#header.buffer, 0, BLOCK / 4)
   #headerFill = 0
   #remaining = 0
   #skip = 0
@@ -211,7 +214,8 @@ export class TarParser {
   #onHeader(): void {
     const h = this.#header
     const headerOffset = this.#offset - BLOCK
-    if (h.every((b) => b === 0)) {
+    const unsigned = headerSum(h, this.#words)
+    if (unsigned === 0) {
       if (this.#pending.offset !== undefined) throw new TarError('a zero block where a member header should follow its extended header', headerOffset)
       this.#zeroBlocks++
       if (this.#zeroBlocks >= 2) this.#state = State.Done
@@ -220,14 +224,7 @@ export class TarParser {
     // GNU tar stops at a lone zero block and drops the members after it: refused rather than dropped
     if (this.#zeroBlocks) throw new TarError('a lone zero block in the middle of the archive (GNU tar would stop reading there)', headerOffset - BLOCK)
     const stored = parseNumber(h, 148, 8)
-    let unsigned = 0
-    let signed = 0
-    for (let k = 0; k < BLOCK; k++) {
-      const byte = k >= 148 && k < 156 ? 32 : h[k]!
-      unsigned += byte
-      signed += byte > 127 ? byte - 256 : byte
-    }
-    if (stored !== unsigned && stored !== signed) throw new TarError('invalid tar header (checksum mismatch): not a tar archive, or corrupt', headerOffset)
+    if (stored !== unsigned && stored !== signedHeaderSum(h)) throw new TarError('invalid tar header (checksum mismatch): not a tar archive, or corrupt', headerOffset)
     const typeflag = String.fromCharCode(h[156]!)
     const headerSize = parseNumber(h, 124, 12)
     if (!Number.isSafeInteger(headerSize) || headerSize < 0) throw new TarError('invalid member size', headerOffset)
@@ -249,7 +246,7 @@ export class TarParser {
       this.#skipData(headerSize)
       return
     }
-    const magic = byteName(h.subarray(257, 265))
+    const magic = h.toString('latin1', 257, 265)
     const gnu = magic === 'ustar  \0' || magic === 'ustar  '
     const ustar = !gnu && magic.startsWith('ustar\0')
     let name = readBytes(h, 0, 100)
@@ -430,6 +427,9 @@ export class TarParser {
 
   /** pax values for this entry: global ones overridden by its own; an empty value deletes the keyword. */
   #paxValues(): Map<string, string> {
+    // nearly every member: no global records, at most its own (a pax mtime): no copy
+    const own = this.#pending.pax?.values
+    if (!this.#global.values.size && (!own || !own.size)) return NO_PAX
     const out = new Map(this.#global.values)
     for (const [k, v] of this.#pending.pax?.values ?? []) out.set(k, v)
     for (const [k, v] of out) if (v === '') out.delete(k)
