@@ -35,7 +35,20 @@ export function shownName(name: string): string {
   }
 }
 
+let lastDir: string | null = null
+let lastPrefix = ''
+let lastPrefixBytes = Buffer.alloc(0)
+
 /** `dir/rel` for the file system, `rel` being a byte name. */
 export function pathIn(dir: string, rel: string): Buffer {
-  return rel === '' ? Buffer.from(dir) : Buffer.concat([Buffer.from(join(dir, '/')), bytesOf(rel)])
+  if (rel === '') return Buffer.from(dir)
+  // one call per file restored, mostly in the same home: its prefix is kept
+  if (dir !== lastDir) {
+    lastDir = dir
+    lastPrefix = join(dir, '/')
+    lastPrefixBytes = Buffer.from(lastPrefix)
+  }
+  // an ASCII prefix has the same bytes in UTF-8 and latin1: the whole path in one encoding
+  if (lastPrefixBytes.length === lastPrefix.length) return Buffer.from(lastPrefix + rel, 'latin1')
+  return Buffer.concat([lastPrefixBytes, bytesOf(rel)])
 }

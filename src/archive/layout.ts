@@ -47,6 +47,8 @@ const TREES: Record<string, Component> = {
   '.openclaw/agents': 'agents',
   '.openclaw/logs': 'logs',
 }
+/** [root, root + '/', component]: made once, componentOf runs for every member */
+const TREE_LIST = Object.entries(TREES).map(([root, component]) => [root, `${root}/`, component] as const)
 /**
  * What OpenClaw itself calls regenerable and leaves out of `openclaw backup create` (2026.9):
  * its managed runtime roots, the generated plugin-skills link index, plugin node_modules, agent
@@ -75,8 +77,8 @@ export function componentOf(rel: string, isDir: boolean): Component | null | und
     // agents/<id>/agent/…/tmp: the product's agent temporary files
     if (parts[1] === 'agents' && parts[3] === 'agent' && parts.slice(4).some((p) => p === 'tmp' || p === '.tmp')) return undefined
   }
-  for (const [root, component] of Object.entries(TREES)) {
-    if (rel === root || rel.startsWith(`${root}/`)) return !isDir && LOG_FILE.test(base) ? 'logs' : component
+  for (const [root, below, component] of TREE_LIST) {
+    if (rel === root || rel.startsWith(below)) return !isDir && LOG_FILE.test(base) ? 'logs' : component
   }
   if (rel.startsWith('.openclaw/')) {
     if (!isDir && LOG_FILE.test(base)) return 'logs'
@@ -89,6 +91,7 @@ export function componentOf(rel: string, isDir: boolean): Component | null | und
 
 /** Why a member name is unsafe to extract, or null. Legacy archives may prefix every name with `./`. */
 export function memberNameProblem(name: string, options: { legacy?: boolean } = {}): string | null {
+  if (isPlainName(name)) return null
   if (name === '') return 'empty member name'
   if (name.includes('\0')) return 'member name holds a NUL byte'
   if (name.startsWith('/')) return 'absolute path'
@@ -100,8 +103,29 @@ export function memberNameProblem(name: string, options: { legacy?: boolean } = 
   return null
 }
 
+/**
+ * The names nearly every member has, decided without splitting: not empty, no NUL, not starting
+ * with `/` or `.`, no `//`, and no segment `.` or `..` (memberNameProblem has nothing to say).
+ */
+function isPlainName(name: string): boolean {
+  const first = name.charCodeAt(0)
+  if (name === '' || first === 0x2f || first === 0x2e || name.includes('\0') || name.includes('//')) return false
+  for (let i = name.indexOf('/.'); i >= 0; i = name.indexOf('/.', i + 2)) {
+    // "/." then the end or "/", or "/.." then the end or "/": a "." or ".." segment (NaN: past the end)
+    const next = name.charCodeAt(i + 2)
+    if (Number.isNaN(next) || next === 0x2f) return false
+    if (next === 0x2e) {
+      const after = name.charCodeAt(i + 3)
+      if (Number.isNaN(after) || after === 0x2f) return false
+    }
+  }
+  return true
+}
+
 /** `./alpha/x` → `alpha/x`, `alpha/` → `alpha`: the name members are compared by. */
 export function normalizeMemberName(name: string): string {
+  // most names need nothing: no "./" in front, no "/" at the end
+  if (name.charCodeAt(0) !== 0x2e && name.charCodeAt(name.length - 1) !== 0x2f) return name
   let out = name
   while (out.startsWith('./')) out = out.slice(2)
   return out.replace(/\/+$/, '')

@@ -57,44 +57,45 @@ export function legacyRel(rel: string): string {
 
 export function judgeMember(e: TarEntry, input: PolicyInput): Verdict {
   const { legacy, layout } = input
-  const shown = shownName(e.name)
+  // for refusals only: a name made fit for messages costs a decode and a JSON.stringify per member
+  const shown = () => shownName(e.name)
   const problem = memberNameProblem(e.name, { legacy })
-  if (problem) return { kind: 'refuse', molt: null, reason: `member ${shown}: ${problem}` }
+  if (problem) return { kind: 'refuse', molt: null, reason: `member ${shown()}: ${problem}` }
   const name = normalizeMemberName(e.name)
-  if (name === '') return legacy && e.type === 'directory' ? { kind: 'ignore' } : { kind: 'refuse', molt: null, reason: `member ${shown}: not a name of the fleet layout` }
+  if (name === '') return legacy && e.type === 'directory' ? { kind: 'ignore' } : { kind: 'refuse', molt: null, reason: `member ${shown()}: not a name of the fleet layout` }
   const place = placeOf(name, layout)
   if (place.kind === 'manifest' || (place.kind === 'checksums' && !legacy)) {
-    return e.type === 'file' && !e.sparse ? { kind: place.kind } : { kind: 'refuse', molt: null, reason: `member ${shown} is not a plain file` }
+    return e.type === 'file' && !e.sparse ? { kind: place.kind } : { kind: 'refuse', molt: null, reason: `member ${shown()} is not a plain file` }
   }
   if ((place.kind === 'index' || place.kind === 'state') && !legacy) {
-    return e.type === 'file' && !e.sparse ? { kind: place.kind } : { kind: 'refuse', molt: null, reason: `member ${shown} is not a plain file` }
+    return e.type === 'file' && !e.sparse ? { kind: place.kind } : { kind: 'refuse', molt: null, reason: `member ${shown()} is not a plain file` }
   }
   if (place.kind === 'global') {
     if (place.rel === '' && e.type === 'directory') return { kind: 'ignore' }
     if ((GLOBAL_FILES as readonly string[]).includes(place.rel) && e.type === 'file') return { kind: 'global', rel: place.rel }
     if (legacy) return { kind: 'ignore' }
-    return { kind: 'refuse', molt: null, reason: `member ${shown} is not one of the fleet files the global folder holds (${GLOBAL_FILES.join(', ')})` }
+    return { kind: 'refuse', molt: null, reason: `member ${shown()} is not one of the fleet files the global folder holds (${GLOBAL_FILES.join(', ')})` }
   }
-  if (place.kind !== 'molt') return { kind: 'refuse', molt: null, reason: `member ${shown} belongs to no molt of the manifest` }
+  if (place.kind !== 'molt') return { kind: 'refuse', molt: null, reason: `member ${shown()} belongs to no molt of the manifest` }
   const molt = place.molt
   if (e.type === 'char-device' || e.type === 'block-device' || e.type === 'fifo') {
-    return { kind: 'refuse', molt, reason: `member ${shown} is a ${e.type.replace('-', ' ')}: only files, folders and links are restored` }
+    return { kind: 'refuse', molt, reason: `member ${shown()} is a ${e.type.replace('-', ' ')}: only files, folders and links are restored` }
   }
-  if (e.type === 'other') return { kind: 'refuse', molt, reason: `member ${shown} has the tar type ${JSON.stringify(e.typeflag)}, which restore does not extract` }
+  if (e.type === 'other') return { kind: 'refuse', molt, reason: `member ${shown()} has the tar type ${JSON.stringify(e.typeflag)}, which restore does not extract` }
   const rel = legacy ? legacyRel(place.rel) : place.rel
   const isDir = e.type === 'directory'
   const base = { kind: 'member' as const, molt, rel, mode: e.mode & 0o777, dropped: e.mode & 0o7000, outside: false }
   if (rel === '') {
-    if (!isDir) return { kind: 'refuse', molt, reason: `member ${shown}: the folder of molt ${molt} is a ${e.type}` }
+    if (!isDir) return { kind: 'refuse', molt, reason: `member ${shown()}: the folder of molt ${molt} is a ${e.type}` }
     return { ...base, type: 'root', component: null, dropped: 0 }
   }
   if (!legacy && rel === CRONTAB_FILE) {
-    if (e.type !== 'file') return { kind: 'refuse', molt, reason: `member ${shown} is not a file` }
+    if (e.type !== 'file') return { kind: 'refuse', molt, reason: `member ${shown()} is not a file` }
     return { ...base, type: 'crontab', component: 'crontab', dropped: 0 }
   }
   const component = componentOf(rel, isDir)
   if (e.type === 'symlink') {
-    if (e.linkname === '' || e.linkname.includes('\0')) return { kind: 'refuse', molt, reason: `member ${shown} is a symlink without a target` }
+    if (e.linkname === '' || e.linkname.includes('\0')) return { kind: 'refuse', molt, reason: `member ${shown()} is a symlink without a target` }
     return { ...base, type: 'symlink', component, dropped: 0, outside: !symlinkStaysInside(rel, e.linkname) }
   }
   return { ...base, type: e.type, component }

@@ -141,8 +141,9 @@ export class ExtractSink implements TarSink {
     const legacy = this.#spec.legacy
     this.#index++
     if (this.#spec.signal?.aborted) throw new RestoreRefused('interrupted')
-    const shown = shownName(e.name)
-    if (this.#afterChecksums && !legacy) this.#refuse(null, `member ${shown} comes after checksums.sha256, which must be the last member`)
+    // the member's name as tar gave it; shownName makes it fit for a message, only when one is written
+    const member = e.name
+    if (this.#afterChecksums && !legacy) this.#refuse(null, `member ${shownName(member)} comes after checksums.sha256, which must be the last member`)
     const verdict = judgeMember(e, this.#input)
     const name = normalizeMemberName(e.name)
     if (verdict.kind === 'refuse') this.#refuse(verdict.molt, verdict.reason)
@@ -155,16 +156,16 @@ export class ExtractSink implements TarSink {
     const key = legacy && verdict.kind === 'member' ? `${verdict.molt}/${verdict.rel}` : name
     const logged = out.log.member(key, name, header)
     const twice = this.#known.get(key)
-    if (twice !== null) this.#refuse(scope, out.log.memberAt(twice).name === name ? `member ${shown} appears twice in the archive` : `member ${shown}: its path is already taken by another member`)
+    if (twice !== null) this.#refuse(scope, out.log.memberAt(twice).name === name ? `member ${shownName(member)} appears twice in the archive` : `member ${shownName(member)}: its path is already taken by another member`)
     const slot = this.#known.add(key, logged)
     if (e.type === 'file' && verdict.kind !== 'manifest' && verdict.kind !== 'checksums') {
       out.archiveFiles++
       out.archiveBytes += e.size
       // judged on what the headers declare, before a byte of it is read: a gzip bomb is refused at its header
-      if (out.archiveBytes > this.#declaredLimit) this.#refuse(null, `member ${shown} (${e.size} bytes) takes the archive past the ${this.#declaredLimit} bytes its manifest can account for (twice its total, plus 1 GiB for files that grew during the backup): refused (a gzip bomb, or a manifest that lies)`)
+      if (out.archiveBytes > this.#declaredLimit) this.#refuse(null, `member ${shownName(member)} (${e.size} bytes) takes the archive past the ${this.#declaredLimit} bytes its manifest can account for (twice its total, plus 1 GiB for files that grew during the backup): refused (a gzip bomb, or a manifest that lies)`)
     }
-    if (verdict.kind === 'member') this.#moltMember(e, verdict, name, shown, slot)
-    else this.#archiveMember(e, verdict, name, shown)
+    if (verdict.kind === 'member') this.#moltMember(e, verdict, name, member, slot)
+    else this.#archiveMember(e, verdict, name, member)
   }
 
   /** format 3: what each header says, for the check against index.jsonl */
@@ -175,12 +176,12 @@ export class ExtractSink implements TarSink {
   }
 
   /** manifest.json, checksums.sha256, index.jsonl, state.jsonl and the fleet's global files */
-  #archiveMember(e: TarEntry, verdict: Exclude<Verdict, { kind: 'member' | 'refuse' | 'ignore' }>, name: string, shown: string): void {
+  #archiveMember(e: TarEntry, verdict: Exclude<Verdict, { kind: 'member' | 'refuse' | 'ignore' }>, name: string, member: string): void {
     const out = this.#out
     if (verdict.kind === 'manifest') {
       if (this.#index === 0) out.manifestFirst = true
       else if (!this.#spec.legacy) this.#refuse(null, 'manifest.json is not the first member')
-      if (e.size > MAX_GLOBAL) this.#refuse(null, `member ${shown} is ${e.size} bytes: too big to be a manifest`)
+      if (e.size > MAX_GLOBAL) this.#refuse(null, `member ${shownName(member)} is ${e.size} bytes: too big to be a manifest`)
       this.#current = capture(name, MAX_GLOBAL, () => {})
     } else if (verdict.kind === 'checksums') {
       if (e.size > MAX_LIST) this.#refuse(null, `checksums.sha256 is ${e.size} bytes: too big to be a checksum list`)
@@ -190,7 +191,7 @@ export class ExtractSink implements TarSink {
       this.#current = { kind: 'spool', spool: out.checksums, hasher: null, name: null }
     } else if (verdict.kind === 'index') {
       // hashed against its checksum line like any file; read against the headers by compareLists (restore-lists.ts)
-      if (e.size > MAX_LIST) this.#refuse(null, `member ${shown} is ${e.size} bytes: too big to be an index`)
+      if (e.size > MAX_LIST) this.#refuse(null, `member ${shownName(member)} is ${e.size} bytes: too big to be an index`)
       out.index?.close()
       out.index = new Spool(this.#scratchDir)
       this.#current = { kind: 'spool', spool: out.index, hasher: new Bun.CryptoHasher('sha256'), name }
@@ -198,13 +199,13 @@ export class ExtractSink implements TarSink {
       // hashed against its checksum line; its lines are read by chain.ts when a chain needs them
       this.#current = { kind: 'spool', spool: null, hasher: new Bun.CryptoHasher('sha256'), name }
     } else {
-      if (e.size > MAX_GLOBAL) this.#refuse(null, `member ${shown} is ${e.size} bytes: too big for a fleet file`)
+      if (e.size > MAX_GLOBAL) this.#refuse(null, `member ${shownName(member)} is ${e.size} bytes: too big for a fleet file`)
       this.#current = capture(name, MAX_GLOBAL, (content) => out.global.set(verdict.rel, content))
     }
   }
 
   /** A member of a molt: nothing goes through a symlink or a file of the archive, whatever the file system says. */
-  #moltMember(e: TarEntry, verdict: MoltVerdict, name: string, shown: string, slot: number): void {
+  #moltMember(e: TarEntry, verdict: MoltVerdict, name: string, member: string, slot: number): void {
     const { molt, rel } = verdict
     this.#out.present.add(molt)
     const tally = this.#out.molts.get(molt)
@@ -217,10 +218,10 @@ export class ExtractSink implements TarSink {
     for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) {
       const above = rel.slice(0, i)
       const kind = tally.kinds.get(above) ?? (this.#known.getFile(`${molt}/${above}`) !== null ? 'file' : 'directory')
-      if (kind !== 'directory') this.#refuse(molt, `member ${shown} lies inside ${shownName(`${molt}/${above}`)}, which is a ${kind}`)
+      if (kind !== 'directory') this.#refuse(molt, `member ${shownName(member)} lies inside ${shownName(`${molt}/${above}`)}, which is a ${kind}`)
     }
     if (verdict.type === 'crontab') {
-      if (e.size > MAX_CRONTAB) this.#refuse(molt, `member ${shown} is ${e.size} bytes: too big to be a crontab`)
+      if (e.size > MAX_CRONTAB) this.#refuse(molt, `member ${shownName(member)} is ${e.size} bytes: too big to be a crontab`)
       this.#current = capture(name, MAX_CRONTAB, (content) => {
         tally.crontab = content
         count(tally, 'crontab', content.length)
@@ -239,30 +240,30 @@ export class ExtractSink implements TarSink {
       return
     }
     const prior = tally.kinds.get(rel)
-    if (prior !== undefined && !(isDir && prior === 'directory')) this.#refuse(molt, `member ${shown}: its path is already taken by another member`)
-    if (verdict.dropped) listFor(this.dropped, molt).push(`${shown} (${(e.mode & 0o7777).toString(8).padStart(4, '0')})`)
+    if (prior !== undefined && !(isDir && prior === 'directory')) this.#refuse(molt, `member ${shownName(member)}: its path is already taken by another member`)
+    if (verdict.dropped) listFor(this.dropped, molt).push(`${shownName(member)} (${(e.mode & 0o7777).toString(8).padStart(4, '0')})`)
     if (isDir) {
-      ensureParent(tally, home, rel, shown, this.#refuse, molt)
-      makeDir(tally, home, rel, shown, this.#refuse, molt)
+      ensureParent(tally, home, rel, member, this.#refuse, molt)
+      makeDir(tally, home, rel, member, this.#refuse, molt)
       tally.kinds.set(rel, 'directory')
       tally.implicit.delete(rel)
       tally.deferred.push({ rel, mode: verdict.mode, mtime: e.mtime })
       tally.dirs++
-    } else if (verdict.type === 'symlink') this.#symlink(e, verdict, tally, home, shown)
-    else if (verdict.type === 'hardlink') this.#hardlink(e, verdict, tally, home, shown, slot)
-    else this.#file(verdict, tally, home, name, shown, slot)
+    } else if (verdict.type === 'symlink') this.#symlink(e, verdict, tally, home, member)
+    else if (verdict.type === 'hardlink') this.#hardlink(e, verdict, tally, home, member, slot)
+    else this.#file(verdict, tally, home, name, member, slot)
   }
 
-  #symlink(e: TarEntry, verdict: MoltVerdict, tally: MoltTally, home: string | null, shown: string): void {
+  #symlink(e: TarEntry, verdict: MoltVerdict, tally: MoltTally, home: string | null, member: string): void {
     const { molt, rel } = verdict
-    if (verdict.outside) listFor(this.outside, molt).push(`${shown} → ${shownName(e.linkname)}`)
-    ensureParent(tally, home, rel, shown, this.#refuse, molt)
+    if (verdict.outside) listFor(this.outside, molt).push(`${shownName(member)} → ${shownName(e.linkname)}`)
+    ensureParent(tally, home, rel, member, this.#refuse, molt)
     if (home) {
       const path = pathIn(home, rel)
       try {
         symlinkSync(bytesOf(e.linkname), path)
       } catch (error) {
-        this.#refuse(molt, `member ${shown}: cannot create the symlink (${(error as NodeJS.ErrnoException).code})`)
+        this.#refuse(molt, `member ${shownName(member)}: cannot create the symlink (${(error as NodeJS.ErrnoException).code})`)
       }
       lutimesSync(path, fileTime(e.mtime), fileTime(e.mtime))
     }
@@ -270,18 +271,18 @@ export class ExtractSink implements TarSink {
     tally.symlinks++
   }
 
-  #hardlink(e: TarEntry, verdict: MoltVerdict, tally: MoltTally, home: string | null, shown: string, slot: number): void {
+  #hardlink(e: TarEntry, verdict: MoltVerdict, tally: MoltTally, home: string | null, member: string, slot: number): void {
     const { molt, rel } = verdict
     const targetRel = hardLinkTarget(e.linkname, molt, this.#input)
     const targetAt = targetRel === null ? null : this.#known.getFile(`${molt}/${targetRel}`)
     const target = targetAt === null ? null : this.#out.log.fileAt(targetAt)
-    if (target === null) return this.#refuse(molt, `member ${shown} is a hard link to ${shownName(e.linkname)}, which is not an earlier file of molt ${molt}`)
-    ensureParent(tally, home, rel, shown, this.#refuse, molt)
+    if (target === null) return this.#refuse(molt, `member ${shownName(member)} is a hard link to ${shownName(e.linkname)}, which is not an earlier file of molt ${molt}`)
+    ensureParent(tally, home, rel, member, this.#refuse, molt)
     if (home) {
       try {
         linkSync(pathIn(home, targetRel!), pathIn(home, rel))
       } catch (error) {
-        this.#refuse(molt, `member ${shown}: cannot create the hard link (${(error as NodeJS.ErrnoException).code})`)
+        this.#refuse(molt, `member ${shownName(member)}: cannot create the hard link (${(error as NodeJS.ErrnoException).code})`)
       }
     }
     // the target's size and sha256 are the link's
@@ -290,15 +291,15 @@ export class ExtractSink implements TarSink {
     count(tally, verdict.component ?? 'other', target.size)
   }
 
-  #file(verdict: MoltVerdict, tally: MoltTally, home: string | null, name: string, shown: string, slot: number): void {
+  #file(verdict: MoltVerdict, tally: MoltTally, home: string | null, name: string, member: string, slot: number): void {
     const { molt, rel } = verdict
-    ensureParent(tally, home, rel, shown, this.#refuse, molt)
+    ensureParent(tally, home, rel, member, this.#refuse, molt)
     let fd: number | null = null
     if (home) {
       try {
         fd = openSync(pathIn(home, rel), WRITE_FLAGS, verdict.mode)
       } catch (error) {
-        this.#refuse(molt, `member ${shown}: cannot create it (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
+        this.#refuse(molt, `member ${shownName(member)}: cannot create it (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
       }
     }
     this.#known.markFile(slot)

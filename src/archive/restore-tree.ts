@@ -24,11 +24,11 @@ export function count(tally: MoltTally, component: string, bytes: number): void 
 }
 
 /** Folders on the way to a member: only ones this extraction made, never through a symlink or a file. */
-export function ensureParent(tally: MoltTally, home: string | null, rel: string, shown: string, refuse: Refuse, molt: string): void {
+export function ensureParent(tally: MoltTally, home: string | null, rel: string, member: string, refuse: Refuse, molt: string): void {
   const parent = posix.dirname(rel)
   if (parent === '.' || tally.dirsMade.has(parent)) return
-  ensureParent(tally, home, parent, shown, refuse, molt)
-  makeDir(tally, home, parent, shown, refuse, molt)
+  ensureParent(tally, home, parent, member, refuse, molt)
+  makeDir(tally, home, parent, member, refuse, molt)
   if (!tally.kinds.has(parent)) {
     tally.kinds.set(parent, 'directory')
     // a folder the archive has no member for gets what GNU tar gives it (0777 less the usual umask 022);
@@ -37,7 +37,7 @@ export function ensureParent(tally: MoltTally, home: string | null, rel: string,
   }
 }
 
-export function makeDir(tally: MoltTally, home: string | null, rel: string, shown: string, refuse: Refuse, molt: string): void {
+export function makeDir(tally: MoltTally, home: string | null, rel: string, member: string, refuse: Refuse, molt: string): void {
   if (tally.dirsMade.has(rel)) return
   if (home) {
     try {
@@ -49,7 +49,7 @@ export function makeDir(tally: MoltTally, home: string | null, rel: string, show
         const st = lstatSync(pathIn(home, rel))
         what = st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? 'a folder' : 'a file'
       } catch {}
-      refuse(molt, `member ${shown}: ${shownName(rel)} is already ${what} (${code}), not a folder to put it in: refused (a member may not go through a symlink)`)
+      refuse(molt, `member ${shownName(member)}: ${shownName(rel)} is already ${what} (${code}), not a folder to put it in: refused (a member may not go through a symlink)`)
     }
   }
   tally.dirsMade.add(rel)

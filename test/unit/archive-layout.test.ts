@@ -141,3 +141,43 @@ test('timestamps carry their offset', () => {
   expect(isoWithOffset(new Date('2026-02-02T10:30:00.123Z'))).toMatch(/^2026-02-0\dT\d\d:\d\d:00\.123[+-]\d\d:\d\d$/)
   expect(Date.parse(isoWithOffset(new Date('2026-02-02T10:30:00.123Z')))).toBe(Date.parse('2026-02-02T10:30:00.123Z'))
 })
+
+test('the fast paths for plain names decide as the plain definitions do, for every short name of / . a b NUL', () => {
+  // the definitions before their fast paths: split into segments, look at each
+  const problem = (name: string, legacy: boolean): string | null => {
+    if (name === '') return 'empty member name'
+    if (name.includes('\0')) return 'member name holds a NUL byte'
+    if (name.startsWith('/')) return 'absolute path'
+    const rest = legacy && name.startsWith('./') ? name.slice(2) : name
+    const parts = rest.replace(/\/$/, '').split('/')
+    if (parts.includes('..')) return 'path with ".."'
+    if (rest === '' || rest === './' || rest === '.') return legacy ? null : 'member "./"'
+    if (parts.some((p) => p === '' || p === '.')) return 'path not normalized (empty or "." segment)'
+    return null
+  }
+  const normalized = (name: string): string => {
+    let out = name
+    while (out.startsWith('./')) out = out.slice(2)
+    return out.replace(/\/+$/, '')
+  }
+  // every name of up to 6 of these 5 characters: 5^1 + … + 5^6 = 19,530 names
+  const alphabet = ['/', '.', 'a', 'b', '\0']
+  let names = ['']
+  let checked = 0
+  for (let length = 1; length <= 6; length++) {
+    names = names.flatMap((n) => alphabet.map((c) => n + c))
+    for (const name of names) {
+      for (const legacy of [false, true]) {
+        if (memberNameProblem(name, { legacy }) !== problem(name, legacy)) throw new Error(`memberNameProblem(${JSON.stringify(name)}, legacy ${legacy})`)
+      }
+      if (normalizeMemberName(name) !== normalized(name)) throw new Error(`normalizeMemberName(${JSON.stringify(name)})`)
+      checked++
+    }
+  }
+  expect(checked).toBe(5 + 25 + 125 + 625 + 3125 + 15625)
+  // longer names as members have them
+  for (const name of ['alpha/.openclaw/agents/main/sessions/a.jsonl', 'alpha/Maildir/cur/1.M2:2,S', 'alpha/x/../y', 'alpha/.../y', 'alpha/..y/z', 'alpha/./y', 'alpha/y/.', 'alpha/y/..', 'alpha//y', 'alpha/y/', 'alpha/y//']) {
+    for (const legacy of [false, true]) expect(memberNameProblem(name, { legacy })).toBe(problem(name, legacy))
+    expect(normalizeMemberName(name)).toBe(normalized(name))
+  }
+})
