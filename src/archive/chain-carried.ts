@@ -26,6 +26,8 @@ export interface ListedParent {
   checksums: Spool | null
   /** a read through its molt index: the parts of the list about what was read (null: all of it) */
   regions: ListRegions | null
+  /** the lines of the molts not read are holes in it (list chunks) */
+  holes: boolean
 }
 
 /** Past this many lines about one molt, the rest is counted in one line. */
@@ -51,13 +53,13 @@ export async function checkCarried(archive: string, parents: ListedParent[], wan
   // a list missing or cut short: its verify says so, and what it does not list is not known to be missing
   let complete = true
   for (let i = parents.length - 1; i >= 0 && carried.size > 0; i--) {
-    const { path, checksums, regions } = parents[i]!
+    const { path, checksums, regions, holes } = parents[i]!
     if (!checksums) {
       complete = false
       continue
     }
     const found = new Findings()
-    const sums = new SumReader({ checksums, regions, relevant: (name) => carried.has(name) }, found)
+    const sums = new SumReader({ checksums, regions, holes, relevant: (name) => carried.has(name) }, found)
     for (let sum = sums.next(); sum !== null; sum = sums.next()) {
       collectNow()
       if (sum === SAME) continue

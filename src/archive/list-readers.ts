@@ -22,14 +22,14 @@ export const SAME = Symbol('same line')
  */
 export class SumReader {
   readonly #lines: Generator<[Uint8Array, number]>
-  readonly #lineOf: (at: number) => number
+  readonly #lineOf: (at: number) => string
 
   constructor(
-    readonly input: Pick<ListsInput, 'checksums' | 'regions' | 'relevant'>,
+    readonly input: Pick<ListsInput, 'checksums' | 'regions' | 'relevant' | 'holes'>,
     readonly found: Findings,
   ) {
     this.#lines = placedLines(input.checksums, input.regions?.sums)
-    this.#lineOf = lineNumbers(input.checksums)
+    this.#lineOf = lineNumbers(input.checksums, input.holes)
   }
 
   /** The next relevant line (SAME when it is what the backup writes for member `name` with sha256 `digest`), or null at the end. */
@@ -48,7 +48,7 @@ export class SumReader {
         if (this.input.relevant(line.name)) return { from: 'sums', at: i, name: line.name, digest: Buffer.from(line.digest, 'hex').toString('latin1') }
       } else if (line.kind === 'note') this.found.notes.push(line.note)
       else if (line.kind === 'end') this.found.end = line.end
-      else if (line.kind === 'bad') this.found.sums.push({ at: i, problem: { molt: null, text: `${CHECKSUMS_MEMBER}: line ${this.#lineOf(i)}: ${line.reason}` } })
+      else if (line.kind === 'bad') this.found.sums.push({ at: i, problem: { molt: null, text: `${CHECKSUMS_MEMBER}: ${this.#lineOf(i)}: ${line.reason}` } })
     }
     return null
   }
@@ -83,7 +83,7 @@ function plainSumLine(line: Uint8Array, digest: string, name: string): boolean |
  */
 export class IndexReader {
   readonly #lines: Generator<[Uint8Array, number]>
-  readonly #lineOf: (at: number) => number
+  readonly #lineOf: (at: number) => string
   readonly #decoder = new TextDecoder()
 
   constructor(
@@ -91,7 +91,7 @@ export class IndexReader {
     readonly found: Findings,
   ) {
     this.#lines = placedLines(input.index!, input.regions?.index)
-    this.#lineOf = lineNumbers(input.index!)
+    this.#lineOf = lineNumbers(input.index!, input.holes)
   }
 
   /** The next line (SAME when it is what the backup writes for member `name` with header `header`), or null at the end. */
@@ -115,7 +115,7 @@ export class IndexReader {
       try {
         raw = JSON.parse(this.#decoder.decode(row))
       } catch {
-        this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${this.#lineOf(i)}: not JSON` } })
+        this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: ${this.#lineOf(i)}: not JSON` } })
         continue
       }
       const { molt, path } = (raw ?? {}) as { molt?: unknown; path?: unknown }
@@ -123,7 +123,7 @@ export class IndexReader {
       // the archive's own members: those not read (state.jsonl, passed over by a one-molt read) are not compared
       if (molt === null && typeof path === 'string' && !this.input.relevant(path)) continue
       const line = validIndexLine(raw)
-      if (typeof line === 'string') this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: line ${this.#lineOf(i)}: ${line}` } })
+      if (typeof line === 'string') this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: ${this.#lineOf(i)}: ${line}` } })
       else return { from: 'index', at: i, ...indexFacts(line) }
     }
     return null
@@ -147,14 +147,19 @@ function* placedLines(spool: Spool, ranges: readonly ByteRange[] | null | undefi
   }
 }
 
-/** The line number (from 1) of the line starting at an offset, as sha256sum or an editor names it; asked in order, it counts each byte once. */
-function lineNumbers(spool: Spool): (at: number) => number {
+/**
+ * "line N" (from 1) for the line starting at an offset, as sha256sum or an editor names it; asked
+ * in order, it counts each byte once. A list with holes (list chunks) has lines nobody counted: there
+ * the line is named by its byte offset.
+ */
+function lineNumbers(spool: Spool, holes = false): (at: number) => string {
+  if (holes) return (at) => `the line at byte ${at}`
   let counted = 0
   let lines = 0
   return (at) => {
     if (at < counted) [counted, lines] = [0, 0]
     lines += spool.newlines(counted, at)
     counted = at
-    return lines + 1
+    return `line ${lines + 1}`
   }
 }

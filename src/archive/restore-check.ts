@@ -54,13 +54,14 @@ export function checkStaged(input: CheckInput): CheckResult {
   const relevant = (name: string): boolean => {
     const place = placeOf(name, layout)
     if (place.kind === 'state') return !extracted.stateSkipped
-    if (place.kind === 'manifest' || place.kind === 'global' || place.kind === 'index') return true
+    if (place.kind === 'index') return !extracted.listHoles
+    if (place.kind === 'manifest' || place.kind === 'global') return true
     if (place.kind !== 'molt' || !restoring.has(place.molt)) return false
     if (!only || place.rel === manifest.layout.crontab) return true
     const component = componentOf(place.rel, false)
     return component !== null && component !== undefined && only.has(component)
   }
-  const lists = compareLists({ log: extracted.log, checksums: extracted.checksums, index: manifest.layout.index !== null ? extracted.index : null, relevant, scopeOf, checked: restoring, regions: extracted.regions, scratchDir: input.scratchDir ?? tmpdir(), bucket: input.bucket })
+  const lists = compareLists({ log: extracted.log, checksums: extracted.checksums, index: manifest.layout.index !== null ? extracted.index : null, relevant, scopeOf, checked: restoring, regions: extracted.regions, holes: extracted.listHoles, scratchDir: input.scratchDir ?? tmpdir(), bucket: input.bucket })
   problems.push(...lists.sums)
   result.verified = lists.verified
   result.notes = lists.notes

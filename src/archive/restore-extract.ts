@@ -103,6 +103,8 @@ export interface Extracted {
   regions: ListRegions | null
   /** a read through the molt index passed state.jsonl over (restore reads it on its own when a chain needs it) */
   stateSkipped: boolean
+  /** the lines of the molts not read are holes in the lists (list chunks, seek-read.ts): index.jsonl is not hashed whole */
+  listHoles: boolean
 }
 
 /** The scratch files of an extraction give their space back. */
@@ -129,7 +131,7 @@ export async function extractArchive(spec: ExtractSpec): Promise<Extracted> {
 /** One read of the archive: whole (`seek` null) or through its molt index. */
 async function extractFrom(spec: ExtractSpec, input: PolicyInput, seek: SeekRead | null, note: string | null): Promise<Extracted> {
   const scratchDir = spec.scratchDir ?? tmpdir()
-  const out: Extracted = { log: new MemberLog(scratchDir), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null, regions: null, stateSkipped: false }
+  const out: Extracted = { log: new MemberLog(scratchDir), checksums: null, global: new Map(), molts: new Map(), present: new Set(), problems: [], notes: [], archiveFiles: 0, archiveBytes: 0, manifestFirst: false, index: null, regions: null, stateSkipped: false, listHoles: seek?.listHoles ?? false }
   if (note) out.notes.push({ molt: null, text: note })
   for (const [name, home] of spec.molts) {
     if (home) mkdirSync(home, { mode: 0o700 })

@@ -36,6 +36,8 @@ export interface ListsInput {
   checked: ReadonlySet<string>
   /** only these parts of the lists hold lines about what is checked (a one-molt read through the molt index): the rest is not read */
   regions?: ListRegions | null
+  /** the lists have holes where the lines of other molts were (list chunks): lines are named by their offset */
+  holes?: boolean
   scratchDir: string
   /** names a bucket holds (tests: small, to compare in many buckets) */
   bucket?: number

@@ -8,6 +8,7 @@ import type { ExtractSpec, Extracted, MoltTally } from './restore-extract.ts'
 import { fileTime } from './restore-fs.ts'
 import { encodeHeader } from './restore-index.ts'
 import { count, ensureParent, makeDir, type Refuse } from './restore-tree.ts'
+import { isHole } from './seek-read.ts'
 import { Spool } from './spool.ts'
 import type { TarEntry, TarSink } from './tar-parse.ts'
 
@@ -194,7 +195,8 @@ export class ExtractSink implements TarSink {
       if (e.size > MAX_LIST) this.#refuse(null, `member ${shownName(member)} is ${e.size} bytes: too big to be an index`)
       out.index?.close()
       out.index = new Spool(this.#scratchDir)
-      this.#current = { kind: 'spool', spool: out.index, hasher: new Bun.CryptoHasher('sha256'), name }
+      // read through list chunks, it has holes: its lines that are read are each compared with a member instead
+      this.#current = { kind: 'spool', spool: out.index, hasher: out.listHoles ? null : new Bun.CryptoHasher('sha256'), name }
     } else if (verdict.kind === 'state') {
       // hashed against its checksum line; its lines are read by chain.ts when a chain needs them
       this.#current = { kind: 'spool', spool: null, hasher: new Bun.CryptoHasher('sha256'), name }
@@ -320,7 +322,8 @@ export class ExtractSink implements TarSink {
       c.chunks.push(chunk.slice())
       c.hasher.update(chunk)
     } else if (c.kind === 'spool') {
-      c.spool?.append(chunk)
+      if (isHole(chunk)) c.spool?.skip(chunk.length)
+      else c.spool?.append(chunk)
       c.hasher?.update(chunk)
     }
   }

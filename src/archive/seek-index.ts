@@ -40,6 +40,20 @@ import type { Compression } from './compress.ts'
  *
  *     #clmnt-seek-head {"state_offset":…,"state_tar_offset":…,"global_offset":…,"global_tar_offset":…,"state_bytes":…}
  *
+ * - list chunks (archives written since): each molt's lines in index.jsonl and in checksums.sha256
+ *   start a chunk of their own, and so does what follows the last molt's lines, so a one-molt
+ *   restore inflates only its molt's lines of the two lists (~250 bytes a file of the whole fleet
+ *   otherwise: 10 MB for 40,000 files). Each molt line says where its two chunks start, the head
+ *   line where the lists' contents start in the tar stream and where the chunks after the molts'
+ *   lines start (all six or none):
+ *
+ *     #clmnt-seek {…,"index_chunk":…,"sums_chunk":…}
+ *     #clmnt-seek-head {…,"index_data":…,"index_end_chunk":…,"sums_data":…,"sums_end_chunk":…}
+ *
+ *   Their numbers are written 16 characters wide (spaces before the digits): these lines are part
+ *   of checksums.sha256, whose size is in its tar header, written before its own chunks are
+ *   compressed and their offsets known.
+ *
  * Nothing of it is trusted: a recompressed archive (`gunzip | gzip`) has no locator, and whatever a
  * locator or a line says is checked against what inflates at that offset (seek-read.ts).
  */
@@ -54,6 +68,13 @@ export interface MoltRange {
   tar_length: number
   /** where its lines are in the lists, and its files; null in archives written before (and on a line that gives only some of it) */
   lists: MoltLists | null
+  /** where its lines start in the lists' compressed bytes, each a chunk of its own; null in archives written before */
+  chunks: MoltChunks | null
+}
+
+export interface MoltChunks {
+  index_chunk: number
+  sums_chunk: number
 }
 
 export interface MoltLists {
@@ -81,6 +102,21 @@ export interface HeadRanges {
 
 const HEAD_KEYS = ['state_offset', 'state_tar_offset', 'global_offset', 'global_tar_offset', 'state_bytes'] as const
 
+/** The lists' places in the tar stream, and where the chunks after the molts' lines start (list chunks). */
+export interface ListEnds {
+  /** tar offsets of index.jsonl's and checksums.sha256's contents */
+  index_data: number
+  sums_data: number
+  /** compressed offsets of the chunks that start after the last molt's lines */
+  index_end_chunk: number
+  sums_end_chunk: number
+}
+
+const CHUNK_KEYS = ['index_chunk', 'sums_chunk'] as const
+const LIST_END_KEYS = ['index_data', 'index_end_chunk', 'sums_data', 'sums_end_chunk'] as const
+/** the width of a list chunk number (2^53 has 16 digits) */
+const WIDE = 16
+
 export interface Locator {
   /** compressed offset of the tail (the chunk holding index.jsonl's header) */
   tailOffset: number
@@ -99,12 +135,19 @@ const V1_LENGTH = V1_PREFIX.length + 3 * 16 + 2
 const encoder = new TextEncoder()
 
 export function seekLine(range: MoltRange): string {
-  const { lists, ...where } = range
-  return `${SEEK_LINE}${JSON.stringify({ ...where, ...lists })}\n`
+  const { lists, chunks, ...where } = range
+  return `${SEEK_LINE}${withWide(JSON.stringify({ ...where, ...lists }), chunks)}\n`
 }
 
-export function seekHeadLine(head: HeadRanges): string {
-  return `${SEEK_HEAD_LINE}${JSON.stringify(head)}\n`
+export function seekHeadLine(head: HeadRanges, lists: ListEnds | null = null): string {
+  return `${SEEK_HEAD_LINE}${withWide(JSON.stringify(head), lists)}\n`
+}
+
+/** `json` (an object) with `wide`'s numbers added, each 16 characters wide: a line's length does not depend on them. */
+function withWide(json: string, wide: object | null): string {
+  if (!wide) return json
+  const fields = Object.entries(wide).map(([key, n]) => `"${key}":${String(n).padStart(WIDE)}`)
+  return `${json.slice(0, -1)},${fields.join(',')}}`
 }
 
 /** The JSON object after `prefix` on a line, or null when the line does not start with it or holds none. */
@@ -126,9 +169,10 @@ function counts<K extends string>(r: Record<string, unknown>, keys: readonly K[]
 }
 
 /** A `#clmnt-seek-head` line's places, or null when it is not one (or lacks a field). */
-export function parseSeekHeadLine(line: string): HeadRanges | null {
+export function parseSeekHeadLine(line: string): { head: HeadRanges; lists: ListEnds | null } | null {
   const r = objectAfter(line, SEEK_HEAD_LINE)
-  return r && counts(r, HEAD_KEYS)
+  const head = r && counts(r, HEAD_KEYS)
+  return head && { head, lists: counts(r, LIST_END_KEYS) }
 }
 
 /** A `#clmnt-seek` line's range, or null when it is not one. */
@@ -136,7 +180,7 @@ export function parseSeekLine(line: string): MoltRange | null {
   const r = objectAfter(line, SEEK_LINE)
   if (!r || typeof r.molt !== 'string') return null
   const range = counts(r, RANGE_KEYS)
-  return range && { molt: r.molt, ...range, lists: counts(r, LIST_KEYS) }
+  return range && { molt: r.molt, ...range, lists: counts(r, LIST_KEYS), chunks: counts(r, CHUNK_KEYS) }
 }
 
 /** a molt index line is a few hundred bytes: a longer line starting with '#' is something else */
@@ -150,6 +194,8 @@ const MAX_SEEK_LINE = 4096
 export class SeekLineScanner {
   readonly ranges: MoltRange[] = []
   head: HeadRanges | null = null
+  /** list chunks: where the lists' contents are, and the chunks after the molts' lines */
+  lists: ListEnds | null = null
   /** the start of a line that began with '#' and goes on in the next chunk */
   #carry: Buffer | null = null
   /** inside a line that is not one */
@@ -191,7 +237,10 @@ export class SeekLineScanner {
   #line(line: string): void {
     const range = parseSeekLine(line)
     if (range) this.ranges.push(range)
-    else this.head ??= parseSeekHeadLine(line)
+    else if (!this.head) {
+      const parsed = parseSeekHeadLine(line)
+      if (parsed) [this.head, this.lists] = [parsed.head, parsed.lists]
+    }
   }
 }
 

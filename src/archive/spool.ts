@@ -1,6 +1,5 @@
-import { closeSync, openSync, readSync, unlinkSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeAll } from './compress.ts'
 
 /**
  * An append-only scratch file: what a backup, verify or restore must remember per member (the
@@ -31,12 +30,20 @@ export class Spool {
 
   append(data: Uint8Array): void {
     if (data.length > this.#buf.length - this.#fill) this.#flush()
-    if (data.length > this.#buf.length) writeAll(this.#fd, data)
+    if (data.length > this.#buf.length) writeAt(this.#fd, data, this.size)
     else {
       this.#buf.set(data, this.#fill)
       this.#fill += data.length
     }
     this.size += data.length
+  }
+
+  /** Leave `length` bytes out: they read back as zeros (a hole in the file, nothing written). */
+  skip(length: number): void {
+    this.#flush()
+    this.size += length
+    // the file reaches its size even when nothing follows the hole
+    ftruncateSync(this.#fd, this.size)
   }
 
   /** Append a record (a latin1 string); returns its offset. */
@@ -96,7 +103,7 @@ export class Spool {
   }
 
   #flush(): void {
-    if (this.#fill) writeAll(this.#fd, this.#buf.subarray(0, this.#fill))
+    if (this.#fill) writeAt(this.#fd, this.#buf.subarray(0, this.#fill), this.size - this.#fill)
     this.#fill = 0
   }
 
@@ -147,4 +154,9 @@ function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a)
   out.set(b, a.length)
   return out
+}
+
+/** Every byte written, at `position` (after a skip, the file's own position is not where the data goes). */
+function writeAt(fd: number, data: Uint8Array, position: number): void {
+  for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at, position + at)
 }

@@ -33,9 +33,9 @@ export async function verifyWithChain(path: string): Promise<ChainReport> {
   const lists: ListedParent[] = []
   try {
     for (const parent of parents) {
-      const listed: ListedParent = { path: parent, checksums: null, regions: null }
+      const listed: ListedParent = { path: parent, checksums: null, regions: null, holes: false }
       lists.push(listed)
-      const r = await verifyArchive(parent, { keepChecksums: (list, regions) => Object.assign(listed, { checksums: list, regions }) })
+      const r = await verifyArchive(parent, { keepChecksums: (list, regions, holes) => Object.assign(listed, { checksums: list, regions, holes }) })
       report.chain.push({ path: parent, ok: r.ok, verified: r.verified })
       for (const problem of r.problems) report.problems.push(`${basename(parent)} (in its chain): ${problem}`)
       report.verified += r.verified

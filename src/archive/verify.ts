@@ -39,7 +39,7 @@ export interface CheckSpec {
    * takes checksums.sha256 as the check spooled it (and the parts of it read) instead of letting it
    * go: the chain's carried files are compared with it later (chain-carried.ts); close it when done
    */
-  keepChecksums?(list: Spool, regions: ListRegions | null): void
+  keepChecksums?(list: Spool, regions: ListRegions | null, holes: boolean): void
 }
 
 export async function checkArchive(spec: CheckSpec): Promise<ArchiveCheck> {
@@ -57,7 +57,7 @@ export async function checkArchive(spec: CheckSpec): Promise<ArchiveCheck> {
     } else if (extracted.checksums !== null) backupNotes = checksumNotes(extracted.checksums)
   } finally {
     if (spec.keepChecksums && extracted.checksums) {
-      spec.keepChecksums(extracted.checksums, extracted.regions)
+      spec.keepChecksums(extracted.checksums, extracted.regions, extracted.listHoles)
       extracted.checksums = null
     }
     release(extracted)

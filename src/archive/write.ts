@@ -3,18 +3,18 @@ import { dirname } from 'node:path'
 import { syncDir } from '../lib/atomic.ts'
 import { ClmntError } from '../lib/errors.ts'
 import type { BackupHooks, BackupOptions, BackupProgress, BackupResult, Target } from './backup.ts'
-import { CHECKSUMS_HEADER, checksumLine, endLine, noteLine, type BackupNote } from './checksums.ts'
+import { CHECKSUMS_HEADER, checksumLine, type BackupNote } from './checksums.ts'
 import { binaryPath, decodeEntry, displayPath, errorCode, fsPath, groupName, KIND_DIR, KIND_SYMLINK, nameOfUid, resolveRel, type MoltPlan, type Plan } from './collect.ts'
 import { ParallelCompressor, type Compression } from './compress.ts'
-import { indexLine, INDEX_MEMBER, type IndexEntry } from './index-file.ts'
+import { indexLine, type IndexEntry } from './index-file.ts'
 import { CHECKSUMS_MEMBER, CRONTAB_FILE, MANIFEST_MEMBER, STATE_MEMBER } from './layout.ts'
 import { maildirPlace, MaildirTracker, unarchivedMessages, withinMessages } from './live-mail.ts'
 import { serializeManifest, type Manifest } from './manifest.ts'
 import { renameNoReplace } from './restore-fs.ts'
-import { seekHeadLine, seekLine, type MoltRange } from './seek-index.ts'
 import { Spool } from './spool.ts'
+import { spoolMember, writeTail, type Start } from './write-tail.ts'
 import { removeStaleSnapshots, snapshotSqlite } from './sqlite.ts'
-import { streamFile, TarStream, writeEnd, writeEntryHeader, writeMember, type FileOutcome } from './stream.ts'
+import { streamFile, TarStream, writeEntryHeader, writeMember, type FileOutcome } from './stream.ts'
 import { paxMtime, type HeaderInput } from './tar.ts'
 
 /**
@@ -113,7 +113,7 @@ export async function writeArchive(
     let extraBytes = 0
     if (options.state) {
       const stateMeta = { mode: 0o600, mtimeSec: nowSec, ...rootOwner }
-      summed(await spoolMember(out, header(STATE_MEMBER, 'file', stateMeta, { size: options.state.size }), options.state), STATE_MEMBER)
+      summed((await spoolMember(out, header(STATE_MEMBER, 'file', stateMeta, { size: options.state.size }), options.state)).digest, STATE_MEMBER)
       listed(STATE_MEMBER, { type: 'file', mode: 0o600, size: options.state.size, mtime: String(nowSec), molt: null })
       extraFiles++
       extraBytes += options.state.size
@@ -250,26 +250,24 @@ export async function writeArchive(
     if (failFast) throw new UnreadableFilesError(result.unreadable)
     await boundary('')
 
-    // 4. index.jsonl (listed in the checksums), then checksums, what the backup noticed and the
-    // end line; 5. the end-of-archive blocks
-    const indexMeta = { mode: 0o600, mtimeSec: Math.floor(Date.now() / 1000), ...rootOwner }
-    const indexDigest = await spoolMember(out, header(INDEX_MEMBER, 'file', indexMeta, { size: index.size }), index)
-    summed(indexDigest, INDEX_MEMBER)
-    await compressor.settle()
-    const tail = { offset: compressor.offsetOf(starts.at(-1)!.chunk), tar: starts.at(-1)!.tar }
-    // the molt index lines start a chunk of their own (the locator says where): found without inflating the lists
-    const linesAt = sums.size
-    const head = { state_offset: compressor.offsetOf(stateStart.chunk), state_tar_offset: stateStart.tar, global_offset: compressor.offsetOf(globalStart.chunk), global_tar_offset: globalStart.tar, state_bytes: options.state?.size ?? 0 }
-    sums.append(encoder.encode(seekHeadLine(head)))
-    for (const range of moltRanges(starts, compressor)) sums.append(encoder.encode(seekLine(range)))
-    for (const note of result.notes) sums.append(encoder.encode(noteLine(note)))
-    // the end line counts every file member but the manifest and this list: index.jsonl too
-    sums.append(encoder.encode(endLine({ files: result.files + 1 + extraFiles, bytes: result.bytesIn + index.size + extraBytes, notes: result.notes.length, partial: result.unreadable.length > 0 })))
-    let seekLines: { chunk: number; tar: number } | undefined
-    await spoolMember(out, header(CHECKSUMS_MEMBER, 'file', { ...indexMeta, mtimeSec: Math.floor(Date.now() / 1000) }, { size: sums.size }), sums, { at: linesAt, mark: async () => void (seekLines = await mark()) })
-    result.bytesOut = await writeEnd(out, compressor)
-    result.tarBytes = out.bytes
-    compressor.writeLocator({ tailOffset: tail.offset, tailTarOffset: tail.tar, tarSize: out.bytes, lines: { offset: compressor.offsetOf(seekLines!.chunk), tarOffset: seekLines!.tar } })
+    // 4. index.jsonl and checksums.sha256 (write-tail.ts); 5. the end-of-archive blocks
+    const ended = await writeTail({
+      out,
+      compressor,
+      mark,
+      starts,
+      index,
+      sums,
+      header: (name, size) => header(name, 'file', { mode: 0o600, mtimeSec: Math.floor(Date.now() / 1000), ...rootOwner }, { size }),
+      summed,
+      state: stateStart,
+      global: globalStart,
+      stateBytes: options.state?.size ?? 0,
+      notes: result.notes,
+      end: { files: result.files + extraFiles, bytes: result.bytesIn + extraBytes, partial: result.unreadable.length > 0 },
+    })
+    result.bytesOut = ended.bytesOut
+    result.tarBytes = ended.tarBytes
     report()
     fsyncSync(fd)
     closeSync(fd)
@@ -293,63 +291,6 @@ export async function writeArchive(
       } catch {}
     }
   }
-}
-
-/** A member whose content is a spool file; returns its sha256. `split`: a chunk of its own starts at that content offset. */
-async function spoolMember(out: TarStream, header: HeaderInput, spool: Spool, split?: { at: number; mark: () => Promise<void> }): Promise<string> {
-  await writeEntryHeader(out, header)
-  const hasher = new Bun.CryptoHasher('sha256')
-  let at = 0
-  const write = async (bytes: Uint8Array) => {
-    hasher.update(bytes)
-    const wait = out.write(bytes)
-    if (wait) await wait
-    at += bytes.length
-  }
-  for (const block of spool.blocks()) {
-    if (split && at <= split.at && split.at < at + block.length) {
-      const cut = split.at - at
-      if (cut) await write(block.subarray(0, cut))
-      await split.mark()
-      split = undefined
-      await write(block.subarray(cut))
-      continue
-    }
-    await write(block)
-  }
-  const pad = (512 - (spool.size % 512)) % 512
-  const wait = out.zeros(pad)
-  if (wait) await wait
-  return hasher.digest('hex')
-}
-
-/** Where a molt (or the tail) starts: compressed chunk, tar offset, the lists' sizes, files listed before it. */
-interface Start {
-  molt: string
-  chunk: number
-  tar: number
-  index: number
-  sums: number
-  files: number
-  bytes: number
-}
-
-/** Each molt's compressed, tar and list ranges, from where it and the next part start (the last start is the tail's). */
-function moltRanges(starts: Start[], compressor: ParallelCompressor): MoltRange[] {
-  const ranges: MoltRange[] = []
-  for (let i = 0; i + 1 < starts.length; i++) {
-    const [start, next] = [starts[i]!, starts[i + 1]!]
-    const offset = compressor.offsetOf(start.chunk)
-    ranges.push({
-      molt: start.molt,
-      offset,
-      tar_offset: start.tar,
-      length: compressor.offsetOf(next.chunk) - offset,
-      tar_length: next.tar - start.tar,
-      lists: { index_offset: start.index, index_length: next.index - start.index, sums_offset: start.sums, sums_length: next.sums - start.sums, files: next.files - start.files, bytes: next.bytes - start.bytes },
-    })
-  }
-  return ranges
 }
 
 /** What /proc/self/fd shows for a path given as latin1 text of its bytes. */

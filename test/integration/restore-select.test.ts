@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib'
@@ -158,6 +159,7 @@ const trailerOf = (tar: Buffer) => {
   trailer.writeUInt32LE(tar.length % 2 ** 32, 4)
   return trailer
 }
+const LIST_CHUNK_FIELD = /,"(index_chunk|sums_chunk|index_data|index_end_chunk|sums_data|sums_end_chunk)": *\d+/g
 /** raw deflate ending in a sync flush (byte-aligned, not final): the next part can start there with an empty window */
 const deflatePart = (bytes: Uint8Array) => deflateRawSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH })
 
@@ -176,8 +178,17 @@ function withEditedIndex(out: string, edit: (ranges: MoltRange[]) => void): void
   writeTail(out, tar)
 }
 
-/** gz with its tail compressed again from `tar` (edited in place, same length) in its two chunks; the locator's lines offset follows. */
+/**
+ * gz with its tail compressed again from `tar` (edited in place, same length) in its two chunks; the
+ * locator's lines offset follows. The list chunks are gone with it: their places come out of the
+ * molt index lines (an archive written before them).
+ */
 function writeTail(out: string, tar: Buffer): void {
+  for (const line of tar.toString('latin1').split('\n')) {
+    if (!line.startsWith('#clmnt-seek')) continue
+    const without = line.replace(LIST_CHUNK_FIELD, '')
+    if (without !== line) replaceLine(tar, line, without)
+  }
   const { tailOffset, tailTarOffset, lines } = readLocator(gz, 'gzip')!.locator
   const first = deflatePart(tar.subarray(tailTarOffset, lines!.tarOffset))
   const head = Buffer.from(readFileSync(gz).subarray(0, tailOffset))
@@ -251,7 +262,8 @@ test('version 2: the molt index lines and state.jsonl are chunks of their own; a
   const seek = await restore(gz, 'state-seek', ['--select', 'bravo'])
   const read = await restore(whole, 'state-whole', ['--select', 'bravo'])
   expect([seek.code, read.code]).toEqual([0, 0])
-  expect(verified(seek.stdout)).toBe(verified(read.stdout) - 1)
+  // and index.jsonl's: read through its list chunks, it is not there whole (its lines are compared one by one)
+  expect(verified(seek.stdout)).toBe(verified(read.stdout) - 2)
   expect(sameAsReference('state-seek')).toEqual([])
 }, 120_000)
 
@@ -351,4 +363,74 @@ test('a locator that points elsewhere is found out: read whole, same result', as
   expect(result.stderr).toContain("the archive's molt index does not match its content")
   expect(result.code).toBe(0)
   expect(sameAsReference('locator')).toEqual([])
+}, 120_000)
+
+/**
+ * gz with its molt index lines edited in place (same length): only their chunk, the last, is
+ * compressed again; every other chunk, the list chunks too, stays where the lines say it is.
+ */
+function withEditedLines(out: string, edit: (line: string) => string): void {
+  const tar = Buffer.from(gunzipAll(gz))
+  const { lines } = readLocator(gz, 'gzip')!.locator
+  for (const line of tar.subarray(lines!.tarOffset).toString('latin1').split('\n')) {
+    if (line.startsWith('#clmnt-seek')) replaceLine(tar, line, edit(line))
+  }
+  writeFileSync(out, Buffer.concat([readFileSync(gz).subarray(0, lines!.offset), deflateRawSync(tar.subarray(lines!.tarOffset)), trailerOf(tar)]))
+  expect(run('sh', ['-c', `tar -tzf '${out}' | wc -l`])).toBe(run('sh', ['-c', `tar -tzf '${gz}' | wc -l`]))
+}
+
+/** A molt index line's field set to `value`, as wide as it was. */
+const setField = (line: string, key: string, value: (old: number) => number) => line.replace(new RegExp(`"${key}":( *)(\\d+)`), (_, pad: string, n: string) => `"${key}":${String(value(Number(n))).padStart(pad.length + n.length)}`)
+
+test("list chunks: each molt's lines start a chunk of their own in both lists; a one-molt read inflates only its own, the others' are holes", async () => {
+  const ranges = seekRanges(gz, gunzipAll)
+  expect(ranges.every((r) => r.chunks !== null)).toBe(true)
+  const manifest = (await readArchiveHead(gz)).manifest
+  const plan = await planSeekRead(gz, 'gzip', manifest, new Set(['bravo']))
+  expect(plan.read!.listHoles).toBe(true)
+  // the lines of alpha and delta damaged where they are compressed: bravo does not read them
+  const damaged = join(root, 'lists-damaged.tar.gz')
+  const bytes = readFileSync(gz)
+  for (const r of [ranges[0]!, ranges[2]!]) {
+    for (const chunk of [r.chunks!.index_chunk, r.chunks!.sums_chunk]) bytes.fill(0x55, chunk + 4, chunk + 40)
+  }
+  writeFileSync(damaged, bytes)
+  expect(spawnSync('sh', ['-c', `tar -tzf '${damaged}' > /dev/null`]).status).not.toBe(0)
+  const one = await restore(damaged, 'lists-damaged', ['--select', 'bravo'])
+  expect(one.stderr).not.toContain('molt index')
+  expect(one.code).toBe(0)
+  expect(sameAsReference('lists-damaged')).toEqual([])
+  // all of them: nothing to leave out, the lists are read whole (and index.jsonl hashed)
+  expect((await planSeekRead(gz, 'gzip', manifest, new Set(['alpha', 'bravo', 'delta']))).read!.listHoles).toBe(false)
+  // zstd: frames of their own
+  expect((await planSeekRead(zst, 'zstd', manifest, new Set(['bravo']))).read!.listHoles).toBe(true)
+  const zstOne = await restore(zst, 'lists-zst', ['--select', 'bravo'])
+  expect(zstOne.code).toBe(0)
+  expect(sameAsReference('lists-zst')).toEqual([])
+}, 120_000)
+
+test('list chunks out of order are found out before anything is written: the archive is read whole, same result', async () => {
+  const out = join(root, 'lists-order.tar.gz')
+  // bravo's index lines said to start after delta's
+  withEditedLines(out, (line) => (line.includes('"molt":"bravo"') ? setField(line, 'index_chunk', (n) => n + 10_000_000) : line))
+  const result = await restore(out, 'lists-order', ['--select', 'bravo'])
+  expect(result.stderr).toContain("the archive's molt index does not match its content (its list chunks are not in order)")
+  expect(result.code).toBe(0)
+  expect(sameAsReference('lists-order')).toEqual([])
+  const verify = await runCli(['fleet', 'verify', out, '--json'])
+  expect(verify.stdout).toContain('its list chunks are not in order')
+}, 120_000)
+
+test('a list chunk that points elsewhere refuses with one line, nothing restored; the whole read restores it right', async () => {
+  const out = join(root, 'lists-moved.tar.gz')
+  // bravo's checksum lines said to start 3 bytes later: still in order, but not a chunk start
+  withEditedLines(out, (line) => (line.includes('"molt":"bravo"') ? setField(line, 'sums_chunk', (n) => n + 3) : line))
+  const result = await restore(out, 'lists-moved', ['--select', 'bravo'])
+  expect(result.code).toBe(1)
+  expect(result.stderr).toContain('the molt index does not match the archive: a part of the lists')
+  expect(result.stderr.split('\n').filter((line) => line.startsWith('error'))).toEqual([expect.stringContaining('nothing was changed')])
+  expect(readdirSync(join(root, 'lists-moved')).filter((n) => n === 'bravo')).toEqual([])
+  const full = await restore(out, 'lists-moved-full', [])
+  expect(full.code).toBe(0)
+  expect(sameAsReference('lists-moved-full')).toEqual([])
 }, 120_000)

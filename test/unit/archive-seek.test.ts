@@ -2,17 +2,20 @@ import { expect, test } from 'bun:test'
 import { checksumLine, endLine, noteLine } from '../../src/archive/checksums.ts'
 import { parseSeekLine, SeekLineScanner, seekLine, type MoltRange } from '../../src/archive/seek-index.ts'
 
-const range = (molt: string, i: number, lists = true): MoltRange => ({
+const range = (molt: string, i: number, lists = true, chunks = false): MoltRange => ({
   molt,
   offset: 1000 * i,
   tar_offset: 512 * i,
   length: 1000,
   tar_length: 512,
   lists: lists ? { index_offset: 100 * i, index_length: 100, sums_offset: 90 * i, sums_length: 90, files: i, bytes: 7 * i } : null,
+  chunks: chunks ? { index_chunk: 70_000 + i, sums_chunk: 2 ** 53 - i } : null,
 })
 
 test('a molt index line reads back as written, with or without the list places; a line with only some of them has none', () => {
-  for (const r of [range('alpha', 1), range('bravo', 2, false)]) expect(parseSeekLine(seekLine(r).trimEnd())).toEqual(r)
+  for (const r of [range('alpha', 1), range('bravo', 2, false), range('charlie', 3, true, true)]) expect(parseSeekLine(seekLine(r).trimEnd())).toEqual(r)
+  // list chunk numbers are 16 characters wide, whatever their value: the line's length does not change with them
+  expect(seekLine(range('alpha', 1, true, true)).length).toBe(seekLine({ ...range('alpha', 1), chunks: { index_chunk: 0, sums_chunk: 0 } }).length)
   const partial = seekLine(range('alpha', 1)).replace(/,"files":1,"bytes":7/, '')
   expect(parseSeekLine(partial.trimEnd())).toEqual(range('alpha', 1, false))
   expect(parseSeekLine('#clmnt-seek {"molt":"alpha","offset":-1,"tar_offset":0,"length":1,"tar_length":1}')).toBeNull()

@@ -191,9 +191,9 @@ async function dryRunCheck(plan: RestorePlan): Promise<{ problems: Scoped[]; not
   try {
     for (const parent of plan.chain) {
       const theirs = molts.filter((m) => parent.manifest.molts.some((p) => p.name === m))
-      const listed: ListedParent = { path: parent.path, checksums: null, regions: null }
+      const listed: ListedParent = { path: parent.path, checksums: null, regions: null, holes: false }
       lists.push(listed)
-      const c = await checkArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: theirs, only, keepChecksums: (list, regions) => Object.assign(listed, { checksums: list, regions }) })
+      const c = await checkArchive({ archive: parent.path, compression: parent.compression, manifest: parent.manifest, legacy: parent.legacy, molts: theirs, only, keepChecksums: (list, regions, holes) => Object.assign(listed, { checksums: list, regions, holes }) })
       for (const p of blocking(c.problems, theirs)) problems.push({ molt: p.molt, text: `${basename(parent.path)} (in its chain): ${p.text}` })
     }
     problems.push(...(await checkCarried(plan.archive, lists, takenFromChain(new Set(molts), only))))
