@@ -54,23 +54,17 @@ export class SumReader {
   }
 }
 
-const HEX = new TextEncoder().encode('0123456789abcdef')
 const NEEDS_ESCAPE = /[\\\n\r]/
 
 /**
  * Is `line` the checksum line a backup writes for `name` with sha256 `digest` (32 latin1
- * characters)? Compared in place, nothing built: the line of nearly every member of an archive
- * nobody touched. Null for a name sha256sum escapes (checksumLine builds that line).
+ * characters)? The line of nearly every member of an archive nobody touched. Null for a name sha256sum escapes (checksumLine builds that line).
  */
-function plainSumLine(line: Uint8Array, digest: string, name: string): boolean | null {
+function plainSumLine(line: Buffer, digest: string, name: string): boolean | null {
   if (NEEDS_ESCAPE.test(name)) return null
   if (line.length !== 66 + name.length || line[64] !== 0x20 || line[65] !== 0x20) return false
-  for (let i = 0; i < 32; i++) {
-    const c = digest.charCodeAt(i)
-    if (line[2 * i] !== HEX[c >> 4] || line[2 * i + 1] !== HEX[c & 15]) return false
-  }
-  for (let i = 0; i < name.length; i++) if (line[66 + i] !== name.charCodeAt(i)) return false
-  return true
+  // three native calls, not a loop over ~100 characters (the interpreter's, in a short restore)
+  return line.toString('latin1', 66) === name && line.toString('latin1', 0, 64) === Buffer.from(digest, 'latin1').toString('hex')
 }
 
 /**
