@@ -8,7 +8,7 @@ import type { ExtractSpec, Extracted, MoltTally } from './restore-extract.ts'
 import { fileTime } from './restore-fs.ts'
 import { encodeHeader } from './restore-index.ts'
 import { count, ensureParent, makeDir, type Refuse } from './restore-tree.ts'
-import { isHole } from './seek-read.ts'
+import { isHole } from './seek-lists.ts'
 import { Spool } from './spool.ts'
 import type { TarEntry, TarSink } from './tar-parse.ts'
 

@@ -1,6 +1,7 @@
 import { expect, test } from 'bun:test'
 import { checksumLine, endLine, noteLine } from '../../src/archive/checksums.ts'
 import { parseSeekLine, SeekLineScanner, seekLine, type MoltRange } from '../../src/archive/seek-index.ts'
+import { isHole, listPieces } from '../../src/archive/seek-lists.ts'
 
 const range = (molt: string, i: number, lists = true, chunks = false): MoltRange => ({
   molt,
@@ -48,4 +49,45 @@ test('the scanner finds the molt index lines of a checksum list however it is cu
   last.push(Buffer.from(seekLine(ranges[0]!).trimEnd(), 'latin1'))
   last.end()
   expect(last.ranges).toEqual([ranges[0]!])
+})
+
+test('list chunks: the tail in pieces, read for the molts wanted, holes of zeros for the others, neighbours of a kind as one; out of order: why', async () => {
+  // three molts whose lines are 100 (index) and 90 (sums) bytes each, every chunk 10 compressed bytes
+  const ranges = ['alpha', 'bravo', 'delta'].map((molt, i) => ({ ...range(molt, i + 1), lists: { index_offset: 50 + 100 * i, index_length: 100, sums_offset: 40 + 90 * i, sums_length: 90, files: 1, bytes: 1 }, chunks: { index_chunk: 1010 + 10 * i, sums_chunk: 1050 + 10 * i } }))
+  const locator = { tailOffset: 1000, tailTarOffset: 10_000, tarSize: 12_000, lines: { offset: 1090, tarOffset: 11_800 } }
+  // index.jsonl's header at 10,000, its content at 10,512; checksums.sha256's header after it, its content at 11,374
+  const ends = { index_data: 10_512, index_end_chunk: 1040, sums_data: 11_374, sums_end_chunk: 1080 }
+  const read = async (wanted: string[]) => {
+    const inflated: [number, number, number][] = []
+    const pieces = listPieces(locator, 1100, ranges, ends, new Set(wanted), (from, to, length) => {
+      inflated.push([from, to, length])
+      return (async function* () {})()
+    })
+    if (typeof pieces === 'string' || pieces === null) return pieces
+    const holes: number[] = []
+    for (const piece of pieces) {
+      let bytes = 0
+      for await (const chunk of piece()) {
+        expect(isHole(chunk) && chunk.every((b) => b === 0)).toBe(true)
+        bytes += chunk.length
+      }
+      if (bytes) holes.push(bytes)
+    }
+    return { count: pieces.length, inflated, holes }
+  }
+  // bravo: the tail's start, bravo's index lines, what lies between the lists, bravo's sums, the end: alpha's and delta's lines are holes
+  expect(await read(['bravo'])).toEqual({
+    count: 9,
+    inflated: [[1000, 1010, 562], [1020, 1030, 100], [1040, 1050, 552], [1060, 1070, 90], [1080, 1100, 316]],
+    holes: [100, 100, 90, 90],
+  })
+  // alpha: its lines next to what is read anyway, one piece each; bravo's and delta's one hole each
+  expect(await read(['alpha'])).toEqual({ count: 5, inflated: [[1000, 1020, 662], [1040, 1060, 642], [1080, 1100, 316]], holes: [200, 180] })
+  // every molt: no hole
+  expect(await read(['alpha', 'bravo', 'delta'])).toEqual({ count: 1, inflated: [[1000, 1100, 2000]], holes: [] })
+  // bravo's index chunk after delta's: not in order, nothing read
+  ranges[1]!.chunks.index_chunk = 1035
+  expect(await read(['bravo'])).toBe('its list chunks are not in order')
+  // without list chunks on a line (an archive written before): none
+  expect(listPieces(locator, 1100, ranges.map((r) => ({ ...r, chunks: null })), ends, new Set(['bravo']), () => (async function* () {})())).toBeNull()
 })
