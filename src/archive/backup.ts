@@ -104,22 +104,23 @@ export interface IncrementalOutcome {
 export { UnreadableFilesError }
 
 /**
- * zstd 3: zstd's own default (restic's "auto" is about the same). gzip 4, not gzip's 6: level 4 is
- * the same lazy-matching deflate with shorter chains; on the realistic fleet (scripts/bench) it
- * spends ~25% less CPU on text (mail bodies, JSONL, markdown) for a ~0.4% bigger archive, still no
- * bigger than `tar -czf` (attachments are Huffman-coded at any level: compress.ts); all-text data
- * comes out ~3% bigger. --compress-level 6 is there for those who prefer size.
+ * zstd 3: zstd's own default (restic's "auto" is about the same). gzip 3, not gzip's 6: on the
+ * realistic fleet (scripts/bench, 937 MB) level 4 (lazy matching, short chains) spent ~25% less CPU
+ * than 6 on text (mail bodies, JSONL, markdown) for a ~0.4% bigger archive, and level 3 (greedy
+ * matching) another ~12% less than 4 (backup 7.4-8.6 -> 6.9-7.7 s, 3 rounds in turn) for another
+ * 0.4% (572.2 -> 574.4 MB, still no bigger than `tar -czf`: attachments are Huffman-coded at any
+ * level, compress.ts). Operators back up before every upgrade: time is what they wait for. All-text
+ * data comes out ~6% bigger than at 6 (~3% than at 4); --compress-level 6 is there for those who
+ * prefer size.
  */
-export function defaultLevel(compression: Compression): number {
-  return compression === 'zstd' ? 3 : 4
-}
+export const DEFAULT_LEVEL = 3
 
 export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {}): Promise<BackupResult> {
   const started = performance.now()
   const now = options.now ?? new Date()
   const compression = options.compression ?? 'gzip'
   // zstd at 6 spends twice the time of 3 for ~1% less
-  const level = options.level ?? defaultLevel(compression)
+  const level = options.level ?? DEFAULT_LEVEL
   const warnings: string[] = []
   const molts = selectMolts(options.baseDir, options.select, warnings)
   if (!molts.length) warnings.push(`no molts in ${options.baseDir}: the archive holds no molt`)
