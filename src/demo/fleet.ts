@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { writeRegistry } from '../fleet/registry.ts'
@@ -67,9 +67,26 @@ export function startGateway(mode: GatewayMode, home: string, options: { lock?: 
   })
 }
 
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** ports freePort gave out in this process: never twice (a dead molt's port is not bound until it is restarted) */
+const givenOut = new Set<number>()
+const LOWEST_PORT = 10_000
+
+/**
+ * A port nobody listens on right now, below the kernel's ephemeral range: a client socket opened
+ * later never takes it. A port the kernel picked (listen on 0) went back to that range, and a
+ * keep-alive connection of the same test got it as its local port and held it: the molt's gateway,
+ * restarted on its port, never got it back (20 tries in 5 s, a CI run failed on it).
+ */
+export async function freePort(): Promise<number> {
+  const [ephemeral] = ephemeralRange()
+  for (let attempt = 0; ephemeral - LOWEST_PORT > 1000 && attempt < 200; attempt++) {
+    const port = LOWEST_PORT + Math.floor(Math.random() * (ephemeral - LOWEST_PORT))
+    if (givenOut.has(port) || !(await listensOn(port))) continue
+    givenOut.add(port)
+    return port
+  }
+  // a system whose ephemeral range leaves no room below it: any free port
+  return await new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
@@ -77,6 +94,24 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port))
     })
   })
+}
+
+/** Can a server listen on this loopback port now? (It is closed again at once.) */
+function listensOn(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/** The kernel's range of local ports for client sockets (Linux: 32768-60999 by default). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!]
+  } catch {}
+  return [32768, 60999]
 }
 
 /** The PID of a process that has already exited: what a crashed gateway leaves in gateway.pid. */
@@ -127,7 +162,15 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
         if (spec.mode === 'dead') pid = exitedPid()
         if (pid && !spec.pidFile) writeStaleLock(home, pid)
       } else {
-        const gateway = await startGateway(spec.mode, home, { lock: !spec.pidFile })
+        // a port below the ephemeral range (freePort): restarted after a crash, the gateway gets it back
+        let gateway: Awaited<ReturnType<typeof startGateway>> | undefined
+        for (let attempt = 1; !gateway; attempt++) {
+          try {
+            gateway = await startGateway(spec.mode, home, { lock: !spec.pidFile, port: await freePort() })
+          } catch (error) {
+            if (attempt >= 5) throw error
+          }
+        }
         children.set(spec.name, gateway.child)
         port = gateway.port
         pid = gateway.child.pid!
@@ -157,8 +200,8 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
     async restart(name) {
       const m = molt(name)
       const mode = m.mode === 'dead' || m.mode === 'stopped' ? 'healthy' : m.mode
-      // its old port may be held for a moment by a client socket the kernel gave that same number
-      // (loopback connections take their local ports from the range free ports come from): retry
+      // its port lies below the ephemeral range (freePort), but a socket of the killed gateway may
+      // hold it for a moment: retry
       let gateway: Awaited<ReturnType<typeof startGateway>> | undefined
       for (let attempt = 1; !gateway; attempt++) {
         try {
