@@ -162,15 +162,7 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
         if (spec.mode === 'dead') pid = exitedPid()
         if (pid && !spec.pidFile) writeStaleLock(home, pid)
       } else {
-        // a port below the ephemeral range (freePort): restarted after a crash, the gateway gets it back
-        let gateway: Awaited<ReturnType<typeof startGateway>> | undefined
-        for (let attempt = 1; !gateway; attempt++) {
-          try {
-            gateway = await startGateway(spec.mode, home, { lock: !spec.pidFile, port: await freePort() })
-          } catch (error) {
-            if (attempt >= 5) throw error
-          }
-        }
+        const gateway = await startGateway(spec.mode, home, { lock: !spec.pidFile })
         children.set(spec.name, gateway.child)
         port = gateway.port
         pid = gateway.child.pid!
@@ -200,8 +192,8 @@ export async function createDemoFleet(baseDir: string, specs: DemoMoltSpec[]): P
     async restart(name) {
       const m = molt(name)
       const mode = m.mode === 'dead' || m.mode === 'stopped' ? 'healthy' : m.mode
-      // its port lies below the ephemeral range (freePort), but a socket of the killed gateway may
-      // hold it for a moment: retry
+      // a dead or stopped molt's port lies below the ephemeral range (freePort); a crashed gateway's came
+      // from the kernel and may be held for a moment by a client socket given the same number: retry
       let gateway: Awaited<ReturnType<typeof startGateway>> | undefined
       for (let attempt = 1; !gateway; attempt++) {
         try {
