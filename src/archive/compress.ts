@@ -1,5 +1,5 @@
-import { writeSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { writeAll } from '../lib/safe-fs.ts'
 import { GZIP_LOCATOR_AT, gzipHeader, locatorBytes, ZSTD_LOCATOR_IN_FRAME, zstdLocatorFrame, type Locator } from './seek-index.ts'
 
 /**
@@ -229,7 +229,7 @@ export class ParallelCompressor {
   writeLocator(locator: Locator): void {
     if (this.#locatorAt < 0) throw new Error('no locator placeholder in this archive')
     const bytes = locatorBytes(locator)
-    for (let at = 0; at < bytes.length; ) at += writeSync(this.#fd, bytes, at, bytes.length - at, this.#locatorAt + at)
+    writeAll(this.#fd, bytes, bytes.length, this.#locatorAt)
   }
 
   /**
@@ -319,10 +319,6 @@ export class ParallelCompressor {
     this.#wake = null
     wake?.()
   }
-}
-
-export function writeAll(fd: number, data: Uint8Array): void {
-  for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at)
 }
 
 /** gzip or zstd by magic bytes; null for anything else. */

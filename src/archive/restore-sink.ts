@@ -1,5 +1,6 @@
-import { closeSync, constants, ftruncateSync, futimesSync, linkSync, lutimesSync, openSync, symlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants, ftruncateSync, futimesSync, linkSync, lutimesSync, openSync, symlinkSync } from 'node:fs'
 import { ClmntError } from '../lib/errors.ts'
+import { writeAll } from '../lib/safe-fs.ts'
 import { bytesOf, pathIn, shownName } from './byte-names.ts'
 import { normalizeMemberName } from './layout.ts'
 import { MemberLog, NameTable } from './member-log.ts'
@@ -335,7 +336,7 @@ export class ExtractSink implements TarSink {
       if (isZero(part)) continue
       this.#written += part.length
       if (this.#written > this.#spec.diskBudget) this.#refuse(null, `not enough free space in the base dir's file system to restore ${shownName(c.name)} and what follows it`)
-      for (let at = 0; at < part.length; ) at += writeSync(c.fd!, part, at, part.length - at, position + from + at)
+      writeAll(c.fd!, part, part.length, position + from)
       c.end = position + from + part.length
     }
   }

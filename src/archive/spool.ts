@@ -1,5 +1,6 @@
-import { closeSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeAll } from '../lib/safe-fs.ts'
 
 /**
  * An append-only scratch file: what a backup, verify or restore must remember per member (the
@@ -30,7 +31,7 @@ export class Spool {
 
   append(data: Uint8Array): void {
     if (data.length > this.#buf.length - this.#fill) this.#flush()
-    if (data.length > this.#buf.length) writeAt(this.#fd, data, this.size)
+    if (data.length > this.#buf.length) writeAll(this.#fd, data, data.length, this.size)
     else {
       this.#buf.set(data, this.#fill)
       this.#fill += data.length
@@ -103,7 +104,7 @@ export class Spool {
   }
 
   #flush(): void {
-    if (this.#fill) writeAt(this.#fd, this.#buf.subarray(0, this.#fill), this.size - this.#fill)
+    if (this.#fill) writeAll(this.#fd, this.#buf, this.#fill, this.size - this.#fill)
     this.#fill = 0
   }
 
@@ -154,9 +155,4 @@ function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a)
   out.set(b, a.length)
   return out
-}
-
-/** Every byte written, at `position` (after a skip, the file's own position is not where the data goes). */
-function writeAt(fd: number, data: Uint8Array, position: number): void {
-  for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at, position + at)
 }

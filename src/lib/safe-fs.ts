@@ -295,6 +295,7 @@ export function inHomeDir<T>(home: string, rel: string, options: HomeOptions & {
   }
 }
 
-export function writeAll(fd: number, buf: Uint8Array, length = buf.length): void {
-  for (let done = 0; done < length; ) done += writeSync(fd, buf, done, length - done)
+/** Every byte of buf[0, length) written: at the file's position, or from `position` on (pwrite). */
+export function writeAll(fd: number, buf: Uint8Array, length = buf.length, position: number | null = null): void {
+  for (let done = 0; done < length; ) done += writeSync(fd, buf, done, length - done, position === null ? null : position + done)
 }
