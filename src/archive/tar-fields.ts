@@ -24,8 +24,7 @@ export function concat(chunks: Uint8Array[], size: number): Uint8Array {
 }
 
 export function cString(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0)
-  return byteName(end < 0 ? bytes : bytes.subarray(0, end))
+  return readBytes(bytes, 0, bytes.length)
 }
 
 /**

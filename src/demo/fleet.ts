@@ -78,7 +78,7 @@ const LOWEST_PORT = 10_000
  * restarted on its port, never got it back (20 tries in 5 s, a CI run failed on it).
  */
 export async function freePort(): Promise<number> {
-  const [ephemeral] = ephemeralRange()
+  const ephemeral = ephemeralStart()
   for (let attempt = 0; ephemeral - LOWEST_PORT > 1000 && attempt < 200; attempt++) {
     const port = LOWEST_PORT + Math.floor(Math.random() * (ephemeral - LOWEST_PORT))
     if (givenOut.has(port) || !(await listensOn(port))) continue
@@ -105,13 +105,13 @@ function listensOn(port: number): Promise<boolean> {
   })
 }
 
-/** The kernel's range of local ports for client sockets (Linux: 32768-60999 by default). */
-function ephemeralRange(): [number, number] {
+/** Where the kernel's range of local ports for client sockets starts (Linux: 32768-60999 by default). */
+function ephemeralStart(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
-    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!]
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    if (Number.isInteger(low)) return low
   } catch {}
-  return [32768, 60999]
+  return 32768
 }
 
 /** The PID of a process that has already exited: what a crashed gateway leaves in gateway.pid. */
