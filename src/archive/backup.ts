@@ -109,7 +109,7 @@ export { UnreadableFilesError }
  * than 6 on text (mail bodies, JSONL, markdown) for a ~0.4% bigger archive, and level 3 (greedy
  * matching) another ~12% less than 4 (backup 7.4-8.6 -> 6.9-7.7 s, 3 rounds in turn) for another
  * 0.4% (572.2 -> 574.4 MB, still no bigger than `tar -czf`: attachments are Huffman-coded at any
- * level, compress.ts). Operators back up before every upgrade: time is what they wait for. All-text
+ * level, compress-worker.ts). Operators back up before every upgrade: time is what they wait for. All-text
  * data comes out ~6% bigger than at 6 (~3% than at 4); --compress-level 6 is there for those who
  * prefer size.
  */
