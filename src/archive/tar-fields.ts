@@ -5,8 +5,6 @@
 import { byteName } from './byte-names.ts'
 import { TarError } from './tar-error.ts'
 
-const text = new TextDecoder()
-
 export interface PaxRecords {
   values: Map<string, string>
   /** GNU sparse 0.0 repeats GNU.sparse.offset / numbytes: their order matters */
@@ -103,22 +101,31 @@ export function signedHeaderSum(h: Uint8Array): number {
   return signed
 }
 
-export function parsePax(body: Uint8Array, into: PaxRecords = { values: new Map(), sparse: [] }): PaxRecords {
-  const out: PaxRecords = { values: new Map(into.values), sparse: [...into.sparse] }
+/**
+ * pax records ("<length> <key>=<value>\n", the length in bytes, decimal) over those of `into`. The
+ * body is read as one latin1 string, one char per byte: values stay bytes (hdrcharset=BINARY or
+ * not, a name is the bytes it was written with), and every member of a clmnt archive has a record
+ * (its mtime), parsed cold in a short restore.
+ */
+export function parsePax(body: Uint8Array, into?: PaxRecords): PaxRecords {
+  const out: PaxRecords = into ? { values: new Map(into.values), sparse: [...into.sparse] } : { values: new Map(), sparse: [] }
+  const records = byteName(body)
   let at = 0
-  while (at < body.length) {
-    const space = body.indexOf(0x20, at)
+  while (at < records.length) {
+    const space = records.indexOf(' ', at)
     if (space < 0) break
-    const length = Number(text.decode(body.subarray(at, space)))
-    if (!Number.isInteger(length) || length <= 0 || at + length > body.length || body[at + length - 1] !== 0x0a) {
+    let length = space > at ? 0 : -1
+    for (let k = at; k < space && length >= 0; k++) {
+      const digit = records.charCodeAt(k) - 0x30
+      length = digit >= 0 && digit <= 9 ? length * 10 + digit : -1
+    }
+    if (length <= 0 || !Number.isSafeInteger(length) || at + length > records.length || records.charCodeAt(at + length - 1) !== 0x0a) {
       throw new TarError('malformed pax extended header', 0)
     }
-    // values stay bytes: hdrcharset=BINARY or not, a name is the bytes it was written with
-    const record = byteName(body.subarray(space + 1, at + length - 1))
-    const eq = record.indexOf('=')
-    if (eq > 0) {
-      const key = record.slice(0, eq)
-      const value = record.slice(eq + 1)
+    const eq = records.indexOf('=', space + 1)
+    if (eq > space + 1 && eq < at + length - 1) {
+      const key = records.slice(space + 1, eq)
+      const value = records.slice(eq + 1, at + length - 1)
       if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') out.sparse.push([key, value])
       else out.values.set(key, value)
     }

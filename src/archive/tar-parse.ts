@@ -427,9 +427,13 @@ export class TarParser {
 
   /** pax values for this entry: global ones overridden by its own; an empty value deletes the keyword. */
   #paxValues(): Map<string, string> {
-    // nearly every member: no global records, at most its own (a pax mtime): no copy
     const own = this.#pending.pax?.values
-    if (!this.#global.values.size && (!own || !own.size)) return NO_PAX
+    // nearly every member: no global records, at most its own (a pax mtime): its map, nothing copied
+    if (!this.#global.values.size) {
+      if (!own || !own.size) return NO_PAX
+      for (const [k, v] of own) if (v === '') own.delete(k)
+      return own
+    }
     const out = new Map(this.#global.values)
     for (const [k, v] of this.#pending.pax?.values ?? []) out.set(k, v)
     for (const [k, v] of out) if (v === '') out.delete(k)

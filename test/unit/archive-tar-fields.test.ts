@@ -1,5 +1,5 @@
 import { expect, test } from 'bun:test'
-import { headerSum, parseNumber, readBytes, signedHeaderSum } from '../../src/archive/tar-fields.ts'
+import { headerSum, parseNumber, parsePax, readBytes, signedHeaderSum, type PaxRecords } from '../../src/archive/tar-fields.ts'
 
 // The header fields are read byte by byte (no strings, no views): they must read exactly as the
 // plain definitions do — GNU tar's octal fields through String#trim and a regex, C strings up to NUL.
@@ -90,4 +90,69 @@ test('the header sum four bytes at a time is the byte-by-byte sum; 0 only for a 
   let signed = 0
   for (let k = 0; k < 512; k++) signed += k >= 148 && k < 156 ? 32 : -128
   expect(signedHeaderSum(h)).toBe(signed)
+})
+
+/** pax records as POSIX defines them, record by record on bytes: a decimal length, a space, key=value, a newline */
+function referencePax(body: Uint8Array, into?: PaxRecords): PaxRecords {
+  const out: PaxRecords = { values: new Map(into?.values ?? []), sparse: [...(into?.sparse ?? [])] }
+  let at = 0
+  while (at < body.length) {
+    const space = body.indexOf(0x20, at)
+    if (space < 0) break
+    const digits = Buffer.from(body.subarray(at, space)).toString('latin1')
+    const length = /^\d+$/.test(digits) ? Number(digits) : NaN
+    if (!(length > 0) || at + length > body.length || body[at + length - 1] !== 0x0a) throw new Error('malformed pax extended header')
+    const record = Buffer.from(body.subarray(space + 1, at + length - 1)).toString('latin1')
+    const eq = record.indexOf('=')
+    if (eq > 0) {
+      const [key, value] = [record.slice(0, eq), record.slice(eq + 1)]
+      if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') out.sparse.push([key, value])
+      else out.values.set(key, value)
+    }
+    at += length
+  }
+  return out
+}
+
+test('pax records read as the record-by-record definition reads them, odd bytes, bad lengths and records without a key included', () => {
+  const next = random(11)
+  // record text from bytes that matter to the reader: '=', ' ', newline, digits, high bytes, NUL
+  const alphabet = [0x3d, 0x20, 0x0a, 0x30, 0x35, 0x61, 0x6d, 0x74, 0x2e, 0xc3, 0xbc, 0xff, 0x00]
+  const keys = ['mtime', 'path', 'GNU.sparse.offset', 'GNU.sparse.numbytes', 'size', '']
+  const outcome = (read: () => PaxRecords) => {
+    try {
+      const r = read()
+      return { values: [...r.values], sparse: r.sparse }
+    } catch (error) {
+      return (error as Error).message
+    }
+  }
+  let malformed = 0
+  for (let n = 0; n < 5_000; n++) {
+    const parts: Uint8Array[] = []
+    for (let r = Math.floor(next() * 4); r >= 0; r--) {
+      const key = keys[Math.floor(next() * keys.length)]!
+      const value = Uint8Array.from({ length: Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]!)
+      const text = Buffer.concat([Buffer.from(next() < 0.9 ? `${key}=` : key, 'latin1'), value, Buffer.from('\n')])
+      // the length counts its own digits: "<digits> <text>"
+      let total = text.length + 1 + String(text.length + 1).length
+      if (String(total).length !== String(text.length + 1).length) total = text.length + 1 + String(total).length
+      let length = String(total)
+      // now and then a length that is off, not decimal, or missing
+      const odd = next()
+      if (odd < 0.03) length = String(total + 1)
+      else if (odd < 0.05) length = `0x${total.toString(16)}`
+      else if (odd < 0.06) length = ''
+      else if (odd < 0.07) length = `+${length}`
+      parts.push(Buffer.concat([Buffer.from(`${length} `, 'latin1'), text]))
+    }
+    const body = Buffer.concat(parts)
+    const into = next() < 0.3 ? { values: new Map([['mtime', '1'], ['path', 'x']]), sparse: [['GNU.sparse.offset', '0'] as [string, string]] } : undefined
+    const expected = outcome(() => referencePax(body, into))
+    if (typeof expected === 'string') malformed++
+    expect(outcome(() => parsePax(body, into))).toEqual(expected)
+  }
+  // the odd lengths were there, and records that read
+  expect(malformed).toBeGreaterThan(200)
+  expect(malformed).toBeLessThan(4_000)
 })
