@@ -5,6 +5,7 @@ import { renderHelp, resolve, resolveChain, type AnyCommand } from './command-tr
 import { resolveBaseDir, type BaseDir } from './fleet/base-dir.ts'
 import { ClmntError, UsageError } from './lib/errors.ts'
 import { createLogger, wantColor, type Logger } from './lib/log.ts'
+import { stdout } from './lib/stdio.ts'
 
 /**
  * Our own runner around citty command definitions. citty's runMain ignores unknown flags and extra
@@ -34,7 +35,7 @@ export async function main(argv: string[], root: AnyCommand): Promise<number> {
   if (argv[0] === 'help' && argv.length > 1 && !argv[1]!.startsWith('-') && argv[1] !== 'environment') argv = [...argv.slice(1), '--help']
   const verbose = argv.includes('-v') || argv.includes('--verbose')
   const noColor = argv.includes('--no-color')
-  let log = createLogger({ level: verbose ? 'verbose' : 'normal', color: wantColor(noColor, process.stderr) })
+  let log = createLogger({ level: verbose ? 'verbose' : 'normal', color: wantColor(noColor, 2) })
   let path = 'clmnt'
   let leaf: AnyCommand | undefined
   try {
@@ -45,17 +46,17 @@ export async function main(argv: string[], root: AnyCommand): Promise<number> {
     // help wins over everything else on the line, even a missing argument
     const options = rest.slice(0, rest.includes('--') ? rest.indexOf('--') : undefined)
     if (options.includes('-h') || options.includes('--help')) {
-      process.stdout.write(await renderHelp(chain))
+      stdout().write(await renderHelp(chain))
       return 0
     }
     const { values, globals } = parseCommandLine(rest, argsDef)
     if (globals.version) {
-      process.stdout.write(`clmnt ${VERSION}\n`)
+      stdout().write(`clmnt ${VERSION}\n`)
       return 0
     }
     if (!leaf.run && chain.length === 1) {
       // `clmnt` alone: what can I do here? Help on stdout, exit 0 (git, gh, restic)
-      process.stdout.write(await renderHelp(chain))
+      stdout().write(await renderHelp(chain))
       return 0
     }
     if (!leaf.run) {
@@ -63,18 +64,18 @@ export async function main(argv: string[], root: AnyCommand): Promise<number> {
       throw new UsageError('missing command')
     }
     const level = globals.quiet ? 'quiet' : globals.verbose ? 'verbose' : 'normal'
-    log = createLogger({ level, color: wantColor(globals.noColor, process.stderr) })
+    log = createLogger({ level, color: wantColor(globals.noColor, 2) })
     let baseDir: BaseDir | undefined
     const data: RunData = {
       globals,
       log,
       path,
-      color: wantColor(globals.noColor, process.stdout),
+      color: wantColor(globals.noColor, 1),
       baseDir: () => {
         baseDir ??= resolveBaseDir({ flag: globals.baseDirFlag, env: process.env.CLMNT_BASE_DIR, cwd: process.cwd() })
         return baseDir
       },
-      stdout: (text) => process.stdout.write(text),
+      stdout: (text) => stdout().write(text),
     }
     const code = await leaf.run({ rawArgs: argv, args: { _: [], ...values } as never, cmd: leaf, data })
     return typeof code === 'number' ? code : 0

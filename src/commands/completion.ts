@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty'
 import { moltNames } from '../completion/molt-names.ts'
+import { isTerminal } from '../lib/stdio.ts'
 import type { RunData } from '../runner.ts'
 
 /**
@@ -21,7 +22,7 @@ const shellCommand = (shell: Shell) =>
         import('../runner.ts'),
       ])
       cli.stdout(await completionScript(shell, root, GLOBAL_ARGS, VERSION))
-      if (process.stdout.isTTY) cli.log.info(`# to install it: ${INSTALL_HINTS[shell]}`)
+      if (isTerminal(1)) cli.log.info(`# to install it: ${INSTALL_HINTS[shell]}`)
       return 0
     },
   })

@@ -4,6 +4,7 @@ import { renderReport, wantUnicode } from '../doctor/render.ts'
 import { runDoctor } from '../doctor/run.ts'
 import { durationOption } from '../lib/duration.ts'
 import { UsageError } from '../lib/errors.ts'
+import { isTerminal } from '../lib/stdio.ts'
 import type { RunData } from '../runner.ts'
 import { VERSION } from '../runner.ts'
 import { jsonArg, printJson } from './_shared.ts'
@@ -35,7 +36,7 @@ export default defineCommand({
       now: Date.now(),
     })
     if (args.json) printJson(cli, report)
-    else cli.stdout(renderReport(report, { unicode: wantUnicode(process.stdout), color: cli.color }))
+    else cli.stdout(renderReport(report, { unicode: wantUnicode({ isTTY: isTerminal(1) }), color: cli.color }))
     return report.ok ? 0 : 1
   },
 })

@@ -4,6 +4,8 @@
  * every few minutes; and its prompt hangs under Bun when stdin is no terminal, while clmnt's one
  * question (restore's y/N) is a line read that needs nothing more. So clmnt does not depend on it.
  */
+import { isTerminal } from './stdio.ts'
+
 export type Level = 'quiet' | 'normal' | 'verbose'
 
 export interface Logger {
@@ -30,10 +32,10 @@ export function createLogger(options: { level: Level; color: boolean; write?: (t
   }
 }
 
-/** Colour for stdout tables: only on a terminal, never with NO_COLOR or --no-color. */
-export function wantColor(flagNoColor: boolean, stream: { isTTY?: boolean }): boolean {
+/** Colour for stdout tables and stderr's messages: only on a terminal, never with NO_COLOR or --no-color. */
+export function wantColor(flagNoColor: boolean, fd: 1 | 2): boolean {
   if (flagNoColor) return false
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
   if (process.env.FORCE_COLOR === '1' || process.env.FORCE_COLOR === 'true') return true
-  return Boolean(stream.isTTY) && process.env.TERM !== 'dumb'
+  return isTerminal(fd) && process.env.TERM !== 'dumb'
 }

@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'bun:test'
+import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pkg from '../../package.json'
 import { ENVIRONMENT, MOLT_FILE_VARIABLES } from '../../src/lib/environment.ts'
-import { runCli } from '../helpers/cli.ts'
+import { CLI, runCli } from '../helpers/cli.ts'
 
 // What operators expect of a CLI from gh, kubectl, restic: bare command = help, help/version
 // commands, suggestions for typos, and one list of the environment variables.
@@ -79,3 +80,18 @@ test('`clmnt help environment` lists every variable the source reads', async () 
   expect(read.size).toBeGreaterThan(10)
   expect([...read].filter((name) => !listed.includes(name) && !MOLT_FILE_VARIABLES.includes(name)).sort()).toEqual([])
 })
+
+test('a reader that left (`clmnt … | head -1`) ends the run quietly, exit 0; colours only on a terminal', () => {
+  // the reader is gone before clmnt writes: its write fails with EPIPE
+  const gone = spawnSync('bash', ['-c', `set -o pipefail; (sleep 0.3; exec '${process.execPath}' '${CLI}' --help) | true`], { encoding: 'utf8', timeout: 20_000 })
+  expect(gone.stderr).toBe('')
+  expect(gone.status).toBe(0)
+  // stdout and stderr are asked whether they are terminals without being made (lib/stdio.ts)
+  const error = ['fleet', 'restore', '--from', '/nonexistent.tar.gz']
+  const env = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, TERM: 'xterm' }
+  const onTerminal = spawnSync('script', ['-qec', [process.execPath, CLI, ...error].map((w) => `'${w}'`).join(' '), '/dev/null'], { encoding: 'utf8', env, timeout: 20_000 })
+  expect(onTerminal.stdout).toContain('\x1b[31merror\x1b[39m')
+  const piped = spawnSync(process.execPath, [CLI, ...error], { encoding: 'utf8', env, timeout: 20_000 })
+  expect(piped.status).toBe(2)
+  expect(piped.stderr).toStartWith('error ')
+}, 60_000)

@@ -8,6 +8,7 @@ import { formatBytes, formatCount, progressPrinter } from '../../archive/format.
 import { discoverFleet } from '../../fleet/discover.ts'
 import { ClmntError, UsageError } from '../../lib/errors.ts'
 import { intOption } from '../../lib/numbers.ts'
+import { isTerminal } from '../../lib/stdio.ts'
 import { requireDuration } from '../../lib/duration.ts'
 import { renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
@@ -61,7 +62,7 @@ export default defineCommand({
     }
     // settings and access are checked before the backup: a typo should cost a second, not an hour
     const remote = args.to === undefined ? null : await openStore(cli, args.to, dir)
-    const tty = Boolean(process.stderr.isTTY) && !cli.globals.quiet && !args.json && !args['dry-run']
+    const tty = !cli.globals.quiet && !args.json && !args['dry-run'] && isTerminal(2)
     const progress = tty ? progressPrinter((text) => process.stderr.write(text)) : null
     const controller = new AbortController()
     const stop = () => controller.abort()

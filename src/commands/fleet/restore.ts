@@ -9,6 +9,7 @@ import type { Scoped } from '../../archive/restore-extract.ts'
 import { blocking, checkArchive } from '../../archive/verify.ts'
 import { formatDuration, requireDuration } from '../../lib/duration.ts'
 import { ClmntError, InputError, UsageError } from '../../lib/errors.ts'
+import { isTerminal } from '../../lib/stdio.ts'
 import { renderTable } from '../../lib/table.ts'
 import type { RunData } from '../../runner.ts'
 import { jsonArg, listArg, printJson } from '../_shared.ts'
@@ -142,7 +143,7 @@ async function restoreFrom(cli: RunData, args: RestoreArgs, where: { dir: string
   }
 
   if (where.signal.aborted) throw new ClmntError('interrupted: nothing was changed', 1)
-  const progress = process.stderr.isTTY && !cli.globals.quiet && !args.json ? progressPrinter((text) => process.stderr.write(text)) : null
+  const progress = !cli.globals.quiet && !args.json && isTerminal(2) ? progressPrinter((text) => process.stderr.write(text)) : null
   let result: RestoreResult
   try {
     result = await executeRestore(plan, options, {

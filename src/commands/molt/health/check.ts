@@ -6,6 +6,7 @@ import { formatMs, paintStatus } from '../../../health/render.ts'
 import { durationOption } from '../../../lib/duration.ts'
 import { ClmntError, UsageError } from '../../../lib/errors.ts'
 import { intOption } from '../../../lib/numbers.ts'
+import { stdout } from '../../../lib/stdio.ts'
 import { moltHeader, renderTable } from '../../../lib/table.ts'
 import type { UsageErrorHandler } from '../../../command-tree.ts'
 import type { RunData } from '../../../runner.ts'
@@ -55,7 +56,7 @@ export default Object.assign(command, {
     if (!wantsNagios(argv)) return undefined
     const { nagiosUnknown } = require('../../../health/nagios.ts') as typeof import('../../../health/nagios.ts')
     const result = nagiosUnknown(message)
-    process.stdout.write(result.line)
+    stdout().write(result.line)
     return result.code
   },
 } satisfies UsageErrorHandler)

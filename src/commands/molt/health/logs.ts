@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty'
 import { findLogFile, followLog, logCandidates, readLastLines, type FollowEvent } from '../../../health/logs.ts'
 import { intOption } from '../../../lib/numbers.ts'
+import { stdout } from '../../../lib/stdio.ts'
 import type { RunData } from '../../../runner.ts'
 import { moltArg, oneMolt } from '../../_shared.ts'
 
@@ -37,7 +38,7 @@ export default defineCommand({
     process.once('SIGTERM', abort)
     // `logs -f | head`: once the reader is gone (EPIPE) there is no one to follow for. Left attached,
     // because the last partial line is written while stopping and its failure must not crash us.
-    process.stdout.on('error', abort)
+    stdout().on('error', abort)
     try {
       await followLog(molt.home, { lines: count, signal: stop.signal, onLines: print, onEvent: (event) => note(cli, molt.name, event) })
     } finally {
