@@ -1,4 +1,4 @@
-import { dlopen, read } from 'bun:ffi'
+import { lastErrno, sys } from '../lib/libc.ts'
 
 /**
  * Where a file's data is, from lseek(2) SEEK_DATA / SEEK_HOLE (through bun:ffi: node:fs has no
@@ -9,33 +9,25 @@ const SEEK_DATA = 3
 const SEEK_HOLE = 4
 const ENXIO = 6
 
-let libc: ReturnType<typeof openLibc> | null | undefined
-function openLibc() {
-  return dlopen('libc.so.6', {
-    lseek: { args: ['i32', 'i64', 'i32'], returns: 'i64' },
-    __errno_location: { args: [], returns: 'ptr' },
-  }).symbols
-}
 
 /**
  * The data segments of an open file of `size` bytes as [offset, length] pairs, or null when it
  * has no holes (or holes cannot be asked about). Offsets past `size` are cut off.
  */
 export function dataSegments(fd: number, size: number): [number, number][] | null {
-  if (libc === undefined) {
-    try {
-      libc = openLibc()
-    } catch {
-      libc = null
-    }
+  if (size === 0) return null
+  let libc: ReturnType<typeof sys>
+  try {
+    libc = sys()
+  } catch {
+    return null
   }
-  if (!libc || size === 0) return null
   const segments: [number, number][] = []
   let at = 0
   while (at < size) {
     const data = Number(libc.lseek(fd, at, SEEK_DATA))
     if (data < 0) {
-      if (read.i32(libc.__errno_location()!, 0) === ENXIO) break // only a hole from here to the end
+      if (lastErrno() === ENXIO) break // only a hole from here to the end
       return null
     }
     if (data >= size) break

@@ -1,6 +1,6 @@
-import { dlopen, read } from 'bun:ffi'
 import { chmodSync, lchownSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { errnoName, lastErrno, sys } from '../lib/libc.ts'
 
 /**
  * File-system steps of a restore that node:fs lacks: an atomic exchange of two paths
@@ -11,15 +11,6 @@ import { join } from 'node:path'
 const AT_FDCWD = -100
 const RENAME_EXCHANGE = 2
 const RENAME_NOREPLACE = 1
-const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 16: 'EBUSY', 18: 'EXDEV', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL', 38: 'ENOSYS', 39: 'ENOTEMPTY', 95: 'EOPNOTSUPP' }
-
-let libc: ReturnType<typeof openLibc> | null | undefined
-function openLibc() {
-  return dlopen('libc.so.6', {
-    renameat2: { args: ['i32', 'ptr', 'i32', 'ptr', 'u32'], returns: 'i32' },
-    __errno_location: { args: [], returns: 'ptr' },
-  }).symbols
-}
 
 /** a path for a system call: text, or bytes (names restored as they were, byte-names.ts) */
 const cPath = (path: string | Buffer) => (typeof path === 'string' ? Buffer.from(`${path}\0`) : Buffer.concat([path, Buffer.alloc(1)]))
@@ -56,18 +47,16 @@ export function renameNoReplace(from: string | Buffer, to: string | Buffer): voi
  * does not support the flag (EINVAL, ENOSYS, EOPNOTSUPP: the caller falls back); throws otherwise.
  */
 function tryRenameat2(from: string | Buffer, to: string | Buffer, flags: number, what: string): boolean {
-  if (libc === undefined) {
-    try {
-      libc = openLibc()
-    } catch {
-      libc = null
-    }
+  let libc: ReturnType<typeof sys>
+  try {
+    libc = sys()
+  } catch {
+    return false
   }
-  if (!libc) return false
   if (libc.renameat2(AT_FDCWD, cPath(from), AT_FDCWD, cPath(to), flags) === 0) return true
-  const errno = read.i32(libc.__errno_location()!, 0)
+  const errno = lastErrno()
   if (errno === 22 || errno === 38 || errno === 95) return false
-  const code = errno === 17 ? 'EEXIST' : (ERRNO[errno] ?? `errno ${errno}`)
+  const code = errnoName(errno)
   throw Object.assign(new Error(`${what}: ${code}`), { code })
 }
 

@@ -1,14 +1,14 @@
-import { dlopen, read } from 'bun:ffi'
 import { constants as osConstants } from 'node:os'
 
 /**
- * The few libc calls node:fs does not offer (openat and friends, setfsuid, flock), through bun:ffi:
- * one library handle for the whole process, opened at the first call (a run that locks nothing and
- * touches no molt home never opens it).
+ * The few libc calls node:fs does not offer (openat and friends, setfsuid, flock, renameat2, lseek),
+ * through bun:ffi: one library handle for the whole process, opened at the first call (a run that
+ * locks nothing and touches no molt home never opens it, nor loads bun:ffi: ~4 ms of a start).
  */
 
 let libc: ReturnType<typeof openLibc> | undefined
 function openLibc() {
+  const { dlopen } = require('bun:ffi') as typeof import('bun:ffi')
   return dlopen('libc.so.6', {
     openat: { args: ['i32', 'ptr', 'i32', 'u32'], returns: 'i32' },
     mkdirat: { args: ['i32', 'ptr', 'u32'], returns: 'i32' },
@@ -17,6 +17,8 @@ function openLibc() {
     setfsuid: { args: ['u32'], returns: 'i32' },
     setfsgid: { args: ['u32'], returns: 'i32' },
     flock: { args: ['i32', 'i32'], returns: 'i32' },
+    renameat2: { args: ['i32', 'ptr', 'i32', 'ptr', 'u32'], returns: 'i32' },
+    lseek: { args: ['i32', 'i64', 'i32'], returns: 'i64' },
     __errno_location: { args: [], returns: 'ptr' },
   }).symbols
 }
@@ -28,7 +30,7 @@ export const LOCK_NB = 4
 export const sys = () => (libc ??= openLibc())
 
 /** errno of the last failed call on this thread. */
-export const lastErrno = () => read.i32(sys().__errno_location()!, 0)
+export const lastErrno = () => (require('bun:ffi') as typeof import('bun:ffi')).read.i32(sys().__errno_location()!, 0)
 
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]))
 
