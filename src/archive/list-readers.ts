@@ -1,7 +1,8 @@
 import { checksumLine, parseChecksumLine } from './checksums.ts'
 import { validIndexLine } from './index-file.ts'
 import { CHECKSUMS_MEMBER } from './layout.ts'
-import { decodeHeader, indexFacts, plainIndexLine, sameText, writtenIndexLine } from './restore-index.ts'
+import { byteName } from './byte-names.ts'
+import { decodeHeader, indexFacts, plainIndexLine, writtenIndexLine } from './restore-index.ts'
 import type { ByteRange, Findings, Indexed, ListsInput, Sum } from './restore-lists.ts'
 import type { Spool } from './spool.ts'
 
@@ -21,29 +22,27 @@ export const SAME = Symbol('same line')
  * member expected next, with the sha256 its content has, is SAME: a match, nothing parsed.
  */
 export class SumReader {
-  readonly #lines: Generator<[Uint8Array, number]>
+  readonly #lines: PlacedLines
   readonly #lineOf: (at: number) => string
 
   constructor(
     readonly input: Pick<ListsInput, 'checksums' | 'regions' | 'relevant' | 'holes'>,
     readonly found: Findings,
   ) {
-    this.#lines = placedLines(input.checksums, input.regions?.sums)
+    this.#lines = new PlacedLines(input.checksums, input.regions?.sums)
     this.#lineOf = lineNumbers(input.checksums, input.holes)
   }
 
   /** The next relevant line (SAME when it is what the backup writes for member `name` with sha256 `digest`), or null at the end. */
   next(name?: string, digest?: string): Sum | typeof SAME | null {
-    let written: Buffer | undefined
-    // not for…of: leaving it would close the lines
-    for (let next = this.#lines.next(); !next.done; next = this.#lines.next()) {
-      const [row, i] = next.value
-      const bytes = Buffer.from(row.buffer, row.byteOffset, row.length)
+    let written: string | undefined
+    for (let row = this.#lines.next(); row !== null; row = this.#lines.next()) {
+      const i = this.#lines.at
       if (digest !== undefined) {
-        const same = plainSumLine(bytes, digest, name!) ?? bytes.equals((written ??= Buffer.from(checksumLine(Buffer.from(digest, 'latin1').toString('hex'), name!).slice(0, -1), 'latin1')))
-        if (same && this.input.relevant(name!)) return SAME
+        written ??= checksumLine(Buffer.from(digest, 'latin1').toString('hex'), name!).slice(0, -1)
+        if (row === written && this.input.relevant(name!)) return SAME
       }
-      const line = parseChecksumLine(bytes.toString('latin1'))
+      const line = parseChecksumLine(row)
       if (line.kind === 'sum') {
         if (this.input.relevant(line.name)) return { from: 'sums', at: i, name: line.name, digest: Buffer.from(line.digest, 'hex').toString('latin1') }
       } else if (line.kind === 'note') this.found.notes.push(line.note)
@@ -52,19 +51,6 @@ export class SumReader {
     }
     return null
   }
-}
-
-const NEEDS_ESCAPE = /[\\\n\r]/
-
-/**
- * Is `line` the checksum line a backup writes for `name` with sha256 `digest` (32 latin1
- * characters)? The line of nearly every member of an archive nobody touched. Null for a name sha256sum escapes (checksumLine builds that line).
- */
-function plainSumLine(line: Buffer, digest: string, name: string): boolean | null {
-  if (NEEDS_ESCAPE.test(name)) return null
-  if (line.length !== 66 + name.length || line[64] !== 0x20 || line[65] !== 0x20) return false
-  // three native calls, not a loop over ~100 characters (the interpreter's, in a short restore)
-  return line.toString('latin1', 66) === name && line.toString('latin1', 0, 64) === Buffer.from(digest, 'latin1').toString('hex')
 }
 
 /**
@@ -76,7 +62,7 @@ function plainSumLine(line: Buffer, digest: string, name: string): boolean | nul
  * other molts are most of what `restore --select` reads without a molt index).
  */
 export class IndexReader {
-  readonly #lines: Generator<[Uint8Array, number]>
+  readonly #lines: PlacedLines
   readonly #lineOf: (at: number) => string
   readonly #decoder = new TextDecoder()
 
@@ -84,30 +70,29 @@ export class IndexReader {
     readonly input: ListsInput,
     readonly found: Findings,
   ) {
-    this.#lines = placedLines(input.index!, input.regions?.index)
+    this.#lines = new PlacedLines(input.index!, input.regions?.index)
     this.#lineOf = lineNumbers(input.index!, input.holes)
   }
 
   /** The next line (SAME when it is what the backup writes for member `name` with header `header`), or null at the end. */
   next(name?: string, header?: string): Indexed | typeof SAME | null {
-    let plain: string | null | undefined
-    let written: Uint8Array | null | undefined
-    // not for…of: leaving it would close the lines
-    for (let next = this.#lines.next(); !next.done; next = this.#lines.next()) {
-      const [row, i] = next.value
+    let written: string | null | undefined
+    for (let row = this.#lines.next(); row !== null; row = this.#lines.next()) {
+      const i = this.#lines.at
       if (header !== undefined) {
-        // built once a call: lines of molts not checked may come first
-        plain = plain === undefined ? plainIndexLine(name!, header) : plain
-        if (plain !== null) {
-          if (sameText(row, plain)) return SAME
-        } else {
-          written ??= writtenIndexLine(name!, decodeHeader(header))
-          if (written !== null && Buffer.from(row.buffer, row.byteOffset, row.length).equals(written)) return SAME
+        // built once a call (lines of molts not checked may come first); the line's bytes as latin1, like the row
+        if (written === undefined) {
+          written = plainIndexLine(name!, header)
+          if (written === null) {
+            const bytes = writtenIndexLine(name!, decodeHeader(header))
+            written = bytes && byteName(bytes)
+          }
         }
+        if (row === written) return SAME
       }
       let raw: unknown
       try {
-        raw = JSON.parse(this.#decoder.decode(row))
+        raw = JSON.parse(this.#decoder.decode(Buffer.from(row, 'latin1')))
       } catch {
         this.found.indexLines.push({ at: i, problem: { molt: null, text: `index.jsonl: ${this.#lineOf(i)}: not JSON` } })
         continue
@@ -125,18 +110,62 @@ export class IndexReader {
 }
 
 /**
- * A spool's lines (all, or those in `ranges`), each with the offset where it starts: it orders what
- * is found like a line number does, and lineNumbers() turns it into one for a message. Counting the
- * lines of the parts passed over at once cost a one-molt restore a read of both lists.
+ * A spool's lines (all, or those in `ranges`), as latin1 strings (a byte a char), each with the
+ * offset where it starts (`at`): it orders what is found like a line number does, and lineNumbers()
+ * turns it into one for a message. Counting the lines of the parts passed over at once cost a
+ * one-molt restore a read of both lists. Each block is decoded once and its lines are slices of it:
+ * a line is compared with what the backup writes for its member as one string, nothing made per
+ * line but the slice (a short restore runs this in the interpreter, ~2,000 lines a list).
  */
-function* placedLines(spool: Spool, ranges: readonly ByteRange[] | null | undefined): Generator<[Uint8Array, number]> {
-  for (const [start, end] of ranges ?? [[0, spool.size] as ByteRange]) {
+export class PlacedLines {
+  /** where the line next() returned starts */
+  at = 0
+  readonly #ranges: ByteRange[]
+  #range = 0
+  #blocks: Iterator<Uint8Array> | null = null
+  #text = ''
+  #start = 0
+  /** offset of #text's first char */
+  #base = 0
+
+  constructor(
+    readonly spool: Spool,
+    ranges: readonly ByteRange[] | null | undefined,
+  ) {
     // a region may end past the list (its size was not known when it was planned): the list ends it
-    const [from, to] = [Math.min(start, spool.size), Math.min(end, spool.size)]
-    let at = from
-    for (const line of spool.lines(from, to)) {
-      yield [line, at]
-      at += line.length + 1
+    this.#ranges = (ranges ?? [[0, spool.size] as ByteRange]).map(([start, end]) => [Math.min(start, spool.size), Math.min(end, spool.size)])
+  }
+
+  next(): string | null {
+    for (;;) {
+      const nl = this.#text.indexOf('\n', this.#start)
+      if (nl >= 0) {
+        this.at = this.#base + this.#start
+        const line = this.#text.slice(this.#start, nl)
+        this.#start = nl + 1
+        return line
+      }
+      const block = this.#blocks?.next()
+      if (block && !block.done) {
+        this.#base += this.#start
+        this.#text = this.#text.slice(this.#start) + Buffer.from(block.value.buffer, block.value.byteOffset, block.value.length).toString('latin1')
+        this.#start = 0
+        continue
+      }
+      // the region's end: its last line may lack a newline
+      if (this.#blocks && this.#start < this.#text.length) {
+        this.at = this.#base + this.#start
+        const line = this.#text.slice(this.#start)
+        this.#text = ''
+        this.#start = 0
+        return line
+      }
+      const range = this.#ranges[this.#range++]
+      if (!range) return null
+      this.#blocks = this.spool.blocks(range[0], range[1])
+      this.#text = ''
+      this.#start = 0
+      this.#base = range[0]
     }
   }
 }

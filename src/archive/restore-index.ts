@@ -70,21 +70,13 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/
 
 /**
  * What writtenIndexLine gives for a file or folder with a plain name (and molt), as text that is its
- * own bytes: compared in place (sameText), nothing else built for nearly every member of an archive
- * nobody touched. Null when the member is not that simple (writtenIndexLine decides).
+ * own bytes: compared with the line read as latin1 (list-readers.ts), nothing else built for nearly
+ * every member of an archive nobody touched. Null when the member is not that simple (writtenIndexLine decides).
  */
 export function plainIndexLine(name: string, header: string): string | null {
   const h = decodeHeader(header)
   if ((h.type !== 'file' && h.type !== 'dir') || !PLAIN.test(name) || name.endsWith('/') || (h.molt !== null && !PLAIN.test(h.molt)) || !WRITTEN_MTIME.test(h.mtime)) return null
   return `{"path":"${name}","type":"${h.type}","mode":"${octalMode(h.mode)}","size":${h.type === 'file' ? h.size : 0},"mtime":"${h.mtime}","molt":${h.molt === null ? 'null' : `"${h.molt}"`}}`
-}
-
-/**
- * Are these bytes the text (of char codes below 256)? Decoded and compared natively: a loop over
- * ~150 characters a line ran in the interpreter for the ~2,000 lines of a one-molt restore.
- */
-export function sameText(bytes: Uint8Array, text: string): boolean {
-  return bytes.length === text.length && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1') === text
 }
 
 /** How a member header differs from its index.jsonl line ("mode 0644 → 0755", …); empty when it does not. */

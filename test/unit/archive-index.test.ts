@@ -1,5 +1,6 @@
 import { expect, test } from 'bun:test'
-import { encodeHeader, plainIndexLine, sameText, writtenIndexLine } from '../../src/archive/restore-index.ts'
+import { byteName } from '../../src/archive/byte-names.ts'
+import { encodeHeader, plainIndexLine, writtenIndexLine } from '../../src/archive/restore-index.ts'
 import { indexLine, indexLineSchema, indexLinkBytes, indexPathBytes, nameKey, parseIndex, parseIndexLine, type IndexEntry } from '../../src/archive/index-file.ts'
 
 const latin1Name = new Uint8Array([...Buffer.from('alpha/Maildir/.caf'), 0xe9]) // "café" in Latin-1: not UTF-8
@@ -100,15 +101,7 @@ test('the in-place check of an index line agrees with the line a backup writes, 
     const header = encodeHeader(facts)
     const written = writtenIndexLine(name, facts)!
     const plain = plainIndexLine(name, header)
-    // the names JSON escapes, latin-1 bytes and links are left to writtenIndexLine
-    expect(plain === null ? null : sameText(written, plain)).toBe(/^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) && facts.type !== 'symlink' ? true : null)
-    if (plain === null) continue
-    for (let at = 0; at < written.length; at++) {
-      const off = Uint8Array.from(written)
-      off[at] = off[at] === 0x31 ? 0x32 : 0x31
-      expect(sameText(off, plain)).toBe(false)
-    }
-    expect(sameText(written.subarray(0, -1), plain)).toBe(false)
-    expect(sameText(Buffer.concat([written, Buffer.from(' ')]), plain)).toBe(false)
+    // the names JSON escapes, latin-1 bytes and links are left to writtenIndexLine; a plain line is its own bytes (lines are read as latin1)
+    expect(plain === null ? null : byteName(written) === plain).toBe(/^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) && facts.type !== 'symlink' ? true : null)
   }
 })

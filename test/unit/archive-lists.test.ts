@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { readdirSync, rmSync } from 'node:fs'
 import { checksumLine, endLine, noteLine } from '../../src/archive/checksums.ts'
 import { indexLine, type IndexEntry } from '../../src/archive/index-file.ts'
+import { PlacedLines } from '../../src/archive/list-readers.ts'
 import { MemberLog, NameTable } from '../../src/archive/member-log.ts'
 import { encodeHeader, type HeaderFacts } from '../../src/archive/restore-index.ts'
 import { compareLists, type ListsInput } from '../../src/archive/restore-lists.ts'
@@ -335,3 +336,53 @@ test('a spool with holes (list chunks: the lines of molts not read): left-out by
   expect(withRegions.sums.map((p) => p.text)).toEqual(['checksums.sha256: line 4: not a sha256sum line'])
   expect(withHoles.index.map((p) => p.text.replace(/the line at byte \d+/, 'line N'))).toEqual(withRegions.index.map((p) => p.text.replace(/line \d+/, 'line N')))
 }, 30_000)
+
+test('list lines: each region of a spool line by line with the offset each line starts at, across blocks, as latin1', () => {
+  {
+    let x = 5
+    const next = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    for (let round = 0; round < 6; round++) {
+      // ~700 KB: lines of 0 to 3,000 bytes (any byte but the newline), some far longer than others, across 256 KiB blocks
+      const parts: Buffer[] = []
+      for (let size = 0; size < 700_000; ) {
+        const line = Buffer.from(Array.from({ length: next() < 0.05 ? 0 : Math.floor(next() * 3000) }, () => [0x61, 0x20, 0xe9, 0xff, 0x00, 0x7b][Math.floor(next() * 6)]!))
+        parts.push(line, Buffer.from('\n'))
+        size += line.length + 1
+      }
+      if (round % 2) parts.pop() // the last line without its newline
+      const content = Buffer.concat(parts)
+      const spool = new Spool(dir)
+      spool.append(content)
+      const cut = () => Math.floor(next() * (content.length + 10))
+      const ranges: [number, number][] = round === 0 ? [] : Array.from({ length: 3 }, () => [cut(), cut()] as [number, number]).map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as [number, number]).sort((a, b) => a[0] - b[0])
+      const expected: [string, number][] = []
+      for (const [start, end] of round === 0 ? [[0, content.length] as [number, number]] : ranges) {
+        const [from, to] = [Math.min(start, content.length), Math.min(end, content.length)]
+        const text = content.toString('latin1', from, to)
+        let at = 0
+        for (const line of text.split('\n')) {
+          if (at + line.length < text.length || line.length) expected.push([line, from + at])
+          at += line.length + 1
+        }
+      }
+      const lines = new PlacedLines(spool, round === 0 ? null : ranges)
+      const got: [string, number][] = []
+      for (let line = lines.next(); line !== null; line = lines.next()) got.push([line, lines.at])
+      expect(got.length).toBe(expected.length)
+      expect(got).toEqual(expected)
+      spool.close()
+    }
+  }
+  // a one-byte last line, an empty line, a region that starts and ends inside lines
+  const spool = new Spool(dir)
+  spool.append(Buffer.from('ab\nc\n\nxyz\nq'))
+  const read = (ranges: [number, number][] | null) => {
+    const lines = new PlacedLines(spool, ranges)
+    const got: [string, number][] = []
+    for (let line = lines.next(); line !== null; line = lines.next()) got.push([line, lines.at])
+    return got
+  }
+  expect(read(null)).toEqual([['ab', 0], ['c', 3], ['', 5], ['xyz', 6], ['q', 10]])
+  expect(read([[1, 4], [7, 20]])).toEqual([['b', 1], ['c', 3], ['yz', 7], ['q', 10]])
+  spool.close()
+})
