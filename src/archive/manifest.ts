@@ -4,6 +4,7 @@ import { InputError } from '../lib/errors.ts'
 import { legacyBoolean, legacyNumber, legacyString, parseLegacyJson } from '../lib/legacy.ts'
 import { lazySchema } from '../lib/schema.ts'
 import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSIONS, GLOBAL_DIR } from './layout.ts'
+import { writtenManifest } from './manifest-written.ts'
 
 /**
  * manifest.json, the first member of every archive: the one schema for backup, list-backups,
@@ -133,6 +134,8 @@ export function parseManifest(text: string): ParsedManifest {
   } catch {
     throw new InputError('manifest.json is not valid JSON')
   }
+  const written = writtenManifest(raw)
+  if (written) return { manifest: written, legacy: false }
   const parsed = manifestSchema().safeParse(raw)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!

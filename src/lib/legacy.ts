@@ -24,6 +24,11 @@ export function legacyHttpStatus(value: unknown): number | null {
   return n !== null && Number.isInteger(n) && n >= 100 && n <= 599 ? n : null
 }
 
+/** Text that legacyString keeps as it is: trimmed, and none of the bash toolkit's ways to say null. */
+export function isPlainText(value: string): boolean {
+  return value === value.trim() && !NULLISH.has(value.toLowerCase())
+}
+
 export function legacyString(value: unknown): string | null {
   if (value === null || value === undefined) return null
   const text = String(value).trim()
