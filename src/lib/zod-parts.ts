@@ -2,7 +2,8 @@ import { array, base64, boolean, config, enum as oneOf, literal, looseObject, nu
 
 /**
  * The parts of zod the schemas use, imported by name so the bundler leaves out the rest (its ~40
- * locales, JSON Schema, the compiler): `require('zod')` took the CommonJS build whole, ~13 ms of a
- * command's start, where this loads in ~3. Required lazily (lib/schema.ts), never imported.
+ * locales, JSON Schema, the compiler): `require('zod')` took the CommonJS build whole, and a
+ * command that reads one manifest started ~9 ms later. Required lazily (lib/schema.ts), never
+ * imported.
  */
 export const z = { array, base64, boolean, config, enum: oneOf, literal, looseObject, null: nullValue, number, object, partialRecord, preprocess, record, strictObject, string, tuple, union, unknown }
