@@ -1,4 +1,4 @@
-import { lastErrno, sys } from '../lib/libc.ts'
+import { lastErrno, sysOrNull } from '../lib/libc.ts'
 
 /**
  * Where a file's data is, from lseek(2) SEEK_DATA / SEEK_HOLE (through bun:ffi: node:fs has no
@@ -9,19 +9,13 @@ const SEEK_DATA = 3
 const SEEK_HOLE = 4
 const ENXIO = 6
 
-
 /**
  * The data segments of an open file of `size` bytes as [offset, length] pairs, or null when it
  * has no holes (or holes cannot be asked about). Offsets past `size` are cut off.
  */
 export function dataSegments(fd: number, size: number): [number, number][] | null {
-  if (size === 0) return null
-  let libc: ReturnType<typeof sys>
-  try {
-    libc = sys()
-  } catch {
-    return null
-  }
+  const libc = size === 0 ? null : sysOrNull()
+  if (!libc) return null
   const segments: [number, number][] = []
   let at = 0
   while (at < size) {

@@ -1,6 +1,6 @@
 import { chmodSync, lchownSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { errnoName, lastErrno, sys } from '../lib/libc.ts'
+import { cName, errnoName, lastErrno, sysOrNull } from '../lib/libc.ts'
 
 /**
  * File-system steps of a restore that node:fs lacks: an atomic exchange of two paths
@@ -11,9 +11,6 @@ import { errnoName, lastErrno, sys } from '../lib/libc.ts'
 const AT_FDCWD = -100
 const RENAME_EXCHANGE = 2
 const RENAME_NOREPLACE = 1
-
-/** a path for a system call: text, or bytes (names restored as they were, byte-names.ts) */
-const cPath = (path: string | Buffer) => (typeof path === 'string' ? Buffer.from(`${path}\0`) : Buffer.concat([path, Buffer.alloc(1)]))
 
 /**
  * Swap what `a` and `b` name, atomically. Where the kernel or file system cannot (old kernels,
@@ -47,13 +44,9 @@ export function renameNoReplace(from: string | Buffer, to: string | Buffer): voi
  * does not support the flag (EINVAL, ENOSYS, EOPNOTSUPP: the caller falls back); throws otherwise.
  */
 function tryRenameat2(from: string | Buffer, to: string | Buffer, flags: number, what: string): boolean {
-  let libc: ReturnType<typeof sys>
-  try {
-    libc = sys()
-  } catch {
-    return false
-  }
-  if (libc.renameat2(AT_FDCWD, cPath(from), AT_FDCWD, cPath(to), flags) === 0) return true
+  const libc = sysOrNull()
+  if (!libc) return false
+  if (libc.renameat2(AT_FDCWD, cName(from), AT_FDCWD, cName(to), flags) === 0) return true
   const errno = lastErrno()
   if (errno === 22 || errno === 38 || errno === 95) return false
   const code = errnoName(errno)

@@ -29,6 +29,15 @@ export const LOCK_NB = 4
 
 export const sys = () => (libc ??= openLibc())
 
+/** libc, or null where it cannot be opened: for calls with a fallback (renameat2, lseek's holes). */
+export function sysOrNull(): ReturnType<typeof sys> | null {
+  try {
+    return sys()
+  } catch {
+    return null
+  }
+}
+
 /** errno of the last failed call on this thread. */
 export const lastErrno = () => (require('bun:ffi') as typeof import('bun:ffi')).read.i32(sys().__errno_location()!, 0)
 
@@ -37,5 +46,5 @@ const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) =>
 /** "ENOENT" for 2: the code node:fs would give. */
 export const errnoName = (errno: number) => ERRNO_NAMES.get(errno) ?? `errno ${errno}`
 
-/** A C string for a path argument. */
-export const cName = (name: string) => Buffer.from(`${name}\0`)
+/** A C string for a path argument: text, or bytes (names restored as they were, byte-names.ts). */
+export const cName = (name: string | Buffer) => (typeof name === 'string' ? Buffer.from(`${name}\0`) : Buffer.concat([name, Buffer.alloc(1)]))
