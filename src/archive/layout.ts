@@ -25,6 +25,11 @@ export const GLOBAL_DIR = 'global'
 /** used instead of `global/` when a molt is called "global" (a dot can never start a molt name) */
 export const GLOBAL_DIR_FALLBACK = '.global'
 export const CRONTAB_FILE = '.clmnt-crontab'
+/** the global folder names a manifest may give (layout.global; not a molt's name) */
+export const GLOBAL_DIR_NAME = /^[.]?[a-z_][a-z0-9_-]*$/
+/** an incremental archive's parent (manifest.json): a file name in the same folder, and the sha256 of its manifest */
+export const PARENT_FILE = /^[^/]+$/
+export const SHA256_HEX = /^[0-9a-f]{64}$/
 export const GLOBAL_FILES = ['molts.json', 'clmnt.json'] as const
 
 export const COMPONENTS = ['config', 'skills', 'agents', 'openclaw-state', 'mail-config', 'maildir', 'state', 'logs', 'crontab'] as const

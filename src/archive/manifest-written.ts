@@ -1,6 +1,6 @@
 import { MOLT_NAME_PATTERN } from '../fleet/names.ts'
 import { isPlainText } from '../lib/legacy.ts'
-import { COMPONENTS, CRONTAB_FILE, FORMAT_VERSIONS } from './layout.ts'
+import { COMPONENTS, CRONTAB_FILE, FORMAT_VERSIONS, GLOBAL_DIR_NAME, PARENT_FILE, SHA256_HEX } from './layout.ts'
 import type { Manifest } from './manifest.ts'
 
 /**
@@ -20,7 +20,7 @@ export function writtenManifest(raw: unknown): Manifest | null {
   if (!isObject(o) || !(o.select === null || isStrings(o.select)) || typeof o.compression !== 'string' || !isCount(o.compress_level, true)) return null
   if (typeof o.exclude_maildir !== 'boolean' || typeof o.exclude_logs !== 'boolean' || typeof o.allow_partial !== 'boolean') return null
   const l = m.layout
-  if (!isObject(l) || typeof l.global !== 'string' || !/^[.]?[a-z_][a-z0-9_-]*$/.test(l.global) || ![l.checksums, l.crontab, l.index, l.state].every(isText)) return null
+  if (!isObject(l) || typeof l.global !== 'string' || !GLOBAL_DIR_NAME.test(l.global) || ![l.checksums, l.crontab, l.index, l.state].every(isText)) return null
   if (!isStrings(m.global_files) || !Array.isArray(m.molts) || !isCount(m.total_size_bytes) || !isCount(m.total_files)) return null
   const names = new Set<string>()
   for (const molt of m.molts) {
@@ -58,5 +58,5 @@ function isStrings(value: unknown): value is string[] {
 }
 
 function isParent(p: unknown): boolean {
-  return isObject(p) && typeof p.file === 'string' && /^[^/]+$/.test(p.file) && isCount(p.size) && typeof p.manifest_sha256 === 'string' && /^[0-9a-f]{64}$/.test(p.manifest_sha256) && typeof p.timestamp === 'string'
+  return isObject(p) && typeof p.file === 'string' && PARENT_FILE.test(p.file) && isCount(p.size) && typeof p.manifest_sha256 === 'string' && SHA256_HEX.test(p.manifest_sha256) && typeof p.timestamp === 'string'
 }

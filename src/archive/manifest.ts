@@ -3,7 +3,7 @@ import { MOLT_NAME_PATTERN } from '../fleet/names.ts'
 import { InputError } from '../lib/errors.ts'
 import { legacyBoolean, legacyNumber, legacyString, parseLegacyJson } from '../lib/legacy.ts'
 import { lazySchema } from '../lib/schema.ts'
-import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSIONS, GLOBAL_DIR } from './layout.ts'
+import { CHECKSUMS_MEMBER, COMPONENTS, CRONTAB_FILE, FORMAT_VERSIONS, GLOBAL_DIR, GLOBAL_DIR_NAME, PARENT_FILE, SHA256_HEX } from './layout.ts'
 import { writtenManifest } from './manifest-written.ts'
 
 /**
@@ -57,10 +57,10 @@ export const manifestSchema = lazySchema((z) => {
   })
   const parent = z.looseObject({
     /** file name, in the same folder */
-    file: z.string().min(1).regex(/^[^/]+$/, 'a file name, not a path'),
+    file: z.string().min(1).regex(PARENT_FILE, 'a file name, not a path'),
     size: z.number().int().min(0),
     /** sha256 of the parent's manifest.json member */
-    manifest_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    manifest_sha256: z.string().regex(SHA256_HEX),
     timestamp: z.string(),
   })
   const chain = z.looseObject({
@@ -101,7 +101,7 @@ export const manifestSchema = lazySchema((z) => {
         seen.add(molt.name)
       }
       if (isLegacyVersion(m.version)) return
-      if (!/^[.]?[a-z_][a-z0-9_-]*$/.test(m.layout.global) || seen.has(m.layout.global)) {
+      if (!GLOBAL_DIR_NAME.test(m.layout.global) || seen.has(m.layout.global)) {
         ctx.addIssue({ code: 'custom', path: ['layout', 'global'], message: 'unusable global folder name' })
       }
       for (const [i, molt] of m.molts.entries()) {
