@@ -97,6 +97,8 @@ export async function readArchive(path: string, sink: TarSink, compression?: Com
       // `chunks`: the parts of the archive a molt index points at (seek-read.ts), else all of it
       for await (const chunk of chunks ?? decompressedChunks(path, compression)) {
         if (!parser.push(chunk)) return { parser, endNotes }
+        const behind = sink.backlog?.()
+        if (behind) await behind
         if (parser.complete && parser.afterEnd > AFTER_END) {
           endNotes.push(`more than ${AFTER_END >> 20} MiB follow the end-of-archive blocks: not read`)
           break

@@ -140,6 +140,7 @@ async function extractFrom(spec: ExtractSpec, input: PolicyInput, seek: SeekRead
   const sink = new ExtractSink(spec, out, input, scratchDir)
   try {
     const { endNotes } = await readArchive(spec.archive, sink, spec.compression, seek?.chunks)
+    await sink.settle()
     if (seek) {
       // the files of the molts not read, as index.jsonl lists them: checksums.sha256's end line must still add up
       out.archiveFiles += seek.skipped.files
@@ -149,7 +150,8 @@ async function extractFrom(spec: ExtractSpec, input: PolicyInput, seek: SeekRead
     }
     for (const text of endNotes) out.notes.push({ molt: null, text })
   } catch (error) {
-    sink.close()
+    // no write may still be in flight when staging goes
+    await sink.settle().catch(() => {})
     if (error instanceof ArchiveReadError && !spec.failFast) {
       out.problems.push({ molt: null, text: `the archive cannot be read to its end: ${error.message}` })
       return out

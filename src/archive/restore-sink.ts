@@ -1,6 +1,5 @@
-import { closeSync, constants, ftruncateSync, futimesSync, linkSync, lutimesSync, openSync, symlinkSync } from 'node:fs'
+import { constants, linkSync, lutimesSync, symlinkSync } from 'node:fs'
 import { ClmntError } from '../lib/errors.ts'
-import { writeAll } from '../lib/safe-fs.ts'
 import { bytesOf, pathIn, shownName } from './byte-names.ts'
 import { normalizeMemberName } from './layout.ts'
 import { MemberLog, NameTable } from './member-log.ts'
@@ -9,6 +8,7 @@ import type { ExtractSpec, Extracted, MoltTally } from './restore-extract.ts'
 import { fileTime } from './restore-fs.ts'
 import { encodeHeader } from './restore-index.ts'
 import { count, ensureParent, makeDir, type Refuse } from './restore-tree.ts'
+import { FileWriter } from './restore-writer.ts'
 import { isHole } from './seek-lists.ts'
 import { Spool } from './spool.ts'
 import type { TarEntry, TarSink } from './tar-parse.ts'
@@ -74,6 +74,7 @@ export class ExtractSink implements TarSink {
   #filesDone = 0
   #current: Current = SKIP
   #sinceCollect = 0
+  readonly #writer = new FileWriter()
 
   constructor(spec: ExtractSpec, out: Extracted, input: PolicyInput, scratchDir: string) {
     this.#spec = spec
@@ -108,7 +109,7 @@ export class ExtractSink implements TarSink {
       this.#data(chunk, position)
     } catch (error) {
       if (!(error instanceof Refusal)) throw error
-      this.close()
+      if (this.#current.kind === 'file' && this.#current.fd !== null) this.#writer.abandon(this.#current.fd)
       this.#current = SKIP
     }
   }
@@ -121,14 +122,14 @@ export class ExtractSink implements TarSink {
     }
   }
 
-  /** The file being written, if any, is closed (the extraction stops). */
-  close(): void {
-    const c = this.#current
-    if (c.kind === 'file' && c.fd !== null) {
-      try {
-        closeSync(c.fd)
-      } catch {}
-    }
+  /** A promise to wait on while the files' writes are behind (restore-writer.ts); null: go on. */
+  backlog(): Promise<void> | null {
+    return this.#writer.backlog()
+  }
+
+  /** Every file written and closed (the extraction ended, or stopped); throws a failed write. */
+  settle(): Promise<void> {
+    return this.#writer.settle()
   }
 
   /** A problem: fatal when restore needs what it concerns, else recorded (the member is read past). */
@@ -300,7 +301,7 @@ export class ExtractSink implements TarSink {
     let fd: number | null = null
     if (home) {
       try {
-        fd = openSync(pathIn(home, rel), WRITE_FLAGS, verdict.mode)
+        fd = this.#writer.open(pathIn(home, rel), WRITE_FLAGS, verdict.mode)
       } catch (error) {
         this.#refuse(molt, `member ${shownName(member)}: cannot create it (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
       }
@@ -331,14 +332,23 @@ export class ExtractSink implements TarSink {
 
   /** Runs of 64 KiB of zeros become holes: an 8 GiB file of zeros costs no disk, as with GNU tar --sparse. */
   #write(c: Extract<Current, { kind: 'file' }>, chunk: Uint8Array, position: number): void {
+    // what is not a hole goes out in runs: one write for a chunk without zeros
+    let run = -1
     for (let from = 0; from < chunk.length; from += HOLE) {
-      const part = chunk.subarray(from, from + HOLE)
-      if (isZero(part)) continue
-      this.#written += part.length
-      if (this.#written > this.#spec.diskBudget) this.#refuse(null, `not enough free space in the base dir's file system to restore ${shownName(c.name)} and what follows it`)
-      writeAll(c.fd!, part, part.length, position + from)
-      c.end = position + from + part.length
+      if (!isZero(chunk.subarray(from, from + HOLE))) run = run < 0 ? from : run
+      else if (run >= 0) {
+        this.#put(c, chunk.subarray(run, from), position + run)
+        run = -1
+      }
     }
+    if (run >= 0) this.#put(c, chunk.subarray(run), position + run)
+  }
+
+  #put(c: Extract<Current, { kind: 'file' }>, bytes: Uint8Array, position: number): void {
+    this.#written += bytes.length
+    if (this.#written > this.#spec.diskBudget) this.#refuse(null, `not enough free space in the base dir's file system to restore ${shownName(c.name)} and what follows it`)
+    this.#writer.write(c.fd!, bytes, position)
+    c.end = position + bytes.length
   }
 
   #entryEnd(e: TarEntry): void {
@@ -347,12 +357,8 @@ export class ExtractSink implements TarSink {
     this.#current = SKIP
     if (c.kind === 'file') {
       if (c.hasher) hashZeros(c, e.size)
-      if (c.fd !== null) {
-        // a new file (O_EXCL) written up to its size has it already: one system call less a file
-        if (c.end !== e.size) ftruncateSync(c.fd, e.size)
-        futimesSync(c.fd, fileTime(e.mtime), fileTime(e.mtime))
-        closeSync(c.fd)
-      }
+      // a new file (O_EXCL) written up to its size has it already: truncated only when short of it
+      if (c.fd !== null) this.#writer.finish(c.fd, e.size, c.end, fileTime(e.mtime))
       out.log.file(e.size, c.hasher ? binaryDigest(c.hasher) : '')
       count(c.tally, c.component, e.size)
       this.#filesDone++

@@ -52,6 +52,8 @@ export interface TarSink {
   /** a piece of the file's content, starting at `position` in the file (holes are never passed) */
   data?(chunk: Uint8Array, entry: TarEntry, position: number): void | 'stop'
   entryEnd?(entry: TarEntry): void | 'stop'
+  /** a promise the reader waits on before it pushes more (the sink's writes are behind); null: go on */
+  backlog?(): Promise<void> | null
 }
 
 const enum State {
