@@ -10,7 +10,7 @@ import type { Manifest } from './manifest.ts'
 import type { MoltTally } from './restore-extract.ts'
 import { catchUpKept, cloneKept, type KeptLinks } from './restore-keep.ts'
 import { rewriteCrontab, rewriteOpenclawConfig, setMoltInfoValues, type PathMap } from './restore-fixes.ts'
-import { chownTree, exchangePaths, fileTime, inodeOf, renameNoReplace, syncDir } from './restore-fs.ts'
+import { chownTree, exchangePaths, fileTime, inodeOf, renameNoReplace, syncDir, syncFileSystem } from './restore-fs.ts'
 import type { Staging } from './restore-journal.ts'
 import { isRoot, readUsers, type HostUser, type PlannedMolt } from './restore-plan.ts'
 
@@ -133,11 +133,13 @@ export function prepareMolt(ctx: MoltContext, planned: PlannedMolt, tally: MoltT
   return { owner, userCreated, crontab, kept, keptLinks, warnings, registry }
 }
 
-/** The commit: journal first, then one exchange (or a no-replace rename for a new molt). */
+/** The commit: the new tree on disk, the journal, then one exchange (or a no-replace rename for a new molt). */
 export function commitMolt(ctx: MoltContext, planned: PlannedMolt, prepared: PreparedMolt, beforeExchange?: (molt: string) => void): void {
   const name = planned.name
   const stage = ctx.staging.stage(name)
   const existed = planned.action === 'overwrite'
+  // the first molt's call writes what the whole restore staged; the others', what preparing them changed
+  syncFileSystem(stage)
   ctx.staging.setMolt(name, { state: 'committing', new_ino: inodeOf(stage), existed, registry: prepared.registry, crontab: prepared.crontab, user: prepared.owner?.name ?? null })
   beforeExchange?.(name)
   if (existed) {

@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os'
 
 /**
- * The few libc calls node:fs does not offer (openat and friends, setfsuid, flock, renameat2, lseek),
+ * The few libc calls node:fs does not offer (openat and friends, setfsuid, flock, renameat2, lseek, syncfs),
  * through bun:ffi: one library handle for the whole process, opened at the first call (a run that
  * locks nothing and touches no molt home never opens it, nor loads bun:ffi: ~4 ms of a start).
  */
@@ -19,6 +19,7 @@ function openLibc() {
     flock: { args: ['i32', 'i32'], returns: 'i32' },
     renameat2: { args: ['i32', 'ptr', 'i32', 'ptr', 'u32'], returns: 'i32' },
     lseek: { args: ['i32', 'i64', 'i32'], returns: 'i64' },
+    syncfs: { args: ['i32'], returns: 'i32' },
     __errno_location: { args: [], returns: 'ptr' },
   }).symbols
 }
@@ -29,7 +30,7 @@ export const LOCK_NB = 4
 
 export const sys = () => (libc ??= openLibc())
 
-/** libc, or null where it cannot be opened: for calls with a fallback (renameat2, lseek's holes). */
+/** libc, or null where it cannot be opened: for calls with a fallback (renameat2, lseek's holes, syncfs). */
 export function sysOrNull(): ReturnType<typeof sys> | null {
   try {
     return sys()
