@@ -104,23 +104,24 @@ export interface IncrementalOutcome {
 export { UnreadableFilesError }
 
 /**
- * zstd 3: zstd's own default (restic's "auto" is about the same). gzip 3, not gzip's 6: on the
- * realistic fleet (scripts/bench, 937 MB) level 4 (lazy matching, short chains) spent ~25% less CPU
- * than 6 on text (mail bodies, JSONL, markdown) for a ~0.4% bigger archive, and level 3 (greedy
- * matching) another ~12% less than 4 (backup 7.4-8.6 -> 6.9-7.7 s, 3 rounds in turn) for another
- * 0.4% (572.2 -> 574.4 MB, still no bigger than `tar -czf`: attachments are Huffman-coded at any
- * level, compress-worker.ts). Operators back up before every upgrade: time is what they wait for. All-text
- * data comes out ~6% bigger than at 6 (~3% than at 4); --compress-level 6 is there for those who
- * prefer size.
+ * zstd 3: zstd's own default (restic's "auto" is about the same; 2 was ~5% faster for 1.3% more).
+ * gzip 2, not gzip's 6: on the realistic fleet (scripts/bench, 937 MB) level 4 (lazy matching, short
+ * chains) spent ~25% less CPU than 6 on text (mail bodies, JSONL, markdown) for a ~0.4% bigger
+ * archive; level 3 (greedy matching) another ~12% less than 4 for another 0.4% (572.2 -> 574.4 MB);
+ * level 2 (chains of 8, not 32) another ~10% less than 3 (8.8-10.4 -> 7.9-8.3 s CPU, 5.5-6.5 ->
+ * 5.0-5.3 s wall, 3 rounds in turn) for another 1.0% (574.3 -> 580.1 MB, still below restic's
+ * 584 MB). Level 1 was 8.9% bigger. Attachments are Huffman-coded at any level (compress-worker.ts).
+ * Operators back up before every upgrade: time is what they wait for. --compress-level 6 is there
+ * for those who prefer size.
  */
-export const DEFAULT_LEVEL = 3
+export const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 2, zstd: 3 }
 
 export async function backupFleet(options: BackupOptions, hooks: BackupHooks = {}): Promise<BackupResult> {
   const started = performance.now()
   const now = options.now ?? new Date()
   const compression = options.compression ?? 'gzip'
   // zstd at 6 spends twice the time of 3 for ~1% less
-  const level = options.level ?? DEFAULT_LEVEL
+  const level = options.level ?? DEFAULT_LEVEL[compression]
   const warnings: string[] = []
   const molts = selectMolts(options.baseDir, options.select, warnings)
   if (!molts.length) warnings.push(`no molts in ${options.baseDir}: the archive holds no molt`)

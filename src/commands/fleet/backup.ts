@@ -27,7 +27,7 @@ export default defineCommand({
     select: { type: 'string', repeatable: true, valueHint: 'a,b', description: 'only these molts (comma-separated or repeated)' },
     'exclude-maildir': { type: 'boolean', description: 'leave Maildir/ out' },
     'exclude-logs': { type: 'boolean', description: 'leave *.log and *.log.N files out' },
-    'compress-level': { type: 'string', valueHint: '1-9', description: 'compression level (default 3, gzip and zstd alike)' },
+    'compress-level': { type: 'string', valueHint: '1-9', description: 'compression level (default: 2 for gzip, 3 for zstd)' },
     compression: { type: 'enum', options: ['gzip', 'zstd'], default: 'gzip', description: 'gzip (.tar.gz) or zstd (.tar.zst)' },
     'allow-partial': { type: 'boolean', description: 'write the archive even when some files cannot be read (listed in it; exit 1 anyway)' },
     incremental: { type: 'boolean', description: 'only what changed since the last good archive of this fleet in that folder (a full one when there is none)' },
