@@ -74,13 +74,15 @@ export class ExtractSink implements TarSink {
   #filesDone = 0
   #current: Current = SKIP
   #sinceCollect = 0
-  readonly #writer = new FileWriter()
+  readonly #writer: FileWriter
 
   constructor(spec: ExtractSpec, out: Extracted, input: PolicyInput, scratchDir: string) {
     this.#spec = spec
     this.#out = out
     this.#input = input
     this.#scratchDir = scratchDir
+    // a restore's scratch folder is its staging folder, on the file system the homes are written to
+    this.#writer = new FileWriter({ flushDir: scratchDir })
     this.#known = new NameTable(out.log)
     const { manifest, legacy } = spec
     this.#declaredLimit = legacy || manifest.total_size_bytes === null ? Number.POSITIVE_INFINITY : 2 * manifest.total_size_bytes + 2 ** 30

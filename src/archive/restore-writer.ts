@@ -13,8 +13,14 @@ import { closeSync, ftruncateSync, futimesSync, openSync, write } from 'node:fs'
  * closed once its last write is done. A failed write is thrown from the next write or finish (and
  * from `settle()`), as writeSync would have thrown it; a descriptor is never closed while a write on
  * it is in flight, so no write lands in a file opened after it.
+ *
+ * Every FLUSH_EVERY bytes written, `sync -f` starts in the background (one at a time): the disk
+ * writes what is staged while the restore goes on reading, so the syncfs before each home's exchange
+ * (restore-molt.ts) finds little left. Without it that syncfs wrote the whole restore at the end:
+ * ~0.6 s of a 1 GB restore on this VM's disk; measured in turn, 5.04–5.24 → 4.84–4.88 s.
  */
 const MAX_PENDING = 8 << 20
+const FLUSH_EVERY = 128 << 20
 
 interface Open {
   writes: number
@@ -27,6 +33,19 @@ export class FileWriter {
   #pendingBytes = 0
   #failure: NodeJS.ErrnoException | null = null
   #wake: (() => void) | null = null
+  #written = 0
+  #flushDir: string | null
+  readonly #flushEvery: number
+  #flushAt: number
+  #flushing = false
+  /** background flushes that ended well */
+  flushed = 0
+
+  /** `flushDir`: a folder on the file system written to, for the background flushes (none without it) */
+  constructor(options: { flushDir?: string; flushEvery?: number } = {}) {
+    this.#flushDir = options.flushDir ?? null
+    this.#flushEvery = this.#flushAt = options.flushEvery ?? FLUSH_EVERY
+  }
 
   /** openSync, the descriptor then owned by the writer until finish() or abandon() */
   open(path: string | Buffer, flags: number, mode: number): number {
@@ -48,6 +67,7 @@ export class FileWriter {
         // a write of 0 bytes to a regular file: the disk is full (what writeSync would loop on until ENOSPC)
         if (!error && n === 0) error = Object.assign(new Error('write: no space left on device'), { code: 'ENOSPC', syscall: 'write' })
         if (error) this.#failure ??= error
+        else this.#wrote(length)
         this.#pendingBytes -= length
         if (--file.writes === 0 && file.done) file.done()
         this.#wakeUp()
@@ -101,6 +121,23 @@ export class FileWriter {
       }
     }
     if (file.writes === 0) file.done()
+  }
+
+  #wrote(length: number): void {
+    this.#written += length
+    if (this.#written < this.#flushAt || this.#flushing || !this.#flushDir) return
+    this.#flushAt = this.#written + this.#flushEvery
+    try {
+      const child = Bun.spawn(['sync', '-f', this.#flushDir], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' })
+      this.#flushing = true
+      child.exited.then((code) => {
+        this.#flushing = false
+        if (code === 0) this.flushed++
+      })
+    } catch {
+      // no sync(1): the syncfs before the exchange writes it all
+      this.#flushDir = null
+    }
   }
 
   #wakeUp(): void {

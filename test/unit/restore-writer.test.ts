@@ -68,3 +68,30 @@ test('settle closes a file left unfinished (an extraction that stopped) once its
   expect(statSync(path).size).toBe(1 << 20)
   expect(openFds()).toBe(before)
 })
+
+test('every `flushEvery` bytes written, sync -f runs in the background (one at a time) and the bytes stay what was written', async () => {
+  const writer = new FileWriter({ flushDir: root, flushEvery: 1 << 20 })
+  const content = Buffer.alloc(6 << 20)
+  for (let i = 0; i < content.length; i += 4093) content[i] = (i >> 12) & 0xff || 1
+  const fd = writer.open(join(root, 'flushed'), CREATE, 0o600)
+  for (let at = 0; at < content.length; at += 1 << 20) {
+    writer.write(fd, content.subarray(at, at + (1 << 20)), at)
+    // a pause after each write: the flushes start as the bytes land, not all at the end
+    await Bun.sleep(20)
+  }
+  writer.finish(fd, content.length, content.length, 1_700_000_000)
+  await writer.settle()
+  for (let waited = 0; writer.flushed === 0 && waited < 5000; waited += 10) await Bun.sleep(10)
+  expect(writer.flushed).toBeGreaterThanOrEqual(1)
+  expect(readFileSync(join(root, 'flushed')).equals(content)).toBe(true)
+})
+
+test('no flush folder, no flush', async () => {
+  const writer = new FileWriter({ flushEvery: 1 })
+  const fd = writer.open(join(root, 'unflushed'), CREATE, 0o600)
+  writer.write(fd, Buffer.alloc(1 << 20, 3), 0)
+  writer.finish(fd, 1 << 20, 1 << 20, 1_700_000_000)
+  await writer.settle()
+  await Bun.sleep(50)
+  expect(writer.flushed).toBe(0)
+})
