@@ -55,26 +55,40 @@ function tryRenameat2(from: string | Buffer, to: string | Buffer, flags: number,
 }
 
 /**
- * Everything written to the file system that holds `dir`, on its disk: syncfs(2), one call for the
- * whole file system where an fsync of each of 40,000 restored files would wait for the disk 40,000
- * times. A home is exchanged only once its new tree is on disk: the old one is deleted at the end
- * of the run, and a power cut must leave one of the two. Where libc cannot be reached, sync(1) -f.
+ * Everything written to the file system that holds a folder, on its disk: syncfs(2), one call for
+ * the whole file system where an fsync of each of 40,000 restored files would wait for the disk
+ * 40,000 times. A home is exchanged only once its new tree is on disk: the old one is deleted at
+ * the end of the run, and a power cut must leave one of the two.
+ *
+ * The folder is opened before the restore writes anything: Linux reports a write-back error to every
+ * descriptor opened before it, even when another process's sync (the background `sync -f` of
+ * restore-writer.ts, a sync of the host's) saw it first; a descriptor opened afterwards would not
+ * hear of it. A failure is kept: every later call throws it too, as what it lost is not known.
+ * Where libc cannot be reached: sync(1) -f, which opens the folder anew.
  */
-export function syncFileSystem(dir: string): void {
-  const libc = sysOrNull()
-  if (!libc) {
-    const result = spawnSync('sync', ['-f', dir], { stdio: 'ignore', timeout: 600_000 })
-    if (result.status !== 0) throw new Error(`cannot write the restored files to disk: sync -f ${dir} failed`)
-    return
+export class DiskSync {
+  readonly #dir: string
+  readonly #fd: number
+  #failure: Error | null = null
+
+  constructor(dir: string) {
+    this.#dir = dir
+    this.#fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
   }
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
-  try {
-    if (libc.syncfs(fd) !== 0) {
-      const code = errnoName(lastErrno())
-      throw Object.assign(new Error(`cannot write the restored files to disk: ${code}`), { code })
-    }
-  } finally {
-    closeSync(fd)
+
+  sync(): void {
+    if (this.#failure) throw this.#failure
+    const libc = sysOrNull()
+    let code: string | null = null
+    if (!libc) code = spawnSync('sync', ['-f', this.#dir], { stdio: 'ignore', timeout: 600_000 }).status === 0 ? null : 'sync -f failed'
+    else if (libc.syncfs(this.#fd) !== 0) code = errnoName(lastErrno())
+    if (code === null) return
+    this.#failure = Object.assign(new Error(`cannot write the restored files to disk: ${code}`), { code })
+    throw this.#failure
+  }
+
+  close(): void {
+    closeSync(this.#fd)
   }
 }
 

@@ -10,7 +10,7 @@ import type { Manifest } from './manifest.ts'
 import type { MoltTally } from './restore-extract.ts'
 import { catchUpKept, cloneKept, type KeptLinks } from './restore-keep.ts'
 import { rewriteCrontab, rewriteOpenclawConfig, setMoltInfoValues, type PathMap } from './restore-fixes.ts'
-import { chownTree, exchangePaths, fileTime, inodeOf, renameNoReplace, syncDir, syncFileSystem } from './restore-fs.ts'
+import { chownTree, exchangePaths, fileTime, inodeOf, renameNoReplace, syncDir, type DiskSync } from './restore-fs.ts'
 import type { Staging } from './restore-journal.ts'
 import { isRoot, readUsers, type HostUser, type PlannedMolt } from './restore-plan.ts'
 
@@ -26,6 +26,8 @@ export interface MoltContext {
   manifest: Manifest
   legacy: boolean
   staging: Staging
+  /** syncfs of the staging folder's file system, opened before anything was written (restore-fs.ts) */
+  disk: DiskSync
   only: ReadonlySet<Component> | null
   skipUsers: boolean
   skipCron: boolean
@@ -139,7 +141,7 @@ export function commitMolt(ctx: MoltContext, planned: PlannedMolt, prepared: Pre
   const stage = ctx.staging.stage(name)
   const existed = planned.action === 'overwrite'
   // the first molt's call writes what the whole restore staged; the others', what preparing them changed
-  syncFileSystem(stage)
+  ctx.disk.sync()
   ctx.staging.setMolt(name, { state: 'committing', new_ino: inodeOf(stage), existed, registry: prepared.registry, crontab: prepared.crontab, user: prepared.owner?.name ?? null })
   beforeExchange?.(name)
   if (existed) {

@@ -12,7 +12,7 @@ import { checkStaged } from './restore-check.ts'
 import { fillFromChain } from './chain-restore.ts'
 import { blocking } from './verify.ts'
 import { extractArchive, release, RestoreRefused, type Extracted } from './restore-extract.ts'
-import { inodeOf, removeTree } from './restore-fs.ts'
+import { DiskSync, inodeOf, removeTree } from './restore-fs.ts'
 import { describeStale, finishCommitted, findStaleStaging, recoverStale, Staging } from './restore-journal.ts'
 import { KeepFailure } from './restore-keep.ts'
 import { commitMolt, MoltFailure, prepareMolt, type MoltContext } from './restore-molt.ts'
@@ -109,6 +109,7 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
     const only = plan.only ? new Set<Component>(plan.only) : null
     const umask = process.umask(0)
     let staging: Staging | undefined
+    let disk: DiskSync | undefined
     let extracted: Extracted | undefined
     let verified = 0
     let fleetConfig: string | null = null
@@ -117,6 +118,8 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
     try {
       staging = Staging.create(baseDir, plan.archive, plan.options.keepOld)
       const stagingDir = staging
+      // before anything is written: a write-back error is then reported to it, whoever saw it first
+      disk = new DiskSync(stagingDir.dir)
       const homes = new Map<string, string | null>(restoring.map((m) => [m.name, stagingDir.stage(m.name)]))
       const progress: BackupProgress = { filesDone: 0, filesTotal: restoring.reduce((s, m) => s + (m.files ?? 0), 0), bytesDone: 0, bytesTotal: need, bytesOut: 0, elapsedMs: 0 }
       extracted = await extractArchive({
@@ -162,6 +165,7 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
         manifest: plan.manifest,
         legacy: plan.legacy,
         staging,
+        disk,
         only,
         skipUsers: plan.options.skipUsers,
         skipCron: plan.options.skipCron,
@@ -220,6 +224,7 @@ export async function executeRestore(confirmed: RestorePlan, options: RestoreOpt
       throw error
     } finally {
       process.umask(umask)
+      disk?.close()
       // the member log and the spooled lists (unlinked files in staging) give their space back
       if (extracted) release(extracted)
     }
