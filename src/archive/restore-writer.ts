@@ -8,8 +8,8 @@ import { closeSync, ftruncateSync, futimesSync, openSync, write } from 'node:fs'
  * Measured in turn in such a state: 4.7–4.9 → 3.5–4.2 s; where pages are warm, no change (3.2 s).
  *
  * The bytes handed to `write` must not change until the file is finished: they are the inflated
- * chunks, which node:zlib never reuses. At most MAX_PENDING bytes are in flight: `backlog()` gives
- * a promise to wait on when more are. A file is truncated (a hole at its end), given its mtime and
+ * chunks, which node:zlib never reuses. At most MAX_PENDING bytes are in flight and MAX_OPEN files
+ * open: `backlog()` gives a promise to wait on past either. A file is truncated (a hole at its end), given its mtime and
  * closed once its last write is done. A failed write is thrown from the next write or finish (and
  * from `settle()`), as writeSync would have thrown it; a descriptor is never closed while a write on
  * it is in flight, so no write lands in a file opened after it.
@@ -20,6 +20,8 @@ import { closeSync, ftruncateSync, futimesSync, openSync, write } from 'node:fs'
  * ~0.6 s of a 1 GB restore on this VM's disk; measured in turn, 5.04–5.24 → 4.84–4.88 s.
  */
 const MAX_PENDING = 8 << 20
+/** files open at once, past which the reader waits too: small files hold a descriptor each until their write lands */
+const MAX_OPEN = 256
 const FLUSH_EVERY = 128 << 20
 
 interface Open {
@@ -61,17 +63,24 @@ export class FileWriter {
     const file = this.#open.get(fd)!
     file.writes++
     this.#pendingBytes += length
-    const go = (from: number) =>
-      write(fd, buf, from, length - from, position + from, (error, n) => {
-        if (!error && n > 0 && from + n < length) return go(from + n)
-        // a write of 0 bytes to a regular file: the disk is full (what writeSync would loop on until ENOSPC)
-        if (!error && n === 0) error = Object.assign(new Error('write: no space left on device'), { code: 'ENOSPC', syscall: 'write' })
-        if (error) this.#failure ??= error
-        else this.#wrote(length)
-        this.#pendingBytes -= length
-        if (--file.writes === 0 && file.done) file.done()
-        this.#wakeUp()
-      })
+    const landed = (error: NodeJS.ErrnoException | null) => {
+      if (error) this.#failure ??= error
+      else this.#wrote(length)
+      this.#pendingBytes -= length
+      if (--file.writes === 0 && file.done) file.done()
+      this.#wakeUp()
+    }
+    const go = (from: number) => {
+      try {
+        write(fd, buf, from, length - from, position + from, (error, n) => {
+          if (!error && n > 0 && from + n < length) return go(from + n)
+          // a write of 0 bytes to a regular file: the disk is full (what writeSync would loop on until ENOSPC)
+          landed(error ?? (n === 0 ? Object.assign(new Error('write: no space left on device'), { code: 'ENOSPC', syscall: 'write' }) : null))
+        })
+      } catch (error) {
+        landed(error as NodeJS.ErrnoException)
+      }
+    }
     go(0)
   }
 
@@ -95,9 +104,9 @@ export class FileWriter {
     this.#after(fd, () => {})
   }
 
-  /** A promise to wait on while too many bytes are in flight; null when there is room. */
+  /** A promise to wait on while too many bytes are in flight or files open; null when there is room. */
   backlog(): Promise<void> | null {
-    if (this.#pendingBytes <= MAX_PENDING) return null
+    if (!this.#behind()) return null
     return new Promise<void>((resolve) => (this.#wake = resolve))
   }
 
@@ -133,6 +142,8 @@ export class FileWriter {
       child.exited.then((code) => {
         this.#flushing = false
         if (code === 0) this.flushed++
+        // a write-back error (EIO): the restore stops here rather than at the syncfs before the exchange
+        else this.#failure ??= Object.assign(new Error('cannot write the restored files to disk: sync -f failed'), { code: 'EIO' })
       })
     } catch {
       // no sync(1): the syncfs before the exchange writes it all
@@ -140,8 +151,12 @@ export class FileWriter {
     }
   }
 
+  #behind(): boolean {
+    return this.#pendingBytes > MAX_PENDING || this.#open.size > MAX_OPEN
+  }
+
   #wakeUp(): void {
-    if (this.#pendingBytes > MAX_PENDING && this.#open.size && !this.#failure) return
+    if (this.#behind() && this.#open.size && !this.#failure) return
     const wake = this.#wake
     this.#wake = null
     wake?.()

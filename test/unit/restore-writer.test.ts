@@ -95,3 +95,23 @@ test('no flush folder, no flush', async () => {
   await Bun.sleep(50)
   expect(writer.flushed).toBe(0)
 })
+
+test('the reader waits while too many files are open, not only while too many bytes are in flight', async () => {
+  const before = openFds()
+  const writer = new FileWriter()
+  const fds: number[] = []
+  for (let f = 0; f < 300; f++) {
+    const fd = writer.open(join(root, `small-${f}`), CREATE, 0o600)
+    writer.write(fd, Buffer.from(`mail ${f}\n`), 0)
+    writer.finish(fd, `mail ${f}\n`.length, `mail ${f}\n`.length, 1_700_000_000)
+    fds.push(fd)
+  }
+  // 300 files, each with its write still in flight (callbacks come from the event loop): a few bytes, but past the open-file cap
+  const behind = writer.backlog()
+  expect(behind).not.toBeNull()
+  await behind
+  expect(openFds() - before).toBeLessThanOrEqual(256)
+  await writer.settle()
+  expect(openFds()).toBe(before)
+  expect(readFileSync(join(root, 'small-299'), 'utf8')).toBe('mail 299\n')
+})
