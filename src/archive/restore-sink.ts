@@ -305,7 +305,9 @@ export class ExtractSink implements TarSink {
       try {
         fd = this.#writer.open(pathIn(home, rel), WRITE_FLAGS, verdict.mode)
       } catch (error) {
-        this.#refuse(molt, `member ${shownName(member)}: cannot create it (${(error as NodeJS.ErrnoException).code}): something is already at that path`)
+        const code = (error as NodeJS.ErrnoException).code
+        // O_EXCL | O_NOFOLLOW: EEXIST or ELOOP when something is there; ENOSPC, EMFILE … say what they are
+        this.#refuse(molt, `member ${shownName(member)}: cannot create it (${code})${code === 'EEXIST' || code === 'ELOOP' ? ': something is already at that path' : ''}`)
       }
     }
     this.#known.markFile(slot)
