@@ -10,41 +10,13 @@
  */
 import { BLOCK, padded } from './tar.ts'
 import { TarError } from './tar-error.ts'
-import { concat, cString, headerSum, parseNumber, parsePax, readBytes, signedHeaderSum, type PaxRecords } from './tar-fields.ts'
-import { checkSparseMap, MAX_SEGMENTS, oldGnuSparse, paxSparseMap, sparseMapLines, type SparseSegment } from './tar-sparse.ts'
+import { concat, cString, headerSum, parseNumber, parsePax, signedHeaderSum, type PaxRecords } from './tar-fields.ts'
+import { memberEntry, type EntryType, type PendingHeaders, type TarEntry } from './tar-entry.ts'
+import { checkSparseMap, MAX_SEGMENTS, oldGnuSparse, sparseMapLines, type SparseSegment } from './tar-sparse.ts'
 
 export { TarError }
 
-export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo' | 'other'
-
-export type { SparseSegment }
-
-export interface TarEntry {
-  /** byte string (one char per byte) */
-  name: string
-  type: EntryType
-  /** the raw typeflag, for messages */
-  typeflag: string
-  /** the file's size: for a sparse file, its real size with the holes */
-  size: number
-  /** data bytes the archive holds for it (a sparse file's non-hole parts) */
-  stored: number
-  /** a sparse file's data segments, in order; null for a plain file */
-  sparse: SparseSegment[] | null
-  mode: number
-  /** seconds, fractional when a pax header gave more; negative before 1970 */
-  mtime: number
-  /** the mtime as the archive wrote it (pax text, else the header's number) */
-  mtimeText: string
-  uid: number
-  gid: number
-  uname: string
-  gname: string
-  /** byte string */
-  linkname: string
-  /** offset of the entry's (first) header in the uncompressed stream */
-  offset: number
-}
+export type { EntryType, SparseSegment, TarEntry }
 
 /** What the parser calls; returning 'stop' from any of them ends parsing (push() returns false). */
 export interface TarSink {
@@ -64,20 +36,6 @@ const enum State {
   SparseMap,
   Skip,
   Done,
-}
-
-const TYPES: Record<string, EntryType> = {
-  '0': 'file',
-  '\0': 'file',
-  '7': 'file',
-  S: 'file',
-  '1': 'hardlink',
-  '2': 'symlink',
-  '3': 'char-device',
-  '4': 'block-device',
-  '5': 'directory',
-  D: 'directory',
-  '6': 'fifo',
 }
 
 const MAX_META = 16 << 20
@@ -106,7 +64,7 @@ export class TarParser {
   #meta: { kind: 'pax' | 'paxGlobal' | 'longname' | 'longlink'; chunks: Uint8Array[]; size: number } | null = null
   #mapText = ''
   #mapRead = 0
-  #pending: { pax?: PaxRecords; longname?: string; longlink?: string; offset?: number } = {}
+  #pending: PendingHeaders = {}
   #global: PaxRecords = { values: new Map(), sparse: [] }
   #zeroBlocks = 0
   #stopped = false
@@ -248,85 +206,12 @@ export class TarParser {
       this.#skipData(headerSize)
       return
     }
-    const magic = h.toString('latin1', 257, 265)
-    const gnu = magic === 'ustar  \0' || magic === 'ustar  '
-    const ustar = !gnu && magic.startsWith('ustar\0')
-    let name = readBytes(h, 0, 100)
-    if (ustar) {
-      const prefix = readBytes(h, 345, 155)
-      if (prefix) name = `${prefix}/${name}`
-    }
-    const pax = this.#paxValues()
-    if (this.#pending.longname !== undefined) name = this.#pending.longname
-    if (pax.has('path')) name = pax.get('path')!
-    let linkname = readBytes(h, 157, 100)
-    if (this.#pending.longlink !== undefined) linkname = this.#pending.longlink
-    if (pax.has('linkpath')) linkname = pax.get('linkpath')!
-
-    const number = (key: string, fallback: number): number => {
-      const value = pax.get(key)
-      if (value === undefined) return fallback
-      if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new TarError(`invalid pax ${key} ${JSON.stringify(value)}`, headerOffset)
-      return Number(value)
-    }
-    const headerMtime = parseNumber(h, 136, 12)
-    let mtime = headerMtime
-    let mtimeText = String(headerMtime)
-    const paxMtime = pax.get('mtime')
-    if (paxMtime !== undefined) {
-      if (!/^-?\d+(\.\d+)?$/.test(paxMtime)) throw new TarError(`invalid pax mtime ${JSON.stringify(paxMtime)}`, headerOffset)
-      mtime = Number(paxMtime)
-      mtimeText = paxMtime
-    }
-    // beyond ±2^53 s a date is not exact (GNU tar refuses what int64 cannot hold; file systems stop at 2446)
-    if (!Number.isFinite(mtime) || Math.abs(mtime) >= 2 ** 53) throw new TarError(`invalid or out-of-range mtime ${JSON.stringify(mtimeText)}`, headerOffset)
-    const mode = parseNumber(h, 100, 8)
-    if (!Number.isSafeInteger(mode) || mode < 0) throw new TarError('invalid member mode', headerOffset)
-
-    let type: EntryType = TYPES[typeflag] ?? 'other'
-    // pre-POSIX archives mark folders by the trailing slash alone
-    if ((typeflag === '0' || typeflag === '\0') && name.endsWith('/')) type = 'directory'
-    const dataSize = number('size', headerSize)
-    let size = dataSize
-    let sparse: SparseSegment[] | null = null
-    let sparseMap = false
-    if (typeflag === 'S') {
-      sparse = oldGnuSparse(h, 386, 4)
-      size = parseNumber(h, 483, 12)
-    } else if (type === 'file' && (pax.has('GNU.sparse.major') || pax.has('GNU.sparse.map') || pax.has('GNU.sparse.numblocks'))) {
-      const major = pax.get('GNU.sparse.major')
-      if (major !== undefined && (major !== '1' || pax.get('GNU.sparse.minor') !== '0')) throw new TarError(`unsupported GNU sparse format ${major}.${pax.get('GNU.sparse.minor')}`, headerOffset)
-      size = number(major !== undefined ? 'GNU.sparse.realsize' : pax.has('GNU.sparse.realsize') ? 'GNU.sparse.realsize' : 'GNU.sparse.size', -1)
-      if (size < 0) throw new TarError('a GNU sparse member without its real size', headerOffset)
-      if (pax.has('GNU.sparse.name')) name = pax.get('GNU.sparse.name')!
-      // GNU tar reads a 1.0 map only after a POSIX header; after another it misreads the data
-      if (major !== undefined && !ustar) throw new TarError('a GNU sparse 1.0 member whose header is not POSIX ustar', headerOffset)
-      if (major !== undefined) sparseMap = true
-      else sparse = paxSparseMap(this.#pending.pax?.sparse ?? [], pax.get('GNU.sparse.map'), headerOffset)
-    }
-    const entry: TarEntry = {
-      name,
-      type,
-      typeflag,
-      size: type === 'file' ? size : 0,
-      stored: type === 'file' ? dataSize : 0,
-      sparse,
-      mode,
-      mtime,
-      mtimeText,
-      uid: number('uid', parseNumber(h, 108, 8) || 0),
-      gid: number('gid', parseNumber(h, 116, 8) || 0),
-      uname: pax.get('uname') ?? readBytes(h, 265, 32),
-      gname: pax.get('gname') ?? readBytes(h, 297, 32),
-      linkname,
-      offset: this.#pending.offset,
-    }
-    if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new TarError('invalid member size', headerOffset)
+    const { entry, dataSize, sparseMap } = memberEntry(h, typeflag, headerSize, headerOffset, this.#pending, this.#paxValues())
     this.#pending = {}
     this.#entry = entry
     // only regular files carry content; as GNU tar, the data of other members is read past, except
     // for folders ('5') and hard links, whose size says nothing
-    this.#remaining = type === 'file' ? dataSize : 0
+    this.#remaining = entry.type === 'file' ? dataSize : 0
     this.#skip = padded(typeflag === '5' || typeflag === '1' ? 0 : dataSize) - this.#remaining
     if (typeflag === 'S' && h[482]) {
       this.#state = State.SparseHeader
