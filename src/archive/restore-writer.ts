@@ -9,10 +9,10 @@ import { closeSync, ftruncateSync, futimesSync, openSync, write } from 'node:fs'
  *
  * The bytes handed to `write` must not change until the file is finished: they are the inflated
  * chunks, which node:zlib never reuses. At most MAX_PENDING bytes are in flight and MAX_OPEN files
- * open: `backlog()` gives a promise to wait on past either. A file is truncated (a hole at its end), given its mtime and
- * closed once its last write is done. A failed write is thrown from the next write or finish (and
- * from `settle()`), as writeSync would have thrown it; a descriptor is never closed while a write on
- * it is in flight, so no write lands in a file opened after it.
+ * open: `backlog()` gives a promise to wait on past either. A file is truncated (a hole at its end),
+ * given its mtime and closed once its last write is done. A failed write is thrown from the next
+ * write or finish (and from `settle()`), as writeSync would have thrown it; a descriptor is never
+ * closed while a write on it is in flight, so no write lands in a file opened after it.
  *
  * Every FLUSH_EVERY bytes written, `sync -f` starts in the background (one at a time): the disk
  * writes what is staged while the restore goes on reading, so the syncfs before each home's exchange
@@ -156,7 +156,8 @@ export class FileWriter {
   }
 
   #wakeUp(): void {
-    if (this.#behind() && this.#open.size && !this.#failure) return
+    // behind means files are open with writes in flight: their callbacks come, and wake the reader then
+    if (this.#behind() && !this.#failure) return
     const wake = this.#wake
     this.#wake = null
     wake?.()
